@@ -1,0 +1,126 @@
+"""``inpaintkit list`` and ``inpaintkit run``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from ..errors import InpaintKitError
+from ..inpainters import (HD_STRATEGIES, INPAINTERS, create_inpainter, default_inpainter_name, is_available,
+                          list_inpainters, parse_model_spec)
+from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images, read_image, read_mask, write_image
+from . import app
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``["radius=5", "seed=1"]`` -> ``{"radius": 5, "seed": 1}`` (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InpaintKitError(f"--opt {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """Every registered inpainter, with a one-line description and whether it needs weights."""
+    list_inpainters()  # loads plug-in registrations
+    table = Table("name", "kind", "weights", "description", box=None, pad_edge=False)
+    default = default_inpainter_name()
+    for e in INPAINTERS.entries():
+        weights = ("bundled" if e.extra.get("bundled") else "needs --checkpoint") if e.needs_weights else "none"
+        table.add_row(e.name + (" *" if e.name == default else ""), e.kind, weights, e.description)
+    Console(width=160).print(table)
+    print(f"* default for `inpaintkit run` without --model: {default}")
+
+
+def _resolve_mask_for(image: Path, mask: Path) -> Path:
+    """The mask for ``image``: ``mask`` itself if it is a file, else the file in folder ``mask`` with its stem."""
+    if mask.is_file():
+        return mask
+    for stem in (image.stem, image.stem + "_mask", image.stem + "-mask"):
+        for ext in IMAGE_EXTENSIONS:
+            cand = mask / (stem + ext)
+            if cand.is_file():
+                return cand
+    raise InpaintKitError(f"{image}: no mask named {image.stem}.* in {mask}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+@app.command("run")
+def run_cmd(
+    image: Path = typer.Option(..., "--image", "-i", help="Image file, or a folder of images."),
+    mask: Path = typer.Option(..., "--mask", "-m", help="Mask file (255 = hole), or a folder matched by file stem."),
+    output: Path = typer.Option(..., "--output", "-o", help="Output file, or folder for a batch."),
+    model: Optional[str] = typer.Option(None, "--model", help="Inpainter name or NAME:CHECKPOINT (see `inpaintkit list`); default: the best available."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Run folder or weights for a learned model."),
+    hd_strategy: Optional[str] = typer.Option(None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."),
+    resize_mask: bool = typer.Option(False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images above this many pixels."),
+    opt: Optional[list[str]] = typer.Option(None, "--opt", help="Model option KEY=VALUE (repeatable), e.g. --opt radius=5."),
+    ext: str = typer.Option("png", "--ext", help="Output format for a batch folder (png, jpg, webp, ...)."),
+    quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
+) -> int:
+    """Fill the holes of one image or a folder of images."""
+    if hd_strategy is not None and hd_strategy not in HD_STRATEGIES:
+        raise InpaintKitError(f"--hd-strategy {hd_strategy!r}: choose from {', '.join(HD_STRATEGIES)}")
+    name, options = parse_model_spec(model) if model else (default_inpainter_name(), {})
+    options.update(parse_options(opt))
+    if checkpoint is not None:
+        options["checkpoint"] = str(checkpoint)
+    if hd_strategy is not None:
+        options["hd_strategy"] = hd_strategy
+
+    if not image.exists():
+        raise InpaintKitError(f"{image}: no such file or folder")
+    if not mask.exists():
+        raise InpaintKitError(f"{mask}: no such file or folder")
+
+    # Plan (image, mask, output) triples first: refuse anything that would overwrite an input.
+    if image.is_dir():
+        images = list_images(image)
+        if not images:
+            raise InpaintKitError(f"{image}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+        if output.exists() and not output.is_dir():
+            raise InpaintKitError(f"{output}: is a file; a batch needs an output folder")
+        if _same(output, image) or (mask.is_dir() and _same(output, mask)):
+            raise InpaintKitError(f"{output}: output folder is an input folder; choose another (inputs are never overwritten)")
+        jobs = [(p, mask, output / f"{p.stem}.{ext.lstrip('.')}") for p in images]
+    else:
+        out = output / f"{image.stem}.png" if output.is_dir() else output
+        jobs = [(image, mask, out)]
+    for img_p, _, out_p in jobs:
+        if _same(out_p, img_p) or (mask.is_file() and _same(out_p, mask)):
+            raise InpaintKitError(f"{out_p}: output would overwrite an input; choose another path")
+
+    inpainter = create_inpainter(name, **options)
+    failures = 0
+    bar = tqdm(jobs, desc=f"inpaint ({name})", unit="img", disable=len(jobs) == 1, file=sys.stderr)
+    for img_p, mask_src, out_p in bar:
+        try:
+            pic = read_image(img_p, max_pixels=max_pixels)
+            mask_p = _resolve_mask_for(img_p, mask_src)
+            m = read_mask(mask_p, shape=pic.rgb.shape[:2], resize=resize_mask, max_pixels=max_pixels,
+                          image_name=str(img_p))
+            result = inpainter.inpaint(pic.rgb, m)
+            write_image(out_p, result, pic.alpha, quality=quality)
+            if len(jobs) == 1:
+                print(f"wrote {out_p} ({name}, {int(m.sum())} hole pixels, {inpainter.last_forward_seconds:.2f} s)")
+        except InpaintKitError as e:
+            failures += 1
+            tqdm.write(f"error: {e}", file=sys.stderr)
+    if len(jobs) > 1:
+        print(f"{len(jobs) - failures} of {len(jobs)} images written to {output} ({name})"
+              + (f"; {failures} failed" if failures else ""))
+    return 1 if failures else 0

@@ -1,0 +1,105 @@
+"""The inpainter registry: ``create_inpainter(name, **options)`` and ``list_inpainters()``.
+
+This registry is the only list of inpainters. Classical fills register below; learned families register from
+``inpaintkit.models`` when it is imported (``create_inpainter`` imports it on first use).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Callable
+
+from ..errors import InpaintKitError
+from ..registry import Entry, Registry
+from .base import HD_STRATEGIES, HDStrategy, Inpainter, as_mask
+
+INPAINTERS: Registry[type[Inpainter]] = Registry("inpainter")
+
+
+def register_inpainter(name: str, *, description: str, kind: str = "classical", needs_weights: bool = False,
+                       priority: int = 0, **extra: Any) -> Callable[[type[Inpainter]], type[Inpainter]]:
+    """Class decorator: add an ``Inpainter`` subclass to the registry under ``name``.
+
+    ``extra`` may carry ``bundled=True`` for a learned inpainter whose weights ship in the package (then it is
+    available without a checkpoint) and ``text_guided=True`` for models that take a caption.
+    """
+    def deco(cls: type[Inpainter]) -> type[Inpainter]:
+        cls.name = name
+        return INPAINTERS.register(name, description=description, kind=kind, needs_weights=needs_weights,
+                                   priority=priority, **extra)(cls)
+
+    return deco
+
+
+_PLUGINS = ("inpaintkit.models",)  # packages whose import registers more inpainters (learned families)
+_loaded = False
+
+
+def _load_plugins() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in _PLUGINS:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as e:  # only tolerate the plugin package itself being absent
+            if e.name != mod:
+                raise
+
+
+def is_available(entry: Entry) -> bool:
+    """Usable with no checkpoint: classical, or learned with weights bundled in the package."""
+    return not entry.needs_weights or bool(entry.extra.get("bundled"))
+
+
+def get_inpainter_entry(name: str) -> Entry[type[Inpainter]]:
+    _load_plugins()
+    return INPAINTERS.get(name)
+
+
+def default_inpainter_name() -> str:
+    """The best inpainter that works without a checkpoint (highest priority)."""
+    _load_plugins()
+    return INPAINTERS.best(is_available).name
+
+
+def list_inpainters(pattern: str | None = None) -> list[str]:
+    """Registered names, sorted; ``pattern`` is a shell glob such as ``"pconv*"``."""
+    _load_plugins()
+    return INPAINTERS.names(pattern)
+
+
+def create_inpainter(name: str | None = None, **options: Any) -> Inpainter:
+    """Build an inpainter by registry name (default: the best one available without a checkpoint).
+
+    Unknown names list the valid ones; unknown options list the valid options.
+    """
+    entry = get_inpainter_entry(name or default_inpainter_name())
+    valid = entry.options()
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise InpaintKitError(f"inpainter {entry.name!r} has no option(s) {', '.join(unknown)}; "
+                              f"choose from: {', '.join(valid)}")
+    try:
+        return entry.obj(**options)
+    except (TypeError, ValueError) as e:
+        raise InpaintKitError(f"inpainter {entry.name!r}: bad option value ({e})") from None
+
+
+def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"lama:runs/x"`` -> ``("lama", {"checkpoint": "runs/x"})``; ``"telea"`` -> ``("telea", {})``."""
+    name, sep, ckpt = spec.partition(":")
+    return name, ({"checkpoint": ckpt} if sep else {})
+
+
+def create_inpainter_from_spec(spec: str, **options: Any) -> Inpainter:
+    """``create_inpainter`` for a CLI-style spec ``NAME`` or ``NAME:CHECKPOINT``."""
+    name, opts = parse_model_spec(spec)
+    return create_inpainter(name, **{**opts, **options})
+
+
+from . import biharmonic, opencv  # noqa: E402,F401  (registration)
+
+__all__ = ["INPAINTERS", "HD_STRATEGIES", "HDStrategy", "Inpainter", "as_mask", "create_inpainter", "create_inpainter_from_spec",
+           "default_inpainter_name", "get_inpainter_entry", "is_available", "list_inpainters", "parse_model_spec",
+           "register_inpainter"]

@@ -1,0 +1,194 @@
+"""The ``Inpainter`` base class: everything around an algorithm.
+
+A subclass writes only ``forward(image, mask)`` on an RGB uint8 image whose hole pixels are already zeroed
+(so no algorithm can peek under the hole) and returns an RGB uint8 image of the same size. The base class
+owns the rest, IOPaint-style:
+
+- input checks (dtype, shape, mask/image size), grayscale / RGBA input (alpha passed through untouched);
+- the HD strategy for large images: ``crop`` (each connected hole region's bounding box plus a margin, when the
+  long side exceeds ``crop_trigger_size``), ``resize`` (to ``resize_limit`` long side) or ``original``;
+- padding to ``pad_multiple`` (and up to ``min_size``) with mirrored borders, for networks that need it;
+- pasting known pixels back: pixels outside the hole are bit-identical to the input, always.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields, replace
+from typing import Any, ClassVar, Literal
+
+import cv2
+import numpy as np
+
+from ..errors import InpaintKitError
+
+HDStrategyName = Literal["original", "resize", "crop"]
+HD_STRATEGIES: tuple[str, ...] = ("original", "resize", "crop")
+
+
+@dataclass(frozen=True)
+class HDStrategy:
+    """How large images are handled (IOPaint's defaults)."""
+
+    strategy: str = "crop"
+    crop_margin: int = 128
+    crop_trigger_size: int = 800
+    resize_limit: int = 1280
+
+    def __post_init__(self):
+        if self.strategy not in HD_STRATEGIES:
+            raise InpaintKitError(f"unknown HD strategy {self.strategy!r}; choose from: {', '.join(HD_STRATEGIES)}")
+        for f in ("crop_margin", "crop_trigger_size", "resize_limit"):
+            v = getattr(self, f)
+            if not isinstance(v, (int, np.integer)) or v < (0 if f == "crop_margin" else 1):
+                raise InpaintKitError(f"HD strategy {f} must be a positive integer, got {v!r}")
+
+
+def as_mask(mask: Any, name: str = "mask") -> np.ndarray:
+    """bool (H, W) from a bool or uint8 (0/255, > 127 = hole) array. 0/1 uint8 is refused as ambiguous."""
+    m = np.asarray(mask)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[..., 0]
+    if m.ndim != 2:
+        raise InpaintKitError(f"{name} must be a 2-D (H, W) array, got shape {m.shape}")
+    if m.dtype == bool:
+        return m
+    if m.dtype == np.uint8:
+        if m.size and m.max() == 1:
+            raise InpaintKitError(f"{name} is a 0/1 uint8 array; pass a bool array or 0/255 (255 = hole)")
+        return m > 127
+    raise InpaintKitError(f"{name} must be bool or uint8 (255 = hole), got {m.dtype}")
+
+
+def mask_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (x0, y0, x1, y1), exclusive ends, of the 8-connected hole regions."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:n]]
+
+
+def crop_window(box: tuple[int, int, int, int], margin: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """The box grown by ``margin`` on each side, shifted (not shrunk) to stay inside the image when it can."""
+    x0, y0, x1, y1 = box
+    w = min(x1 - x0 + 2 * margin, width)
+    h = min(y1 - y0 + 2 * margin, height)
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    l = min(max(cx - w // 2, 0), width - w)
+    t = min(max(cy - h // 2, 0), height - h)
+    return l, t, l + w, t + h
+
+
+class Inpainter:
+    """Base class of every inpainter. Subclasses set the class attributes and implement ``forward``."""
+
+    #: Registry name, set by ``register_inpainter``.
+    name: ClassVar[str] = ""
+    #: Network input sides must be a multiple of this (classical fills: 1).
+    pad_multiple: ClassVar[int] = 1
+    #: Smaller inputs are padded (mirrored) up to this side.
+    min_size: ClassVar[int] = 1
+
+    def __init__(self, *, hd_strategy: str = "crop", hd_strategy_crop_margin: int = 128,
+                 hd_strategy_crop_trigger_size: int = 800, hd_strategy_resize_limit: int = 1280):
+        self.hd = HDStrategy(hd_strategy, hd_strategy_crop_margin, hd_strategy_crop_trigger_size,
+                             hd_strategy_resize_limit)
+        #: Seconds spent in ``forward`` during the last ``inpaint`` call (the algorithm's own time).
+        self.last_forward_seconds = 0.0
+
+    # -- what subclasses write ----------------------------------------------------------------------------------
+    def forward(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Fill ``mask`` (bool (H, W), True = hole) in ``image`` (uint8 (H, W, 3), hole zeroed).
+
+        Returns uint8 (H, W, 3). Only the hole pixels of the result are used.
+        """
+        raise NotImplementedError
+
+    # -- the public call ----------------------------------------------------------------------------------------
+    def inpaint(self, image: Any, mask: Any, **hd_overrides: Any) -> np.ndarray:
+        """Fill the hole of ``image``.
+
+        Args:
+            image: uint8 array, (H, W, 3) RGB, (H, W, 4) RGBA (alpha kept as is) or (H, W) grayscale.
+            mask: bool or uint8 array (H, W); True / 255 = hole.
+            **hd_overrides: per-call HD options: ``hd_strategy``, ``hd_strategy_crop_margin``,
+                ``hd_strategy_crop_trigger_size``, ``hd_strategy_resize_limit``.
+
+        Returns:
+            An array of the input's shape and dtype; pixels outside the hole are bit-identical to the input.
+        """
+        img = np.asarray(image)
+        if img.dtype != np.uint8:
+            raise InpaintKitError(f"image must be uint8, got {img.dtype}; convert with (x * 255).round().astype(np.uint8)")
+        if img.ndim == 2:
+            rgb, extra = np.repeat(img[..., None], 3, axis=2), None
+        elif img.ndim == 3 and img.shape[2] in (3, 4):
+            rgb, extra = img[..., :3], (img[..., 3:] if img.shape[2] == 4 else None)
+        else:
+            raise InpaintKitError(f"image must be (H, W), (H, W, 3) or (H, W, 4), got shape {img.shape}")
+        m = as_mask(mask)
+        if m.shape != img.shape[:2]:
+            raise InpaintKitError(f"mask is {m.shape[1]}x{m.shape[0]} but image is {img.shape[1]}x{img.shape[0]}")
+        self.last_forward_seconds = 0.0
+        if not m.any():
+            return img.copy()
+        hd = self._hd_with(hd_overrides)
+        rgb = np.ascontiguousarray(rgb)
+        filled = self._run_hd(rgb, m, hd)
+        out = np.where(m[..., None], filled, rgb)  # paste known pixels back: bit-identical outside the hole
+        if img.ndim == 2:
+            return np.where(m, out.mean(axis=2).round().astype(np.uint8), img)
+        if extra is not None:
+            return np.concatenate([out, extra], axis=2)
+        return out
+
+    __call__ = inpaint
+
+    # -- machinery ----------------------------------------------------------------------------------------------
+    def _hd_with(self, overrides: dict[str, Any]) -> HDStrategy:
+        if not overrides:
+            return self.hd
+        names = {f"hd_strategy_{f.name}" if f.name != "strategy" else "hd_strategy": f.name for f in fields(HDStrategy)}
+        unknown = set(overrides) - set(names)
+        if unknown:
+            raise InpaintKitError(f"unknown option(s) {', '.join(sorted(unknown))}; choose from: {', '.join(names)}")
+        return replace(self.hd, **{names[k]: v for k, v in overrides.items() if v is not None})
+
+    def _run_hd(self, rgb: np.ndarray, mask: np.ndarray, hd: HDStrategy) -> np.ndarray:
+        h, w = mask.shape
+        long_side = max(h, w)
+        if hd.strategy == "crop" and long_side > hd.crop_trigger_size:
+            out = rgb.copy()
+            for box in mask_boxes(mask):
+                l, t, r, b = crop_window(box, hd.crop_margin, w, h)
+                sub_mask = mask[t:b, l:r]
+                sub = self._pad_forward(rgb[t:b, l:r], sub_mask)
+                region = out[t:b, l:r]
+                region[sub_mask] = sub[sub_mask]
+            return out
+        if hd.strategy == "resize" and long_side > hd.resize_limit:
+            scale = hd.resize_limit / long_side
+            sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+            small_img = cv2.resize(np.where(mask[..., None], 0, rgb).astype(np.uint8), (sw, sh),
+                                   interpolation=cv2.INTER_AREA)
+            # any hole coverage makes a small pixel a hole, so no zeroed pixel is ever upsampled into the fill
+            small_mask = cv2.resize(mask.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+            small = self._pad_forward(small_img, small_mask)
+            return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+        return self._pad_forward(rgb, mask)
+
+    def _pad_forward(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        h, w = mask.shape
+        k = max(1, self.pad_multiple)
+        ph = max(-(-h // k) * k, -(-self.min_size // k) * k)
+        pw = max(-(-w // k) * k, -(-self.min_size // k) * k)
+        image = np.where(mask[..., None], 0, rgb).astype(np.uint8)  # the algorithm never sees the hole's pixels
+        if (ph, pw) != (h, w):
+            # mirrored padding (holes mirror with the image); numpy repeats the mirror for pads larger than the side
+            image = np.pad(image, ((0, ph - h), (0, pw - w), (0, 0)), mode="symmetric")
+            mask = np.pad(mask, ((0, ph - h), (0, pw - w)), mode="symmetric")
+        t0 = time.perf_counter()
+        out = self.forward(np.ascontiguousarray(image), np.ascontiguousarray(mask))
+        self.last_forward_seconds += time.perf_counter() - t0
+        out = np.asarray(out)
+        if out.shape != image.shape or out.dtype != np.uint8:
+            raise RuntimeError(f"{type(self).__name__}.forward returned {out.shape} {out.dtype}, "
+                               f"expected {image.shape} uint8")
+        return out[:h, :w]

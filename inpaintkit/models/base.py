@@ -1,0 +1,121 @@
+"""The contract between learned inpainting families, the trainer and the inpainter registry.
+
+A *family* (pconv, glcic, deepfill_v2, context_encoder, pix2pix, lama, tdanet, ...) is an ``nn.Module`` that owns
+
+- ``generator``: ``forward(image, mask) -> image`` with ``image`` float32 (N, 3, H, W) in [0, 1] and ``mask``
+  float32 (N, 1, H, W), **1 = hole**. The generator sees the image with the hole already zeroed and returns a raw
+  prediction for every pixel in [0, 1]; compositing with the known pixels is the caller's job
+  (``composite(pred, image, mask)``);
+- ``discriminators``: an ``nn.ModuleDict`` (empty for reconstruction-only families);
+- its training task: ``generator_step`` and ``discriminator_step`` return dicts of *weighted* named losses whose
+  keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key). The trainer sums them,
+  steps the optimizers and logs each key.
+
+Three pydantic models describe the config groups a family reads: ``ModelConfig`` (group ``model``),
+``DiscriminatorConfig`` (group ``discriminator``) and ``LossConfig`` (group ``losses``). They forbid unknown keys.
+
+``@register_model(name, description=...)`` puts the family in ``MODELS`` (the trainer's list) and registers an
+inpainter of the same name in the inpainter registry, which loads a trained run (``checkpoint=RUN_DIR``).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict
+from torch import nn
+
+from ..registry import Registry
+
+
+class StrictConfig(BaseModel):
+    """Base of every config group: unknown keys and wrong types are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+
+
+class NoConfig(StrictConfig):
+    """A config group a family does not use (it must then be empty)."""
+
+
+def zero_hole(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The generator's view of the input: hole pixels set to 0. (N,3,H,W), (N,1,H,W) -> (N,3,H,W)"""
+    return image * (1.0 - mask)
+
+
+def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Known pixels from ``image``, hole pixels from ``pred``: ``mask * pred + (1 - mask) * image``."""
+    return mask * pred + (1.0 - mask) * image
+
+
+class Family(nn.Module):
+    """Base class of a learned family; see the module docstring for the contract."""
+
+    name: ClassVar[str] = ""
+    ModelConfig: ClassVar[type[StrictConfig]] = NoConfig
+    DiscriminatorConfig: ClassVar[type[StrictConfig]] = NoConfig
+    LossConfig: ClassVar[type[StrictConfig]] = NoConfig
+    #: Generator input sides must be a multiple of this (used by the inpainter's padding).
+    pad_multiple: ClassVar[int] = 8
+    #: Generator inputs smaller than this are padded up (context encoder: its fixed input size).
+    min_size: ClassVar[int] = 1
+
+    generator: nn.Module
+    discriminators: nn.ModuleDict
+
+    def __init__(self, model: StrictConfig, discriminator: StrictConfig, losses: StrictConfig):
+        super().__init__()
+        self.model_cfg, self.disc_cfg, self.loss_cfg = model, discriminator, losses
+        self.discriminators = nn.ModuleDict()
+
+    def generator_step(self, batch: dict[str, Any], step: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Losses for the generator update and the raw prediction (N, 3, H, W).
+
+        ``batch`` has ``image`` (N,3,H,W) in [0,1], ``mask`` (N,1,H,W) 1 = hole, and optionally ``caption``.
+        """
+        raise NotImplementedError
+
+    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        """Losses for the discriminator update given the generator's (detached) prediction. Empty: no update."""
+        return {}
+
+    def trains_generator(self, step: int) -> bool:
+        """Whether the generator is updated at ``step`` (GLCIC's phases switch this)."""
+        return True
+
+    def trains_discriminator(self, step: int) -> bool:
+        """Whether the discriminators are updated at ``step``."""
+        return len(self.discriminators) > 0
+
+    @torch.no_grad()
+    def predict(self, image: torch.Tensor, mask: torch.Tensor, **kw: Any) -> torch.Tensor:
+        """Composite fill for inference: (N,3,H,W), (N,1,H,W) -> (N,3,H,W) in [0, 1]."""
+        pred = self.generator(zero_hole(image, mask), mask, **kw)
+        return composite(pred.clamp(0, 1), image, mask)
+
+
+MODELS: Registry[type[Family]] = Registry("model")
+
+
+def register_model(name: str, *, description: str, **extra: Any) -> Callable[[type[Family]], type[Family]]:
+    """Class decorator for a ``Family``: registers it for training and as a checkpoint-loading inpainter."""
+    def deco(cls: type[Family]) -> type[Family]:
+        cls.name = name
+        MODELS.register(name, description=description, kind="learned", **extra)(cls)
+        from .inpainter import register_learned_inpainter  # the trainer's checkpoint format lives there
+        register_learned_inpainter(name, cls, description=description, **extra)
+        return cls
+
+    return deco
+
+
+def create_model(name: str, model: dict | None = None, discriminator: dict | None = None,
+                 losses: dict | None = None) -> Family:
+    """Build a family from plain dicts of its config groups (validated; unknown keys are errors)."""
+    cls = MODELS.get(name).obj
+    return cls(cls.ModelConfig(**(model or {})), cls.DiscriminatorConfig(**(discriminator or {})),
+               cls.LossConfig(**(losses or {})))
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    return MODELS.names(pattern)
