@@ -85,6 +85,8 @@ class Inpainter:
     pad_multiple: ClassVar[int] = 1
     #: Smaller inputs are padded (mirrored) up to this side.
     min_size: ClassVar[int] = 1
+    #: Per-call keyword arguments ``inpaint`` passes through to ``forward`` (e.g. ``("caption", "seed")``).
+    call_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, hd_strategy: str = "crop", hd_strategy_crop_margin: int = 128,
                  hd_strategy_crop_trigger_size: int = 800, hd_strategy_resize_limit: int = 1280):
@@ -94,22 +96,24 @@ class Inpainter:
         self.last_forward_seconds = 0.0
 
     # -- what subclasses write ----------------------------------------------------------------------------------
-    def forward(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
         """Fill ``mask`` (bool (H, W), True = hole) in ``image`` (uint8 (H, W, 3), hole zeroed).
 
-        Returns uint8 (H, W, 3). Only the hole pixels of the result are used.
+        ``call_kw`` holds the per-call options named in ``call_options``. Returns uint8 (H, W, 3); only the hole
+        pixels of the result are used.
         """
         raise NotImplementedError
 
     # -- the public call ----------------------------------------------------------------------------------------
-    def inpaint(self, image: Any, mask: Any, **hd_overrides: Any) -> np.ndarray:
+    def inpaint(self, image: Any, mask: Any, **options: Any) -> np.ndarray:
         """Fill the hole of ``image``.
 
         Args:
             image: uint8 array, (H, W, 3) RGB, (H, W, 4) RGBA (alpha kept as is) or (H, W) grayscale.
             mask: bool or uint8 array (H, W); True / 255 = hole.
-            **hd_overrides: per-call HD options: ``hd_strategy``, ``hd_strategy_crop_margin``,
-                ``hd_strategy_crop_trigger_size``, ``hd_strategy_resize_limit``.
+            **options: per-call HD options (``hd_strategy``, ``hd_strategy_crop_margin``,
+                ``hd_strategy_crop_trigger_size``, ``hd_strategy_resize_limit``) and the model's ``call_options``
+                (e.g. ``caption`` for text-guided models).
 
         Returns:
             An array of the input's shape and dtype; pixels outside the hole are bit-identical to the input.
@@ -126,12 +130,13 @@ class Inpainter:
         m = as_mask(mask)
         if m.shape != img.shape[:2]:
             raise InpaintKitError(f"mask is {m.shape[1]}x{m.shape[0]} but image is {img.shape[1]}x{img.shape[0]}")
+        call_kw = {k: options.pop(k) for k in list(options) if k in self.call_options}
+        hd = self._hd_with(options)
         self.last_forward_seconds = 0.0
         if not m.any():
             return img.copy()
-        hd = self._hd_with(hd_overrides)
         rgb = np.ascontiguousarray(rgb)
-        filled = self._run_hd(rgb, m, hd)
+        filled = self._run_hd(rgb, m, hd, call_kw)
         out = np.where(m[..., None], filled, rgb)  # paste known pixels back: bit-identical outside the hole
         if img.ndim == 2:
             return np.where(m, out.mean(axis=2).round().astype(np.uint8), img)
@@ -148,10 +153,12 @@ class Inpainter:
         names = {f"hd_strategy_{f.name}" if f.name != "strategy" else "hd_strategy": f.name for f in fields(HDStrategy)}
         unknown = set(overrides) - set(names)
         if unknown:
-            raise InpaintKitError(f"unknown option(s) {', '.join(sorted(unknown))}; choose from: {', '.join(names)}")
+            valid = [*names, *self.call_options]
+            raise InpaintKitError(f"{self.name or type(self).__name__}: unknown option(s) {', '.join(sorted(unknown))}; "
+                                  f"choose from: {', '.join(valid)}")
         return replace(self.hd, **{names[k]: v for k, v in overrides.items() if v is not None})
 
-    def _run_hd(self, rgb: np.ndarray, mask: np.ndarray, hd: HDStrategy) -> np.ndarray:
+    def _run_hd(self, rgb: np.ndarray, mask: np.ndarray, hd: HDStrategy, call_kw: dict[str, Any]) -> np.ndarray:
         h, w = mask.shape
         long_side = max(h, w)
         if hd.strategy == "crop" and long_side > hd.crop_trigger_size:
@@ -159,7 +166,7 @@ class Inpainter:
             for box in mask_boxes(mask):
                 l, t, r, b = crop_window(box, hd.crop_margin, w, h)
                 sub_mask = mask[t:b, l:r]
-                sub = self._pad_forward(rgb[t:b, l:r], sub_mask)
+                sub = self._pad_forward(rgb[t:b, l:r], sub_mask, call_kw)
                 region = out[t:b, l:r]
                 region[sub_mask] = sub[sub_mask]
             return out
@@ -170,11 +177,11 @@ class Inpainter:
                                    interpolation=cv2.INTER_AREA)
             # any hole coverage makes a small pixel a hole, so no zeroed pixel is ever upsampled into the fill
             small_mask = cv2.resize(mask.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
-            small = self._pad_forward(small_img, small_mask)
+            small = self._pad_forward(small_img, small_mask, call_kw)
             return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-        return self._pad_forward(rgb, mask)
+        return self._pad_forward(rgb, mask, call_kw)
 
-    def _pad_forward(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def _pad_forward(self, rgb: np.ndarray, mask: np.ndarray, call_kw: dict[str, Any]) -> np.ndarray:
         h, w = mask.shape
         k = max(1, self.pad_multiple)
         ph = max(-(-h // k) * k, -(-self.min_size // k) * k)
@@ -185,7 +192,7 @@ class Inpainter:
             image = np.pad(image, ((0, ph - h), (0, pw - w), (0, 0)), mode="symmetric")
             mask = np.pad(mask, ((0, ph - h), (0, pw - w)), mode="symmetric")
         t0 = time.perf_counter()
-        out = self.forward(np.ascontiguousarray(image), np.ascontiguousarray(mask))
+        out = self.forward(np.ascontiguousarray(image), np.ascontiguousarray(mask), **call_kw)
         self.last_forward_seconds += time.perf_counter() - t0
         out = np.asarray(out)
         if out.shape != image.shape or out.dtype != np.uint8:

@@ -10,7 +10,7 @@ from .base import Inpainter
 
 @register_inpainter("biharmonic", description="scikit-image biharmonic fill: very smooth, slow on large holes")
 class BiharmonicInpainter(Inpainter):
-    def forward(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
         if mask.all():  # nothing known to extend: mid-gray
             return np.full_like(image, 128)
         out = inpaint_biharmonic(image, mask, channel_axis=-1)  # float in [0, 1]

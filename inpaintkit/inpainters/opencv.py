@@ -18,7 +18,7 @@ class _OpenCVInpainter(Inpainter):
             raise InpaintKitError(f"{self.name}: radius must be a positive integer, got {radius!r}")
         self.radius = int(radius)
 
-    def forward(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
         # OpenCV works in BGR order but treats channels independently, so RGB in gives RGB out.
         return cv2.inpaint(image, mask.astype(np.uint8), self.radius, self.flag)
 
