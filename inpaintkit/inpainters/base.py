@@ -175,8 +175,10 @@ class Inpainter:
             sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
             small_img = cv2.resize(np.where(mask[..., None], 0, rgb).astype(np.uint8), (sw, sh),
                                    interpolation=cv2.INTER_AREA)
-            # any hole coverage makes a small pixel a hole, so no zeroed pixel is ever upsampled into the fill
+            # Any hole coverage makes a small pixel a hole, grown by the bicubic kernel's reach (2 px), so every
+            # hole pixel of the upscaled result is interpolated from filled pixels only (no zeroed pixel leaks in).
             small_mask = cv2.resize(mask.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+            small_mask = cv2.dilate(small_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
             small = self._pad_forward(small_img, small_mask, call_kw)
             return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
         return self._pad_forward(rgb, mask, call_kw)
