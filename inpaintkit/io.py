@@ -45,8 +45,8 @@ class Picture:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) -> Image.Image:
-    """Open lazily, check the header's size against the limit, then decode fully."""
+def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) -> tuple[Image.Image, str | None]:
+    """Open lazily, check the header's size against the limit, then decode fully. Returns (image, format)."""
     try:
         if isinstance(source, (bytes, bytearray)):
             if not source:
@@ -68,11 +68,12 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
                 "raise it with --max-pixels")
         if w < 1 or h < 1:
             raise InpaintKitError(f"{name}: image has no pixels ({w}x{h})")
+        fmt = img.format  # exif_transpose returns a copy without it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. Pillow's "palette images with transparency" notice
             img.load()
             img = ImageOps.exif_transpose(img) or img
-        return img
+        return img, fmt
     except InpaintKitError:
         raise
     except UnidentifiedImageError:
@@ -133,8 +134,7 @@ def read_image(source: str | os.PathLike | bytes, *, max_pixels: int | None = DE
                name: str | None = None) -> Picture:
     """Decode a file path or encoded bytes into a ``Picture`` (EXIF orientation applied)."""
     name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "image")
-    img = _open(source, name, max_pixels)
-    fmt = img.format
+    img, fmt = _open(source, name, max_pixels)
     mode = img.mode
     rgb, alpha = pil_to_rgb(img)
     return Picture(rgb, alpha, mode, fmt, name)
@@ -148,13 +148,13 @@ def read_mask(source: str | os.PathLike | bytes, *, shape: tuple[int, int] | Non
     A size mismatch is an error unless ``resize`` is set, which resizes nearest-neighbour.
     """
     name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "mask")
-    img = _open(source, name, max_pixels)
+    img, _ = _open(source, name, max_pixels)
     mask = pil_to_mask(img)
     if shape is not None and mask.shape != tuple(shape):
         if not resize:
             raise InpaintKitError(
                 f"{name}: mask is {mask.shape[1]}x{mask.shape[0]} but {image_name} is {shape[1]}x{shape[0]}; "
-                "pass --resize-mask to resize it (nearest-neighbour)")
+                "resize it to the image's size (CLI: --resize-mask, nearest-neighbour)")
         mask = resize_mask(mask, shape)
     return mask
 

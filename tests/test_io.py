@@ -147,6 +147,7 @@ def test_write_is_atomic_and_format_from_extension(tmp_path):
     assert np.array_equal(read_image(tmp_path / "o.png").rgb, img)
     write_image(tmp_path / "o.jpg", img)
     assert Image.open(tmp_path / "o.jpg").format == "JPEG"
+    assert read_image(tmp_path / "o.jpg").format == "JPEG" and read_image(tmp_path / "o.png").format == "PNG"
     alpha = np.full(img.shape[:2], 77, np.uint8)
     write_image(tmp_path / "a.png", img, alpha)
     assert np.array_equal(read_image(tmp_path / "a.png").alpha, alpha)

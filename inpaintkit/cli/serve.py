@@ -1,0 +1,66 @@
+"""``inpaintkit serve`` (the web app and REST API) and ``inpaintkit gui`` (the desktop app)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import InpaintKitError
+from . import app
+from .run import parse_options
+
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _check_port(port: int) -> None:
+    if not 0 < port < 65536:
+        raise InpaintKitError(f"--port {port}: choose a port between 1 and 65535")
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the server to your network."),
+    port: int = typer.Option(8080, "--port", help="TCP port."),
+    model: Optional[list[str]] = typer.Option(None, "--model", help="Inpainter NAME or NAME:CHECKPOINT (repeatable; the first is the default). Default: the best available."),
+    opt: Optional[list[str]] = typer.Option(None, "--opt", help="Option KEY=VALUE for the default model (repeatable)."),
+    max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", help="Largest request body accepted (413 above)."),
+    max_pixels: int = typer.Option(40_000_000, "--max-pixels", help="Largest image accepted, in pixels (413 above)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Threads running image work."),
+    queue: int = typer.Option(16, "--queue", min=0, help="Requests that may wait for a worker; more get 503 + Retry-After."),
+    detector: Optional[str] = typer.Option(None, "--detector", help="Detector for /api/v1/detect (default: the bundled one)."),
+    log_level: str = typer.Option("info", "--log-level", help="Server log level: critical|error|warning|info|debug."),
+) -> None:
+    """Serve the web app at http://HOST:PORT/ and the REST API under /api/v1 (docs at /docs)."""
+    import uvicorn
+
+    from ..server import Settings, create_app
+
+    _check_port(port)
+    if log_level not in _LOG_LEVELS:
+        raise InpaintKitError(f"--log-level {log_level!r}: choose from {', '.join(_LOG_LEVELS)}")
+    if max_upload_mb <= 0 or max_pixels <= 0:
+        raise InpaintKitError("--max-upload-mb and --max-pixels must be positive")
+    settings = Settings(host=host, port=port, models=tuple(model or ()), model_options=parse_options(opt),
+                        max_upload_mb=max_upload_mb, max_pixels=max_pixels, workers=workers, queue_size=queue,
+                        detector_source=detector)
+    application = create_app(settings)
+    models = application.state.models
+    models.get()  # build the default model now: a bad checkpoint fails here, not at the first request
+    print(f"inpaintkit: serving on http://{host}:{port}/ (default model: {models.default}; API docs at /docs)",
+          flush=True)
+    uvicorn.run(application, host=host, port=port, log_level=log_level, timeout_keep_alive=30)
+
+
+@app.command("gui")
+def gui_cmd(
+    image: Optional[Path] = typer.Argument(None, help="Image to open at start."),
+    model: Optional[str] = typer.Option(None, "--model", help="Inpainter NAME or NAME:CHECKPOINT selected at start."),
+) -> None:
+    """The desktop app: paint over what should go, press Fill."""
+    from ..gui import run_gui
+
+    if image is not None and not image.is_file():
+        raise InpaintKitError(f"{image}: no such file")
+    return run_gui(image, model)
