@@ -1,0 +1,580 @@
+"""``evaluate()``: run inpainters over images × masks, score every result, keep going where a run stopped.
+
+Work is planned first (which images, which mask buckets, which (image, mask) pairs, which rows are already in
+``metrics.csv``), then done one image at a time — in this process or, with ``jobs > 1``, in a pool of worker
+processes, each holding its own inpainters. After every image the CSV is rewritten atomically (temp file + rename)
+in a fixed order (model, bucket, image, mask as planned), so an interrupted run leaves a valid CSV that the next run
+with the same ``out`` resumes from, and the output does not depend on ``jobs``.
+
+``seconds`` is the wall time of one ``Inpainter.inpaint()`` call (input checks, HD strategy, padding and pasting
+back included), after each model has been warmed up once on a small image, so one-off costs (JIT compilation,
+first-call allocations) are not charged to the first image.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import csv
+import io
+import json
+import math
+import multiprocessing
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..errors import InpaintKitError
+from ..inpainters import Inpainter, create_inpainter_from_spec, get_inpainter_entry, parse_model_spec
+from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, list_images, read_image, read_mask, resize_mask, write_image
+from .metrics import MIN_SIDE, image_metrics
+
+COLUMNS = ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "seconds")
+VALUE_COLUMNS = COLUMNS[4:]
+Key = tuple[str, str, str, str]  # (model, bucket, image, mask)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Everything that decides what an evaluation computes (the CLI flags of ``inpaintkit evaluate``)."""
+
+    models: tuple[str, ...]
+    images: Path
+    masks: Path
+    out: Path
+    jobs: int = 1
+    size: int | None = None
+    max_images: int | None = None
+    max_masks: int | None = None
+    samples: int = 4
+    fid_weights: Path | None = None
+    lpips_weights: Path | None = None
+    vgg_weights: Path | None = None
+    device: str = "cpu"
+    #: plots and sample grids (off: tables, CSV and JSON only, which is much faster)
+    figures: bool = True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# planning
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class MaskItem:
+    name: str
+    path: Path
+    shape: tuple[int, int]
+    ratio: float  # hole fraction of the mask file
+
+
+@dataclass
+class Bucket:
+    name: str
+    masks: list[MaskItem]
+    paired: bool = False  # masks matched to images by file stem instead of applied to every image
+
+    @property
+    def mean_ratio(self) -> float:
+        return float(np.mean([m.ratio for m in self.masks])) if self.masks else float("nan")
+
+
+@dataclass
+class ImageItem:
+    name: str
+    path: Path
+    shape: tuple[int, int]  # (H, W) after --size
+
+
+@dataclass
+class Plan:
+    models: list[str]
+    images: list[ImageItem]
+    buckets: list[Bucket]
+    pairs: list[tuple[str, str, str]]  # (bucket, image, mask), in report order
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    resized_pairs: int = 0
+    samples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # bucket -> [(image, mask)]
+
+    def keys(self) -> list[Key]:
+        """Every row of this plan, in CSV order: model, then bucket, image, mask."""
+        return [(m, b, i, k) for m in self.models for b, i, k in self.pairs]
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a model spec, bucket or file name."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "_"
+
+
+def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop to a square of the short side, then resize to ``size`` x ``size`` (area when shrinking)."""
+    h, w = rgb.shape[:2]
+    s = min(h, w)
+    t, l = (h - s) // 2, (w - s) // 2
+    crop = rgb[t:t + s, l:l + s]
+    if s == size:
+        return np.ascontiguousarray(crop)
+    return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_CUBIC)
+
+
+def load_image(path: Path, size: int | None) -> np.ndarray:
+    rgb = read_image(path).rgb
+    return center_square(rgb, size) if size else rgb
+
+
+def discover_buckets(masks: Path, max_masks: int | None) -> list[tuple[str, list[Path]]]:
+    """``masks`` is a folder of mask files (one bucket named after the folder) and/or of sub-folders (one bucket
+    each, named after the sub-folder). Buckets are sorted by name; each keeps its first ``max_masks`` files."""
+    if not masks.exists():
+        raise InpaintKitError(f"--masks {masks}: no such folder")
+    if not masks.is_dir():
+        raise InpaintKitError(f"--masks {masks}: not a folder; give a folder of mask PNGs or of bucket sub-folders")
+    out: list[tuple[str, list[Path]]] = []
+    top = list_images(masks)
+    if top:
+        out.append((masks.resolve().name or "masks", top))
+    for sub in sorted(p for p in masks.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = list_images(sub)
+        if files:
+            out.append((sub.name, files))
+    if not out:
+        raise InpaintKitError(f"--masks {masks}: no mask files ({', '.join(IMAGE_EXTENSIONS)}) in it or in its "
+                              "sub-folders; make some with `inpaintkit masks --protocol pconv --output DIR`")
+    if max_masks is not None:
+        out = [(name, files[:max_masks]) for name, files in out]
+    return out
+
+
+def _stem_match(mask_stem: str, image_stems: dict[str, str]) -> str | None:
+    for suffix in ("", "_mask", "-mask"):
+        if suffix and not mask_stem.endswith(suffix):
+            continue
+        stem = mask_stem[: len(mask_stem) - len(suffix)] if suffix else mask_stem
+        if stem in image_stems:
+            return image_stems[stem]
+    return None
+
+
+def make_plan(cfg: EvalConfig, log: Callable[[str], None]) -> Plan:
+    """Read every image and mask once (unreadable ones are skipped and logged), pair them, pick the samples."""
+    if not cfg.images.exists():
+        raise InpaintKitError(f"--images {cfg.images}: no such folder")
+    files = list_images(cfg.images)
+    if not files:
+        raise InpaintKitError(f"--images {cfg.images}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+    if cfg.max_images is not None:
+        files = files[: cfg.max_images]
+    bucket_files = discover_buckets(cfg.masks, cfg.max_masks)
+    skipped: list[tuple[str, str]] = []
+
+    images: list[ImageItem] = []
+    for p in files:
+        try:
+            rgb = load_image(p, cfg.size)
+        except InpaintKitError as e:
+            skipped.append((str(p), str(e)))
+            log(f"skip image: {e}")
+            continue
+        if min(rgb.shape[:2]) < MIN_SIDE:
+            reason = f"{p}: {rgb.shape[1]}x{rgb.shape[0]} is below {MIN_SIDE}x{MIN_SIDE}, too small for SSIM"
+            skipped.append((str(p), reason))
+            log(f"skip image: {reason}")
+            continue
+        images.append(ImageItem(p.name, p, rgb.shape[:2]))
+    if not images:
+        raise InpaintKitError(f"--images {cfg.images}: none of the {len(files)} images could be read")
+
+    buckets: list[Bucket] = []
+    for name, paths in bucket_files:
+        items = []
+        for p in paths:
+            try:
+                m = read_mask(p)
+            except InpaintKitError as e:
+                skipped.append((str(p), str(e)))
+                log(f"skip mask: {e}")
+                continue
+            if not m.any():
+                reason = f"{p}: mask has no hole pixels (white = 255 = hole)"
+                skipped.append((str(p), reason))
+                log(f"skip mask: {reason}")
+                continue
+            items.append(MaskItem(p.name, p, m.shape, float(m.mean())))
+        if items:
+            buckets.append(Bucket(name, items))
+    if not buckets:
+        raise InpaintKitError(f"--masks {cfg.masks}: none of the mask files could be used")
+
+    stems = {Path(im.name).stem: im.name for im in images}
+    by_name = {im.name: im for im in images}
+    pairs: list[tuple[str, str, str]] = []
+    resized = 0
+    for b in buckets:
+        matches = {m.name: _stem_match(Path(m.name).stem, stems) for m in b.masks}
+        b.paired = all(v is not None for v in matches.values())
+        if b.paired:
+            # one mask per image, matched by stem; report order is image order
+            order = {im.name: i for i, im in enumerate(images)}
+            bp = sorted(((matches[m.name], m) for m in b.masks), key=lambda t: (order[t[0]], t[1].name))
+        else:
+            bp = [(im.name, m) for im in images for m in b.masks]
+        for image_name, m in bp:
+            pairs.append((b.name, image_name, m.name))
+            resized += m.shape != by_name[image_name].shape
+
+    plan = Plan(list(cfg.models), images, buckets, pairs, skipped, resized)
+    for b in buckets:  # samples: `samples` images evenly spread over the bucket's images, one mask each
+        seen: dict[str, tuple[str, str]] = {}
+        masks_cycle = [m.name for m in b.masks]
+        for bucket, image_name, mask_name in pairs:
+            if bucket != b.name or image_name in seen:
+                continue
+            if not b.paired:  # spread the samples over different masks too
+                mask_name = masks_cycle[len(seen) % len(masks_cycle)]
+            seen[image_name] = (image_name, mask_name)
+        cands, k = list(seen.values()), min(max(0, cfg.samples), len(seen))
+        plan.samples[b.name] = [cands[i * len(cands) // k] for i in range(k)] if k else []
+    return plan
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# metrics.csv
+# ---------------------------------------------------------------------------------------------------------------
+def _fmt(v: float) -> str:
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{float(v):.6f}"
+
+
+def write_metrics_csv(path: Path, rows: list[dict]) -> None:
+    """All rows, atomically (a reader sees the old file or the new one, never half of one)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    for r in rows:
+        w.writerow([r["model"], r["bucket"], r["image"], r["mask"], *(_fmt(r[c]) for c in VALUE_COLUMNS)])
+    atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def read_metrics_csv(path: Path) -> list[dict]:
+    """Rows of a metrics.csv written by ``write_metrics_csv`` (values as floats)."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or tuple(header) != COLUMNS:
+                raise InpaintKitError(f"{path}: not a metrics.csv of `inpaintkit evaluate` (columns "
+                                      f"{','.join(header or [])}); choose another --out")
+            rows = []
+            for line in reader:
+                if len(line) != len(COLUMNS):
+                    raise InpaintKitError(f"{path}: line {reader.line_num} has {len(line)} fields, expected "
+                                          f"{len(COLUMNS)}; delete the file to start over")
+                r = dict(zip(COLUMNS, line))
+                for c in VALUE_COLUMNS:
+                    r[c] = float(r[c])
+                rows.append(r)
+            return rows
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise InpaintKitError(f"{path}: cannot read ({e}); delete it to start over") from None
+
+
+def row_key(r: dict) -> Key:
+    return (r["model"], r["bucket"], r["image"], r["mask"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the work for one image (runs in a worker process when jobs > 1)
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class ImageJob:
+    image: str
+    path: str
+    size: int | None
+    #: (model, bucket, mask name, mask path) rows to compute
+    rows: list[tuple[str, str, str, str]]
+    #: (bucket, mask name) pairs whose pictures go to the sample grid
+    samples: list[tuple[str, str]]
+    sample_dir: str
+
+
+@dataclass
+class ImageResult:
+    image: str
+    rows: list[dict]
+    skipped: list[tuple[str, str]]
+    real: np.ndarray | None = None  # (2048,) Inception features of the ground truth
+    fake: dict[Key, np.ndarray] = field(default_factory=dict)  # key -> (2048,)
+    lpips: dict[Key, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    models: tuple[str, ...]
+    fid_weights: str | None
+    lpips_weights: str | None
+    vgg_weights: str | None
+    device: str
+    single_thread: bool
+
+
+class _Worker:
+    def __init__(self, wc: WorkerConfig, models: dict[str, Inpainter] | None = None):
+        if wc.single_thread:  # jobs processes share the cores: one thread each
+            import torch
+
+            torch.set_num_threads(1)
+            cv2.setNumThreads(1)
+        self.models = models or {spec: create_inpainter_from_spec(spec) for spec in wc.models}
+        warm_img = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        warm_mask = np.zeros((64, 64), bool)
+        warm_mask[24:40, 24:40] = True
+        for m in self.models.values():  # JIT compilation etc. is not charged to the first image
+            m.inpaint(warm_img, warm_mask)
+        self.fid = self.lpips = None
+        if wc.fid_weights:
+            from .perceptual import FIDFeatures
+
+            self.fid = FIDFeatures(wc.fid_weights, wc.device)
+        if wc.lpips_weights:
+            from .perceptual import LPIPS
+
+            self.lpips = LPIPS(wc.lpips_weights, wc.vgg_weights).to(wc.device)
+
+    def run(self, job: ImageJob) -> ImageResult:
+        res = ImageResult(job.image, [], [])
+        rgb = load_image(Path(job.path), job.size)
+        h, w = rgb.shape[:2]
+        masks: dict[str, np.ndarray] = {}
+        sample_set = set(job.samples)
+        fakes: list[tuple[Key, np.ndarray]] = []
+        for model, bucket, mask_name, mask_path in job.rows:
+            if mask_path not in masks:
+                m = read_mask(mask_path)
+                masks[mask_path] = m if m.shape == (h, w) else resize_mask(m, (h, w))
+            mask = masks[mask_path]
+            key = (model, bucket, job.image, mask_name)
+            inp = self.models[model]
+            try:
+                t0 = time.perf_counter()
+                out = inp.inpaint(rgb, mask)
+                seconds = time.perf_counter() - t0
+            except InpaintKitError as e:
+                res.skipped.append((f"{model} on {job.image} + {bucket}/{mask_name}", str(e)))
+                continue
+            res.rows.append({"model": model, "bucket": bucket, "image": job.image, "mask": mask_name,
+                             **image_metrics(out, rgb, mask), "seconds": seconds})
+            if self.fid is not None:
+                fakes.append((key, out))
+            if self.lpips is not None:
+                res.lpips[key] = self.lpips.score(out, rgb)
+            if job.sample_dir and (bucket, mask_name) in sample_set:
+                d = Path(job.sample_dir) / safe_name(bucket) / f"{safe_name(job.image)}__{safe_name(mask_name)}"
+                write_image(d / f"{safe_name(model)}.png", out)
+                write_image(d / "gt.png", rgb)
+                write_image(d / "input.png", np.where(mask[..., None], np.uint8(255), rgb))  # hole shown white
+        if self.fid is not None:
+            res.real = self.fid([rgb])[0]
+            for i in range(0, len(fakes), 8):  # batches of 8 keep memory small
+                chunk = fakes[i:i + 8]
+                for (key, _), feat in zip(chunk, self.fid([o for _, o in chunk])):
+                    res.fake[key] = feat
+        return res
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(wc: WorkerConfig) -> None:
+    global _WORKER
+    _WORKER = _Worker(wc)
+
+
+def _run_job(job: ImageJob) -> ImageResult:
+    assert _WORKER is not None
+    return _WORKER.run(job)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# per-image cache of perceptual values (so resume keeps them)
+# ---------------------------------------------------------------------------------------------------------------
+_SEP = "\x1f"
+
+
+def _cache_path(out: Path, image: str) -> Path:
+    return out / "cache" / f"{safe_name(image)}.npz"
+
+
+def load_cache(out: Path, image: str) -> tuple[np.ndarray | None, dict[Key, np.ndarray], dict[Key, float]]:
+    p = _cache_path(out, image)
+    if not p.is_file():
+        return None, {}, {}
+    with np.load(p, allow_pickle=False) as z:
+        real = z["real"] if z["real"].size else None
+        fk = [tuple(k.split(_SEP)) for k in z["fake_keys"].tolist()]
+        lk = [tuple(k.split(_SEP)) for k in z["lpips_keys"].tolist()]
+        return real, dict(zip(fk, z["fake"])), dict(zip(lk, z["lpips"].tolist()))
+
+
+def save_cache(out: Path, image: str, real, fake: dict, lpips: dict) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, real=np.asarray(real if real is not None else np.zeros(0), np.float32),
+             fake_keys=np.array([_SEP.join(k) for k in fake], dtype=str),
+             fake=np.stack(list(fake.values())).astype(np.float32) if fake else np.zeros((0, 2048), np.float32),
+             lpips_keys=np.array([_SEP.join(k) for k in lpips], dtype=str),
+             lpips=np.array(list(lpips.values()), np.float64))
+    atomic_write_bytes(_cache_path(out, image), buf.getvalue())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the whole run
+# ---------------------------------------------------------------------------------------------------------------
+def check_models(specs: tuple[str, ...]) -> None:
+    """Unknown names fail before any work, with the list of valid ones."""
+    if not specs:
+        raise InpaintKitError("no --model given; name at least one (see `inpaintkit list`)")
+    if len(set(specs)) != len(specs):
+        raise InpaintKitError(f"--model given twice: {', '.join(sorted({s for s in specs if specs.count(s) > 1}))}")
+    for spec in specs:
+        get_inpainter_entry(parse_model_spec(spec)[0])
+
+
+def _check_run_file(cfg: EvalConfig) -> None:
+    """The settings that change values must match the run being resumed."""
+    p = cfg.out / "run.json"
+    settings = {"size": cfg.size}
+    if p.is_file():
+        try:
+            old = json.loads(p.read_text()).get("settings", {})
+        except (OSError, ValueError):
+            old = {}
+        if old and old != settings and (cfg.out / "metrics.csv").is_file():
+            raise InpaintKitError(f"--out {cfg.out} holds a run made with {old}, not {settings}; "
+                                  "use the same settings to resume, or another --out")
+    atomic_write_bytes(p, json.dumps({"settings": settings, "models": list(cfg.models)}, indent=2).encode())
+
+
+def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress: bool = True) -> dict:
+    """Run the evaluation described by ``cfg`` and write ``metrics.csv``, ``summary.json`` and the report.
+
+    Returns the summary (also written to ``summary.json``).
+    """
+    from .report import write_report
+
+    log = log or (lambda s: print(s, file=sys.stderr))
+    if cfg.jobs < 1:
+        raise InpaintKitError(f"--jobs {cfg.jobs}: must be at least 1")
+    if cfg.size is not None and cfg.size < MIN_SIDE:
+        raise InpaintKitError(f"--size {cfg.size}: must be at least {MIN_SIDE}")
+    check_models(cfg.models)
+    for flag, p in (("--fid-weights", cfg.fid_weights), ("--lpips-weights", cfg.lpips_weights),
+                    ("--vgg-weights", cfg.vgg_weights)):
+        if p is not None and not Path(p).is_file():
+            raise InpaintKitError(f"{flag} {p}: no such file")
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise InpaintKitError(f"--out {cfg.out}: is a file; give a folder")
+    plan = make_plan(cfg, log)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    _check_run_file(cfg)
+    # bad options / checkpoints fail here, once, before any work; with jobs == 1 these instances do the work
+    models = {spec: create_inpainter_from_spec(spec) for spec in cfg.models}
+    want_fid, want_lpips = cfg.fid_weights is not None, cfg.lpips_weights is not None
+    wc = WorkerConfig(tuple(plan.models), str(cfg.fid_weights) if want_fid else None,
+                      str(cfg.lpips_weights) if want_lpips else None,
+                      str(cfg.vgg_weights) if cfg.vgg_weights else None, cfg.device, single_thread=cfg.jobs > 1)
+    # Built here even when a pool does the work: wrong weights files fail now, as one clear line, not as a
+    # broken worker pool. With jobs == 1 this worker does the work.
+    local = (_Worker(replace(wc, single_thread=False), models) if (cfg.jobs == 1 or want_fid or want_lpips)
+             else None)
+
+    csv_path = cfg.out / "metrics.csv"
+    existing = {row_key(r): r for r in read_metrics_csv(csv_path)} if csv_path.is_file() else {}
+    sample_dir = cfg.out / "samples"
+    save_samples = cfg.figures and cfg.samples > 0
+    mask_paths = {(b.name, m.name): str(m.path) for b in plan.buckets for m in b.masks}
+    sample_pairs = {(b, i, m) for b, lst in plan.samples.items() for i, m in lst}
+
+    caches = {im.name: load_cache(cfg.out, im.name) for im in plan.images} if (want_fid or want_lpips) else {}
+    jobs: list[ImageJob] = []
+    for im in plan.images:
+        todo = []
+        real, fake, lp = caches.get(im.name, (None, {}, {}))
+        for model in plan.models:
+            for bucket, image_name, mask_name in plan.pairs:
+                if image_name != im.name:
+                    continue
+                key = (model, bucket, image_name, mask_name)
+                done = key in existing
+                if done and save_samples and (bucket, image_name, mask_name) in sample_pairs:
+                    d = sample_dir / safe_name(bucket) / f"{safe_name(image_name)}__{safe_name(mask_name)}"
+                    done = (d / f"{safe_name(model)}.png").is_file()
+                if done and want_fid:
+                    done = key in fake and real is not None
+                if done and want_lpips:
+                    done = key in lp
+                if not done:
+                    todo.append((model, bucket, mask_name, mask_paths[(bucket, mask_name)]))
+        if todo:
+            samples = [(b, m) for b, i, m in sample_pairs if i == im.name]
+            jobs.append(ImageJob(im.name, str(im.path), cfg.size, todo, samples,
+                                 str(sample_dir) if save_samples else ""))
+
+    n_todo = sum(len(j.rows) for j in jobs)
+    n_plan = len(plan.keys())
+    log(f"evaluate: {len(plan.models)} model(s) x {len(plan.pairs)} (image, mask) pairs = {n_plan} rows; "
+        f"{n_plan - n_todo} already in {csv_path}, {n_todo} to compute")
+    order = {k: i for i, k in enumerate(plan.keys())}
+    rows = dict(existing)
+    run_skipped: list[tuple[str, str]] = []
+
+    def absorb(res: ImageResult) -> None:
+        for r in res.rows:
+            rows[row_key(r)] = r
+        for _, why in res.skipped:
+            log(f"skip: {why}")
+        run_skipped.extend(res.skipped)
+        if want_fid or want_lpips:
+            real, fake, lp = caches.get(res.image, (None, {}, {}))
+            real = res.real if res.real is not None else real
+            caches[res.image] = (real, {**fake, **res.fake}, {**lp, **res.lpips})
+            save_cache(cfg.out, res.image, *caches[res.image])
+        ordered = sorted(rows.values(), key=lambda r: order.get(row_key(r), len(order)))
+        write_metrics_csv(csv_path, ordered)
+
+    if jobs:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc="evaluate", unit="img", file=sys.stderr, disable=not progress)
+        if cfg.jobs == 1:
+            assert local is not None
+            for job in jobs:
+                absorb(local.run(job))
+                bar.update()
+        else:
+            ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch/OpenCV threads
+            with cf.ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx,
+                                        initializer=_init_worker, initargs=(wc,)) as pool:
+                try:
+                    for fut in cf.as_completed([pool.submit(_run_job, j) for j in jobs]):
+                        absorb(fut.result())
+                        bar.update()
+                except BaseException:  # a failure or Ctrl-C: drop the queued images instead of finishing them
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+        bar.close()
+    elif not csv_path.is_file():
+        write_metrics_csv(csv_path, [])
+
+    plan.skipped.extend(run_skipped)
+    plan_rows = sorted((rows[k] for k in order if k in rows), key=lambda r: order[row_key(r)])
+    perceptual = {"fid": None, "lpips": None}
+    if want_fid:
+        perceptual["fid"] = {k: (caches[k[2]][0], caches[k[2]][1].get(k)) for k in order if k in rows}
+    if want_lpips:
+        perceptual["lpips"] = {k: caches[k[2]][2].get(k) for k in order if k in rows}
+    return write_report(cfg, plan, plan_rows, perceptual)
+
+
+def config_dict(cfg: EvalConfig) -> dict:
+    d = asdict(cfg)
+    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
