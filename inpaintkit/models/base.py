@@ -87,6 +87,13 @@ class Family(nn.Module):
         """Whether the discriminators are updated at ``step``."""
         return len(self.discriminators) > 0
 
+    @classmethod
+    def tiny_config(cls) -> dict[str, dict[str, Any]]:
+        """Config groups (``{"model": {...}, "discriminator": {...}, "losses": {...}}``) of a tiny variant that runs
+        forward/backward at 64x64 in well under a second on CPU; the shared model test and the training tests use it.
+        Every family must override this."""
+        raise NotImplementedError(f"{cls.__name__} does not define tiny_config()")
+
     @torch.no_grad()
     def predict(self, image: torch.Tensor, mask: torch.Tensor, **kw: Any) -> torch.Tensor:
         """Composite fill for inference: (N,3,H,W), (N,1,H,W) -> (N,3,H,W) in [0, 1]."""

@@ -1,0 +1,4 @@
+"""Reusable network blocks shared by the learned families (timm's ``layers/``)."""
+from .ffc import FFC, FFCBNAct, FFCResBlock, FourierUnit, SpectralTransform
+
+__all__ = ["FFC", "FFCBNAct", "FFCResBlock", "FourierUnit", "SpectralTransform"]

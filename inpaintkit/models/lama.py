@@ -1,0 +1,169 @@
+"""LaMa: Resolution-robust Large Mask Inpainting with Fourier Convolutions (Suvorov et al., WACV 2022).
+
+Generator: LaMa's ``FFCResNetGenerator`` — a 7x7 stem on (masked image, mask), ``n_downsampling`` stride-2 3x3
+convolutions, ``n_blocks`` residual blocks of Fast Fourier Convolutions with 75 % of the channels in the global
+(spectral) stream, transposed-conv upsampling, a 7x7 head and a sigmoid; reflect padding throughout.
+Discriminator: PatchGAN (``NLayerDiscriminator``, Isola et al. 2017) that also returns its intermediate
+activations for feature matching.
+Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (hole x0), non-saturating adversarial x10 with
+hole-aware fake labels (``mask_as_fake_target``: the known part of a fake counts as real), R1 penalty on real
+images x0.001 (``gp_coef``), discriminator feature matching x100, and VGG16 perceptual only when a weights file is
+given (LaMa's own ResNet-ADE20k perceptual net is not available).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..layers.ffc import FFCBNAct, FFCResBlock
+from ..losses import (PerceptualStyle, discriminator_adversarial, feature_matching, generator_adversarial, l1_hole,
+                      l1_valid, r1_penalty)
+from .base import Family, StrictConfig, register_model, zero_hole
+
+
+class LamaModelConfig(StrictConfig):
+    ngf: int = Field(64, ge=1)
+    n_downsampling: int = Field(3, ge=1)
+    n_blocks: int = Field(9, ge=1)
+    max_features: int = Field(1024, ge=1)
+    #: Share of channels in the global (Fourier) stream of the residual blocks.
+    ratio: float = Field(0.75, ge=0, lt=1)
+
+
+class LamaDiscriminatorConfig(StrictConfig):
+    ndf: int = Field(64, ge=1)
+    n_layers: int = Field(4, ge=1)
+
+
+class LamaLossConfig(StrictConfig):
+    l1_known: float = Field(10.0, ge=0)
+    l1_missing: float = Field(0.0, ge=0)
+    adv: float = Field(10.0, ge=0)
+    #: R1 gradient penalty weight (LaMa's ``gp_coef``), applied in the discriminator step.
+    r1: float = Field(0.001, ge=0)
+    feature_matching: float = Field(100.0, ge=0)
+    #: Hole-aware fake labels for the discriminator (LaMa's ``mask_as_fake_target``).
+    mask_as_fake_target: bool = True
+    perceptual: float = Field(1.0, ge=0)
+    #: A torchvision-format VGG16 state dict for the perceptual term; without it the term is off.
+    vgg_weights: Optional[str] = None
+
+
+class FFCResNetGenerator(nn.Module):
+    """(N,3,H,W) masked image + (N,1,H,W) mask -> (N,3,H,W) in [0, 1]; H, W multiples of 2**n_downsampling."""
+
+    def __init__(self, cfg: LamaModelConfig):
+        super().__init__()
+        ngf, nd, cap = cfg.ngf, cfg.n_downsampling, cfg.max_features
+        self.stem = nn.Sequential(nn.ReflectionPad2d(3))
+        self.stem_ffc = FFCBNAct(4, ngf, 7, 0.0, 0.0)
+        downs = []
+        for i in range(nd):
+            cin, cout = min(cap, ngf * 2 ** i), min(cap, ngf * 2 ** (i + 1))
+            # the last downsampling splits its output into the local/global streams of the residual blocks
+            downs.append(FFCBNAct(cin, cout, 3, 0.0, cfg.ratio if i == nd - 1 else 0.0, stride=2, padding=1))
+        self.downs = nn.ModuleList(downs)
+        width = min(cap, ngf * 2 ** nd)
+        self.blocks = nn.ModuleList(FFCResBlock(width, cfg.ratio) for _ in range(cfg.n_blocks))
+        ups: list[nn.Module] = []
+        for i in range(nd, 0, -1):
+            cin, cout = min(cap, ngf * 2 ** i), min(cap, ngf * 2 ** (i - 1))
+            ups += [nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1),
+                    nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.up = nn.Sequential(*ups, nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Sigmoid())
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.stem(torch.cat([zero_hole(image, mask), mask], dim=1))  # (N, 4, H+6, W+6)
+        s = self.stem_ffc((x, 0))
+        for d in self.downs:
+            s = d(s)
+        for b in self.blocks:
+            s = b(s)
+        x_l, x_g = s
+        x = torch.cat([t for t in (x_l, x_g) if isinstance(t, torch.Tensor)], dim=1)  # (N, C, H/2^n, W/2^n)
+        return self.up(x)
+
+
+class NLayerDiscriminator(nn.Module):
+    """PatchGAN: (N,3,H,W) -> logits (N,1,h,w) and the list of intermediate activations."""
+
+    def __init__(self, cfg: LamaDiscriminatorConfig):
+        super().__init__()
+        ndf = cfg.ndf
+        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, ndf, 4, 2, 2), nn.LeakyReLU(0.2, True))]
+        nf = ndf
+        for n in range(1, cfg.n_layers):
+            prev, nf = nf, min(nf * 2, 512)
+            layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 2, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
+        prev, nf = nf, min(nf * 2, 512)
+        layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 1, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
+        layers.append(nn.Conv2d(nf, 1, 4, 1, 2))
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        feats = []
+        for layer in self.layers:
+            x = layer(x)
+            feats.append(x)
+        return feats[-1], feats[:-1]
+
+
+@register_model("lama", description="LaMa (Suvorov 2022): Fourier-convolution ResNet, large masks, GAN-trained")
+class Lama(Family):
+    ModelConfig = LamaModelConfig
+    DiscriminatorConfig = LamaDiscriminatorConfig
+    LossConfig = LamaLossConfig
+    pad_multiple = 8
+
+    def __init__(self, model: LamaModelConfig, discriminator: LamaDiscriminatorConfig, losses: LamaLossConfig):
+        super().__init__(model, discriminator, losses)
+        self.generator = FFCResNetGenerator(model)
+        self.discriminators = nn.ModuleDict({"patch": NLayerDiscriminator(discriminator)})
+        self.perceptual = PerceptualStyle(losses.vgg_weights) if losses.perceptual > 0 else None
+
+    @classmethod
+    def tiny_config(cls) -> dict[str, dict[str, Any]]:
+        return {"model": {"ngf": 8, "n_downsampling": 3, "n_blocks": 1},
+                "discriminator": {"ndf": 8, "n_layers": 2}, "losses": {}}
+
+    def generator_step(self, batch: dict[str, Any], step: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        img, mask = batch["image"], batch["mask"]  # (N,3,H,W), (N,1,H,W)
+        c = self.loss_cfg
+        pred = self.generator(zero_hole(img, mask), mask)  # (N,3,H,W)
+        losses = {"l1_known": c.l1_known * l1_valid(pred, img, mask)}
+        if c.l1_missing > 0:
+            losses["l1_missing"] = c.l1_missing * l1_hole(pred, img, mask)
+        if self.perceptual is not None and self.perceptual.available:
+            perceptual, _ = self.perceptual(pred, img)
+            losses["perceptual"] = c.perceptual * perceptual
+        if c.adv > 0 or c.feature_matching > 0:
+            disc = self.discriminators["patch"]
+            fake_logits, fake_feats = disc(pred)
+            with torch.no_grad():
+                _, real_feats = disc(img)
+            if c.adv > 0:
+                losses["adv"] = c.adv * generator_adversarial("nonsaturating", fake_logits)
+            if c.feature_matching > 0:
+                losses["feature_matching"] = c.feature_matching * feature_matching(fake_feats, real_feats)
+        return losses, pred
+
+    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        c = self.loss_cfg
+        if c.adv <= 0 and c.feature_matching <= 0:
+            return {}
+        img, mask = batch["image"], batch["mask"]
+        disc = self.discriminators["patch"]
+        real = img.detach().requires_grad_(c.r1 > 0)
+        real_logits, _ = disc(real)
+        fake_logits, _ = disc(pred.detach())
+        losses = {"adv": discriminator_adversarial("nonsaturating", real_logits, fake_logits,
+                                                   mask if c.mask_as_fake_target else None)}
+        if c.r1 > 0:
+            losses["r1"] = c.r1 * r1_penalty(real_logits, real)
+        return losses
+
+    def trains_discriminator(self, step: int) -> bool:
+        return self.loss_cfg.adv > 0 or self.loss_cfg.feature_matching > 0

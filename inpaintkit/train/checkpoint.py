@@ -1,0 +1,188 @@
+"""The run folder and its checkpoints.
+
+    RUN/config.yaml                       resolved config (reload a run from its folder alone)
+    RUN/checkpoints/step_000300/          one checkpoint, written to a temp folder and renamed (atomic)
+        generator.safetensors             generator weights (+ buffers), metadata {"family": ..., "step": ...}
+        generator_ema.safetensors         EMA of the generator weights (when train.ema > 0)
+        discriminators.safetensors        every discriminator, keys "<name>.<param>"
+        state.pt                          optimizers, step, RNG states, schedule state: torch.load(weights_only=True)
+        meta.json                         step and validation metrics
+    RUN/last -> checkpoints/step_...      symlinks, swapped atomically (os.replace of a fresh link)
+    RUN/best -> checkpoints/step_...      best validation PSNR so far
+    RUN/events.out.tfevents.*             TensorBoard
+
+Only ``last`` and ``best`` are kept; older step folders are removed after the links move.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..errors import InpaintKitError
+
+CONFIG = "config.yaml"
+GENERATOR = "generator.safetensors"
+GENERATOR_EMA = "generator_ema.safetensors"
+DISCRIMINATORS = "discriminators.safetensors"
+STATE = "state.pt"
+META = "meta.json"
+
+
+def _tensors(module_or_sd: nn.Module | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    sd = module_or_sd.state_dict() if isinstance(module_or_sd, nn.Module) else module_or_sd
+    # safetensors refuses shared storage and non-contiguous tensors: store independent contiguous copies
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in sd.items()}
+
+
+def save_checkpoint(run_dir: str | Path, step: int, *, family: str, generator: nn.Module,
+                    discriminators: nn.ModuleDict, ema: nn.Module | None, state: dict[str, Any],
+                    metrics: dict[str, float] | None = None, best: bool = False, keep: bool = False) -> Path:
+    """Write checkpoint ``step`` atomically, point ``last`` (and ``best`` when ``best``) at it, prune the rest."""
+    run_dir = Path(run_dir)
+    ckdir = run_dir / "checkpoints"
+    ckdir.mkdir(parents=True, exist_ok=True)
+    name = f"step_{step:07d}"
+    final = ckdir / name
+    tmp = ckdir / f".{name}.tmp{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    meta = {"family": family, "step": str(step)}
+    save_file(_tensors(generator), tmp / GENERATOR, metadata=meta)
+    if ema is not None:
+        save_file(_tensors(ema), tmp / GENERATOR_EMA, metadata=meta)
+    if len(discriminators):
+        save_file(_tensors(discriminators), tmp / DISCRIMINATORS, metadata=meta)
+    torch.save(state, tmp / STATE)
+    (tmp / META).write_text(json.dumps({"family": family, "step": step, **(metrics or {})}, indent=1))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _point(run_dir / "last", final)
+    if best:
+        _point(run_dir / "best", final)
+    if not keep:
+        live = {p.resolve() for p in (run_dir / "last", run_dir / "best") if p.exists()}
+        for old in ckdir.glob("step_*"):
+            if old.resolve() not in live:
+                shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _point(link: Path, target: Path) -> None:
+    """Atomically make ``link`` a relative symlink to ``target``."""
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(os.path.relpath(target, link.parent), tmp)
+    os.replace(tmp, link)
+
+
+def checkpoint_dir(run_dir: str | Path, which: str = "last") -> Path:
+    """``RUN/last`` or ``RUN/best`` resolved; an error naming the run when it has none."""
+    p = Path(run_dir) / which
+    if not p.exists():
+        raise InpaintKitError(f"{run_dir}: no {which!r} checkpoint in this run folder (has it trained a step?)")
+    return p.resolve()
+
+
+def load_state(ck: Path) -> dict[str, Any]:
+    return torch.load(ck / STATE, map_location="cpu", weights_only=True)
+
+
+def load_weights(module: nn.Module, path: Path, what: str) -> None:
+    try:
+        sd = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise InpaintKitError(f"{path}: cannot read weights ({' '.join(str(e).split())})") from None
+    try:
+        module.load_state_dict(sd, strict=True)
+    except RuntimeError:
+        missing = sorted(set(module.state_dict()) ^ set(sd))[:3]
+        raise InpaintKitError(f"{path}: {what} weights do not fit this model (config differs? first keys that do "
+                              f"not match: {', '.join(missing) or 'shapes differ'})") from None
+
+
+def _metadata(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError) as e:
+        raise InpaintKitError(f"{path}: not a safetensors weights file ({' '.join(str(e).split())})") from None
+
+
+def find_generator_weights(checkpoint: str | Path) -> tuple[Path, Path]:
+    """(generator weights, run config) for a run folder or a ``.safetensors`` file inside one.
+
+    A run folder gives ``best`` (else ``last``), preferring the EMA weights. A weights file finds the run's
+    ``config.yaml`` next to it or in up to three parent folders.
+    """
+    p = Path(checkpoint)
+    if not p.exists():
+        raise InpaintKitError(f"{checkpoint}: no such checkpoint (give a run folder or a .safetensors file)")
+    if p.is_dir():
+        if not (p / CONFIG).is_file():
+            raise InpaintKitError(f"{checkpoint}: not a run folder (no {CONFIG}); give the folder `inpaintkit "
+                                  "train` wrote (run.dir)")
+        which = "best" if (p / "best").exists() else "last"
+        ck = checkpoint_dir(p, which)
+        weights = ck / GENERATOR_EMA if (ck / GENERATOR_EMA).is_file() else ck / GENERATOR
+        return weights, p / CONFIG
+    if p.suffix != ".safetensors":
+        raise InpaintKitError(f"{checkpoint}: expected a run folder or a .safetensors file")
+    for parent in [p.parent, *list(p.parents)[1:4]]:
+        if (parent / CONFIG).is_file():
+            return p, parent / CONFIG
+    raise InpaintKitError(f"{checkpoint}: no {CONFIG} next to it or in its parent folders; copy the run's "
+                          f"{CONFIG} next to the weights")
+
+
+def load_generator(generator: nn.Module, path: Path, expect_family: str | None = None) -> None:
+    """Load generator weights, checking the file's family tag when it has one."""
+    fam = _metadata(path).get("family")
+    if expect_family is not None and fam is not None and fam != expect_family:
+        raise InpaintKitError(f"{path}: these are {fam!r} weights, not {expect_family!r}; use --model {fam}")
+    load_weights(generator, path, "generator")
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch global RNG states as tensors/lists (loadable with weights_only=True)."""
+    import random
+
+    import numpy as np
+
+    py = random.getstate()
+    np_state = np.random.get_state()
+    out: dict[str, Any] = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype("int64")), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        out["cuda"] = torch.cuda.get_rng_state_all()
+    return out
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    v, internal, gauss = state["python"]
+    random.setstate((v, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype("uint32"), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
