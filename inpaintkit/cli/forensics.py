@@ -1,0 +1,191 @@
+"""``inpaintkit detect`` and ``inpaintkit forensics make-dataset|train|ensemble|evaluate``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from tqdm import tqdm
+
+from ..errors import InpaintKitError
+from ..io import DEFAULT_MAX_PIXELS, read_image, write_image
+from . import app
+
+forensics_app = typer.Typer(no_args_is_help=True, help="Original-vs-inpainted datasets, detector training and evaluation.")
+app.add_typer(forensics_app, name="forensics")
+
+
+def _csv(value: str, what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise InpaintKitError(f"{what}: give a comma-separated list")
+    return items
+
+
+def _set_threads(n: int) -> None:
+    """torch intra-op threads (0: torch's default). 1 is much faster on a machine busy with other work."""
+    if n < 0:
+        raise InpaintKitError(f"--threads {n}: must be 0 (default) or more")
+    if n:
+        import torch
+        torch.set_num_threads(n)
+
+
+def _unique_stem(stem: str, used: set[str]) -> str:
+    name, i = stem, 1
+    while name in used:
+        i += 1
+        name = f"{stem}-{i}"
+    used.add(name)
+    return name
+
+
+@app.command("detect")
+def detect_cmd(
+    images: list[Path] = typer.Argument(..., help="Image files to check (any size; large images are tiled)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Detector: a run or ensemble folder, or 'default' (the bundled one)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line: path, score, verdict."),
+    heatmap_dir: Optional[Path] = typer.Option(None, "--heatmap-dir", help="Write <stem>_heatmap.png and <stem>_overlay.png here."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score at or above which an image is called inpainted (default: the detector's)."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images above this many pixels."),
+    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+) -> int:
+    """Score images: the probability each was inpainted, a verdict, and optionally a heatmap of where."""
+    from ..forensics import load_detector
+    from ..forensics.report import heat_png, overlay
+
+    _set_threads(threads)
+    det = load_detector(model, threshold=threshold)
+    if heatmap_dir is not None:
+        if heatmap_dir.exists() and not heatmap_dir.is_dir():
+            raise InpaintKitError(f"--heatmap-dir {heatmap_dir}: is a file; give a folder")
+        heatmap_dir.mkdir(parents=True, exist_ok=True)
+    failures, used = 0, set()
+    for path in images:
+        try:
+            pic = read_image(path, max_pixels=max_pixels)
+            res = det.detect(pic.rgb)
+        except InpaintKitError as e:
+            failures += 1
+            print(f"error: {e}", file=sys.stderr)
+            if as_json:
+                print(json.dumps({"path": str(path), "error": str(e)}), flush=True)
+            continue
+        row = {"path": str(path), "score": round(res.score, 6), "verdict": res.verdict}
+        if heatmap_dir is not None:
+            stem = _unique_stem(path.stem, used)
+            write_image(heatmap_dir / f"{stem}_heatmap.png", heat_png(res.heatmap)[..., None].repeat(3, 2))
+            write_image(heatmap_dir / f"{stem}_overlay.png", overlay(pic.rgb, res.heatmap))
+            row["heatmap"] = str(heatmap_dir / f"{stem}_heatmap.png")
+        if as_json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"{path}\t{res.score:.4f}\t{res.verdict}", flush=True)
+    if failures and not as_json:
+        print(f"{failures} of {len(images)} images could not be read", file=sys.stderr)
+    return 1 if failures else 0
+
+
+@forensics_app.command("make-dataset")
+def make_dataset_cmd(
+    images: list[Path] = typer.Option(..., "--images", help="Folder of source photos (or single files); repeatable."),
+    inpainters: str = typer.Option("telea,ns,patchmatch", "--inpainters", help="Comma-separated inpainter specs (NAME or NAME:RUN_DIR)."),
+    masks: str = typer.Option("irregular,lama-thick,boxes", "--masks", help="Comma-separated mask kinds."),
+    per_image: int = typer.Option(3, "--per-image", help="Inpainted samples per crop (inpainters taken in turn)."),
+    crops_per_image: int = typer.Option(1, "--crops-per-image", help="Random crops per source image (each: 1 real + K inpainted)."),
+    size: int = typer.Option(256, "--size", help="Side of every sample in pixels."),
+    max_crop: float = typer.Option(1.0, "--max-crop", help="Largest crop as a share of the short side (smallest: --size pixels)."),
+    fmt: str = typer.Option("png", "--format", help="png, jpg or webp — the same for real and inpainted samples."),
+    quality: int = typer.Option(95, "--quality", help="JPEG/WebP quality (all samples)."),
+    seed: int = typer.Option(0, "--seed"),
+    val_frac: float = typer.Option(0.1, "--val-frac", help="Share of source images in the val split."),
+    test_frac: float = typer.Option(0.2, "--test-frac", help="Share of source images in the test split."),
+    test_sources: str = typer.Option("", "--test-sources", help="Comma-separated source-id patterns always put in test (held-out photos)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder (resumed when it exists with the same settings)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes."),
+) -> None:
+    """Build an honest original-vs-inpainted dataset with index.jsonl (splits by source image)."""
+    from ..forensics.dataset import DatasetSpec, make_dataset, read_index
+
+    spec = DatasetSpec(inpainters=_csv(inpainters, "--inpainters"), masks=_csv(masks, "--masks"), per_image=per_image,
+                       crops_per_image=crops_per_image, size=size, max_crop=max_crop, format=fmt, quality=quality,
+                       seed=seed, val_frac=val_frac, test_frac=test_frac,
+                       test_sources=[p.strip() for p in test_sources.split(",") if p.strip()])
+    index = make_dataset(images, out, spec, jobs=jobs)
+    _, recs = read_index(index)
+    counts = {s: sum(r["split"] == s for r in recs) for s in ("train", "val", "test")}
+    print(f"wrote {index}: {len(recs)} samples ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+
+
+@forensics_app.command("train")
+def train_cmd(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (configs/forensics/*.yaml)."),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override KEY=VALUE with a dotted key, e.g. train.steps=100."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue the run in run.dir from its last checkpoint."),
+) -> None:
+    """Train a detector; the run folder gets checkpoints, TensorBoard logs and the exported detector."""
+    from ..forensics.train import load_train_config, train_detector
+    from ..train.config import parse_overrides
+
+    cfg = load_train_config(config, parse_overrides(set_))
+    run = train_detector(cfg, resume=resume)
+    meta = json.loads((run / "detector.json").read_text())
+    print(f"trained {run} (threshold {meta['threshold']:.3f}); use it with `inpaintkit detect --model {run} IMAGE`")
+
+
+@forensics_app.command("ensemble")
+def ensemble_cmd(
+    members: list[Path] = typer.Option(..., "--member", help="A trained detector run folder; repeatable."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder or index.jsonl; the stacker is fitted on --split."),
+    out: Path = typer.Option(..., "--out", help="Ensemble folder (members are copied into it)."),
+    stackers: str = typer.Option("logistic,random_forest,svc", "--stackers", help="Meta-classifiers to compare by grouped CV."),
+    split: str = typer.Option("val", "--split", help="Split the members never trained on."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only N samples of the split (evenly spaced)."),
+    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+) -> None:
+    """Stack several detectors: pick and fit a scikit-learn meta-classifier on out-of-sample scores."""
+    from ..forensics.ensemble import STACKERS, fit_ensemble
+
+    _set_threads(threads)
+    kinds = _csv(stackers, "--stackers")
+    bad = [k for k in kinds if k not in STACKERS]
+    if bad:
+        raise InpaintKitError(f"--stackers: unknown {', '.join(bad)}; choose from: {', '.join(STACKERS)}")
+    info = fit_ensemble(members, data, out, kinds=tuple(kinds), split=split, limit=limit)
+    aucs = ", ".join(f"{k} {v:.4f}" for k, v in info["cv_auc"].items())
+    print(f"wrote {out}: {info['chosen']} stacker (grouped-CV ROC-AUC: {aucs}), threshold {info['threshold']:.3f}")
+
+
+@forensics_app.command("evaluate")
+def evaluate_cmd(
+    data: Path = typer.Option(..., "--data", help="Dataset folder or index.jsonl."),
+    model: Optional[str] = typer.Option(None, "--model", help="Detector run/ensemble folder or 'default'."),
+    split: str = typer.Option("test", "--split"),
+    conditions: str = typer.Option("clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5", "--conditions",
+                                   help="Robustness conditions (comma-separated)."),
+    loo: Optional[list[Path]] = typer.Option(None, "--loo", help="A run trained with one inpainter left out; repeatable."),
+    limit_per_source: Optional[int] = typer.Option(None, "--limit-per-source", help="Only the first N crops of each source image."),
+    out: Path = typer.Option(Path("forensics-report"), "--out", help="Report folder (report.md, report.html, metrics.json)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold"),
+    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+) -> None:
+    """Image and pixel metrics, per inpainter, under JPEG/resize, leave-one-out; writes a report."""
+    from ..forensics import load_detector
+    from ..forensics.evaluate import _fmt, evaluate, leave_one_out
+    from ..forensics.report import write_report
+
+    _set_threads(threads)
+    det = load_detector(model, threshold=threshold)
+    res = evaluate(det, data, split=split, conditions=_csv(conditions, "--conditions"),
+                   limit_per_source=limit_per_source)
+    rows = leave_one_out(loo, data, split=split, limit_per_source=limit_per_source) if loo else None
+    report = write_report(res, out, rows, title=f"Detector evaluation: {model or 'default'}")
+    for c, m in res["conditions"].items():
+        o = m["overall"]
+        tqdm.write(f"{c:>10}: AUC {_fmt(o['roc_auc'])}  AP {_fmt(o['ap'])}  acc {_fmt(o['accuracy'])}  "
+                   f"FPR {_fmt(o['fpr'])}  pixel F1 {_fmt(o['pixel_f1'])}", file=sys.stdout)
+    for r in rows or []:
+        print(f"left out {r['left_out']}: AUC unseen {_fmt(r['auc_unseen'])}, seen {_fmt(r['auc_seen'])}")
+    print(f"wrote {report}")

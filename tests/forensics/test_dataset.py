@@ -1,0 +1,128 @@
+"""make-dataset: identical pipeline for both classes, splits by source, deterministic, resumable."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inpaintkit.errors import InpaintKitError
+from inpaintkit.forensics.dataset import DatasetSpec, make_dataset, read_index, split_for
+
+
+def _digest(folder) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.parent.name in ("images", "masks")}
+
+
+def test_index_fields_counts_and_masks(tiny_dataset, tiny_spec):
+    root, recs = read_index(tiny_dataset)
+    assert len(recs) == 5 * tiny_spec.crops_per_image * (1 + tiny_spec.per_image)
+    for r in recs:
+        assert set(r) >= {"path", "label", "inpainter", "mask_path", "source_id", "split"}
+        assert (root / r["path"]).is_file()
+        if r["label"] == 1:
+            assert r["inpainter"] in ("telea", "ns")
+            mask = np.asarray(Image.open(root / r["mask_path"])) > 127
+            assert mask.shape == (64, 64) and mask.any()
+            assert abs(mask.mean() - r["hole_ratio"]) < 1e-4
+        else:
+            assert r["inpainter"] is None and r["mask_path"] is None
+    # both inpainters are used equally often
+    inps = [r["inpainter"] for r in recs if r["label"] == 1]
+    assert inps.count("telea") == inps.count("ns")
+
+
+def test_inpainted_sample_differs_from_real_only_in_the_hole(tiny_dataset):
+    root, recs = read_index(tiny_dataset)
+    real = {(r["source_id"], r["crop"]): r for r in recs if r["label"] == 0}
+    checked = 0
+    for r in recs:
+        if r["label"] == 1:
+            a = np.asarray(Image.open(root / real[(r["source_id"], r["crop"])]["path"]))
+            b = np.asarray(Image.open(root / r["path"]))
+            mask = np.asarray(Image.open(root / r["mask_path"])) > 127
+            assert np.array_equal(a[~mask], b[~mask])  # PNG: lossless, same crop, same resize
+            assert not np.array_equal(a[mask], b[mask])
+            checked += 1
+    assert checked == 20
+
+
+def test_a_classifier_cannot_separate_classes_by_size_format_or_metadata(tiny_dataset):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_predict
+
+    root, recs = read_index(tiny_dataset)
+    feats, y = [], []
+    for r in recs:
+        p = root / r["path"]
+        with Image.open(p) as im:
+            feats.append([im.width, im.height, len(im.mode), hash(im.format) % 997, len(im.info),
+                          int("exif" in im.info), hash(p.suffix) % 997, len(p.name)])
+        y.append(r["label"])
+    X, y = np.asarray(feats, float), np.asarray(y)
+    # every such feature is constant over the whole dataset ...
+    assert np.all(X == X[0])
+    # ... so a classifier on them is at chance level
+    proba = cross_val_predict(LogisticRegression(), X, y, cv=5, method="predict_proba")[:, 1]
+    assert abs(roc_auc_score(y, proba) - 0.5) < 0.05
+
+
+def test_splits_are_by_source_with_held_out_sources_in_test(tiny_dataset, tiny_spec):
+    _, recs = read_index(tiny_dataset)
+    by_source: dict[str, set[str]] = {}
+    for r in recs:
+        by_source.setdefault(r["source_id"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in by_source.values())  # no source in two splits: no leakage
+    assert by_source["chelsea"] == {"test"} and by_source["coffee"] == {"test"}
+    for sid, splits in by_source.items():
+        assert splits == {split_for(sid, tiny_spec)}
+    assert {"train", "test"} <= set().union(*by_source.values())
+
+
+def test_deterministic_for_any_jobs_and_resumable(source_dir, tiny_spec, tiny_dataset, tmp_path):
+    out = tmp_path / "again"
+    make_dataset([source_dir], out, tiny_spec, jobs=2, progress=False)
+    assert (out / "index.jsonl").read_text() == (tiny_dataset / "index.jsonl").read_text()
+    assert _digest(out) == _digest(tiny_dataset)
+    # interrupt: drop one source's record and files, resume, and get the same dataset back
+    _, recs = read_index(out)
+    victim = recs[0]["source_id"]
+    (out / "records" / f"{victim}.json").unlink()
+    for r in recs:
+        if r["source_id"] == victim:
+            (out / r["path"]).unlink()
+    (out / "index.jsonl").unlink()
+    make_dataset([source_dir], out, tiny_spec, jobs=1, progress=False)
+    assert (out / "index.jsonl").read_text() == (tiny_dataset / "index.jsonl").read_text()
+    assert _digest(out) == _digest(tiny_dataset)
+
+
+def test_resume_with_other_settings_is_refused(source_dir, tiny_spec, tiny_dataset, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_dataset, out)
+    other = DatasetSpec(**{**json.loads((out / "dataset.json").read_text()), "size": 96})
+    with pytest.raises(InpaintKitError, match="other settings.*size"):
+        make_dataset([source_dir], out, other, progress=False)
+
+
+def test_jpeg_format_applies_to_both_classes(source_dir, tmp_path):
+    spec = DatasetSpec(inpainters=["telea"], masks=["boxes"], per_image=1, size=48, format="jpg", quality=80,
+                       test_frac=0.0, val_frac=0.0)
+    root, recs = read_index(make_dataset([source_dir], tmp_path / "j", spec, progress=False))
+    formats = {(r["label"], Image.open(root / r["path"]).format) for r in recs}
+    assert formats == {(0, "JPEG"), (1, "JPEG")}
+
+
+def test_bad_names_are_user_errors(source_dir, tmp_path):
+    with pytest.raises(InpaintKitError, match="inpainter"):
+        make_dataset([source_dir], tmp_path / "x", DatasetSpec(inpainters=["nope"], masks=["boxes"]), progress=False)
+    with pytest.raises(InpaintKitError, match="mask"):
+        make_dataset([source_dir], tmp_path / "y", DatasetSpec(inpainters=["telea"], masks=["nope"]), progress=False)
+    with pytest.raises(InpaintKitError, match="no such image"):
+        make_dataset([tmp_path / "missing"], tmp_path / "z", DatasetSpec(inpainters=["telea"], masks=["boxes"]),
+                     progress=False)

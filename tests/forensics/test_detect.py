@@ -1,0 +1,108 @@
+"""``load_detector`` and ``inpaintkit detect`` with the bundled weights: output format, heatmaps, errors."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inpaintkit.errors import InpaintKitError
+from inpaintkit.forensics import Detection, load_detector
+from inpaintkit.forensics.detector import BUNDLED_DIR, WEIGHTS_FILE
+from inpaintkit.io import write_image
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, photo=None):
+    """A real photo crop, the same crop with a Telea-filled hole, and a broken file."""
+    import skimage.data as data
+
+    from inpaintkit.inpainters import create_inpainter
+
+    d = tmp_path_factory.mktemp("detect")
+    real = np.ascontiguousarray(data.astronaut()[100:356, 150:406])
+    mask = np.zeros(real.shape[:2], bool)
+    mask[80:180, 60:200] = True
+    fake = create_inpainter("telea").inpaint(real, mask)
+    write_image(d / "real.png", real)
+    write_image(d / "fake.png", fake)
+    write_image(d / "wide.png", np.ascontiguousarray(data.coffee()))  # 600x400: tiled
+    (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return d
+
+
+def test_bundled_weights_are_small_safetensors_with_a_model_card():
+    weights = BUNDLED_DIR / WEIGHTS_FILE
+    assert weights.is_file() and weights.stat().st_size <= 30 * 2 ** 20
+    card = (BUNDLED_DIR / "MODEL_CARD.md").read_text()
+    assert "CPU" in card and "ROC-AUC" in card
+
+
+def test_load_detector_api(images):
+    det = load_detector(None)
+    assert 0.0 < det.threshold < 1.0
+    rgb = np.asarray(Image.open(images / "wide.png"))
+    res = det.detect(rgb)
+    assert isinstance(res, Detection) and 0.0 <= res.score <= 1.0
+    assert res.verdict == ("inpainted" if res.score >= det.threshold else "authentic")
+    assert res.heatmap.shape == rgb.shape[:2] and res.heatmap.dtype == np.float32
+    assert 0.0 <= res.heatmap.min() and res.heatmap.max() <= 1.0
+    assert load_detector("default").threshold == det.threshold
+    assert load_detector(None, threshold=0.9).threshold == 0.9
+
+
+def test_bundled_detector_finds_a_telea_fill(images):
+    det = load_detector(None)
+    fake = det.detect(np.asarray(Image.open(images / "fake.png")))
+    real = det.detect(np.asarray(Image.open(images / "real.png")))
+    assert fake.score > real.score
+    hole = np.zeros((256, 256), bool)
+    hole[80:180, 60:200] = True
+    assert fake.heatmap[hole].mean() > fake.heatmap[~hole].mean() + 0.2
+
+
+def test_unknown_detector_is_a_user_error(tmp_path):
+    with pytest.raises(InpaintKitError, match="no such run folder"):
+        load_detector(str(tmp_path / "nope"))
+    with pytest.raises(InpaintKitError, match="not a detector run folder"):
+        load_detector(str(tmp_path))
+
+
+def test_detect_text_output(cli, images):
+    code, out, err = cli("detect", images / "real.png", images / "fake.png")
+    assert code == 0, err
+    lines = [line.split("\t") for line in out.strip().splitlines()]
+    assert [line[0] for line in lines] == [str(images / "real.png"), str(images / "fake.png")]
+    for path, score, verdict in lines:
+        assert 0.0 <= float(score) <= 1.0 and verdict in ("inpainted", "authentic")
+
+
+def test_detect_json_heatmaps_and_threshold(cli, images, tmp_path):
+    code, out, err = cli("detect", images / "fake.png", images / "wide.png", "--json", "--heatmap-dir",
+                         tmp_path / "h", "--threshold", "0.0")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert [set(r) for r in rows] == [{"path", "score", "verdict", "heatmap"}] * 2
+    assert all(r["verdict"] == "inpainted" for r in rows)  # threshold 0: everything is called inpainted
+    heat = Image.open(tmp_path / "h" / "wide_heatmap.png")
+    assert heat.size == (600, 400)
+    assert Image.open(tmp_path / "h" / "wide_overlay.png").size == (600, 400)
+    assert (tmp_path / "h" / "fake_overlay.png").is_file()
+
+
+def test_unreadable_files_are_reported_and_the_rest_still_processed(cli, images):
+    code, out, err = cli("detect", images / "broken.png", images / "missing.png", images / "real.png")
+    assert code == 1
+    assert "error: " in err and "broken.png" in err and "missing.png: no such file" in err
+    assert out.strip().splitlines()[0].startswith(str(images / "real.png"))
+    code, out, err = cli("detect", images / "broken.png", images / "real.png", "--json")
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert code == 1 and "error" in rows[0] and rows[1]["path"] == str(images / "real.png")
+
+
+def test_detect_bad_model_and_threshold(cli, images, tmp_path):
+    code, _, err = cli("detect", images / "real.png", "--model", str(tmp_path / "none"))
+    assert code == 2 and err.startswith("error: ") and "no such run folder" in err
+    code, _, err = cli("detect", images / "real.png", "--threshold", "1.5")
+    assert code == 2 and "between 0 and 1" in err
