@@ -11,10 +11,23 @@ import typer
 
 from ..errors import InpaintKitError
 
+try:  # typer >= 0.2x vendors its own copy of click: its usage errors are not click's classes
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _TyperClickException = click.ClickException
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_CLICK_ERRORS = (click.ClickException, _TyperClickException)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="Image inpainting and its evaluation.")
 
 from . import run as _run  # noqa: E402,F401  (command registration)
+from . import forensics as _forensics  # noqa: E402,F401
+from . import serve as _serve  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401
+from . import evaluate as _evaluate  # noqa: E402,F401
+from . import masks as _masks  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,12 +37,12 @@ def main(argv: list[str] | None = None) -> None:
     except InpaintKitError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Exit as e:
+    except _EXIT as e:
         sys.exit(e.exit_code)
-    except click.ClickException as e:
+    except _CLICK_ERRORS as e:
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except KeyboardInterrupt:

@@ -71,6 +71,8 @@ def run_cmd(
     opt: Optional[list[str]] = typer.Option(None, "--opt", help="Model option KEY=VALUE (repeatable), e.g. --opt radius=5."),
     ext: str = typer.Option("png", "--ext", help="Output format for a batch folder (png, jpg, webp, ...)."),
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
+    caption: Optional[str] = typer.Option(None, "--caption", help="What belongs in the hole, for text-guided models (e.g. tdanet)."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>."),
 ) -> int:
     """Fill the holes of one image or a folder of images."""
     if hd_strategy is not None and hd_strategy not in HD_STRATEGIES:
@@ -105,15 +107,27 @@ def run_cmd(
             raise InpaintKitError(f"{out_p}: output would overwrite an input; choose another path")
 
     inpainter = create_inpainter(name, **options)
+    call: dict[str, Any] = {}
+    if caption is not None:
+        if "caption" not in inpainter.call_options:
+            raise InpaintKitError(f"--caption: model {name!r} does not take a caption; use a text-guided model "
+                                  "such as tdanet")
+        call["caption"] = caption
+    if samples > 1:
+        if "seed" not in inpainter.call_options:
+            raise InpaintKitError(f"--samples {samples}: model {name!r} gives one completion per input; drop --samples")
+        jobs = [(i, m, o.with_name(f"{o.stem}_sample{k}{o.suffix}"), k) for i, m, o in jobs for k in range(samples)]
+    else:
+        jobs = [(i, m, o, None) for i, m, o in jobs]
     failures = 0
     bar = tqdm(jobs, desc=f"inpaint ({name})", unit="img", disable=len(jobs) == 1, file=sys.stderr)
-    for img_p, mask_src, out_p in bar:
+    for img_p, mask_src, out_p, seed in bar:
         try:
             pic = read_image(img_p, max_pixels=max_pixels)
             mask_p = _resolve_mask_for(img_p, mask_src)
             m = read_mask(mask_p, shape=pic.rgb.shape[:2], resize=resize_mask, max_pixels=max_pixels,
                           image_name=str(img_p))
-            result = inpainter.inpaint(pic.rgb, m)
+            result = inpainter.inpaint(pic.rgb, m, **call, **({"seed": seed} if seed is not None else {}))
             write_image(out_p, result, pic.alpha, quality=quality)
             if len(jobs) == 1:
                 print(f"wrote {out_p} ({name}, {int(m.sum())} hole pixels, {inpainter.last_forward_seconds:.2f} s)")
