@@ -12,8 +12,8 @@ from rich.table import Table
 from tqdm import tqdm
 
 from ..errors import InpaintKitError
-from ..inpainters import (HD_STRATEGIES, INPAINTERS, create_inpainter, default_inpainter_name, is_available,
-                          list_inpainters, parse_model_spec)
+from ..inpainters import (HD_STRATEGIES, INPAINTERS, create_inpainter, default_inpainter_name,
+                          get_inpainter_entry, list_inpainters, parse_model_spec)
 from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images, read_image, read_mask, write_image
 from . import app
 
@@ -106,8 +106,10 @@ def run_cmd(
         if _same(out_p, img_p) or (mask.is_file() and _same(out_p, mask)):
             raise InpaintKitError(f"{out_p}: output would overwrite an input; choose another path")
 
+    # --opt keys the model takes per call (e.g. glcic's poisson_blend) go to inpaint(), the rest to the constructor
+    per_call = set(get_inpainter_entry(name).obj.call_options)
+    call: dict[str, Any] = {k: options.pop(k) for k in list(options) if k in per_call}
     inpainter = create_inpainter(name, **options)
-    call: dict[str, Any] = {}
     if caption is not None:
         if "caption" not in inpainter.call_options:
             raise InpaintKitError(f"--caption: model {name!r} does not take a caption; use a text-guided model "

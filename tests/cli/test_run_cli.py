@@ -136,3 +136,24 @@ def test_one_pixel_and_full_hole(cli, tmp_path):
     code, _, err = cli("run", "--model", "telea", "-i", tmp_path / "one.png", "-m", tmp_path / "onem.png", "-o", tmp_path / "o.png")
     assert code == 0, err
     assert read_image(tmp_path / "o.png").rgb.shape == (1, 1, 3)
+
+
+def test_per_call_options_and_samples(cli, tmp_path):
+    img = _write(tmp_path / "a.png", 40, 48)
+    m = np.zeros((40, 48), np.uint8)
+    m[10:24, 12:30] = 255
+    Image.fromarray(m).save(tmp_path / "m.png")
+    hole = m > 127
+    # seed is a per-call option of patchmatch: --opt reaches inpaint(); --samples writes one file per seed
+    code, _, err = cli("run", "--model", "patchmatch", "-i", tmp_path / "a.png", "-m", tmp_path / "m.png",
+                       "-o", tmp_path / "o.png", "--samples", "3")
+    assert code == 0, err
+    outs = [read_image(tmp_path / f"o_sample{k}.png").rgb for k in range(3)]
+    assert all(np.array_equal(o[~hole], img[~hole]) for o in outs)
+    code, _, err = cli("run", "--model", "patchmatch", "-i", tmp_path / "a.png", "-m", tmp_path / "m.png",
+                       "-o", tmp_path / "s1.png", "--opt", "seed=1")
+    assert code == 0, err
+    assert np.array_equal(read_image(tmp_path / "s1.png").rgb, outs[1])
+    code, _, err = cli("run", "--model", "telea", "-i", tmp_path / "a.png", "-m", tmp_path / "m.png",
+                       "-o", tmp_path / "t.png", "--caption", "a red kite")
+    assert code == 2 and "does not take a caption" in err
