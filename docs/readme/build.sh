@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Rebuild README.md from the per-part sections in docs/readme/ (each part's owner edits its own file).
+set -euo pipefail
+cd "$(dirname "$0")"
+parts=(_head foundation patchmatch masks evaluate training models tdanet forensics apps _tail)
+{
+  for p in "${parts[@]}"; do
+    sed -e 's#(\.\./img/#(docs/img/#g' -e 's#(\.\./figures/#(docs/figures/#g' "$p.md"
+    echo
+  done
+} > ../../README.md
+echo "wrote README.md ($(wc -l < ../../README.md) lines)"
