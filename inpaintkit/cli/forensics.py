@@ -97,6 +97,7 @@ def make_dataset_cmd(
     crops_per_image: int = typer.Option(1, "--crops-per-image", help="Random crops per source image (each: 1 real + K inpainted)."),
     size: int = typer.Option(256, "--size", help="Side of every sample in pixels."),
     max_crop: float = typer.Option(1.0, "--max-crop", help="Largest crop as a share of the short side (smallest: --size pixels)."),
+    scale: str = typer.Option("", "--scale", help="LO-HI (e.g. 0.5-1.0): crop side = --size / s, s log-uniform in [LO, HI]; 1 = native pixels. Replaces --max-crop."),
     fmt: str = typer.Option("png", "--format", help="png, jpg or webp — the same for real and inpainted samples."),
     quality: int = typer.Option(95, "--quality", help="JPEG/WebP quality (all samples)."),
     seed: int = typer.Option(0, "--seed"),
@@ -107,9 +108,9 @@ def make_dataset_cmd(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes."),
 ) -> None:
     """Build an honest original-vs-inpainted dataset with index.jsonl (splits by source image)."""
-    from ..forensics.dataset import DatasetSpec, make_dataset, read_index
+    from ..forensics.dataset import DatasetSpec, make_dataset, parse_scale, read_index
 
-    spec = DatasetSpec(inpainters=_csv(inpainters, "--inpainters"), masks=_csv(masks, "--masks"), per_image=per_image,
+    spec = DatasetSpec(scale=parse_scale(scale), inpainters=_csv(inpainters, "--inpainters"), masks=_csv(masks, "--masks"), per_image=per_image,
                        crops_per_image=crops_per_image, size=size, max_crop=max_crop, format=fmt, quality=quality,
                        seed=seed, val_frac=val_frac, test_frac=test_frac,
                        test_sources=[p.strip() for p in test_sources.split(",") if p.strip()])

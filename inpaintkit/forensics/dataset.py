@@ -47,6 +47,10 @@ class DatasetSpec:
     size: int = 256
     #: crop side drawn log-uniformly between ``size`` (1:1 pixels) and ``max_crop`` x the short side
     max_crop: float = 1.0
+    #: when set, (lo, hi): crop side = size / s with s log-uniform in [lo, hi] (1 = native pixels, 0.5 = 2x
+    #: downsizing), whatever the photo's resolution; replaces ``max_crop``. Heavy downsizing averages away the
+    #: sensor noise and texture statistics that tell a smooth fill from real content.
+    scale: list[float] | None = None
     format: str = "png"
     quality: int = 95
     seed: int = 0
@@ -72,6 +76,8 @@ class DatasetSpec:
             raise InpaintKitError("--val-frac and --test-frac must be in [0, 1) with a sum below 1")
         if not 0 < self.max_crop <= 1:
             raise InpaintKitError(f"--max-crop {self.max_crop}: must be in (0, 1]")
+        if self.scale is not None and not (len(self.scale) == 2 and 0 < self.scale[0] <= self.scale[1] <= 1):
+            raise InpaintKitError(f"--scale {self.scale}: give LO-HI with 0 < LO <= HI <= 1 (e.g. 0.5-1.0)")
 
 
 def source_id(path: Path, root: Path | None = None) -> str:
@@ -93,13 +99,35 @@ def _sample_name(spec: DatasetSpec, sid: str, crop: int, k: int) -> str:
     return hashlib.sha1(f"{spec.seed}|{sid}|{crop}|{k}".encode()).hexdigest()[:16]
 
 
-def random_crop(rgb: np.ndarray, rng: np.random.Generator, size: int, max_crop: float = 1.0) -> np.ndarray:
-    """A random square crop, side log-uniform in [size, max_crop * short side], resized to size x size."""
+def parse_scale(text: str) -> list[float] | None:
+    """'0.5-1.0' -> [0.5, 1.0]; '1' -> [1.0, 1.0]; '' -> None (the ``--scale`` flag)."""
+    if not text.strip():
+        return None
+    try:
+        parts = [float(x) for x in text.split("-")]
+    except ValueError:
+        raise InpaintKitError(f"--scale {text!r}: give LO-HI or one number, e.g. 0.5-1.0 or 1") from None
+    if len(parts) not in (1, 2):
+        raise InpaintKitError(f"--scale {text!r}: give LO-HI or one number, e.g. 0.5-1.0 or 1")
+    return [parts[0], parts[-1]]
+
+
+def random_crop(rgb: np.ndarray, rng: np.random.Generator, size: int, max_crop: float = 1.0,
+                scale: list[float] | None = None) -> np.ndarray:
+    """A random square crop resized to size x size.
+
+    Its side is log-uniform in [size, max_crop * short side], or, with ``scale=(lo, hi)``, size / s for s
+    log-uniform in [lo, hi] (capped at the short side), so the sample keeps (nearly) native pixel statistics.
+    """
     h, w = rgb.shape[:2]
     short = min(h, w)
-    hi = max(1, int(short * max_crop))
-    lo = min(size, hi)
-    side = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi))))) if hi > lo else hi
+    if scale is not None:
+        s = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1])))) if scale[1] > scale[0] else scale[0]
+        side = min(short, int(round(size / s)))
+    else:
+        hi = max(1, int(short * max_crop))
+        lo = min(size, hi)
+        side = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi))))) if hi > lo else hi
     t = int(rng.integers(0, h - side + 1))
     l = int(rng.integers(0, w - side + 1))
     crop = rgb[t:t + side, l:l + side]
@@ -136,7 +164,7 @@ def _build_source(args: tuple[str, str, dict[str, Any], str]) -> list[dict[str, 
     records = []
     for c in range(spec.crops_per_image):
         rng = np.random.default_rng([spec.seed, sid_hash, c])
-        crop = random_crop(rgb, rng, spec.size, spec.max_crop)
+        crop = random_crop(rgb, rng, spec.size, spec.max_crop, spec.scale)
         name = _sample_name(spec, sid, c, 0)
         atomic_write_bytes(out_dir / "images" / f"{name}.{ext}", encode_sample(crop, spec))
         records.append({"path": f"images/{name}.{ext}", "label": 0, "inpainter": None, "mask_path": None,
@@ -192,7 +220,8 @@ def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpe
     out.mkdir(parents=True, exist_ok=True)
     spec_p = out / SPEC_FILE
     if spec_p.is_file():
-        old = json.loads(spec_p.read_text())
+        # a folder made before a setting existed holds that setting's default
+        old = {**asdict(DatasetSpec(inpainters=[], masks=[])), **json.loads(spec_p.read_text())}
         if old != asdict(spec):
             diff = sorted(k for k in set(old) | set(asdict(spec)) if old.get(k) != asdict(spec).get(k))
             raise InpaintKitError(f"{out}: holds a dataset made with other settings ({', '.join(diff)}); "

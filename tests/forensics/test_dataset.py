@@ -126,3 +126,54 @@ def test_bad_names_are_user_errors(source_dir, tmp_path):
     with pytest.raises(InpaintKitError, match="no such image"):
         make_dataset([tmp_path / "missing"], tmp_path / "z", DatasetSpec(inpainters=["telea"], masks=["boxes"]),
                      progress=False)
+
+
+def test_scale_one_keeps_native_pixels_and_scale_half_downsizes_twice():
+    from inpaintkit.forensics.dataset import random_crop
+
+    rgb = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    crop = random_crop(rgb, np.random.default_rng(1), 64, scale=[1.0, 1.0])
+    assert crop.shape == (64, 64, 3)
+    # a 1:1 window of the photo, not a resize: it occurs verbatim
+    hits = [(t, l) for t in range(300 - 63) for l in range(400 - 63)
+            if np.array_equal(rgb[t:t + 64, l:l + 64], crop)]
+    assert len(hits) == 1
+    # scale 0.5 on a 128² photo: the whole photo, shrunk 2x with INTER_AREA
+    import cv2
+
+    small = rgb[:128, :128]
+    assert np.array_equal(random_crop(small, np.random.default_rng(1), 64, scale=[0.5, 0.5]),
+                          cv2.resize(small, (64, 64), interpolation=cv2.INTER_AREA))
+    # a scale asking for a window larger than the photo is capped at its short side
+    assert random_crop(rgb[:80, :90], np.random.default_rng(2), 64, scale=[0.5, 0.5]).shape == (64, 64, 3)
+
+
+def test_scale_flag_parsing_and_checks(source_dir, tmp_path):
+    from inpaintkit.forensics.dataset import parse_scale
+
+    assert parse_scale("0.5-1.0") == [0.5, 1.0] and parse_scale("1") == [1.0, 1.0] and parse_scale("") is None
+    with pytest.raises(InpaintKitError, match="--scale"):
+        parse_scale("big")
+    with pytest.raises(InpaintKitError, match="--scale"):
+        make_dataset([source_dir], tmp_path / "s", DatasetSpec(inpainters=["telea"], masks=["boxes"], scale=[0.8, 0.5]),
+                     progress=False)
+    # with scale 1 every inpainted sample still equals its real twin outside the hole (the same native crop)
+    spec = DatasetSpec(inpainters=["telea"], masks=["boxes"], per_image=1, size=48, scale=[1.0, 1.0],
+                       test_frac=0.0, val_frac=0.0)
+    root, recs = read_index(make_dataset([source_dir], tmp_path / "n", spec, progress=False))
+    real = {(r["source_id"], r["crop"]): r for r in recs if r["label"] == 0}
+    for r in (r for r in recs if r["label"] == 1):
+        a = np.asarray(Image.open(root / real[(r["source_id"], r["crop"])]["path"]))
+        b = np.asarray(Image.open(root / r["path"]))
+        mask = np.asarray(Image.open(root / r["mask_path"])) > 127
+        assert a.shape == b.shape == (48, 48, 3) and np.array_equal(a[~mask], b[~mask])
+
+
+def test_folder_made_before_a_setting_existed_resumes(source_dir, tiny_spec, tiny_dataset, tmp_path):
+    out = tmp_path / "old"
+    shutil.copytree(tiny_dataset, out)
+    old = json.loads((out / "dataset.json").read_text())
+    old.pop("scale")
+    (out / "dataset.json").write_text(json.dumps(old))
+    make_dataset([source_dir], out, tiny_spec, progress=False)  # no "other settings" error
+    assert (out / "index.jsonl").read_text() == (tiny_dataset / "index.jsonl").read_text()
