@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from inpaintkit.forensics.detector import Detection  # noqa: E402
 from inpaintkit.gui.window import MainWindow  # noqa: E402
 from inpaintkit.inpainters.opencv import TeleaInpainter  # noqa: E402
 from inpaintkit.io import read_image, read_mask  # noqa: E402
@@ -30,18 +30,11 @@ def qapp():
     return QApplication.instance() or QApplication([])
 
 
-@dataclass
-class _Result:
-    score: float
-    verdict: str
-    heatmap: np.ndarray
-
-
 class _FakeDetector:
     def detect(self, rgb):
         heat = np.zeros(rgb.shape[:2], np.float32)
         heat[280:380, 200:270] = 0.9
-        return _Result(0.91, "inpainted", heat)
+        return Detection(0.91, "inpainted", heat)
 
 
 @pytest.fixture

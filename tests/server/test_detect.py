@@ -3,19 +3,12 @@ from __future__ import annotations
 
 import base64
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
+from inpaintkit.forensics.detector import Detection
 from inpaintkit.errors import InpaintKitError
-
-
-@dataclass
-class _Result:
-    score: float
-    verdict: str
-    heatmap: np.ndarray
 
 
 class _FakeDetector:
@@ -33,7 +26,7 @@ class _FakeDetector:
         heat = np.zeros((h, w), np.float32)
         heat[:, : w // 2] = 1.0
         heat[0, -1] = 0.5
-        return _Result(0.875, "inpainted", heat)
+        return Detection(0.875, "inpainted", heat)
 
 
 def test_detect_json_returns_score_verdict_heatmap(make_client, codec, image, image_png):

@@ -6,13 +6,13 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from inpaintkit.forensics.detector import Detection
 from inpaintkit.io import read_image
 from inpaintkit.server import Settings, create_app
 from inpaintkit.server.background import BackgroundServer, free_port
@@ -137,20 +137,13 @@ def test_detect_tab_reports_missing_detector_or_result(browser, server_url):
     page.close()
 
 
-@dataclass
-class _Detection:
-    score: float
-    verdict: str
-    heatmap: np.ndarray
-
-
 class _FakeDetector:
     """Flags a 100x100 square at (300, 200) of whatever it is given."""
 
     def detect(self, rgb):
         heat = np.zeros(rgb.shape[:2], np.float32)
         heat[200:300, 300:400] = 1.0
-        return _Detection(0.93, "inpainted", heat)
+        return Detection(0.93, "inpainted", heat)
 
 
 @pytest.fixture(scope="module")
