@@ -72,6 +72,35 @@ def child_4k(photo: str | None, repeats: int) -> None:
     print(json.dumps({"first": first, "warm": warm, "hole_px": int(mask.sum())}))
 
 
+def run_child(script: str, argv: list[str]) -> tuple[dict, float]:
+    """Run ``script argv`` in a fresh Python process: (the JSON of its last stdout line, its peak RSS in GB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.run([sys.executable, script, *argv], capture_output=True, text=True, check=True)
+    rss_gb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024 ** 2  # KiB -> GiB
+    return json.loads(proc.stdout.strip().splitlines()[-1]), rss_gb
+
+
+def rows_4k(model: str, res: dict, rss_gb: float) -> list[tuple[str, str, str, bool]]:
+    """The table rows of the 4096x2160 crop-strategy measurement (time and peak RSS targets)."""
+    med = statistics.median(res["warm"])
+    return [(f"{model} 4096x2160, 3 small holes, crop",
+             f"min {min(res['warm']):.2f} s, median {med:.2f} s (first call in a new process {res['first']:.2f} s)",
+             "<= 3 s", med <= 3.0),
+            ("  peak RSS of that process", f"{rss_gb:.2f} GB", "<= 1.5 GB", rss_gb <= 1.5)]
+
+
+def print_table(rows: list[tuple[str, str, str, bool]], header: str) -> None:
+    """Print (what, measured, target, ok) rows as an aligned PASS/FAIL table and exit 1 if any row failed."""
+    print(f"{header}; cpus: {len(os.sched_getaffinity(0))}; load average: {os.getloadavg()[0]:.1f}")
+    w = max(len(r[0]) for r in rows)
+    wm = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{w}}  {'measured':<{wm}}  {'target':<9}  result")
+    for what, measured, target, ok in rows:
+        print(f"{what:<{w}}  {measured:<{wm}}  {target:<9}  {'PASS' if ok else 'FAIL'}" if target != "-"
+              else f"{what:<{w}}  {measured:<{wm}}  {target:<9}")
+    sys.exit(0 if all(r[3] for r in rows) else 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -115,27 +144,11 @@ def main() -> None:
                  f"{min(t_raw) * 1000:.1f} ms", "<= 10%", overhead <= 0.10))
 
     # 3. 4096x2160, three small holes, crop strategy, in a fresh process
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([sys.executable, __file__, "--child-4k", "--repeats", str(args.repeats),
-                           "--photo", str(args.photo)], capture_output=True, text=True, check=True)
-    rss_gb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024 ** 2  # KiB -> GiB
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
-    med_4k = statistics.median(res["warm"])
-    rows.append(("patchmatch 4096x2160, 3 small holes, crop",
-                 f"min {min(res['warm']):.2f} s, median {med_4k:.2f} s (first call in a new process "
-                 f"{res['first']:.2f} s)", "<= 3 s", med_4k <= 3.0))
-    rows.append(("  peak RSS of that process", f"{rss_gb:.2f} GB", "<= 1.5 GB", rss_gb <= 1.5))
+    res, rss_gb = run_child(__file__, ["--child-4k", "--repeats", str(args.repeats), "--photo", str(args.photo)])
+    rows += rows_4k("patchmatch", res, rss_gb)
 
-    src = args.photo if args.photo.exists() else "skimage.data.astronaut"
-    print(f"photo: {src}; repeats: {args.repeats}; cpus: {len(os.sched_getaffinity(0))}; "
-          f"load average: {os.getloadavg()[0]:.1f}")
-    w = max(len(r[0]) for r in rows)
-    wm = max(len(r[1]) for r in rows)
-    print(f"{'measure':<{w}}  {'measured':<{wm}}  {'target':<9}  result")
-    for what, measured, target, ok in rows:
-        print(f"{what:<{w}}  {measured:<{wm}}  {target:<9}  {'PASS' if ok else 'FAIL'}" if target != "-"
-              else f"{what:<{w}}  {measured:<{wm}}  {target:<9}")
-    sys.exit(0 if all(r[3] for r in rows) else 1)
+    print_table(rows, f"photo: {args.photo if args.photo.exists() else 'skimage.data.astronaut'}; "
+                      f"repeats: {args.repeats}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ class Entry(Generic[T]):
     def options(self) -> dict[str, Any]:
         """Keyword options of the registered callable with their defaults (``None`` if required).
 
-        For a class, a constructor that forwards ``**kwargs`` to its parent also offers the parent's options.
+        For a class, a constructor that forwards ``**kwargs`` to its parent also offers the parent's options, except
+        those the class lists in ``hidden_options`` (a subclass that fixes them itself).
         """
         targets = ([c.__init__ for c in self.obj.__mro__ if "__init__" in vars(c) and c is not object]
                    if inspect.isclass(self.obj) else [self.obj])
@@ -46,6 +47,8 @@ class Entry(Generic[T]):
                 out.setdefault(p.name, None if p.default is inspect.Parameter.empty else p.default)
             if not more:
                 break
+        for hidden in getattr(self.obj, "hidden_options", ()):  # set by a subclass, not the user's to choose
+            out.pop(hidden, None)
         return out
 
 

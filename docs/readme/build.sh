@@ -2,7 +2,7 @@
 # Rebuild README.md from the per-part sections in docs/readme/ (each part's owner edits its own file).
 set -euo pipefail
 cd "$(dirname "$0")"
-parts=(_head foundation patchmatch masks evaluate training models tdanet forensics apps _tail)
+parts=(_head foundation default patchmatch masks evaluate training models tdanet forensics apps _tail)
 {
   for p in "${parts[@]}"; do
     sed -e 's#(\.\./img/#(docs/img/#g' -e 's#(\.\./figures/#(docs/figures/#g' "$p.md"

@@ -28,6 +28,7 @@ from . import serve as _serve  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
 from . import evaluate as _evaluate  # noqa: E402,F401
 from . import masks as _masks  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,6 +73,7 @@ def run_cmd(
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
     caption: Optional[str] = typer.Option(None, "--caption", help="What belongs in the hole, for text-guided models (e.g. tdanet)."),
     samples: int = typer.Option(1, "--samples", min=1, help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Learned models: torch (default) or onnx (onnxruntime; the bundled export for `default`, else exported once and cached)."),
 ) -> int:
     """Fill the holes of one image or a folder of images."""
     if hd_strategy is not None and hd_strategy not in HD_STRATEGIES:
@@ -83,6 +84,11 @@ def run_cmd(
         options["checkpoint"] = str(checkpoint)
     if hd_strategy is not None:
         options["hd_strategy"] = hd_strategy
+    if runtime is not None:
+        if "runtime" not in get_inpainter_entry(name).options():
+            raise InpaintKitError(f"--runtime {runtime}: model {name!r} is not a network; only learned models "
+                                  "have runtimes")
+        options["runtime"] = runtime
 
     if not image.exists():
         raise InpaintKitError(f"{image}: no such file or folder")

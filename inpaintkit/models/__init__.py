@@ -10,5 +10,6 @@ from . import glcic  # noqa: E402,F401  (registration)
 from . import deepfill_v2  # noqa: E402,F401  (registration)
 from . import context_encoder  # noqa: E402,F401  (registration)
 from . import pix2pix  # noqa: E402,F401  (registration)
+from . import default  # noqa: E402,F401  (registration: the bundled model, a lama variant)
 
 __all__ = ["MODELS", "Family", "composite", "create_model", "list_models", "register_model", "zero_hole"]

@@ -8,7 +8,7 @@ run's ``config.yaml`` is found in a parent folder). The base class does the rest
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,8 +38,10 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
-                device: str | torch.device = "cpu") -> Family:
-    """Build family ``name`` from a run folder or generator file and load its generator weights (eval mode)."""
+                device: str | torch.device = "cpu") -> tuple[Family, Path]:
+    """Build family ``name`` from a run folder or generator file and load its generator weights (eval mode).
+
+    Returns the family and the weights file it loaded."""
     from ..train.checkpoint import find_generator_weights, load_generator
     from ..train.config import load_run_config
 
@@ -50,35 +52,76 @@ def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
                               f"use --model {cfg.family}")
     family = family_cls(cfg.model, cfg.discriminator, cfg.losses)
     load_generator(family.generator, weights, expect_family=name)
-    return family.to(device).eval()
+    return family.to(device).eval(), weights
+
+
+RUNTIMES = ("torch", "onnx")
+
+
+class LearnedInpainter(Inpainter):
+    """Base of the registered learned inpainters: runs ``family_cls`` from a checkpoint under torch or onnxruntime.
+
+    ``runtime="onnx"`` runs an exported graph instead of torch: ``onnx_file`` when given (``inpaintkit export``),
+    else an export of the checkpoint made once and cached (see ``inpaintkit.models.onnx``).
+    """
+
+    family_name: ClassVar[str] = ""
+    family_cls: ClassVar[type[Family]]
+
+    def __init__(self, checkpoint: str | None = None, device: str = "auto", runtime: str = "torch",
+                 onnx_file: str | None = None, **kw: Any):
+        super().__init__(**kw)
+        name = self.family_name
+        if runtime not in RUNTIMES:
+            raise InpaintKitError(f"runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
+        if onnx_file and runtime != "onnx":
+            raise InpaintKitError("onnx_file is for runtime onnx; add --runtime onnx")
+        self.runtime = runtime
+        self.onnx = None
+        if runtime == "onnx" and onnx_file:  # the exported file is all it needs
+            self.onnx = self._open_onnx(onnx_file)
+            return
+        if not checkpoint:
+            raise InpaintKitError(f"{name}: needs a trained checkpoint; pass --checkpoint RUN_DIR "
+                                  f"(train one with `inpaintkit train --config configs/{name}.yaml`)")
+        self.device = pick_device(device)
+        if runtime == "onnx" and self.device.type != "cpu":
+            raise InpaintKitError(f"runtime onnx runs on the CPU; drop --device {device} or use runtime torch")
+        self.family, self.weights = load_family(name, self.family_cls, checkpoint, self.device)
+        if runtime == "onnx":
+            from .onnx import cached_export
+
+            self.onnx = self._open_onnx(cached_export(self.family, self.weights))
+
+    def _open_onnx(self, path: str | Path) -> Any:
+        from .onnx import OnnxGraph
+
+        graph = OnnxGraph(path, threads=torch.get_num_threads())
+        if graph.family != self.family_name:
+            raise InpaintKitError(f"{path}: an export of {graph.family!r}, not {self.family_name!r}")
+        self.pad_multiple, self.min_size = graph.pad_multiple, graph.min_size
+        return graph
+
+    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
+        x = image.transpose(2, 0, 1)[None].astype(np.float32) / 255.0  # (1,3,H,W)
+        m = mask[None, None].astype(np.float32)  # (1,1,H,W), 1 = hole
+        if self.onnx is not None:
+            if call_kw:
+                raise InpaintKitError(f"runtime onnx takes no per-call options ({', '.join(call_kw)})")
+            out = torch.from_numpy(self.onnx(x, m))
+        else:
+            with torch.inference_mode():
+                out = self.family.predict(torch.from_numpy(x).to(self.device), torch.from_numpy(m).to(self.device),
+                                          **call_kw)
+        out = (out[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0)
+        return np.ascontiguousarray(out.cpu().numpy())
 
 
 def register_learned_inpainter(name: str, family_cls: type[Family], *, description: str, **extra: Any) -> None:
     """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint."""
-
-    class LearnedInpainter(Inpainter):
-        pad_multiple = family_cls.pad_multiple
-        min_size = family_cls.min_size
-        call_options = tuple(extra.get("call_options", ()))
-
-        def __init__(self, checkpoint: str | None = None, device: str = "auto", **kw: Any):
-            super().__init__(**kw)
-            if not checkpoint:
-                raise InpaintKitError(f"{name}: needs a trained checkpoint; pass --checkpoint RUN_DIR "
-                                      f"(train one with `inpaintkit train --config configs/{name}.yaml`)")
-            self.device = pick_device(device)
-            self.family = load_family(name, family_cls, checkpoint, self.device)
-
-        def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
-            x = torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device, torch.float32) / 255.0  # (1,3,H,W)
-            m = torch.from_numpy(mask)[None, None].to(self.device, torch.float32)  # (1,1,H,W), 1 = hole
-            with torch.inference_mode():
-                out = self.family.predict(x, m, **call_kw)
-            out = (out[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0)
-            return np.ascontiguousarray(out.cpu().numpy())
-
-    LearnedInpainter.__name__ = LearnedInpainter.__qualname__ = f"{family_cls.__name__}Inpainter"
-    LearnedInpainter.__doc__ = f"Inpainter running a trained {name!r} checkpoint ({description})."
+    attrs = {"family_name": name, "family_cls": family_cls, "pad_multiple": family_cls.pad_multiple,
+             "min_size": family_cls.min_size, "call_options": tuple(extra.get("call_options", ())),
+             "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description})."}
+    cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
     reg_extra = {k: v for k, v in extra.items() if k != "call_options"}
-    register_inpainter(name, description=description, kind="learned", needs_weights=True, **reg_extra)(
-        LearnedInpainter)
+    register_inpainter(name, description=description, kind="learned", needs_weights=True, **reg_extra)(cls)

@@ -12,9 +12,10 @@ given (LaMa's own ResNet-ADE20k perceptual net is not available).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
@@ -31,6 +32,12 @@ class LamaModelConfig(StrictConfig):
     max_features: int = Field(1024, ge=1)
     #: Share of channels in the global (Fourier) stream of the residual blocks.
     ratio: float = Field(0.75, ge=0, lt=1)
+    #: ``resnet``: LaMa's FFCResNetGenerator. ``unet``: our compact variant (inpaintkit's bundled default) — a
+    #: push-pull pre-fill of the hole as input, a 3x3 full-resolution stem, skip connections from each encoder level
+    #: to the decoder (see ``FFCUNetGenerator``).
+    arch: Literal["resnet", "unet"] = "resnet"
+    #: ``unet``: the push-pull pre-fill's filter (``box`` or the smoother ``binomial``; see ``push_pull_fill``).
+    prefill: Literal["box", "binomial"] = "binomial"
 
 
 class LamaDiscriminatorConfig(StrictConfig):
@@ -87,6 +94,103 @@ class FFCResNetGenerator(nn.Module):
         return self.up(x)
 
 
+#: 4-tap binomial kernel [1, 3, 3, 1] / 8 (separable): the down-sampling filter of the ``binomial`` push-pull.
+_BINOMIAL = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8.0
+
+
+def _downsample(x: torch.Tensor, kernel: str) -> torch.Tensor:
+    """Halve (N,C,H,W) -> (N,C,ceil(H/2),ceil(W/2)): 2x2 mean (``box``) or a 4x4 binomial filter (``binomial``)."""
+    if kernel == "box":
+        return F.avg_pool2d(x, 2, ceil_mode=True)
+    c = x.shape[1]
+    k = (_BINOMIAL[:, None] * _BINOMIAL[None, :]).to(x)[None, None].expand(c, 1, 4, 4)
+    # zero padding (sums of known colour and coverage stay consistent); 1 before and 2 after gives ceil(n / 2) for
+    # odd and even n alike, with no size-dependent padding for the exporter's symbolic shapes to carry
+    x = F.pad(x, (1, 2, 1, 2))
+    return F.conv2d(x, k, stride=2, groups=c)
+
+
+def push_pull_fill(image: torch.Tensor, mask: torch.Tensor, levels: int = 10, kernel: str = "binomial") -> torch.Tensor:
+    """Fill the hole by push-pull interpolation (Gortler et al. 1996): (N,3,H,W), (N,1,H,W) 1 = hole -> (N,3,H,W).
+
+    Push: filter known colours and their coverage down an image pyramid (``box``: 2x2 means; ``binomial``: a
+    [1,3,3,1] filter, smoother). Pull: from the coarsest level up, each level's normalised colour is blended with the
+    bilinearly upsampled coarser fill by its coverage (``box``: fully trusted from 1/4 coverage; ``binomial``: from
+    1/64), so a pixel deep in a hole takes the smooth colour of the known pixels around it. Known pixels come back
+    unchanged; a hole still uncovered at the coarsest level takes the image's mean known colour. On the held-out
+    evaluation crops (hole PSNR, all buckets) ``binomial`` scores 27.9 dB, ``box`` 27.0, biharmonic 28.6, Telea 26.7.
+    Plain tensor ops, so it exports to ONNX.
+    """
+    gain = 4.0 if kernel == "box" else 64.0
+    w = 1.0 - mask  # (N,1,H,W) coverage
+    x = image * w
+    pyramid = []
+    for _ in range(levels):
+        pyramid.append((x, w))
+        x, w = _downsample(x, kernel), _downsample(w, kernel)
+    total = w.sum(dim=(2, 3), keepdim=True)
+    fill = x.sum(dim=(2, 3), keepdim=True) / total.clamp_min(1e-8)  # (N,3,1,1) mean known colour
+    fill = torch.where(w > 0, x / w.clamp_min(1e-8), fill.expand_as(x))
+    for x, w in reversed(pyramid):
+        up = F.interpolate(fill, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        alpha = (w * gain).clamp(max=1.0)
+        fill = alpha * (x / w.clamp_min(1e-8)) + (1.0 - alpha) * up
+    return fill
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False, padding_mode="reflect"),
+                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class FFCUNetGenerator(nn.Module):
+    """Compact FFC U-Net: (N,3,H,W) masked image + (N,1,H,W) mask -> (N,3,H,W), H, W multiples of 2**n_downsampling.
+
+    The input is the push-pull pre-fill of the hole (a smooth guess, so the network starts from colours that fit
+    instead of a black hole) plus the mask. A 3x3 stem at full resolution (``ngf // 2`` channels: full resolution is
+    where a CPU spends its time) and ``n_downsampling`` stride-2 3x3 convs (widths ``ngf * 2**i``) feed ``n_blocks``
+    FFC residual blocks (global receptive field, as in LaMa) at the coarsest level. The decoder upsamples with a
+    transposed conv, adds the encoder feature of the same level (so thin holes see full-resolution context), refines
+    with a 3x3 conv (except at full resolution) and ends in a 3x3 conv whose output is added to the pre-fill's logit
+    before the sigmoid: the head starts at zero, so an untrained network returns the pre-fill, and it learns a
+    correction. (In single-batch tests this trained as fast as a plain sigmoid output and starting from the pre-fill;
+    adding the correction to the pre-fill itself, without the sigmoid, trained several times slower.)
+    """
+
+    def __init__(self, cfg: LamaModelConfig):
+        super().__init__()
+        ngf, nd, cap = cfg.ngf, cfg.n_downsampling, cfg.max_features
+        widths = [max(1, ngf // 2)] + [min(cap, ngf * 2 ** i) for i in range(nd)]
+        self.stem = _conv_bn_relu(4, widths[0])
+        self.downs = nn.ModuleList(_conv_bn_relu(widths[i], widths[i + 1], stride=2) for i in range(nd))
+        width = widths[-1]
+        self.n_global = int(width * cfg.ratio)
+        self.prefill = cfg.prefill
+        self.blocks = nn.Sequential(*(FFCResBlock(width, cfg.ratio) for _ in range(cfg.n_blocks)))
+        self.ups = nn.ModuleList(
+            nn.Sequential(nn.ConvTranspose2d(widths[i + 1], widths[i], 3, 2, 1, output_padding=1, bias=False),
+                          nn.BatchNorm2d(widths[i]), nn.ReLU(inplace=True)) for i in range(nd - 1, -1, -1))
+        self.refine = nn.ModuleList(_conv_bn_relu(widths[i], widths[i]) if i > 0 else nn.Identity()
+                                    for i in range(nd - 1, -1, -1))
+        self.head = nn.Conv2d(widths[0], 3, 3, 1, 1, padding_mode="reflect")
+        nn.init.zeros_(self.head.weight)  # an untrained network returns the pre-fill
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        prefill = push_pull_fill(image, mask, kernel=self.prefill)  # (N,3,H,W)
+        x = self.stem(torch.cat([prefill * 2.0 - 1.0, mask], dim=1))  # (N,ngf/2,H,W)
+        skips = [x]
+        for d in self.downs:
+            x = d(x)
+            skips.append(x)
+        c_l = x.shape[1] - self.n_global
+        x_l, x_g = self.blocks((x[:, :c_l], x[:, c_l:]))
+        x = torch.cat([x_l, x_g], dim=1)  # (N, C, H/2^n, W/2^n)
+        for up, refine, skip in zip(self.ups, self.refine, reversed(skips[:-1])):
+            x = refine(up(x) + skip)
+        return torch.sigmoid(torch.logit(prefill.clamp(1e-3, 1.0 - 1e-3)) + self.head(x))
+
+
 class NLayerDiscriminator(nn.Module):
     """PatchGAN: (N,3,H,W) -> logits (N,1,h,w) and the list of intermediate activations."""
 
@@ -120,7 +224,7 @@ class Lama(Family):
 
     def __init__(self, model: LamaModelConfig, discriminator: LamaDiscriminatorConfig, losses: LamaLossConfig):
         super().__init__(model, discriminator, losses)
-        self.generator = FFCResNetGenerator(model)
+        self.generator = FFCUNetGenerator(model) if model.arch == "unet" else FFCResNetGenerator(model)
         self.discriminators = nn.ModuleDict({"patch": NLayerDiscriminator(discriminator)})
         self.perceptual = PerceptualStyle(losses.vgg_weights) if losses.perceptual > 0 else None
 

@@ -94,6 +94,11 @@ class TrainConfig(StrictConfig):
     image_every: int = Field(500, ge=1)
     #: Torch intra-op threads on CPU (0: torch's default).
     threads: int = Field(0, ge=0)
+    #: Fine-tune: start from another run's weights instead of random ones — a run folder (its best, else last,
+    #: generator, the EMA copy when kept) or a generator ``.safetensors`` file (e.g. the bundled default's); its
+    #: ``discriminators.safetensors``, when next to it, too. Steps, optimizers and schedule start fresh. Same family
+    #: and model config required.
+    init_from: Optional[str] = None
 
 
 class RunConfig(StrictConfig):

@@ -117,6 +117,15 @@ def validate(family: Family, generator: nn.Module, val: dict[str, Any], batch_si
     return float(np.mean(psnrs)), float(np.mean(ssims)), first
 
 
+def init_weights(source: str, family: str, generator: nn.Module, discriminators: nn.ModuleDict) -> None:
+    """``train.init_from``: load a finished run's generator (EMA copy when kept) and, when present, discriminators."""
+    weights, _ = ck.find_generator_weights(source)
+    ck.load_generator(generator, weights, expect_family=family)
+    disc_file = weights.parent / ck.DISCRIMINATORS
+    if len(discriminators) and disc_file.is_file():
+        ck.load_weights(discriminators, disc_file, "discriminator")
+
+
 def train(cfg: Config, resume: bool = False) -> TrainResult:
     """Train ``cfg``'s family; with ``resume``, continue the run in ``cfg.run.dir`` from its ``last`` checkpoint."""
     # ---- setup: device, processes, threads, seeds ---------------------------------------------------------------
@@ -145,6 +154,8 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
     family.train()
     generator = family.generator  # the unwrapped modules: these are saved, the wrapped ones run
     discriminators = nn.ModuleDict(dict(family.discriminators))
+    if t.init_from and not resume:
+        init_weights(t.init_from, cfg.family, generator, discriminators)
     ema = EMA(generator, t.ema) if t.ema > 0 else None
     og, od = cfg.optim.generator, cfg.optim.discriminator
     opt_g = torch.optim.AdamW(generator.parameters(), lr=og.lr, betas=og.betas, weight_decay=og.weight_decay)

@@ -96,3 +96,76 @@ def test_perceptual_needs_a_weights_file(tmp_path):
     assert _lama().perceptual is None or not _lama().perceptual.available
     with pytest.raises(InpaintKitError):
         _lama(vgg_weights=str(tmp_path / "missing.pth"))
+
+
+# ---- arch: unet (the bundled default's generator) and its push-pull pre-fill ------------------------------------
+@pytest.mark.parametrize("kernel", ["box", "binomial"])
+def test_push_pull_keeps_known_pixels_and_fills_from_the_neighbourhood(kernel):
+    from functools import partial
+
+    from inpaintkit.models.lama import push_pull_fill as pp
+
+    push_pull_fill = partial(pp, kernel=kernel)
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 40, 56)
+    m = torch.zeros(2, 1, 40, 56)
+    m[:, :, 5:30, 10:40] = 1
+    out = push_pull_fill(x * (1 - m), m)
+    assert out.shape == x.shape
+    assert torch.equal(out * (1 - m), x * (1 - m)), "known pixels come back unchanged"
+    flat = torch.full((1, 3, 33, 47), 0.3)  # odd sizes: ceil-mode pyramid
+    hole = torch.zeros(1, 1, 33, 47)
+    hole[..., 3:30, 4:44] = 1
+    assert torch.allclose(push_pull_fill(flat * (1 - hole), hole), flat, atol=1e-6), "a flat image fills flat"
+    # left half red, right half blue, a hole across the border: each side of the hole takes its side's colour
+    two = torch.zeros(1, 3, 32, 64)
+    two[:, 0, :, :32], two[:, 2, :, 32:] = 1.0, 1.0
+    gap = torch.zeros(1, 1, 32, 64)
+    gap[..., 8:24, 16:48] = 1
+    filled = push_pull_fill(two * (1 - gap), gap)
+    assert filled[0, 0, 16, 18] > 0.8 and filled[0, 2, 16, 45] > 0.8
+    assert float(filled.min()) >= 0.0 and float(filled.max()) <= 1.0 + 1e-6  # a convex blend of known colours
+    everything = push_pull_fill(torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 16, 16))
+    assert torch.isfinite(everything).all()  # no known pixel at all: no NaN
+
+
+def test_unet_generator_sees_the_prefill_not_the_hole_pixels():
+    import inpaintkit.models.lama as lama_mod
+
+    torch.manual_seed(0)
+    fam = create_model("lama", {"arch": "unet", "ngf": 8, "n_downsampling": 3, "n_blocks": 1},
+                       {"ndf": 8, "n_layers": 2}, {}).eval()
+    x = torch.rand(1, 3, 48, 64)
+    m = torch.zeros(1, 1, 48, 64)
+    m[..., 10:30, 8:40] = 1
+    noisy = x.clone()
+    noisy[m.expand_as(x) > 0] = torch.rand(int(m.sum()) * 3)
+    with torch.no_grad():
+        a, b = fam.predict(x, m), fam.predict(noisy, m)
+        out = fam.generator(x * (1 - m), m)
+    assert torch.equal(a, b), "hole content must not leak into the fill"
+    assert torch.equal(a * (1 - m), x * (1 - m))
+    assert out.shape == x.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    seen = []
+    original = lama_mod.push_pull_fill
+    try:
+        lama_mod.push_pull_fill = lambda i, k, **kw: seen.append(i.clone()) or original(i, k, **kw)
+        with torch.no_grad():
+            fam.generator(x * (1 - m), m)
+    finally:
+        lama_mod.push_pull_fill = original
+    assert len(seen) == 1 and torch.equal(seen[0], x * (1 - m)), "the pre-fill is computed from the zeroed image"
+
+
+def test_unet_trains_the_lama_losses():
+    torch.manual_seed(0)
+    fam = create_model("lama", {"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
+                       {"ndf": 8, "n_layers": 2}, {"l1_missing": 6.0, "perceptual": 0.0})
+    img = torch.rand(2, 3, 32, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., 8:20, 8:24] = 1
+    losses, pred = fam.generator_step({"image": img, "mask": mask}, 0)
+    assert {"l1_known", "l1_missing", "adv", "feature_matching"} <= set(losses)
+    sum(losses.values()).backward()
+    assert fam.generator.head.weight.grad is not None and fam.generator.head.weight.grad.abs().sum() > 0

@@ -124,3 +124,21 @@ def test_missing_data_root_is_a_clear_error(tmp_path, tiny, photos):
     raw["data"]["root"] = str(tmp_path / "nothing")
     with pytest.raises(InpaintKitError, match="no such folder or index"):
         train(resolve_config(raw))
+
+
+def test_init_from_starts_from_another_runs_weights(photos, tmp_path, tiny):
+    """train.init_from: the new run's first generator is the source run's best EMA generator; steps start at 0."""
+    from inpaintkit.train.trainer import init_weights
+
+    train(resolve_config(tiny("lama", photos, tmp_path / "src")))
+    cfg = resolve_config(tiny("lama", photos, tmp_path / "ft", train={"init_from": str(tmp_path / "src"),
+                                                                       "steps": 2}))
+    fam = MODELS.get("lama").obj(cfg.model, cfg.discriminator, cfg.losses)
+    init_weights(str(tmp_path / "src"), "lama", fam.generator, torch.nn.ModuleDict(dict(fam.discriminators)))
+    src = load_file(str(tmp_path / "src" / "best" / ck.GENERATOR_EMA))
+    assert all(torch.equal(v, src[k]) for k, v in fam.generator.state_dict().items())
+    res = train(cfg)
+    assert res.step == 2 and (tmp_path / "ft" / "last").resolve().name == "step_0000002"
+    other = resolve_config(tiny("pconv", photos, tmp_path / "bad", train={"init_from": str(tmp_path / "src")}))
+    with pytest.raises(InpaintKitError, match="'lama' weights, not 'pconv'"):
+        train(other)

@@ -1,0 +1,78 @@
+"""The README's pictures of the bundled ``default`` model beside Telea and PatchMatch.
+
+    .venv/bin/python benchmarks/default_samples.py [--eval out/eval_default] [--out docs/img]
+
+1. ``demo.png``: ``make demo``'s input (``inpaintkit/assets/sample.jpg`` with its mask in red), Telea, PatchMatch
+   and ``default`` fills, two by two.
+2. ``default_grid.png``: held-out 256x256 crops from the evaluation inputs of ``benchmarks/eval_classical.py``
+   (``--eval`` folder, made by ``eval_classical.py --out out/eval_default``), one row per crop with a mask from a
+   different bucket (0.1-0.2 ... 0.5-0.6 and box-half): input with the hole in grey, Telea, PatchMatch, default,
+   the original.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from inpaintkit import create_inpainter
+from inpaintkit.io import read_image, read_mask, write_image
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ("telea", "patchmatch", "default")
+ROWS = (("Kite_1", "0.1-0.2"), ("coffee_2", "0.2-0.3"), ("ColdRipple_0", "0.3-0.4"), ("chelsea_1", "0.4-0.5"),
+        ("BytheWater_3", "0.5-0.6"), ("Kite_2", "box-half"))
+
+
+def label(img: np.ndarray, text: str) -> np.ndarray:
+    """The image with a white caption bar above it."""
+    bar = np.full((22, img.shape[1], 3), 255, np.uint8)
+    cv2.putText(bar, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([bar, img])
+
+
+def hstack(tiles: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    h = tiles[0].shape[0]
+    sep = np.full((h, gap, 3), 255, np.uint8)
+    out = [tiles[0]]
+    for t in tiles[1:]:
+        out += [sep, t]
+    return np.hstack(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--eval", type=Path, default=Path("out/eval_default"))
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    args = ap.parse_args()
+    inpainters = {name: create_inpainter(name, **({"seed": 0} if name == "patchmatch" else {})) for name in MODELS}
+
+    pic = read_image(ROOT / "inpaintkit" / "assets" / "sample.jpg").rgb
+    mask = read_mask(ROOT / "inpaintkit" / "assets" / "sample_mask.png", shape=pic.shape[:2])
+    shown = pic.copy()
+    shown[mask] = (255, 0, 0)
+    tiles = [label(shown, "input (hole in red)")]
+    tiles += [label(inpainters[n].inpaint(pic, mask), n + (" (the default)" if n == "default" else "")) for n in MODELS]
+    half = [cv2.resize(t, (t.shape[1] // 2, t.shape[0] // 2), interpolation=cv2.INTER_AREA) for t in tiles]
+    top, bottom = hstack(half[:2]), hstack(half[2:])
+    write_image(args.out / "demo.png", np.vstack([top, np.full((4, top.shape[1], 3), 255, np.uint8), bottom]))
+
+    rows = []
+    for stem, bucket in ROWS:
+        img = read_image(args.eval / "inputs" / "images" / f"{stem}.png").rgb
+        m = read_mask(args.eval / "inputs" / "masks" / bucket / f"{stem}.png", shape=img.shape[:2])
+        shown = img.copy()
+        shown[m] = 128
+        tiles = [shown] + [inpainters[n].inpaint(img, m) for n in MODELS] + [img]
+        rows.append(hstack(tiles))
+    head = hstack([label(np.zeros((0, 256, 3), np.uint8), t)
+                   for t in ("input (hole grey)", *MODELS, "original")])
+    grid = np.vstack([head] + [np.vstack([r, np.full((4, r.shape[1], 3), 255, np.uint8)]) for r in rows])
+    write_image(args.out / "default_grid.png", grid)
+    print(f"wrote {args.out / 'demo.png'} and {args.out / 'default_grid.png'}")
+
+
+if __name__ == "__main__":
+    main()

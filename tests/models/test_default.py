@@ -1,0 +1,93 @@
+"""The bundled ``default`` model: it is the default, its weights load, its output matches a stored reference.
+
+The reference (``data/default_reference.png``) is the bundled model's fill of a fixed input; regenerate it after
+retraining with ``.venv/bin/python tests/models/test_default.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from inpaintkit import create_inpainter
+from inpaintkit.errors import InpaintKitError
+from inpaintkit.inpainters import default_inpainter_name, get_inpainter_entry, is_available
+from inpaintkit.models.default import BUNDLED, ONNX_FILE, WEIGHTS, DefaultInpainter
+
+REFERENCE = Path(__file__).parent / "data" / "default_reference.png"
+
+
+def fixed_input() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's coffee photo, a 160x200 crop, with a box hole and a brush stroke across the cup's rim."""
+    import cv2
+    import skimage.data
+
+    img = np.ascontiguousarray(skimage.data.coffee()[120:280, 150:350])  # (160, 200, 3) uint8
+    mask = np.zeros(img.shape[:2], np.uint8)
+    mask[40:90, 60:120] = 255
+    cv2.line(mask, (10, 140), (190, 110), 255, 9)
+    return img, mask > 0
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    return create_inpainter("default", device="cpu")
+
+
+def test_default_is_the_bundled_model_and_the_default():
+    entry = get_inpainter_entry("default")
+    assert entry.kind == "learned" and entry.extra["bundled"] and is_available(entry)
+    assert default_inpainter_name() == "default"
+    assert isinstance(create_inpainter(), DefaultInpainter)
+    assert set(entry.options()) >= {"device", "runtime", "hd_strategy"}
+    assert "checkpoint" not in entry.options()
+    with pytest.raises(InpaintKitError, match="no option"):
+        create_inpainter("default", checkpoint="elsewhere")
+
+
+def test_bundle_is_small_and_complete():
+    files = {p.name for p in BUNDLED.iterdir()}
+    assert {"generator.safetensors", "config.yaml", "model.onnx", "MODEL_CARD.md"} <= files
+    assert sum(p.stat().st_size for p in BUNDLED.iterdir()) <= 30e6
+
+
+def test_output_matches_the_stored_reference_and_keeps_known_pixels(model):
+    from PIL import Image
+
+    img, mask = fixed_input()
+    out = model.inpaint(img, mask)
+    assert np.array_equal(out[~mask], img[~mask]), "known pixels are bit-identical"
+    ref = np.asarray(Image.open(REFERENCE).convert("RGB"))
+    diff = np.abs(out.astype(int) - ref.astype(int))
+    assert diff.max() <= 3 and diff[mask].mean() <= 0.2, f"max {diff.max()}, mean {diff[mask].mean():.3f}"
+    # and the fill is a fill: closer to the truth than the hole's mean colour everywhere in it
+    err = np.abs(out[mask].astype(float) - img[mask]).mean()
+    assert err < np.abs(img[mask].mean(0) - img[mask].astype(float)).mean()
+
+
+def test_onnx_runtime_matches_torch_and_is_the_same_weights(model):
+    import onnxruntime as ort
+
+    from inpaintkit.models.onnx import file_sha256
+
+    meta = ort.InferenceSession(str(ONNX_FILE), providers=["CPUExecutionProvider"]).get_modelmeta()
+    assert meta.custom_metadata_map["weights_sha256"] == file_sha256(WEIGHTS), \
+        "model.onnx is stale: re-export with `inpaintkit export --model default --output " \
+        "inpaintkit/weights/default/model.onnx`"
+    img, mask = fixed_input()
+    a = model.inpaint(img, mask)
+    b = create_inpainter("default", runtime="onnx").inpaint(img, mask)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # float differences below 1e-3 may flip a rounding
+    assert np.array_equal(b[~mask], img[~mask])
+
+
+if __name__ == "__main__":
+    from PIL import Image
+
+    torch.set_num_threads(1)
+    img, mask = fixed_input()
+    Image.fromarray(create_inpainter("default", device="cpu").inpaint(img, mask)).save(REFERENCE)
+    print(f"wrote {REFERENCE}")
