@@ -58,7 +58,7 @@ def test_export_and_runtime_errors(tiny_unet, tmp_path):
         OnnxGraph(tmp_path / "junk.onnx")
 
 
-def test_cli_runtime_onnx_matches_torch(tiny_unet, exported, tmp_path, cli, monkeypatch):
+def test_cli_runtime_onnx_matches_torch(tiny_unet, tmp_path, cli, monkeypatch):
     """A trained run under --runtime onnx: exported once into the cache, same pixels as torch (rounding aside)."""
     from PIL import Image
 
