@@ -14,7 +14,10 @@ Generator (``TDANetGenerator``):
   sentence] through its own 5-block residual network with spectral normalisation into a Gaussian (mu, sigma) at
   H/32; a latent drawn from it is *added* to the visible image's top features, so one input gives diverse fills;
 - decoder: ``levels`` residual up-sampling blocks, short+long-term attention after the first one, RGB outputs at
-  the last ``output_scales`` levels (multi-scale supervision).
+  the last ``output_scales`` levels (multi-scale supervision);
+- ``prefill: binomial`` (our addition, default): the inpainting path sees the push-pull pre-fill of the hole rather
+  than a black hole, and each RGB output corrects the pre-fill's logit — so the network only learns what the
+  caption (or the context) adds to a smooth fill, and a small network does not smear real photos.
 
 Training (``generator_step``): the auxiliary path decodes a latent from the posterior p(z | hole, text) (the
 reconstruction path ``rec``), the inpainting path one from the prior q(z | visible, text) (``g``). Losses (keys of
@@ -41,6 +44,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from ..layers.multimodal import (DualMultimodalAttention, ShortLongTermAttention, damsm_sentence_loss,
                                  damsm_word_loss)
+from ..layers.prefill import push_pull_fill
 from ..layers.text import BiGRUTextEncoder, TextFeatures, _as_list, create_text_encoder, tokenize, word_hash
 from ..losses import discriminator_adversarial, feature_matching, generator_adversarial
 from .base import Family, StrictConfig, composite, register_model, zero_hole
@@ -68,6 +72,11 @@ class TDANetModelConfig(StrictConfig):
     caption_dropout: float = Field(0.1, ge=0, le=1)
     #: Inference: the latent is mu + sample_std * sigma * eps (0: always the mean completion).
     sample_std: float = Field(1.0, ge=0)
+    #: ``binomial``: the inpainting path sees the push-pull pre-fill of the hole (``layers/prefill.py``) instead of
+    #: a black hole, and every output is the pre-fill's logit plus a learned correction, so a network trained on
+    #: synthetic scenes and few photos still gives a smooth, colour-true fill where the caption says nothing.
+    #: ``none``: the paper's zeroed hole and plain sigmoid outputs.
+    prefill: Literal["none", "binomial"] = "binomial"
 
 
 class TDANetDiscriminatorConfig(StrictConfig):
@@ -163,9 +172,10 @@ class Decoder(nn.Module):
         self.n_out = min(output_scales, len(outs))
         self.to_rgb = nn.ModuleList(nn.Conv2d(c, 3, 3, padding=1) for c in outs[-self.n_out:])
 
-    def forward(self, x: torch.Tensor, text: torch.Tensor, low: torch.Tensor, mask: torch.Tensor
-                ) -> list[torch.Tensor]:
-        """x (N, C, h, w), text (N, 2 text_dim), low (N, C', 2h, 2w) encoder features, mask (N, 1, H, W)."""
+    def forward(self, x: torch.Tensor, text: torch.Tensor, low: torch.Tensor, mask: torch.Tensor,
+                base: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """x (N, C, h, w), text (N, 2 text_dim), low (N, C', 2h, 2w) encoder features, mask (N, 1, H, W);
+        ``base`` (N, 3, H, W) in [0, 1]: each output is sigmoid(logit(base at that scale) + RGB head)."""
         x = self.inject(torch.cat([x, text[:, :, None, None].expand(-1, -1, *x.shape[-2:])], dim=1))
         outs = []
         first_out = len(self.ups) - self.n_out
@@ -174,7 +184,11 @@ class Decoder(nn.Module):
             if i == 0 and self.attn is not None:
                 x, _ = self.attn(x, low, F.adaptive_avg_pool2d(mask, x.shape[-2:]))
             if i >= first_out:
-                outs.append(torch.sigmoid(self.to_rgb[i - first_out](F.leaky_relu(x, 0.2))))
+                logit = self.to_rgb[i - first_out](F.leaky_relu(x, 0.2))
+                if base is not None:
+                    b = base if base.shape[-2:] == logit.shape[-2:] else F.adaptive_avg_pool2d(base, logit.shape[-2:])
+                    logit = logit + torch.logit(b.clamp(1e-3, 1.0 - 1e-3))
+                outs.append(torch.sigmoid(logit))
         return outs
 
 
@@ -225,6 +239,12 @@ class TDANetGenerator(nn.Module):
     def encode_text(self, captions: Sequence[str], device: torch.device) -> TextFeatures:
         return self.text(list(captions), device=device)
 
+    def visible_input(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the inpainting path sees of the image (N, 3, H, W): the zeroed hole, or its pre-fill."""
+        if self.cfg.prefill == "none":
+            return zero_hole(image, mask)
+        return push_pull_fill(zero_hole(image, mask), mask, kernel=self.cfg.prefill)
+
     def _fuse(self, net: FusionNet, feats: torch.Tensor, text_vec: torch.Tensor, sent: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor]:
         t = torch.cat([text_vec, sent], dim=1)[:, :, None, None].expand(-1, -1, *feats.shape[-2:])
@@ -243,7 +263,8 @@ class TDANetGenerator(nn.Module):
         if target is not None:
             return self.training_forward(image, mask, _as_list(caption, n), target)
         text = self.encode_text(_as_list(caption, n), image.device)
-        feats = self.encoder(torch.cat([zero_hole(image, mask), mask], dim=1))
+        visible = self.visible_input(image, mask)
+        feats = self.encoder(torch.cat([visible, mask], dim=1))
         top, low = feats[-1], feats[-2]
         frac = F.adaptive_avg_pool2d(mask, top.shape[-2:])
         t_inp, _ = self.dma(top, frac, text.words, text.mask)
@@ -252,7 +273,8 @@ class TDANetGenerator(nn.Module):
         gen = torch.Generator(device=image.device).manual_seed(0 if seed is None else int(seed))
         eps = torch.randn(mu.shape, generator=gen, device=image.device, dtype=mu.dtype)
         z = mu + self.cfg.sample_std * sigma * eps
-        return self.decoder(top + z, torch.cat([t_inp, sent], dim=1), low, mask)[-1]
+        base = None if self.cfg.prefill == "none" else visible
+        return self.decoder(top + z, torch.cat([t_inp, sent], dim=1), low, mask, base)[-1]
 
     def training_forward(self, image: torch.Tensor, mask: torch.Tensor, captions: list[str], target: torch.Tensor
                          ) -> dict[str, Any]:
@@ -261,8 +283,9 @@ class TDANetGenerator(nn.Module):
         inpainting path's composite."""
         n = image.shape[0]
         text = self.encode_text(captions, image.device)
+        visible = self.visible_input(image, mask)
         # both paths through the shared encoder in one batch: [visible image, hole content]
-        x = torch.cat([torch.cat([zero_hole(image, mask), mask], 1), torch.cat([target * mask, 1.0 - mask], 1)])
+        x = torch.cat([torch.cat([visible, mask], 1), torch.cat([target * mask, 1.0 - mask], 1)])
         feats = self.encoder(x)
         top_m, top_c = feats[-1].chunk(2)
         low_m = feats[-2][:n]
@@ -274,8 +297,9 @@ class TDANetGenerator(nn.Module):
         z_p = p_mu + p_sigma * torch.randn_like(p_mu)  # reparameterised samples
         z_q = q_mu + q_sigma * torch.randn_like(q_mu)
         tvec = torch.cat([t_inp, sent], dim=1)
+        base = None if self.cfg.prefill == "none" else torch.cat([visible, visible])
         outs = self.decoder(torch.cat([top_m + z_p, top_m + z_q]), torch.cat([tvec, tvec]),
-                            torch.cat([low_m, low_m]), torch.cat([mask, mask]))
+                            torch.cat([low_m, low_m]), torch.cat([mask, mask]), base)
         gen = [o[n:] for o in outs]
         done = composite(gen[-1], target, mask)
         mf = self.encoder(torch.cat([done, torch.zeros_like(mask)], 1))

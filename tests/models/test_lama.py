@@ -103,7 +103,7 @@ def test_perceptual_needs_a_weights_file(tmp_path):
 def test_push_pull_keeps_known_pixels_and_fills_from_the_neighbourhood(kernel):
     from functools import partial
 
-    from inpaintkit.models.lama import push_pull_fill as pp
+    from inpaintkit.layers.prefill import push_pull_fill as pp
 
     push_pull_fill = partial(pp, kernel=kernel)
 

@@ -16,9 +16,11 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tdanet.yaml"
 LOSS_KEYS = {"kl_rec", "kl_g", "l1_rec", "l1_g", "adv", "feature_matching", "match_word", "match_sentence"}
 
 
-def tiny() -> TDANet:
+def tiny(prefill: str = "binomial") -> TDANet:
     torch.manual_seed(0)
-    return create_model("tdanet", **TDANet.tiny_config())
+    cfg = TDANet.tiny_config()
+    cfg["model"] = {**cfg["model"], "prefill": prefill}
+    return create_model("tdanet", **cfg)
 
 
 def scenes(n=4, seed=0):
@@ -43,8 +45,29 @@ def test_predict_keeps_known_pixels_and_seeds_give_diverse_fills():
     assert torch.isfinite(fam.predict(img, mask, seed=0)).all()  # no caption at all is fine
 
 
-def test_generator_step_losses_and_gradients():
-    fam = tiny().train()
+def test_prefill_is_the_base_of_the_output_and_none_sees_a_black_hole():
+    from inpaintkit.layers.prefill import push_pull_fill
+
+    sc, img, mask = scenes()
+    fam = tiny().eval()
+    with torch.no_grad():  # RGB heads that add nothing: the output is the pre-fill, whatever the caption
+        for conv in fam.generator.decoder.to_rgb:
+            conv.weight.zero_()
+            conv.bias.zero_()
+    out = fam.generator(img * (1 - mask), mask, caption=[s.caption for s in sc])
+    expected = push_pull_fill(img * (1 - mask), mask).clamp(1e-3, 1 - 1e-3)
+    assert torch.allclose(out, expected, atol=1e-5)
+    # what the encoder sees depends only on the visible pixels, with or without a pre-fill
+    noisy = img * (1 - mask) + torch.rand_like(img) * mask
+    for prefill in ("binomial", "none"):
+        g = tiny(prefill).generator.eval()
+        assert torch.equal(g.visible_input(img, mask), g.visible_input(noisy, mask))
+    assert torch.equal(tiny("none").generator.visible_input(img, mask), img * (1 - mask))
+
+
+@pytest.mark.parametrize("prefill", ["binomial", "none"])
+def test_generator_step_losses_and_gradients(prefill):
+    fam = tiny(prefill).train()
     sc, img, mask = scenes()
     batch = {"image": img, "mask": mask, "caption": [s.caption for s in sc]}
     losses, pred = fam.generator_step(batch, 0)
