@@ -233,9 +233,10 @@ def main() -> None:
     ap.add_argument("--out", default="docs/figures/tdanet")
     ap.add_argument("--mix", nargs="+", metavar=("SHAPES_INDEX", "PHOTO"), default=None,
                     help="instead of evaluating: write --out/index.jsonl = shapes index + crops of these photos")
+    ap.add_argument("--photo-crops", type=int, default=1500, help="with --mix: how many photo crops")
     args = ap.parse_args()
     if args.mix:
-        print(mixed_index(args.mix[0], args.mix[1:], Path(args.out)))
+        print(mixed_index(args.mix[0], args.mix[1:], Path(args.out), count=args.photo_crops))
         return
     if not args.run:
         ap.error("--run is required (or --mix to write a mixed index)")
