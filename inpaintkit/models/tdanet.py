@@ -15,7 +15,7 @@ Generator (``TDANetGenerator``):
   H/32; a latent drawn from it is *added* to the visible image's top features, so one input gives diverse fills;
 - decoder: ``levels`` residual up-sampling blocks, short+long-term attention after the first one, RGB outputs at
   the last ``output_scales`` levels (multi-scale supervision);
-- ``prefill: binomial`` (our addition, default): the inpainting path sees the push-pull pre-fill of the hole rather
+- ``prefill: binomial`` (our addition; set in configs/tdanet.yaml): the inpainting path sees the push-pull pre-fill of the hole rather
   than a black hole, and each RGB output corrects the pre-fill's logit — so the network only learns what the
   caption (or the context) adds to a smooth fill, and a small network does not smear real photos.
 
@@ -75,8 +75,9 @@ class TDANetModelConfig(StrictConfig):
     #: ``binomial``: the inpainting path sees the push-pull pre-fill of the hole (``layers/prefill.py``) instead of
     #: a black hole, and every output is the pre-fill's logit plus a learned correction, so a network trained on
     #: synthetic scenes and few photos still gives a smooth, colour-true fill where the caption says nothing.
-    #: ``none``: the paper's zeroed hole and plain sigmoid outputs.
-    prefill: Literal["none", "binomial"] = "binomial"
+    #: ``none``: the paper's zeroed hole and plain sigmoid outputs — the default here, so that a run saved before
+    #: this option existed loads as it was trained; ``configs/tdanet.yaml`` sets ``binomial``.
+    prefill: Literal["none", "binomial"] = "none"
 
 
 class TDANetDiscriminatorConfig(StrictConfig):
