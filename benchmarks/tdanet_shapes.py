@@ -13,7 +13,7 @@ Every test mask hides one whole shape, so its colour is knowable only from the c
 
 Train on CPU at 64x64 on shapes plus crops of real photos (``--mix`` writes that index: the shapes index plus 64x64
 crops of the photos, each captioned with its photo's free-form caption from ``benchmarks/data/photo_captions.csv``
-or ""), then evaluate (about 25 img/s of training on 2 threads, so 13 000 steps of 8 take ~70 minutes; our run for
+or ""), then evaluate (about 25 img/s of training on 2 threads, so 13 000 steps of 8 take ~75 minutes; our run for
 the README's figures trained its first 4 000 steps on uncaptioned crops with caption_dropout 0.1, then resumed with
 this index and ``--set model.caption_dropout=0`` — see docs/readme/tdanet.md)::
 
