@@ -90,10 +90,13 @@ def shapes_cmd(
     size: int = typer.Option(64, "--size", help="Image side in pixels."),
     min_shapes: int = typer.Option(2, "--min-shapes", help="Fewest shapes per scene (1-4)."),
     max_shapes: int = typer.Option(3, "--max-shapes", help="Most shapes per scene (1-4)."),
+    removals: bool = typer.Option(False, "--removals", help="Also index each scene without its hidden shape, "
+                                  "captioned with the other shapes or \"\" (teaches: nothing named = background)."),
 ) -> None:
     """Synthetic captioned shapes (text-guided inpainting): each mask hides one shape named by the caption."""
     from ..data.shapes import write_shapes
 
-    write_shapes(out, count, seed=seed, size=size, min_shapes=min_shapes, max_shapes=max_shapes)
-    print(f"wrote {count} scenes to {out} (images/, masks/, captions.jsonl, scenes.jsonl, index.jsonl); "
+    write_shapes(out, count, seed=seed, size=size, min_shapes=min_shapes, max_shapes=max_shapes, removals=removals)
+    print(f"wrote {count} scenes{' and their removals' if removals else ''} to {out} "
+          f"(images/, {'removed/, ' if removals else ''}masks/, captions.jsonl, scenes.jsonl, index.jsonl); "
           f"train with --set data.root={out / 'index.jsonl'}")

@@ -7,14 +7,23 @@ image comes a mask (255 = hole) that covers one shape entirely (its silhouette g
 else, so the hidden shape's colour is knowable only from the caption — the test bed of text-guided inpainting
 (``benchmarks/tdanet_shapes.py``).
 
+Every scene also has its *removal* counterpart: the same image without the hidden shape (background and the other
+shapes only) and a caption naming only the shapes still there. With ``removals=True`` these join the training
+index under the same mask, with that caption or "" — so a caption that names nothing at the hole means "continue
+the background", not "some coloured shape": without them every training hole hides a shape, and the model learns
+to paint a coloured blob into any hole, real photos included.
+
 ``write_shapes(out, count)`` writes::
 
     out/images/00000.png ...   the scenes (RGB)
     out/masks/00000.png ...    the per-image masks, same stem
     out/captions.jsonl         {"image": "images/00000.png", "caption": "..."} (``read_captions`` reads it)
     out/scenes.jsonl           every shape's colour, kind, position and box, and which one is hidden
+    out/removed/00000.png ...  (``removals=True``) the scenes without their hidden shape
     out/index.jsonl            the training index (``data.root``): path, split (every 10th scene ``val``),
-                               captions and the per-image ``mask`` the training data set uses instead of its mix
+                               captions and the per-image ``mask`` the training data set uses instead of its mix;
+                               with ``removals=True`` one more record per scene: its removal counterpart, captioned
+                               [caption of the visible shapes, ""] ("" alone when no other shape is left)
 
 Scene ``i`` depends only on (``seed``, ``i``), so a larger ``count`` extends a data set without changing it.
 """
@@ -67,13 +76,16 @@ class Scene:
     hidden: int
     caption: str
     shape_masks: list[np.ndarray] = field(default_factory=list, repr=False)  # each (H, W) bool silhouette
+    #: The same scene without the hidden shape (same background, the other shapes), and its caption.
+    removed: np.ndarray | None = field(default=None, repr=False)
+    removed_caption: str = ""
 
 
 def caption_for(shapes: list[Shape], order: list[int] | None = None) -> str:
     """"a red circle at the top left, a blue square at the bottom right and a green triangle at the top right"."""
     parts = [shapes[i].phrase() for i in (order if order is not None else range(len(shapes)))]
-    if len(parts) == 1:
-        return parts[0]
+    if len(parts) <= 1:
+        return "".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
@@ -122,9 +134,9 @@ def make_scene(seed: int, index: int, size: int = 64, min_shapes: int = 2, max_s
     cells = rng.choice(len(POSITIONS), size=n, replace=False)
     colours = rng.choice(list(COLOURS), size=n, replace=False)
     kinds = rng.choice(KINDS, size=n)
-    img = _background(rng, size)
+    background = img = _background(rng, size)
     half = size / 2
-    shapes, silhouettes = [], []
+    shapes, silhouettes, layers = [], [], []
     for cell, colour, kind in zip(cells, colours, kinds):
         row, col = divmod(int(cell), 2)
         r = rng.uniform(0.26, 0.34) * half  # radius; the centre jitter keeps the shape (and its mask) in its cell
@@ -134,6 +146,7 @@ def make_scene(seed: int, index: int, size: int = 64, min_shapes: int = 2, max_s
         cover = _draw(str(kind), size, cx, cy, r)
         shade = np.array(COLOURS[str(colour)], np.float32) * rng.uniform(0.92, 1.05)
         img = img * (1 - cover[..., None]) + shade * cover[..., None]
+        layers.append((cover[..., None], shade))
         sil = cover > 0
         ys, xs = np.nonzero(sil)
         shapes.append(Shape(str(colour), str(kind), POSITIONS[int(cell)],
@@ -145,7 +158,13 @@ def make_scene(seed: int, index: int, size: int = 64, min_shapes: int = 2, max_s
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     mask = cv2.dilate(silhouettes[hidden].astype(np.uint8), kernel) > 0
     order = [int(i) for i in rng.permutation(n)]
-    return Scene(image, mask, shapes, hidden, caption_for(shapes, order), silhouettes)
+    removed = background
+    for j, (cover, shade) in enumerate(layers):
+        if j != hidden:
+            removed = removed * (1 - cover) + shade * cover
+    removed = np.clip(removed, 0, 255).round().astype(np.uint8)
+    return Scene(image, mask, shapes, hidden, caption_for(shapes, order), silhouettes, removed,
+                 caption_for(shapes, [i for i in order if i != hidden]))
 
 
 def recaption(scene: Scene, hidden_colour: str) -> str:
@@ -161,7 +180,7 @@ def recaption(scene: Scene, hidden_colour: str) -> str:
 
 
 def write_shapes(out: str | Path, count: int, *, seed: int = 0, size: int = 64, min_shapes: int = 2,
-                 max_shapes: int = 3) -> Path:
+                 max_shapes: int = 3, removals: bool = False) -> Path:
     """Write ``count`` scenes with their masks, captions and scene descriptions under ``out`` (see module doc)."""
     if count < 1:
         raise InpaintKitError(f"shapes: --count must be at least 1, got {count}")
@@ -170,17 +189,27 @@ def write_shapes(out: str | Path, count: int, *, seed: int = 0, size: int = 64, 
         raise InpaintKitError(f"{out}: is a file; choose a folder for the shapes data set")
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
+    if removals:
+        (out / "removed").mkdir(exist_ok=True)
     captions, scenes, index = [], [], []
     for i in range(count):
         sc = make_scene(seed, i, size, min_shapes, max_shapes)
         name = f"{i:05d}.png"
         write_image(out / "images" / name, sc.image)
         write_mask(out / "masks" / name, sc.mask)
+        split = "val" if i % 10 == 9 else "train"
         captions.append(json.dumps({"image": f"images/{name}", "caption": sc.caption}))
-        scenes.append(json.dumps({"image": f"images/{name}", "mask": f"masks/{name}", "caption": sc.caption,
-                                  "hidden": sc.hidden, "shapes": [asdict(s) for s in sc.shapes]}))
-        index.append(json.dumps({"path": f"images/{name}", "split": "val" if i % 10 == 9 else "train",
-                                 "captions": [sc.caption], "mask": f"masks/{name}"}))
+        scene = {"image": f"images/{name}", "mask": f"masks/{name}", "caption": sc.caption, "hidden": sc.hidden,
+                 "shapes": [asdict(s) for s in sc.shapes]}
+        index.append(json.dumps({"path": f"images/{name}", "split": split, "captions": [sc.caption],
+                                 "mask": f"masks/{name}"}))
+        if removals:
+            write_image(out / "removed" / name, sc.removed)
+            scene.update(removed=f"removed/{name}", removed_caption=sc.removed_caption)
+            index.append(json.dumps({"path": f"removed/{name}", "split": split,
+                                     "captions": [sc.removed_caption, ""] if sc.removed_caption else [""],
+                                     "mask": f"masks/{name}"}))
+        scenes.append(json.dumps(scene))
     (out / "captions.jsonl").write_text("\n".join(captions) + "\n")
     (out / "scenes.jsonl").write_text("\n".join(scenes) + "\n")
     (out / "index.jsonl").write_text("\n".join(index) + "\n")

@@ -30,7 +30,8 @@ regions of the completed image and the caption's words/sentence, against the oth
 Adam lr 1e-4, betas (0, 0.999) as in the paper. Mask convention: 1 = hole (the reference code used 1 = valid).
 
 Inference: ``create_inpainter("tdanet", checkpoint=RUN)(image, mask, caption="a red bird", seed=3)``; different
-seeds give different completions (``inpaintkit run --samples N``). An empty caption is allowed.
+seeds give different completions (``inpaintkit run --samples N``), ``diversity=`` (``--opt diversity=4``) scales
+how different. An empty caption is allowed.
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..errors import InpaintKitError
 from ..layers.multimodal import (DualMultimodalAttention, ShortLongTermAttention, damsm_sentence_loss,
                                  damsm_word_loss)
 from ..layers.prefill import push_pull_fill
@@ -252,11 +254,12 @@ class TDANetGenerator(nn.Module):
         return net(torch.cat([feats, t], dim=1))
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, caption: str | Sequence[str] | None = None,
-                seed: int | None = None, target: torch.Tensor | None = None) -> Any:
+                seed: int | None = None, target: torch.Tensor | None = None, diversity: float | None = None) -> Any:
         """image (N, 3, H, W) with the hole zeroed, mask (N, 1, H, W) 1 = hole -> raw prediction (N, 3, H, W).
 
         ``caption``: one string for the whole batch or one per image; ``seed`` picks the latent sample
-        (default 0, so a call is reproducible). With ``target`` (the ground truth, training) both paths run and a
+        (default 0, so a call is reproducible); ``diversity`` scales the latent's noise (default
+        ``model.sample_std``; 0 = the mean completion, larger = more varied fills). With ``target`` (the ground truth, training) both paths run and a
         dict of their outputs comes back (``training_forward``); it goes through ``forward`` so that a
         DistributedDataParallel wrapper sees the whole computation.
         """
@@ -273,7 +276,8 @@ class TDANetGenerator(nn.Module):
         mu, sigma = self._fuse(self.prior, top, t_inp, sent)
         gen = torch.Generator(device=image.device).manual_seed(0 if seed is None else int(seed))
         eps = torch.randn(mu.shape, generator=gen, device=image.device, dtype=mu.dtype)
-        z = mu + self.cfg.sample_std * sigma * eps
+        std = self.cfg.sample_std if diversity is None else _diversity(diversity)
+        z = mu + std * sigma * eps
         base = None if self.cfg.prefill == "none" else visible
         return self.decoder(top + z, torch.cat([t_inp, sent], dim=1), low, mask, base)[-1]
 
@@ -332,8 +336,19 @@ def _gather_words(words: list[str]) -> list[str]:
     return sorted(set(words))
 
 
+def _diversity(value: Any) -> float:
+    """A per-call ``diversity`` (from the API, or ``--opt diversity=4`` as a string) -> a float >= 0, or a user error."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InpaintKitError(f"diversity: expected a number >= 0, got {value!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise InpaintKitError(f"diversity: expected a finite number >= 0, got {value!r}")
+    return v
+
+
 @register_model("tdanet", description="TDANet (Zhang 2020): text-guided, diverse fills from a caption",
-                text_guided=True, call_options=("caption", "seed"))
+                text_guided=True, call_options=("caption", "seed", "diversity"))
 class TDANet(Family):
     ModelConfig = TDANetModelConfig
     DiscriminatorConfig = TDANetDiscriminatorConfig

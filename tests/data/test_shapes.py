@@ -76,6 +76,47 @@ def test_write_shapes_files_index_and_captions(tmp_path):
     assert scene["hidden"] == sc.hidden and scene["shapes"][sc.hidden]["colour"] == sc.shapes[sc.hidden].colour
 
 
+@pytest.mark.parametrize("index", range(8))
+def test_removed_scene_lacks_only_the_hidden_shape(index):
+    sc = make_scene(5, index)
+    hidden = sc.shapes[sc.hidden]
+    others = [s for i, s in enumerate(sc.shapes) if i != sc.hidden]
+    # identical outside the hidden shape's silhouette, different inside it
+    assert np.array_equal(sc.removed[~sc.shape_masks[sc.hidden]], sc.image[~sc.shape_masks[sc.hidden]])
+    inside = sc.shape_masks[sc.hidden]
+    assert np.abs(sc.removed[inside].astype(int) - sc.image[inside].astype(int)).mean() > 20
+    # what is left there is grey background (low saturation), not the shape's colour
+    left = sc.removed[inside].astype(float)
+    assert (left.max(1) - left.min(1)).mean() < 25
+    assert np.abs(left.mean(0) - np.array(COLOURS[hidden.colour])).max() > 45
+    # the removal's caption names the other shapes, not the hidden one
+    assert hidden.phrase() not in sc.removed_caption
+    assert all(s.phrase() in sc.removed_caption for s in others)
+
+
+def test_removed_caption_of_a_one_shape_scene_is_empty():
+    sc = make_scene(0, 3, min_shapes=1, max_shapes=1)
+    assert len(sc.shapes) == 1 and sc.removed_caption == "" and sc.caption == sc.shapes[0].phrase()
+
+
+def test_write_shapes_with_removals_indexes_each_scene_twice(tmp_path):
+    plain = write_shapes(tmp_path / "plain", 4, seed=2)
+    assert not (plain / "removed").exists() and len(read_index(plain / "index.jsonl")) == 4
+    out = write_shapes(tmp_path / "rm", 12, seed=2, removals=True)
+    recs = read_index(out / "index.jsonl")
+    assert len(recs) == 24 and [r["split"] for r in recs].count("val") == 2
+    sc = make_scene(2, 4)
+    shown, removal = recs[8], recs[9]
+    assert shown["captions"] == [sc.caption] and removal["captions"] == [sc.removed_caption, ""]
+    assert removal["mask"] == shown["mask"] and removal["split"] == shown["split"]
+    assert np.array_equal(read_image(removal["path"]).rgb, sc.removed)
+    scene = json.loads((out / "scenes.jsonl").read_text().splitlines()[4])
+    assert scene["removed"] == "removed/00004.png" and scene["removed_caption"] == sc.removed_caption
+    one = read_index(write_shapes(tmp_path / "one", 2, seed=0, min_shapes=1, max_shapes=1, removals=True)
+                     / "index.jsonl")
+    assert one[1]["captions"] == [""]
+
+
 def test_bad_arguments_are_user_errors(tmp_path):
     with pytest.raises(InpaintKitError, match="count"):
         write_shapes(tmp_path / "x", 0)
@@ -88,6 +129,9 @@ def test_cli_data_shapes(cli, tmp_path):
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "s" / "images").iterdir()) == ["00000.png", "00001.png", "00002.png"]
     assert np.array_equal(read_image(tmp_path / "s" / "images" / "00001.png").rgb, make_scene(1, 1).image)
+    code, out, err = cli("data", "shapes", "--count", "2", "--out", tmp_path / "r", "--removals")
+    assert code == 0, err
+    assert "removals" in out and (tmp_path / "r" / "removed" / "00001.png").is_file()
 
 
 def test_training_crops_use_each_record_s_own_mask(tmp_path):

@@ -45,6 +45,27 @@ def test_predict_keeps_known_pixels_and_seeds_give_diverse_fills():
     assert torch.isfinite(fam.predict(img, mask, seed=0)).all()  # no caption at all is fine
 
 
+def test_diversity_scales_how_far_seeds_spread():
+    from inpaintkit.errors import InpaintKitError
+
+    fam = tiny().eval()
+    sc, img, mask = scenes()
+    caps = [s.caption for s in sc]
+
+    def spread(d):
+        a, b = (fam.predict(img, mask, caption=caps, seed=s, diversity=d) for s in (0, 1))
+        assert torch.equal(a * (1 - mask), img * (1 - mask)) and torch.equal(b * (1 - mask), img * (1 - mask))
+        return (a - b).abs().sum().item()
+
+    assert spread(0.0) == 0.0  # no noise: every seed gives the mean completion
+    assert 0 < spread(1.0) < spread(4.0)
+    assert torch.equal(fam.predict(img, mask, caption=caps, seed=1, diversity=fam.generator.cfg.sample_std),
+                       fam.predict(img, mask, caption=caps, seed=1))  # the default is model.sample_std
+    for bad in (-1, "lots", float("nan"), float("inf")):
+        with pytest.raises(InpaintKitError, match="diversity"):
+            fam.predict(img, mask, caption=caps, diversity=bad)
+
+
 def test_prefill_is_the_base_of_the_output_and_none_sees_a_black_hole():
     from inpaintkit.layers.prefill import push_pull_fill
 
@@ -117,7 +138,7 @@ def test_three_step_training_gives_a_captioned_seeded_inpainter(run_dir):
 
     assert get_inpainter_entry("tdanet").extra.get("text_guided") is True
     inp = create_inpainter("tdanet", checkpoint=str(run_dir), device="cpu")
-    assert set(inp.call_options) == {"caption", "seed"}
+    assert set(inp.call_options) == {"caption", "seed", "diversity"}
     assert inp.family.generator.text.vocabulary_size > 10  # the vocabulary came back with the weights
     sc = make_scene(7, 0)
     a = inp(sc.image, sc.mask, caption=sc.caption, seed=0)
@@ -142,6 +163,14 @@ def test_cli_run_with_caption_and_samples(cli, run_dir, tmp_path):
     s0, s1 = (read_image(tmp_path / f"out_sample{i}.png").rgb for i in range(2))
     assert not np.array_equal(s0, s1)
     assert np.array_equal(s0[~sc.mask], sc.image[~sc.mask]) and np.array_equal(s1[~sc.mask], sc.image[~sc.mask])
+    code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "d.png",
+                       "--model", "tdanet", "--checkpoint", run_dir, "--caption", sc.caption, "--opt", "diversity=0",
+                       "--samples", "2")
+    assert code == 0, err
+    assert np.array_equal(read_image(tmp_path / "d_sample0.png").rgb, read_image(tmp_path / "d_sample1.png").rgb)
+    code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "e.png",
+                       "--model", "tdanet", "--checkpoint", run_dir, "--opt", "diversity=-2")
+    assert code == 1 and "error: diversity: expected a finite number >= 0" in err and not (tmp_path / "e.png").exists()
     code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "t.png",
                        "--model", "telea", "--caption", "a red circle")
     assert code == 2 and "does not take a caption" in err
