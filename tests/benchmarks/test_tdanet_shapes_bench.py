@@ -1,0 +1,69 @@
+"""The measures of benchmarks/tdanet_shapes.py that our TDANet claims rest on: hole-PSNR, the colour-artefact
+measure (chroma excess), nearest palette colour, and the mixed training index (shapes + captioned photo crops)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "tdanet_shapes.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("tdanet_shapes_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def grey_scene(rng, n=64):
+    img = np.clip(rng.normal(128, 6, (n, n, 1)).repeat(3, axis=2), 0, 255).astype(np.uint8)
+    mask = np.zeros((n, n), bool)
+    mask[24:40, 20:44] = True
+    return img, mask
+
+
+def test_chroma_excess_flags_a_coloured_blob_not_a_grey_continuation(bench, rng):
+    img, mask = grey_scene(rng)
+    assert abs(bench.chroma_excess(img, mask)) < 1.0  # the truth continues its surroundings
+    blob = img.copy()
+    blob[mask] = (200, 60, 60)
+    assert bench.chroma_excess(blob, mask) > 40 > bench.BLOB_CHROMA
+    faint = img.copy()
+    faint[mask] = (136, 124, 124)  # a slight tint stays under the threshold
+    assert 0 < bench.chroma_excess(faint, mask) < bench.BLOB_CHROMA
+    # a colourful photo whose fill matches its colourful surroundings is no artefact
+    blue = np.zeros_like(img)
+    blue[...] = (30, 80, 200)
+    assert abs(bench.chroma_excess(blue, mask)) < 1e-6
+
+
+def test_hole_psnr_and_nearest_colour(bench, rng):
+    img, mask = grey_scene(rng)
+    assert 100 < bench.hole_psnr(img, img, mask) < np.inf  # a perfect fill: capped, not infinite
+    off = img.copy()
+    off[mask] = np.clip(off[mask].astype(int) + 10, 0, 255)
+    assert bench.hole_psnr(off, img, mask) == pytest.approx(20 * np.log10(255 / 10), abs=0.05)
+    for i, name in enumerate(bench.NAMES):
+        assert bench.nearest_colour(np.array(bench.COLOURS[name], float) + 5) == i
+
+
+def test_mixed_index_adds_captioned_photo_crops_to_the_shapes_index(bench, tmp_path):
+    from inpaintkit.data.shapes import write_shapes
+    from inpaintkit.io import read_image, write_image
+
+    shapes = write_shapes(tmp_path / "shapes", 4, seed=0, removals=True)
+    photo = np.random.default_rng(1).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    known = next(iter(bench.photo_captions()))  # a stem with a hand-written caption
+    write_image(tmp_path / f"{known}.png", photo)
+    index = bench.mixed_index(str(shapes / "index.jsonl"), [str(tmp_path / f"{known}.png")], tmp_path / "mix", count=5)
+    recs = [json.loads(line) for line in index.read_text().splitlines()]
+    assert len(recs) == 8 + 5
+    assert all(Path(r["path"]).is_absolute() and Path(r["path"]).is_file() for r in recs)
+    assert all(Path(r["mask"]).is_file() for r in recs[:8]) and not any("mask" in r for r in recs[8:])
+    assert recs[8]["captions"] == [bench.photo_captions()[known], ""]
+    assert read_image(recs[8]["path"]).rgb.shape == (64, 64, 3)
