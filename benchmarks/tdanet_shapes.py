@@ -129,7 +129,8 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
                 if j == 0:  # diversity on a real photo: 4 seeds, empty caption, the box hole
                     seeds = [inp(tile, mask, caption="", seed=s).astype(float) for s in range(4)]
                     diffs += [np.abs(seeds[a][mask] - seeds[b][mask]).mean() for a in range(4) for b in range(a)]
-                fills = {"tdanet_empty": inp(tile, mask, caption=""), "tdanet_caption": inp(tile, mask, caption=caption)}
+                fills = {"tdanet_empty": inp(tile, mask, caption=""),
+                         "tdanet_caption": inp(tile, mask, caption=caption)}
                 fills.update({name: o(tile, mask) for name, o in others.items()})
                 kept &= all(np.array_equal(f[~mask], tile[~mask]) for f in fills.values())
                 for k, f in fills.items():

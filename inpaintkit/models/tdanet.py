@@ -15,9 +15,10 @@ Generator (``TDANetGenerator``):
   H/32; a latent drawn from it is *added* to the visible image's top features, so one input gives diverse fills;
 - decoder: ``levels`` residual up-sampling blocks, short+long-term attention after the first one, RGB outputs at
   the last ``output_scales`` levels (multi-scale supervision);
-- ``prefill: binomial`` (our addition; set in configs/tdanet.yaml): the inpainting path sees the push-pull pre-fill of the hole rather
-  than a black hole, and each RGB output corrects the pre-fill's logit — so the network only learns what the
-  caption (or the context) adds to a smooth fill, and a small network does not smear real photos.
+- ``prefill: binomial`` (our addition; set in configs/tdanet.yaml): the inpainting path sees the push-pull
+  pre-fill of the hole rather than a black hole, and each RGB output corrects the pre-fill's logit — so the network
+  only learns what the caption (or the context) adds to a smooth fill, and a small network does not smear real
+  photos.
 
 Training (``generator_step``): the auxiliary path decodes a latent from the posterior p(z | hole, text) (the
 reconstruction path ``rec``), the inpainting path one from the prior q(z | visible, text) (``g``). Losses (keys of
@@ -259,9 +260,9 @@ class TDANetGenerator(nn.Module):
 
         ``caption``: one string for the whole batch or one per image; ``seed`` picks the latent sample
         (default 0, so a call is reproducible); ``diversity`` scales the latent's noise (default
-        ``model.sample_std``; 0 = the mean completion, larger = more varied fills). With ``target`` (the ground truth, training) both paths run and a
-        dict of their outputs comes back (``training_forward``); it goes through ``forward`` so that a
-        DistributedDataParallel wrapper sees the whole computation.
+        ``model.sample_std``; 0 = the mean completion, larger = more varied fills). With ``target`` (the ground
+        truth, training) both paths run and a dict of their outputs comes back (``training_forward``); it goes
+        through ``forward`` so that a DistributedDataParallel wrapper sees the whole computation.
         """
         n = image.shape[0]
         if target is not None:
@@ -337,7 +338,7 @@ def _gather_words(words: list[str]) -> list[str]:
 
 
 def _diversity(value: Any) -> float:
-    """A per-call ``diversity`` (from the API, or ``--opt diversity=4`` as a string) -> a float >= 0, or a user error."""
+    """A per-call ``diversity`` (API, or ``--opt diversity=4``) -> a finite float >= 0, or a one-line user error."""
     try:
         v = float(value)
     except (TypeError, ValueError):
