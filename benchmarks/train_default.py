@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/train_default.py --photos photos --out runs/default [--install]
 
-1. ``inpaintkit data fetch-photos --out PHOTOS`` when PHOTOS/train is missing (Debian wallpaper packages +
-   scikit-image samples; held-out photos in PHOTOS/holdout are only validated on).
+1. ``inpaintkit data fetch-photos --out PHOTOS`` when PHOTOS/train is missing (the photo corpus:
+   scikit-image samples; the corpus's val split PHOTOS/val is validated on, PHOTOS/test never used).
 2. Phase 1, ``configs/default.yaml`` with the ``box`` push-pull pre-fill (the shipped run's phase 1 predates the
    ``binomial`` one): 128x128 crops (crop side 0.1-0.45 of the photo's short side, so objects have about the pixel
    size they have in the 256x256 evaluation crops), batch 16, ``--phase1-steps``.
@@ -51,7 +51,7 @@ def main() -> None:
     photos, out = args.photos.resolve(), args.out.resolve()
     if not (photos / "train").is_dir():
         run([*CLI, "data", "fetch-photos", "--out", str(photos)])
-    common = [f"data.root={photos / 'train'}", f"data.val_root={photos / 'holdout'}", f"train.device={args.device}",
+    common = [f"data.root={photos / 'train'}", f"data.val_root={photos / 'val'}", f"train.device={args.device}",
               f"train.threads={args.threads}"]
     p1, p2, p3 = out / "phase1", out / "phase2", out / "phase3"
     if not (p1 / "last").exists():

@@ -24,7 +24,8 @@ def evaluate_cmd(
     samples: int = typer.Option(4, "--samples", min=0, help="Sample rows per bucket in the picture grids."),
     fid_weights: Optional[Path] = typer.Option(None, "--fid-weights", help="pytorch-fid Inception weights (pt_inception-2015-12-05-*.pth) to compute FID."),
     lpips_weights: Optional[Path] = typer.Option(None, "--lpips-weights", help="LPIPS lin-layer weights (the lpips package's vgg.pth) to compute LPIPS."),
-    vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="torchvision VGG16 weights for LPIPS (unless in the --lpips-weights file)."),
+    vgg_weights: Optional[Path] = typer.Option(None, "--vgg-weights", help="torchvision VGG16 weights for LPIPS (unless in the --lpips-weights file); also replaces the bundled features of lpips_hed/kid_hed."),
+    hed: bool = typer.Option(True, "--hed/--no-hed", help="lpips_hed and kid_hed on the bundled VGG16 features (--no-hed: skip them; faster)."),
     device: str = typer.Option("cpu", "--device", help="Torch device for FID/LPIPS networks."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Plots and sample grids (--no-figures: tables, CSV and JSON only; faster)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -32,11 +33,11 @@ def evaluate_cmd(
     """Score inpainters side by side: metrics.csv, summary.json, report.md/.html, plots and sample grids."""
     cfg = EvalConfig(tuple(model), images, masks, out, jobs=jobs, size=size, max_images=max_images,
                      max_masks=max_masks, samples=samples, fid_weights=fid_weights, lpips_weights=lpips_weights,
-                     vgg_weights=vgg_weights, device=device, figures=figures)
+                     vgg_weights=vgg_weights, hed=hed, device=device, figures=figures)
     summary = evaluate(cfg, progress=not quiet)
     overall = summary["metrics"]
     width = max(len(m) for m in summary["models"])
-    names = [m for m in (*TABLE_METRICS, "lpips", "fid") if m in overall]
+    names = [m for m in (*TABLE_METRICS, "lpips_hed", "kid_hed", "lpips", "fid") if m in overall]
     print(f"{'model':<{width}}  " + "  ".join(f"{n:>18}" for n in names) + "   (all buckets)")
     for m in summary["models"]:
         cells = []

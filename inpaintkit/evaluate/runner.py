@@ -33,8 +33,10 @@ from ..inpainters import Inpainter, create_inpainter_from_spec, get_inpainter_en
 from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, list_images, read_image, read_mask, resize_mask, write_image
 from .metrics import MIN_SIDE, image_metrics
 
-COLUMNS = ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "seconds")
+COLUMNS = ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "lpips_hed", "seconds")
 VALUE_COLUMNS = COLUMNS[4:]
+#: The columns before lpips_hed existed: such a metrics.csv is read (lpips_hed NaN, computed on resume).
+_OLD_COLUMNS = tuple(c for c in COLUMNS if c != "lpips_hed")
 Key = tuple[str, str, str, str]  # (model, bucket, image, mask)
 
 
@@ -54,6 +56,8 @@ class EvalConfig:
     fid_weights: Path | None = None
     lpips_weights: Path | None = None
     vgg_weights: Path | None = None
+    #: lpips_hed and kid_hed on the bundled VGG16 features (or --vgg-weights); off: those columns stay empty
+    hed: bool = True
     device: str = "cpu"
     #: plots and sample grids (off: tables, CSV and JSON only, which is much faster)
     figures: bool = True
@@ -252,7 +256,8 @@ def write_metrics_csv(path: Path, rows: list[dict]) -> None:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([r["model"], r["bucket"], r["image"], r["mask"], *(_fmt(r[c]) for c in VALUE_COLUMNS)])
+        w.writerow([r["model"], r["bucket"], r["image"], r["mask"],
+                    *(_fmt(r.get(c, float("nan"))) for c in VALUE_COLUMNS)])
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
@@ -262,15 +267,16 @@ def read_metrics_csv(path: Path) -> list[dict]:
         with open(path, newline="") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or tuple(header) != COLUMNS:
+            if header is None or tuple(header) not in (COLUMNS, _OLD_COLUMNS):
                 raise InpaintKitError(f"{path}: not a metrics.csv of `inpaintkit evaluate` (columns "
                                       f"{','.join(header or [])}); choose another --out")
+            columns = tuple(header)
             rows = []
             for line in reader:
-                if len(line) != len(COLUMNS):
+                if len(line) != len(columns):
                     raise InpaintKitError(f"{path}: line {reader.line_num} has {len(line)} fields, expected "
-                                          f"{len(COLUMNS)}; delete the file to start over")
-                r = dict(zip(COLUMNS, line))
+                                          f"{len(columns)}; delete the file to start over")
+                r = {"lpips_hed": float("nan"), **dict(zip(columns, line))}
                 for c in VALUE_COLUMNS:
                     r[c] = float(r[c])
                 rows.append(r)
@@ -306,6 +312,8 @@ class ImageResult:
     real: np.ndarray | None = None  # (2048,) Inception features of the ground truth
     fake: dict[Key, np.ndarray] = field(default_factory=dict)  # key -> (2048,)
     lpips: dict[Key, float] = field(default_factory=dict)
+    hed_real: np.ndarray | None = None  # (1024,) pooled VGG16 features of the ground truth (kid_hed)
+    hed_fake: dict[Key, np.ndarray] = field(default_factory=dict)  # key -> (1024,)
 
 
 @dataclass(frozen=True)
@@ -316,6 +324,7 @@ class WorkerConfig:
     vgg_weights: str | None
     device: str
     single_thread: bool
+    hed: bool = False
 
 
 class _Worker:
@@ -340,6 +349,11 @@ class _Worker:
             from .perceptual import LPIPS
 
             self.lpips = LPIPS(wc.lpips_weights, wc.vgg_weights).to(wc.device)
+        self.hed = None
+        if wc.hed:
+            from .perceptual import HEDPerceptual
+
+            self.hed = HEDPerceptual(wc.vgg_weights).to(wc.device)
 
     def run(self, job: ImageJob) -> ImageResult:
         res = ImageResult(job.image, [], [])
@@ -348,6 +362,13 @@ class _Worker:
         masks: dict[str, np.ndarray] = {}
         sample_set = set(job.samples)
         fakes: list[tuple[Key, np.ndarray]] = []
+        hed_gt = None
+        if self.hed is not None:
+            from .perceptual import to_tensor
+
+            dev = self.hed.vgg.mean.device
+            hed_gt, pooled = self.hed.features(to_tensor([rgb], dev))  # ground truth: once per image
+            res.hed_real = pooled[0].cpu().numpy()
         for model, bucket, mask_name, mask_path in job.rows:
             if mask_path not in masks:
                 m = read_mask(mask_path)
@@ -362,8 +383,13 @@ class _Worker:
             except InpaintKitError as e:
                 res.skipped.append((f"{model} on {job.image} + {bucket}/{mask_name}", str(e)))
                 continue
+            lpips_hed = float("nan")
+            if self.hed is not None:
+                taps, pooled = self.hed.features(to_tensor([out], dev))
+                lpips_hed = float(self.hed.distance_from(taps, hed_gt)[0])
+                res.hed_fake[key] = pooled[0].cpu().numpy()
             res.rows.append({"model": model, "bucket": bucket, "image": job.image, "mask": mask_name,
-                             **image_metrics(out, rgb, mask), "seconds": seconds})
+                             **image_metrics(out, rgb, mask), "lpips_hed": lpips_hed, "seconds": seconds})
             if self.fid is not None:
                 fakes.append((key, out))
             if self.lpips is not None:
@@ -405,24 +431,53 @@ def _cache_path(out: Path, image: str) -> Path:
     return out / "cache" / f"{safe_name(image)}.npz"
 
 
-def load_cache(out: Path, image: str) -> tuple[np.ndarray | None, dict[Key, np.ndarray], dict[Key, float]]:
+@dataclass
+class PerceptualCache:
+    """Per-image perceptual values kept between runs: FID and kid_hed features, LPIPS values."""
+
+    real: np.ndarray | None = None  # (2048,) Inception features of the ground truth
+    fake: dict[Key, np.ndarray] = field(default_factory=dict)
+    lpips: dict[Key, float] = field(default_factory=dict)
+    hed_real: np.ndarray | None = None  # (1024,) pooled VGG16 features of the ground truth
+    hed_fake: dict[Key, np.ndarray] = field(default_factory=dict)
+
+    def absorb(self, res: ImageResult) -> None:
+        self.real = res.real if res.real is not None else self.real
+        self.hed_real = res.hed_real if res.hed_real is not None else self.hed_real
+        self.fake.update(res.fake)
+        self.lpips.update(res.lpips)
+        self.hed_fake.update(res.hed_fake)
+
+
+def _keys(z, name: str) -> list[Key]:
+    return [tuple(k.split(_SEP)) for k in z[name].tolist()] if name in z else []
+
+
+def load_cache(out: Path, image: str) -> PerceptualCache:
     p = _cache_path(out, image)
     if not p.is_file():
-        return None, {}, {}
+        return PerceptualCache()
     with np.load(p, allow_pickle=False) as z:
-        real = z["real"] if z["real"].size else None
-        fk = [tuple(k.split(_SEP)) for k in z["fake_keys"].tolist()]
-        lk = [tuple(k.split(_SEP)) for k in z["lpips_keys"].tolist()]
-        return real, dict(zip(fk, z["fake"])), dict(zip(lk, z["lpips"].tolist()))
+        c = PerceptualCache(real=z["real"] if z["real"].size else None,
+                            fake=dict(zip(_keys(z, "fake_keys"), z["fake"])),
+                            lpips=dict(zip(_keys(z, "lpips_keys"), z["lpips"].tolist())))
+        if "hed_real" in z:  # caches written before kid_hed have none
+            c.hed_real = z["hed_real"] if z["hed_real"].size else None
+            c.hed_fake = dict(zip(_keys(z, "hed_fake_keys"), z["hed_fake"]))
+        return c
 
 
-def save_cache(out: Path, image: str, real, fake: dict, lpips: dict) -> None:
+def save_cache(out: Path, image: str, c: PerceptualCache) -> None:
+    def stack(d: dict, dim: int) -> np.ndarray:
+        return np.stack(list(d.values())).astype(np.float32) if d else np.zeros((0, dim), np.float32)
+
     buf = io.BytesIO()
-    np.savez(buf, real=np.asarray(real if real is not None else np.zeros(0), np.float32),
-             fake_keys=np.array([_SEP.join(k) for k in fake], dtype=str),
-             fake=np.stack(list(fake.values())).astype(np.float32) if fake else np.zeros((0, 2048), np.float32),
-             lpips_keys=np.array([_SEP.join(k) for k in lpips], dtype=str),
-             lpips=np.array(list(lpips.values()), np.float64))
+    np.savez(buf, real=np.asarray(c.real if c.real is not None else np.zeros(0), np.float32),
+             fake_keys=np.array([_SEP.join(k) for k in c.fake], dtype=str), fake=stack(c.fake, 2048),
+             lpips_keys=np.array([_SEP.join(k) for k in c.lpips], dtype=str),
+             lpips=np.array(list(c.lpips.values()), np.float64),
+             hed_real=np.asarray(c.hed_real if c.hed_real is not None else np.zeros(0), np.float32),
+             hed_fake_keys=np.array([_SEP.join(k) for k in c.hed_fake], dtype=str), hed_fake=stack(c.hed_fake, 1024))
     atomic_write_bytes(_cache_path(out, image), buf.getvalue())
 
 
@@ -471,6 +526,9 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
                     ("--vgg-weights", cfg.vgg_weights)):
         if p is not None and not Path(p).is_file():
             raise InpaintKitError(f"{flag} {p}: no such file")
+    from .perceptual import hed_available
+
+    want_hed = cfg.hed and hed_available(cfg.vgg_weights)
     if cfg.out.exists() and not cfg.out.is_dir():
         raise InpaintKitError(f"--out {cfg.out}: is a file; give a folder")
     plan = make_plan(cfg, log)
@@ -481,11 +539,12 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     want_fid, want_lpips = cfg.fid_weights is not None, cfg.lpips_weights is not None
     wc = WorkerConfig(tuple(plan.models), str(cfg.fid_weights) if want_fid else None,
                       str(cfg.lpips_weights) if want_lpips else None,
-                      str(cfg.vgg_weights) if cfg.vgg_weights else None, cfg.device, single_thread=cfg.jobs > 1)
+                      str(cfg.vgg_weights) if cfg.vgg_weights else None, cfg.device, single_thread=cfg.jobs > 1,
+                      hed=want_hed)
     # Built here even when a pool does the work: wrong weights files fail now, as one clear line, not as a
     # broken worker pool. With jobs == 1 this worker does the work.
-    local = (_Worker(replace(wc, single_thread=False), models) if (cfg.jobs == 1 or want_fid or want_lpips)
-             else None)
+    local = (_Worker(replace(wc, single_thread=False), models)
+             if (cfg.jobs == 1 or want_fid or want_lpips or want_hed) else None)
 
     csv_path = cfg.out / "metrics.csv"
     existing = {row_key(r): r for r in read_metrics_csv(csv_path)} if csv_path.is_file() else {}
@@ -494,11 +553,12 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     mask_paths = {(b.name, m.name): str(m.path) for b in plan.buckets for m in b.masks}
     sample_pairs = {(b, i, m) for b, lst in plan.samples.items() for i, m in lst}
 
-    caches = {im.name: load_cache(cfg.out, im.name) for im in plan.images} if (want_fid or want_lpips) else {}
+    want_cache = want_fid or want_lpips or want_hed
+    caches = {im.name: load_cache(cfg.out, im.name) for im in plan.images} if want_cache else {}
     jobs: list[ImageJob] = []
     for im in plan.images:
         todo = []
-        real, fake, lp = caches.get(im.name, (None, {}, {}))
+        cache = caches.get(im.name, PerceptualCache())
         for model in plan.models:
             for bucket, image_name, mask_name in plan.pairs:
                 if image_name != im.name:
@@ -509,9 +569,12 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
                     d = sample_dir / safe_name(bucket) / f"{safe_name(image_name)}__{safe_name(mask_name)}"
                     done = (d / f"{safe_name(model)}.png").is_file()
                 if done and want_fid:
-                    done = key in fake and real is not None
+                    done = key in cache.fake and cache.real is not None
                 if done and want_lpips:
-                    done = key in lp
+                    done = key in cache.lpips
+                if done and want_hed:
+                    done = (math.isfinite(existing[key]["lpips_hed"]) and key in cache.hed_fake
+                            and cache.hed_real is not None)
                 if not done:
                     todo.append((model, bucket, mask_name, mask_paths[(bucket, mask_name)]))
         if todo:
@@ -533,11 +596,9 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
         for _, why in res.skipped:
             log(f"skip: {why}")
         run_skipped.extend(res.skipped)
-        if want_fid or want_lpips:
-            real, fake, lp = caches.get(res.image, (None, {}, {}))
-            real = res.real if res.real is not None else real
-            caches[res.image] = (real, {**fake, **res.fake}, {**lp, **res.lpips})
-            save_cache(cfg.out, res.image, *caches[res.image])
+        if want_cache:
+            caches.setdefault(res.image, PerceptualCache()).absorb(res)
+            save_cache(cfg.out, res.image, caches[res.image])
         ordered = sorted(rows.values(), key=lambda r: order.get(row_key(r), len(order)))
         write_metrics_csv(csv_path, ordered)
 
@@ -567,11 +628,16 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
 
     plan.skipped.extend(run_skipped)
     plan_rows = sorted((rows[k] for k in order if k in rows), key=lambda r: order[row_key(r)])
-    perceptual = {"fid": None, "lpips": None}
+    perceptual: dict = {"fid": None, "lpips": None, "kid_hed": None, "hed_name": None}
     if want_fid:
-        perceptual["fid"] = {k: (caches[k[2]][0], caches[k[2]][1].get(k)) for k in order if k in rows}
+        perceptual["fid"] = {k: (caches[k[2]].real, caches[k[2]].fake.get(k)) for k in order if k in rows}
     if want_lpips:
-        perceptual["lpips"] = {k: caches[k[2]][2].get(k) for k in order if k in rows}
+        perceptual["lpips"] = {k: caches[k[2]].lpips.get(k) for k in order if k in rows}
+    if want_hed:
+        perceptual["kid_hed"] = {k: (caches[k[2]].hed_real, caches[k[2]].hed_fake.get(k)) for k in order if k in rows}
+        perceptual["hed_name"] = (local.hed.name if local is not None and local.hed is not None else "")
+    elif cfg.hed:
+        perceptual["hed_missing"] = True
     return write_report(cfg, plan, plan_rows, perceptual)
 
 

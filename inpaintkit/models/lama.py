@@ -7,8 +7,8 @@ Discriminator: PatchGAN (``NLayerDiscriminator``, Isola et al. 2017) that also r
 activations for feature matching.
 Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (hole x0), non-saturating adversarial x10 with
 hole-aware fake labels (``mask_as_fake_target``: the known part of a fake counts as real), R1 penalty on real
-images x0.001 (``gp_coef``), discriminator feature matching x100, and VGG16 perceptual only when a weights file is
-given (LaMa's own ResNet-ADE20k perceptual net is not available).
+images x0.001 (``gp_coef``), discriminator feature matching x100, and a VGG16 perceptual term on the bundled
+features (``losses.perceptual_layers``; LaMa's own ResNet-ADE20k perceptual net is not available offline).
 """
 from __future__ import annotations
 
@@ -56,8 +56,11 @@ class LamaLossConfig(StrictConfig):
     #: Hole-aware fake labels for the discriminator (LaMa's ``mask_as_fake_target``).
     mask_as_fake_target: bool = True
     perceptual: float = Field(1.0, ge=0)
-    #: A torchvision-format VGG16 state dict for the perceptual term; without it the term is off.
+    #: A torchvision-format VGG16 state dict for the perceptual term (none: the bundled VGG16 features).
     vgg_weights: Optional[str] = None
+    #: VGG16 taps of the perceptual term (mean |difference| summed over taps). Deeper taps see more context
+    #: (LaMa's point about its high-receptive-field perceptual loss) but cost more compute.
+    perceptual_layers: list[str] = Field(default_factory=lambda: ["pool1", "pool2", "pool3"], min_length=1)
 
 
 class FFCResNetGenerator(nn.Module):
@@ -183,7 +186,8 @@ class Lama(Family):
         super().__init__(model, discriminator, losses)
         self.generator = FFCUNetGenerator(model) if model.arch == "unet" else FFCResNetGenerator(model)
         self.discriminators = nn.ModuleDict({"patch": NLayerDiscriminator(discriminator)})
-        self.perceptual = PerceptualStyle(losses.vgg_weights) if losses.perceptual > 0 else None
+        self.perceptual = (PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers))
+                           if losses.perceptual > 0 else None)
 
     @classmethod
     def tiny_config(cls) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,7 @@ concatenation with the encoder's skip (the last level concatenates the input ima
 BatchNorm and LeakyReLU(0.2) (the last layer: neither). The mask is updated by every partial conv.
 
 Loss (paper eq. 1-7): ``l1_valid`` 1, ``l1_hole`` 6, ``perceptual`` 0.05 and ``style`` 120 (VGG16 pool1-3, on both
-the raw output and the composite; only with ``losses.vgg_weights``), ``tv`` 0.1 on the 1-px-dilated hole of the
+the raw output and the composite; the bundled VGG16 features unless ``losses.vgg_weights`` names a file), ``tv`` 0.1 on the 1-px-dilated hole of the
 composite. Fine-tuning (``model.finetune: true``, paper §4: lr 5e-5) freezes the encoder's BatchNorm.
 
 Reference bugs avoided: BatchNorm is applied (it was built and never called), the mask-ratio scaling is applied once
@@ -44,7 +44,7 @@ class PConvLossConfig(StrictConfig):
     perceptual: float = Field(0.05, ge=0)
     style: float = Field(120.0, ge=0)
     tv: float = Field(0.1, ge=0)
-    #: A torchvision-format VGG16 state dict for the perceptual and style terms (none: those terms are off).
+    #: A torchvision-format VGG16 state dict for the perceptual and style terms (none: the bundled VGG16 features).
     vgg_weights: Optional[str] = None
 
 

@@ -76,3 +76,66 @@ def test_lpips_bad_files_are_refused(lpips_files, tmp_path):
     torch.save({"lin0.model.1.weight": torch.rand(1, 64, 1, 1)}, tmp_path / "partial.pth")
     with pytest.raises(InpaintKitError, match="missing lin1.model.1.weight"):
         LPIPS(tmp_path / "partial.pth", lpips_files / "vgg16.pth")
+
+
+# ---- lpips_hed and kid_hed on the bundled features ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hed():
+    from inpaintkit.evaluate.perceptual import HEDPerceptual
+
+    return HEDPerceptual()
+
+
+def _real_photos() -> list[np.ndarray]:
+    import skimage.data
+
+    return [np.ascontiguousarray(skimage.data.astronaut()[100:228, 150:278]),
+            np.ascontiguousarray(skimage.data.coffee()[150:278, 200:328])]
+
+
+def test_lpips_hed_zero_on_identity_and_grows_with_blur_and_noise(hed):
+    import cv2
+
+    for photo in _real_photos():
+        assert hed.score(photo, photo) == 0.0
+        blur = [hed.score(cv2.GaussianBlur(photo, (0, 0), s), photo) for s in (0.7, 1.5, 3.0)]
+        rng = np.random.default_rng(0)
+        noise = [hed.score(np.clip(photo + rng.normal(0, sd, photo.shape), 0, 255).astype(np.uint8), photo)
+                 for sd in (3, 10, 30)]
+        assert 0 < blur[0] < blur[1] < blur[2], blur
+        assert 0 < noise[0] < noise[1] < noise[2], noise
+
+
+def test_lpips_hed_ranks_a_blurry_fill_below_a_sharp_one_that_psnr_prefers(hed):
+    """The property that makes LPIPS better than PSNR at ranking fills: a blur of the hole can have the higher PSNR
+    and still be the worse fill; a sharp texture with a small shift is perceptually closer."""
+    import cv2
+
+    from inpaintkit.evaluate.metrics import psnr
+
+    for photo in _real_photos():
+        blurred = photo.copy()
+        blurred[32:96, 32:96] = cv2.GaussianBlur(photo, (0, 0), 2)[32:96, 32:96]
+        shifted = photo.copy()
+        shifted[32:96, 32:96] = np.roll(photo, 3, axis=1)[32:96, 32:96]
+        assert psnr(blurred, photo) > psnr(shifted, photo) + 2
+        assert hed.score(shifted, photo) < 0.75 * hed.score(blurred, photo)
+
+
+def test_kid_zero_for_one_set_positive_for_different_sets():
+    from inpaintkit.evaluate.metrics import kid_from_features
+
+    rng = np.random.default_rng(0)
+    a = rng.gamma(2.0, 1.0, (60, 32))
+    same, _ = kid_from_features(a, a.copy())
+    assert abs(same) < 1e-9  # paired and identical: exactly zero, not a large negative value
+    b = rng.gamma(2.0, 1.0, (60, 32))  # the same distribution, other samples
+    c = rng.gamma(2.0, 1.0, (60, 32)) * np.linspace(0.2, 3, 32)  # another distribution
+    near, far = kid_from_features(a, b)[0], kid_from_features(a, c)[0]
+    assert abs(near) < far and far > 0
+    assert kid_from_features(a * 1000, c)[0] == pytest.approx(far)  # scale of the features does not matter
+    big = kid_from_features(rng.gamma(2.0, 1.0, (300, 8)), rng.gamma(2.0, 1.0, (300, 8)) * 2, subset_size=100,
+                            subsets=10)
+    assert big[0] > 0 and np.isfinite(big[1])
+    with pytest.raises(ValueError):
+        kid_from_features(a[:1], b[:1])

@@ -49,7 +49,7 @@ def test_end_to_end_files_and_values(tmp_path, inputs, cli):
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert tuple(rows[0]) == COLUMNS == ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1",
-                                         "seconds")
+                                         "lpips_hed", "seconds")
     keys = [tuple(r[:4]) for r in rows[1:]]
     # deterministic order: model as given, then bucket, image, mask
     assert keys == [(m, b, i, "m000.png") for m in ("telea", "ns") for b in ("0.01-0.1", "0.2-0.3")
@@ -74,6 +74,13 @@ def test_end_to_end_files_and_values(tmp_path, inputs, cli):
     assert psnr_all["mean"] == pytest.approx(np.mean([r["psnr"] for r in parsed if r["model"] == "telea"]), abs=1e-5)
     assert [b["name"] for b in summary["buckets"]] == ["0.01-0.1", "0.2-0.3"]
     assert "fid" in summary["not_computed"] and "lpips" in summary["not_computed"]
+    # lpips_hed and kid_hed need no weights file: the bundled VGG16 features
+    assert "lpips_hed" not in summary["not_computed"] and "vgg16-hed" in summary["features"]
+    assert all(0 < r["lpips_hed"] < 2 for r in parsed)
+    lp = summary["metrics"]["lpips_hed"]
+    assert lp["0.2-0.3"]["telea"]["mean"] > lp["0.01-0.1"]["telea"]["mean"]  # a bigger hole is further away
+    assert summary["metrics"]["kid_hed"]["all"]["telea"]["n"] == 4
+    assert "Not comparable with published LPIPS" in summary["definitions"]["lpips_hed"]
 
     md = (out / "report.md").read_text()
     assert "| bucket | hole % | pairs | telea | ns |" in md
@@ -260,3 +267,33 @@ def test_bad_input_is_one_clear_line(tmp_path, inputs, cli, case, message, lpips
     assert not (tmp_path / "out" / "metrics.csv").exists()  # nothing half-done
     if case == "unknown_model":
         assert "telea" in err and "patchmatch" in err
+
+
+def test_hed_columns_empty_with_a_reason_when_features_are_missing(tmp_path, inputs, monkeypatch):
+    from inpaintkit.evaluate import perceptual
+
+    images, masks = inputs
+    off = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "off", figures=False, hed=False),
+                   log=_quiet, progress=False)
+    assert off["not_computed"]["lpips_hed"] == "not computed: turned off (--no-hed)"
+    assert all(np.isnan(r["lpips_hed"]) for r in read_metrics_csv(tmp_path / "off" / "metrics.csv"))
+    monkeypatch.setattr(perceptual, "default_vgg16_weights", lambda: None)  # a stripped install
+    gone = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "gone", figures=False), log=_quiet,
+                    progress=False)
+    assert "missing from this install" in gone["not_computed"]["kid_hed"]
+    assert "lpips_hed" not in gone["metrics"]
+    assert "missing from this install" in (tmp_path / "gone" / "report.md").read_text()
+
+
+def test_a_metrics_csv_from_before_lpips_hed_resumes(tmp_path, inputs):
+    images, masks = inputs
+    out = tmp_path / "report"
+    cfg = EvalConfig(("telea",), images, masks, out, figures=False)
+    evaluate(cfg, log=_quiet, progress=False)
+    text = (out / "metrics.csv").read_text().splitlines()
+    old = [",".join(c for i, c in enumerate(line.split(",")) if i != 8) for line in text]  # drop lpips_hed
+    (out / "metrics.csv").write_text("\n".join(old) + "\n")
+    logs: list[str] = []
+    evaluate(cfg, log=logs.append, progress=False)
+    assert "4 to compute" in logs[0]  # rows without lpips_hed are computed again
+    assert all(np.isfinite(r["lpips_hed"]) for r in read_metrics_csv(out / "metrics.csv"))

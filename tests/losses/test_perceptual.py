@@ -28,8 +28,23 @@ def test_gram_normalised_by_chw():
     assert torch.allclose(gram(f)[0], expected)
 
 
+def test_bundled_features_are_the_default_and_load_lazily():
+    loss = PerceptualStyle(None, layers=("pool1",))
+    assert loss.available and loss.__dict__["_vgg"] is None  # nothing loaded until a loss is asked for
+    assert not list(loss.state_dict())  # the VGG never lands in a checkpoint
+    x = torch.rand(1, 3, 16, 16)
+    p, s = loss(x, torch.rand(1, 3, 16, 16))
+    assert p > 0 and s > 0
+    assert loss(x, x)[0] == 0
+    assert loss.__dict__["_vgg"].convention == "caffe_bgr"
+
+
 def test_without_weights_disabled_and_said_once(monkeypatch, caplog):
+    """A stripped install (no bundled features) and no file: the terms are off, said once, never random."""
+    from inpaintkit.models.backbones import vgg
+
     monkeypatch.setattr(perceptual_module, "_said_disabled", False)
+    monkeypatch.setattr(vgg, "default_vgg16_weights", lambda: None)
     with caplog.at_level(logging.WARNING):
         a, b = PerceptualStyle(None), PerceptualStyle(None)
         assert not caplog.records  # building a model for inference says nothing

@@ -67,7 +67,7 @@ def test_losses_follow_the_config():
     batch["mask"][:, :, 8:40, 8:40] = 1
     fam = _lama(l1_missing=2.0)
     losses, pred = fam.generator_step(batch, 0)
-    assert set(losses) == {"l1_known", "l1_missing", "adv", "feature_matching"}
+    assert set(losses) == {"l1_known", "l1_missing", "adv", "feature_matching", "perceptual"}  # bundled VGG16
     known = ((1 - batch["mask"]) * (pred - batch["image"]).abs()).mean()
     assert torch.allclose(losses["l1_known"], 10 * known)
     d = fam.discriminator_step(batch, pred.detach(), 0)
@@ -85,17 +85,20 @@ def test_losses_follow_the_config():
     plain = _lama(mask_as_fake_target=False).discriminator_step(batch, pred.detach(), 0)["adv"]
     assert not torch.allclose(plain, d2["adv"])
     # reconstruction only: no discriminator terms and no discriminator updates
-    rec = _lama(adv=0.0, feature_matching=0.0)
+    rec = _lama(adv=0.0, feature_matching=0.0, perceptual=0.0)
     assert set(rec.generator_step(batch, 0)[0]) == {"l1_known"}
     assert rec.discriminator_step(batch, pred.detach(), 0) == {} and not rec.trains_discriminator(0)
 
 
-def test_perceptual_needs_a_weights_file(tmp_path):
+def test_perceptual_uses_the_bundled_features_and_checks_a_given_file(tmp_path):
     from inpaintkit.errors import InpaintKitError
 
-    assert _lama().perceptual is None or not _lama().perceptual.available
+    assert _lama().perceptual.available and _lama(perceptual=0.0).perceptual is None
+    assert _lama(perceptual_layers=["relu2_2", "relu3_3"]).perceptual.layers == ("relu2_2", "relu3_3")
     with pytest.raises(InpaintKitError):
         _lama(vgg_weights=str(tmp_path / "missing.pth"))
+    with pytest.raises(InpaintKitError, match="unknown VGG16 layer"):
+        _lama(perceptual_layers=["conv9_9"])
 
 
 # ---- arch: unet (the bundled default's generator) and its push-pull pre-fill ------------------------------------

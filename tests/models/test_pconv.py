@@ -58,7 +58,7 @@ def test_finetune_freezes_encoder_batchnorm():
 def test_loss_keys_and_weights():
     fam = create_model("pconv", {"layer_size": 4, "channels": 4}, losses={"l1_hole": 12.0, "tv": 0.0})
     losses, pred = fam.generator_step(_batch(), 0)
-    assert set(losses) == {"l1_valid", "l1_hole", "tv"}  # no VGG weights: no perceptual / style keys
+    assert set(losses) == {"l1_valid", "l1_hole", "tv", "perceptual", "style"}  # on the bundled VGG16 features
     from inpaintkit.losses import l1_hole
     b = _batch()
     assert losses["l1_hole"].item() == pytest.approx(12 * l1_hole(pred, b["image"], b["mask"]).item(), rel=1e-5)

