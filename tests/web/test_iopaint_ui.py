@@ -48,9 +48,16 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def iopaint_server(iopaint_dist, tmp_path_factory):
+def folders(tmp_path_factory) -> dict[str, Path]:
+    photos = tmp_path_factory.mktemp("photos")
+    shutil.copy2(PHOTO, photos / PHOTO.name)
+    return {"input": photos, "output": tmp_path_factory.mktemp("saved")}
+
+
+@pytest.fixture(scope="module")
+def iopaint_server(iopaint_dist, folders, tmp_path_factory):
     args = ["--model", "telea", "--ui", "iopaint", "--iopaint-web", str(iopaint_dist / "iopaint" / "web_app"),
-            "--output-dir", str(tmp_path_factory.mktemp("saved"))]
+            "--input", str(folders["input"]), "--output-dir", str(folders["output"])]
     if "allow_model_switch" in Settings.__dataclass_fields__:  # model switching is opt-in where the server has it
         args.append("--allow-model-switch")
     log = tmp_path_factory.mktemp("log") / "serve.log"
@@ -71,7 +78,16 @@ def _shot(page, box) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
 
-def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server, tmp_path):
+def _save_button(page, canvas_box):
+    """The last button of the toolbar under the photo (IOPaint's download; with --output-dir, its save)."""
+    boxes = page.locator("button").evaluate_all(
+        "els => els.map((e, i) => { const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y, i]; })")
+    left, right = canvas_box["x"], canvas_box["x"] + canvas_box["width"]
+    below = [(x, i) for x, y, i in boxes if y > canvas_box["y"] + canvas_box["height"] and left < x < right]
+    return page.locator("button").nth(max(below)[1])
+
+
+def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server, folders, tmp_path):
     import httpx
 
     models = [m["name"] for m in httpx.get(iopaint_server + "/api/v1/server-config").json()["modelInfos"]]
@@ -107,7 +123,11 @@ def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server,
             page.wait_for_selector(f"text=Switch to {name} success")
         assert httpx.get(iopaint_server + "/api/v1/model").json()["name"] == name
 
-        page.locator("input[type=file]").first.set_input_files(str(PHOTO))
+        if name == models[0]:  # open the photo from IOPaint's file manager (--input DIR) ...
+            page.locator("header button").first.click()
+            page.locator("[role=dialog] img").first.click()
+        else:  # ... or upload it
+            page.locator("input[type=file]").first.set_input_files(str(PHOTO))
         canvas = page.locator("canvas").first
         canvas.wait_for()
         page.wait_for_timeout(300)
@@ -147,6 +167,14 @@ def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server,
         assert shown[core_screen].mean() > 8, f"{name}: the fill is not shown"
         assert np.percentile(shown[out_screen], 99) < 16, f"{name}: the page shows other changes"
         page.screenshot(path=str(tmp_path / f"iopaint_{name}.png"))
+        if name == models[0]:  # save: with --output-dir the web app posts the result to save_image
+            with page.expect_response(lambda r: "/api/v1/save_image" in r.url) as saved:
+                _save_button(page, box).click()
+            assert saved.value.status == 200
+            page.wait_for_selector("text=Save image success")
+            assert [p.name for p in folders["output"].iterdir()] == [PHOTO.name]
+            kept = read_image(folders["output"] / PHOTO.name).rgb
+            assert np.abs(kept.astype(int) - result).mean() < 3  # what was shown, re-encoded by the browser
 
         body = page.locator("body").inner_text()
         shown_labels = [t for t in DIFFUSION_LABELS if page.get_by_text(t, exact=True).count()]
