@@ -49,3 +49,68 @@ def cli(capsys):
         return int(exc.value.code or 0), captured.out, captured.err
 
     return run
+
+
+# -- IOPaint's own code, fetched for the drop-in tests (never shipped, never imported: only read and served) -------
+IOPAINT_VERSION = "1.6.0"
+_IOPAINT_FILES = ("iopaint/api.py", "iopaint/schema.py", "iopaint/file_manager/file_manager.py")
+_NETWORK_ERRORS = ("NewConnectionError", "ConnectionError", "Max retries exceeded", "Temporary failure in name",
+                   "Name or service not known", "Network is unreachable", "No matching distribution",
+                   "Could not find a version", "timed out", "ProxyError", "SSLError")
+
+
+def _iopaint_cache() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "inpaintkit-tests" / f"iopaint-{IOPAINT_VERSION}"
+
+
+@pytest.fixture(scope="session")
+def iopaint_dist() -> Path:
+    """IOPaint's wheel unpacked (its ``api.py``, ``schema.py``, file manager and built ``web_app/``), as
+    ``DIR/iopaint/...``. Fetched once with ``pip download --no-deps`` into ``$XDG_CACHE_HOME/inpaintkit-tests``
+    (outside the repository; reruns reuse it); ``INPAINTKIT_IOPAINT_DIST`` points to an unpacked copy instead.
+    Skips, saying why, when the package registry cannot be reached.
+    """
+    import fcntl
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    env = os.environ.get("INPAINTKIT_IOPAINT_DIST")
+    if env:
+        return Path(env)
+    root = _iopaint_cache()
+    done = root / "iopaint" / "web_app" / "index.html"
+    if done.is_file():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f".iopaint-{IOPAINT_VERSION}.lock", "w") as lock:  # xdist workers fetch it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.is_file():
+            return root
+        with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
+                   f"iopaint=={IOPAINT_VERSION}", "-d", tmp]
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+                out, code = r.stdout + r.stderr, r.returncode
+            except subprocess.TimeoutExpired:
+                out, code = "timed out after 300 s", -1
+            wheels = sorted(Path(tmp).glob("*.whl"))
+            if code != 0 or not wheels:
+                last = (out.strip().splitlines() or ["no output"])[-1]
+                if any(s in out for s in _NETWORK_ERRORS):
+                    pytest.skip(f"IOPaint {IOPAINT_VERSION}'s wheel could not be fetched: the package registry is "
+                                f"unreachable ({last}); the IOPaint drop-in tests need it")
+                pytest.fail(f"`{' '.join(cmd)}` failed ({code}): {last}")
+            unpacked = Path(tmp) / "unpacked"
+            with zipfile.ZipFile(wheels[0]) as z:
+                for member in z.namelist():
+                    if member.startswith("iopaint/web_app/") or member in _IOPAINT_FILES:
+                        z.extract(member, unpacked)
+            shutil.copy2(wheels[0], unpacked / wheels[0].name)
+            shutil.rmtree(root, ignore_errors=True)
+            os.replace(unpacked, root)
+    return root

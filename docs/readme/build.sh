@@ -5,7 +5,8 @@ cd "$(dirname "$0")"
 parts=(_head foundation default patchmatch masks evaluate training models tdanet forensics apps _tail)
 {
   for p in "${parts[@]}"; do
-    sed -e 's#(\.\./img/#(docs/img/#g' -e 's#(\.\./figures/#(docs/figures/#g' "$p.md"
+    sed -e 's#(\.\./img/#(docs/img/#g' -e 's#(\.\./figures/#(docs/figures/#g' \
+      -e 's#(\.\./\([A-Za-z0-9_-]*\.md\)#(docs/\1#g' "$p.md"
     echo
   done
 } > ../../README.md

@@ -31,11 +31,17 @@ def serve_cmd(
     queue: int = typer.Option(16, "--queue", min=0, help="Requests that may wait for a worker; more get 503 + Retry-After."),
     detector: Optional[str] = typer.Option(None, "--detector", help="Detector for /api/v1/detect (default: the bundled one)."),
     log_level: str = typer.Option("info", "--log-level", help="Server log level: critical|error|warning|info|debug."),
+    ui: str = typer.Option("inpaintkit", "--ui", help="Web app at /: inpaintkit (ours) or iopaint (IOPaint's, from --iopaint-web)."),
+    iopaint_web: Optional[Path] = typer.Option(None, "--iopaint-web", help="IOPaint's built web app: its wheel's iopaint/web_app folder (for --ui iopaint)."),
+    input_path: Optional[Path] = typer.Option(None, "--input", help="IOPaint's --input: an image opened at start, or a folder browsed by its file manager (read only)."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Folder where IOPaint's save button writes (POST /api/v1/save_image); nothing is written outside it."),
+    mask_dir: Optional[Path] = typer.Option(None, "--mask-dir", help="Folder of masks for IOPaint's file manager (read only)."),
 ) -> None:
     """Serve the web app at http://HOST:PORT/ and the REST API under /api/v1 (docs at /docs)."""
     import uvicorn
 
     from ..server import Settings, create_app
+    from ..server.iopaint_api import IOPaintSettings
 
     _check_port(port)
     if log_level not in _LOG_LEVELS:
@@ -44,12 +50,15 @@ def serve_cmd(
         raise InpaintKitError("--max-upload-mb and --max-pixels must be positive")
     settings = Settings(host=host, port=port, models=tuple(model or ()), model_options=parse_options(opt),
                         max_upload_mb=max_upload_mb, max_pixels=max_pixels, workers=workers, queue_size=queue,
-                        detector_source=detector)
+                        detector_source=detector,
+                        iopaint=IOPaintSettings(ui=ui, web_dir=iopaint_web, input=input_path, output_dir=output_dir,
+                                                mask_dir=mask_dir))
     application = create_app(settings)
     models = application.state.models
     models.get()  # build the default model now: a bad checkpoint fails here, not at the first request
-    print(f"inpaintkit: serving on http://{host}:{port}/ (default model: {models.default}; API docs at /docs)",
-          flush=True)
+    page = "IOPaint's web app" if ui == "iopaint" else "web app"
+    print(f"inpaintkit: serving the {page} on http://{host}:{port}/ (default model: {models.default}; "
+          "API docs at /docs)", flush=True)
     uvicorn.run(application, host=host, port=port, log_level=log_level, timeout_keep_alive=30)
 
 

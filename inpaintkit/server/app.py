@@ -8,9 +8,11 @@ Routes (IOPaint-compatible where IOPaint has the same route):
 - ``POST /api/v1/detect``       ``{image}`` or multipart -> ``{score, verdict, heatmap (PNG, base64), width, height}``.
 - ``GET /api/v1/models``        every registered inpainter; ``GET|POST /api/v1/model`` the default one.
 - ``GET /healthz``; OpenAPI at ``/openapi.json``, docs at ``/docs``.
+- The rest of IOPaint's API (server-config, file manager, save_image, plugins, socket.io): ``iopaint_api``.
 
-Every user mistake is a 4xx ``{"detail": "<one line>"}``; a full pool is a 503 with ``Retry-After``. All image
-work runs on the bounded worker pool, never on the event loop. Nothing here opens a path taken from a request.
+Every user mistake is a 4xx ``{"detail": "<one line>"}`` (plus IOPaint's ``error``, ``body`` and ``errors`` keys); a
+full pool is a 503 with ``Retry-After``. All image work runs on the bounded worker pool, never on the event loop.
+Only ``iopaint_api``'s file routes open a path from a request: a plain file name inside a folder given at start.
 """
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ from .. import __version__
 from ..errors import InpaintKitError, TooLargeError
 from ..io import encode_image, read_image, read_mask
 from .engine import DetectorSlot, ModelCache, adjust_mask
+from . import iopaint_api
+from .iopaint_api import IOPaintSettings, error_body, model_info
+from .iopaint_schemas import IOPaintModelInfo
 from .pool import Busy, WorkerPool
 from .schemas import (AdjustMaskParams, AdjustMaskRequest, DetectParams, DetectRequest, DetectResponse, InpaintParams,
                       InpaintRequest, ModelInfo, SwitchModelRequest)
@@ -73,6 +78,8 @@ class Settings:
     detector_source: str | None = None
     #: Serve the web page at ``/``.
     serve_web: bool = True
+    #: IOPaint's UI and folders (``--ui iopaint --iopaint-web DIR``, ``--input``, ``--output-dir``, ``--mask-dir``)
+    iopaint: IOPaintSettings = field(default_factory=IOPaintSettings)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -228,6 +235,7 @@ def _request_schema(model: type[BaseModel], files: tuple[str, ...]) -> dict[str,
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. The models load lazily, on the first request that needs each one."""
     settings = settings or Settings()
+    settings.iopaint.check()
     models = ModelCache(settings.models, settings.model_options)
     pool = WorkerPool(settings.workers, settings.queue_size)
     detector = DetectorSlot(settings.detector, settings.detector_source)
@@ -245,24 +253,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(InpaintKitError)
     async def _user_error(request: Request, e: InpaintKitError) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=e.status_code)
+        return JSONResponse(error_body(type(e).__name__, str(e)), status_code=e.status_code)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, e: Busy) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=503, headers={"Retry-After": str(e.retry_after)})
+        return JSONResponse(error_body("Busy", str(e)), status_code=503, headers={"Retry-After": str(e.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, e: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _validation_message(e)}, status_code=422)
+        return JSONResponse(error_body("RequestValidationError", _validation_message(e)), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": str(e.detail)}, status_code=e.status_code, headers=e.headers)
+        return JSONResponse(error_body("HTTPException", str(e.detail)), status_code=e.status_code, headers=e.headers)
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, e: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": f"internal error ({type(e).__name__}); this is a bug in inpaintkit"},
+        return JSONResponse(error_body(type(e).__name__,
+                                       f"internal error ({type(e).__name__}); this is a bug in inpaintkit"),
                             status_code=500)
 
     @app.get("/healthz", tags=["server"])
@@ -275,12 +284,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Every registered inpainter: kind, whether it needs weights and is usable here, options."""
         return models.describe()
 
-    @app.get("/api/v1/model", tags=["models"], response_model=ModelInfo)
+    @app.get("/api/v1/model", tags=["models"], response_model=IOPaintModelInfo)
     async def current_model() -> dict[str, Any]:
-        """The default model (what ``/api/v1/inpaint`` uses when the request names none)."""
-        return next(m for m in models.describe() if m["name"] == models.default)
+        """The default model (what ``/api/v1/inpaint`` uses when the request names none), as IOPaint's ModelInfo."""
+        return model_info(models, models.default)
 
-    @app.post("/api/v1/model", tags=["models"], response_model=ModelInfo)
+    @app.post("/api/v1/model", tags=["models"], response_model=IOPaintModelInfo)
     async def switch_model(req: SwitchModelRequest) -> dict[str, Any]:
         """Change the default model (IOPaint's model switch)."""
         models.set_default(req.name)
@@ -296,10 +305,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise InpaintKitError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is "
                                   f"{pic.rgb.shape[1]}x{pic.rgb.shape[0]}; send a mask of the image's size")
         t1, c1 = time.perf_counter(), time.thread_time()
-        res = models.fill(pic.rgb, mask, params.model, caption=params.text, **params.hd_options())
+        res, alpha = iopaint_api.fill(models, pic.rgb, pic.alpha, mask, params, max_pixels=settings.max_pixels)
         t2, c2 = time.perf_counter(), time.thread_time()
         fmt = params.output_format or ("jpeg" if was_jpeg else "png")
-        data = _encode(res.image, pic.alpha, fmt)
+        data = _encode(res.image, alpha, fmt)
         t3 = time.perf_counter()
         # model_cpu: CPU time of this thread in the model (a load-independent figure for single-threaded models)
         return data, fmt, {"decode": t1 - t0, "model": res.seconds, "model_cpu": c2 - c1, "encode": t3 - t2}
@@ -320,7 +329,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         total = time.perf_counter() - t0
         timing = ", ".join(f"{k};dur={v * 1000:.2f}" for k, v in
                            {"queue": timed.queued, **t, "total": total}.items())
-        return Response(data, media_type=_MEDIA[fmt], headers={"Server-Timing": timing, "X-Model": name})
+        await iopaint_api.notify_finished(app)
+        return Response(data, media_type=_MEDIA[fmt], headers={"Server-Timing": timing, "X-Model": name,
+                                                               **iopaint_api.response_headers(params)})
 
     def adjust_job(mask_src: bytes | str, req: AdjustMaskParams) -> bytes:
         mask = read_mask(_as_bytes(mask_src, "mask"), max_pixels=settings.max_pixels, name="mask")
@@ -351,6 +362,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timed = await pool.run(detect_job, blobs["image"])
         return timed.value
 
+    iopaint_api.install(app, settings, models, pool)
+
     @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     async def unknown_api(request: Request, rest: str) -> None:
         path = f"/api/{rest}"
@@ -361,6 +374,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         raise InpaintKitError(f"no API route {path}; see /docs for the routes", status_code=404)
 
     if settings.serve_web:
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        web = settings.iopaint.web_dir if settings.iopaint.ui == "iopaint" else WEB_DIR
+        app.mount("/", StaticFiles(directory=web, html=True), name="web")
     return app
 

@@ -1,8 +1,9 @@
 """Request and response bodies of the REST API (pydantic), compatible with IOPaint's field names.
 
-IOPaint clients send many more fields (``ldm_steps``, ``sd_*``, ``cv2_flag`` ...); unknown fields are ignored so
-their scripts work unchanged. ``hd_strategy`` accepts IOPaint's ``"Original" | "Resize" | "Crop"`` as well as
-ours in any case; IOPaint's ``prompt`` is our ``caption`` for text-guided models.
+``InpaintParams`` also has every other field of IOPaint's ``InpaintRequest``, with IOPaint's types
+(``iopaint_schemas``); unknown fields are ignored, as IOPaint ignores them. ``hd_strategy`` accepts IOPaint's
+``"Original" | "Resize" | "Crop"`` as well as ours in any case; IOPaint's ``prompt`` is our ``caption`` for
+text-guided models.
 """
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import InpaintKitError
 from ..inpainters import HD_STRATEGIES
 from .engine import normalize_hd_strategy
+from .iopaint_schemas import IOPaintInpaintFields
 
 _B64 = "base64-encoded image bytes, or a data URL (data:image/png;base64,...)"
 
 
-class InpaintParams(BaseModel):
-    """Everything about a fill except the pixels (also the form fields of a multipart upload)."""
+class InpaintParams(IOPaintInpaintFields):
+    """Everything about a fill except the pixels (also the form fields of a multipart upload), with every field of
+    IOPaint's InpaintRequest and its types (``IOPaintInpaintFields``)."""
 
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
