@@ -30,7 +30,8 @@ from torch import nn
 
 from ..errors import InpaintKitError
 from ..models.backbones.inception import load_fid_inception
-from ..models.backbones.vgg import HED_FEATURES_NAME, VGG16Features, default_vgg16_weights, load_state_dict_file
+from ..models.backbones.vgg import (KID_HED_TAPS, LPIPS_HED_TAPS, HEDPerceptual, VGG16Features, default_vgg16_weights,
+                                    load_state_dict_file, normalize_channels)
 
 LPIPS_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 LPIPS_CHANNELS = (64, 128, 256, 512, 512)
@@ -59,14 +60,6 @@ class FIDFeatures:
         return self.net(to_tensor(images, self.device)).cpu().numpy().astype(np.float32)
 
 
-def _normalize_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
-    """Unit length along channels at every position, as lpips' ``normalize_tensor``. (N, C, H, W)"""
-    return x / (torch.sqrt(torch.sum(x ** 2, dim=1, keepdim=True)) + eps)
-
-
-LPIPS_HED_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
-#: Taps whose spatial means, concatenated, are the KID feature vector.
-KID_HED_TAPS = ("relu4_3", "relu5_3")
 #: Why ``lpips_hed``/``kid_hed`` are empty when the bundled features are missing (a stripped install).
 HED_MISSING = ("not computed: the bundled VGG16 features (inpaintkit/weights/vgg16_hed/vgg16_hed.safetensors) are "
                "missing from this install and no --vgg-weights was given; reinstall inpaintkit")
@@ -75,44 +68,6 @@ HED_MISSING = ("not computed: the bundled VGG16 features (inpaintkit/weights/vgg
 def hed_available(vgg_weights: str | os.PathLike | None = None) -> bool:
     """Whether ``HEDPerceptual`` can be built (a weights file given, or the bundled one present)."""
     return vgg_weights is not None or default_vgg16_weights() is not None
-
-
-class HEDPerceptual(nn.Module):
-    """Unit-normalised VGG16 taps for ``lpips_hed`` and pooled features for ``kid_hed``, in one forward pass.
-
-    Args:
-        vgg_weights: a torchvision VGG16 state dict to use instead of the bundled features (takes precedence);
-            ``None``: the bundled HED trunk.
-
-    ``features(x)`` takes (N, 3, H, W) in [0, 1] and returns (unit-normalised taps, pooled (N, 1024)).
-    """
-
-    def __init__(self, vgg_weights: str | os.PathLike | None = None):
-        super().__init__()
-        self.vgg = VGG16Features(vgg_weights, taps=LPIPS_HED_TAPS)
-        self.name = HED_FEATURES_NAME if vgg_weights is None else f"VGG16 from {os.fspath(vgg_weights)}"
-
-    @torch.no_grad()
-    def features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        taps = self.vgg(x)
-        pooled = torch.cat([t.mean(dim=(2, 3)) for name, t in zip(LPIPS_HED_TAPS, taps) if name in KID_HED_TAPS], 1)
-        return [_normalize_channels(t) for t in taps], pooled
-
-    @staticmethod
-    def distance_from(fa: list[torch.Tensor], fb: list[torch.Tensor]) -> torch.Tensor:
-        """``lpips_hed`` (N,) between two batches of unit-normalised taps (b may have batch 1: broadcast)."""
-        per_tap = [((a - b) ** 2).sum(dim=1).mean(dim=(1, 2)) for a, b in zip(fa, fb)]  # each (N,)
-        return torch.stack(per_tap, 0).mean(0)
-
-    @torch.no_grad()
-    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``lpips_hed`` between two batches in [0, 1]: (N, 3, H, W) x 2 -> (N,)."""
-        return self.distance_from(self.features(a)[0], self.features(b)[0])
-
-    def score(self, pred: np.ndarray, target: np.ndarray) -> float:
-        """``lpips_hed`` between two uint8 RGB images of one size."""
-        dev = next(self.vgg.parameters()).device
-        return float(self.distance(to_tensor([pred], dev), to_tensor([target], dev))[0])
 
 
 class LPIPS(nn.Module):
@@ -154,7 +109,7 @@ class LPIPS(nn.Module):
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised taps of x (N, 3, H, W) in [0, 1]."""
         x = ((2 * x - 1) - self.shift) / self.scale
-        return [_normalize_channels(f) for f in self.vgg(x)]
+        return [normalize_channels(f) for f in self.vgg(x)]
 
     @torch.no_grad()
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -490,6 +490,45 @@ class SquareMask(MaskGenerator):
         return _square_at_random(rng, shape, _px(self.side, _scale(shape, self.reference)))
 
 
+@register_mask("objects", description="1-3 object-shaped silhouettes (smooth random star-shaped blobs, 8-45% of the "
+                                  "short side, slightly dilated as a user's removal brush is): object removal.")
+class ObjectsMask(MaskGenerator):
+    """Object-shaped holes, as left by removing things from a photo: each a closed curve ``r(t) = r0 (1 + sum_k a_k
+    cos(k t + phi_k))`` with 2-6 harmonics (amplitudes ~ 1/k: lumpy but smooth, like animals, people, posts), radius
+    ``min_size``..``max_size`` of the short side, aspect up to 1:2.5, randomly rotated, then dilated by ~2 % of
+    the short side (a removal mask covers the object's edge and its shadow/halo)."""
+
+    def __init__(self, min_objects: int = 1, max_objects: int = 3, min_size: float = 0.08, max_size: float = 0.45,
+                 **kwargs: Any):
+        super().__init__(**kwargs)
+        self.min_objects, self.max_objects = _range("(min_objects, max_objects)", "objects",
+                                                    (min_objects, max_objects), low=1)
+        self.min_size, self.max_size = _range("(min_size, max_size)", "objects", (min_size, max_size), low=0,
+                                              integer=False)
+        if not 0 < self.min_size <= self.max_size <= 1:
+            raise InpaintKitError("mask kind 'objects': need 0 < min_size <= max_size <= 1 (fractions of the short side)")
+
+    def draw(self, rng, shape):
+        h, w = shape
+        short = min(h, w)
+        m = np.zeros(shape, np.uint8)
+        t = np.linspace(0, 2 * np.pi, 96, endpoint=False)
+        for _ in range(int(rng.integers(self.min_objects, self.max_objects + 1))):
+            size = rng.uniform(self.min_size, self.max_size) * short / 2  # mean radius in px
+            r = np.ones_like(t)
+            for k in range(1, int(rng.integers(2, 7)) + 1):
+                r += rng.uniform(0, 0.35 / k) * np.cos(k * t + rng.uniform(0, 2 * np.pi))
+            aspect = rng.uniform(1.0, 2.5)
+            x, y = r * np.cos(t) * size * aspect ** 0.5, r * np.sin(t) * size / aspect ** 0.5
+            rot = rng.uniform(0, np.pi)
+            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+            px = cx + x * np.cos(rot) - y * np.sin(rot)
+            py = cy + x * np.sin(rot) + y * np.cos(rot)
+            cv2.fillPoly(m, [np.round(np.stack([px, py], 1)).astype(np.int32)], 1)
+        d = max(1, round(0.02 * short))
+        return cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))).astype(bool)
+
+
 @register_mask("center", description="Centred hole of half the height and half the width (same for every seed).")
 class CenterMask(MaskGenerator):
     def draw(self, rng, shape):

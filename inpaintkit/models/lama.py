@@ -61,6 +61,9 @@ class LamaLossConfig(StrictConfig):
     #: VGG16 taps of the perceptual term (mean |difference| summed over taps). Deeper taps see more context
     #: (LaMa's point about its high-receptive-field perceptual loss) but cost more compute.
     perceptual_layers: list[str] = Field(default_factory=lambda: ["pool1", "pool2", "pool3"], min_length=1)
+    #: Compute the perceptual term on at most this many images of each batch (0: all). The VGG costs several times
+    #: the small default generator's step on a CPU; the batch is shuffled, so a subset is an unbiased estimate.
+    perceptual_max_images: int = Field(0, ge=0)
 
 
 class FFCResNetGenerator(nn.Module):
@@ -202,7 +205,8 @@ class Lama(Family):
         if c.l1_missing > 0:
             losses["l1_missing"] = c.l1_missing * l1_hole(pred, img, mask)
         if self.perceptual is not None and self.perceptual.available:
-            perceptual, _ = self.perceptual(pred, img)
+            k = c.perceptual_max_images or pred.shape[0]
+            perceptual, _ = self.perceptual(pred[:k], img[:k])
             losses["perceptual"] = c.perceptual * perceptual
         if c.adv > 0 or c.feature_matching > 0:
             disc = self.discriminators["patch"]

@@ -94,6 +94,11 @@ class TrainConfig(StrictConfig):
     image_every: int = Field(500, ge=1)
     #: Torch intra-op threads on CPU (0: torch's default).
     threads: int = Field(0, ge=0)
+    #: Which validation score picks the ``best`` checkpoint: ``psnr`` (composite PSNR), or ``psnr_lpips``: PSNR
+    #: minus ``select_lpips_weight`` x ``lpips_hed`` (the bundled VGG16 features; a fill that is sharp but a little
+    #: off beats a smooth smear with the same PSNR).
+    select_by: Literal["psnr", "psnr_lpips"] = "psnr"
+    select_lpips_weight: float = Field(10.0, ge=0)
     #: Fine-tune: start from another run's weights instead of random ones — a run folder (its best, else last,
     #: generator, the EMA copy when kept) or a generator ``.safetensors`` file (e.g. the bundled default's); its
     #: ``discriminators.safetensors``, when next to it, too. Steps, optimizers and schedule start fresh. Same family

@@ -97,11 +97,12 @@ def image_grid(batch: dict[str, torch.Tensor], out: torch.Tensor, raw: torch.Ten
 
 @torch.no_grad()
 def validate(family: Family, generator: nn.Module, val: dict[str, Any], batch_size: int,
-             device: torch.device) -> tuple[float, float, torch.Tensor]:
-    """Mean PSNR / SSIM of the composites on the fixed validation set, and an image grid."""
+             device: torch.device, perceptual: nn.Module | None = None) -> tuple[float, float, torch.Tensor, float]:
+    """Mean PSNR / SSIM of the composites on the fixed validation set, an image grid, and the mean ``lpips_hed``
+    when ``perceptual`` (a ``models.backbones.vgg.HEDPerceptual``) is given (else NaN)."""
     from skimage.metrics import structural_similarity
 
-    psnrs, ssims, first = [], [], None
+    psnrs, ssims, lpips, first = [], [], [], None
     with using_generator(family, generator):
         for i in range(0, len(val["image"]), batch_size):
             b = {"image": val["image"][i:i + batch_size].to(device), "mask": val["mask"][i:i + batch_size].to(device),
@@ -110,11 +111,13 @@ def validate(family: Family, generator: nn.Module, val: dict[str, Any], batch_si
             raw = family.generator(zero_hole(b["image"], b["mask"]), b["mask"], **kw)
             out = composite(raw.float().clamp(0, 1), b["image"], b["mask"])
             psnrs += psnr_per_image(out, b["image"]).tolist()
+            if perceptual is not None:
+                lpips += perceptual.distance(out.float(), b["image"].float()).tolist()
             for o, t in zip(out.cpu().numpy(), b["image"].cpu().numpy()):
                 ssims.append(structural_similarity(o, t, channel_axis=0, data_range=1.0))
             if first is None:
                 first = image_grid(b, out, raw)
-    return float(np.mean(psnrs)), float(np.mean(ssims)), first
+    return float(np.mean(psnrs)), float(np.mean(ssims)), first, float(np.mean(lpips)) if lpips else float("nan")
 
 
 def init_weights(source: str, family: str, generator: nn.Module, discriminators: nn.ModuleDict) -> None:
@@ -227,6 +230,12 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
 
     val = validation_set(val_recs, d.val_count, d.size, (d.min_scale + d.max_scale) / 2, val_mask,
                          cfg.masks.val_seed, d.cache_short_side) if dist.main else None
+
+    select_net = None
+    if dist.main and t.select_by == "psnr_lpips":
+        from ..models.backbones.vgg import HEDPerceptual
+
+        select_net = HEDPerceptual().to(device)
 
     writer = None
     if dist.main and cfg.run.tensorboard:
@@ -342,25 +351,32 @@ def train(cfg: Config, resume: bool = False) -> TrainResult:
         bar.update(1)
 
         # ---- validate (rank 0), checkpoint (every rank takes part: RNG states are gathered) ------------------------
-        psnr = ssim = None
+        psnr = ssim = score = None
         if step % t.val_every == 0 or step == t.steps:
             if dist.main:
-                psnr, ssim, grid = validate(family, ema.module if ema is not None else generator, val, t.batch_size,
-                                            device)
+                psnr, ssim, grid, lpips = validate(family, ema.module if ema is not None else generator, val,
+                                                   t.batch_size, device, select_net)
+                score = psnr - t.select_lpips_weight * lpips if select_net is not None else psnr
                 history.append((step, psnr, ssim))
                 if writer is not None:
                     writer.add_scalar("val/psnr", psnr, step)
                     writer.add_scalar("val/ssim", ssim, step)
+                    if select_net is not None:
+                        writer.add_scalar("val/lpips_hed", lpips, step)
+                        writer.add_scalar("val/score", score, step)
                     if step % t.image_every == 0 or step == t.steps or len(history) == 1:
                         writer.add_image("val/masked_mask_output_composite_truth", grid, step)
+                extra = {"val_lpips_hed": round(lpips, 5), "val_score": round(score, 4)} if select_net is not None else {}
                 with open(run_dir / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps({"step": step, "val_psnr": round(psnr, 4), "val_ssim": round(ssim, 5)}) + "\n")
-                bar.write(f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f}")
+                    f.write(json.dumps({"step": step, "val_psnr": round(psnr, 4), "val_ssim": round(ssim, 5), **extra})
+                            + "\n")
+                bar.write(f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f}"
+                          + (f", lpips_hed {lpips:.4f}, score {score:.3f}" if select_net is not None else ""))
                 bar.set_postfix(loss_g=f"{sum(logs_g.values()):.3f}", val_psnr=f"{psnr:.2f}", refresh=False)
-            psnr = dd.broadcast_object(dist, psnr)
-        is_best = psnr is not None and psnr > best_psnr
+            score = dd.broadcast_object(dist, score)
+        is_best = score is not None and score > best_psnr  # best_psnr holds the best selection score
         if step % t.ckpt_every == 0 or step == t.steps or is_best:
-            best_psnr = max(best_psnr, psnr) if psnr is not None else best_psnr
+            best_psnr = max(best_psnr, score) if score is not None else best_psnr
             rngs = dd.gather_object(dist, ck.rng_state())
             if dist.main:
                 state = {"step": step, "best_psnr": best_psnr, "opt_g": opt_g.state_dict(),

@@ -16,7 +16,7 @@ SHAPE = (96, 128)
 
 def test_registry_lists_every_kind():
     assert set(list_mask_kinds()) == {"irregular", "strokes", "freeform", "lama-thin", "lama-medium", "lama-thick",
-                                      "boxes", "square", "center", "ondemand", "file"}
+                                      "boxes", "square", "center", "ondemand", "file", "objects"}
     for e in MASKS.entries():
         assert issubclass(e.obj, MaskGenerator) and e.obj.kind == e.name and e.description
         assert "ratio" in e.options()
@@ -255,3 +255,25 @@ def test_file_masks_errors(tmp_path):
         create_mask_generator("file", root=tmp_path)
     with pytest.raises(InpaintKitError, match="no such file"):
         create_mask_generator("file", root=tmp_path / "missing")
+
+
+def test_objects_are_solid_smooth_blobs_of_the_asked_size():
+    """Object-removal holes: each component is one solid blob (no holes inside, convex-ish), not thin strokes."""
+    import cv2
+
+    gen = create_mask_generator("objects", min_objects=1, max_objects=1, min_size=0.3, max_size=0.3)
+    for seed in range(10):
+        m = gen(seed, (256, 256))
+        n, labels = cv2.connectedComponents(m.astype(np.uint8))
+        assert n - 1 >= 1
+        area = m.sum()
+        filled = np.zeros_like(m, np.uint8)
+        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(filled, contours, -1, 1, thickness=-1)
+        assert filled.sum() == area  # no holes inside the silhouette
+        hull = sum(cv2.contourArea(cv2.convexHull(c)) for c in contours)
+        assert area / max(hull, 1) > 0.75  # lumpy but solid, unlike strokes
+        # mean radius 0.15 of 256 px (+ dilation), clipped at borders: between a few % and ~25 % of the image
+        assert 0.01 < area / m.size < 0.3
+    with pytest.raises(InpaintKitError, match="min_size <= max_size"):
+        create_mask_generator("objects", min_size=0.5, max_size=2.0)

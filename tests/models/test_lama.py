@@ -172,3 +172,15 @@ def test_unet_trains_the_lama_losses():
     assert {"l1_known", "l1_missing", "adv", "feature_matching"} <= set(losses)
     sum(losses.values()).backward()
     assert fam.generator.head.weight.grad is not None and fam.generator.head.weight.grad.abs().sum() > 0
+
+
+def test_perceptual_on_a_subset_of_the_batch():
+    batch = {"image": torch.rand(4, 3, 32, 32), "mask": torch.zeros(4, 1, 32, 32)}
+    batch["mask"][:, :, 8:24, 8:24] = 1
+    fam = _lama(adv=0.0, feature_matching=0.0, perceptual=1.0, perceptual_layers=["pool1"], perceptual_max_images=2)
+    losses, pred = fam.generator_step(batch, 0)
+    expected, _ = fam.perceptual(pred[:2], batch["image"][:2])
+    assert torch.allclose(losses["perceptual"], expected)
+    assert pred.requires_grad
+    grad = torch.autograd.grad(losses["perceptual"], pred)[0]
+    assert grad[2:].abs().sum() == 0 and grad[:2].abs().sum() > 0  # only the first two images are compared

@@ -142,3 +142,18 @@ def test_init_from_starts_from_another_runs_weights(photos, tmp_path, tiny):
     other = resolve_config(tiny("pconv", photos, tmp_path / "bad", train={"init_from": str(tmp_path / "src")}))
     with pytest.raises(InpaintKitError, match="'lama' weights, not 'pconv'"):
         train(other)
+
+
+def test_best_checkpoint_by_psnr_and_lpips_hed(photos, tmp_path, tiny):
+    cfg = resolve_config(tiny("lama", photos, tmp_path / "run", **{"train": {"select_by": "psnr_lpips",
+                                                                             "select_lpips_weight": 10.0}}))
+    train(cfg)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [2, 3]
+    for x in lines:
+        assert 0 < x["val_lpips_hed"] < 2
+        assert x["val_score"] == pytest.approx(x["val_psnr"] - 10.0 * x["val_lpips_hed"], abs=1e-3)
+    best = max(lines, key=lambda x: x["val_score"])
+    meta = json.loads((tmp_path / "run" / "best" / ck.META).read_text())
+    assert meta["step"] == best["step"]
+    assert {"val/lpips_hed", "val/score"} <= _scalar_tags(tmp_path / "run")

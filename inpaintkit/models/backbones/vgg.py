@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -209,3 +210,54 @@ class VGG16Features(nn.Module):
             if i in self._tap_index:
                 out[self._tap_index[i]] = x
         return [out[t] for t in self.taps]
+
+
+def normalize_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Unit length along channels at every position, as lpips' ``normalize_tensor``. (N, C, H, W)"""
+    return x / (torch.sqrt(torch.sum(x ** 2, dim=1, keepdim=True)) + eps)
+
+
+#: Taps of ``lpips_hed`` (the LPIPS-vgg taps).
+LPIPS_HED_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
+#: Taps whose spatial means, concatenated, are the ``kid_hed`` feature vector.
+KID_HED_TAPS = ("relu4_3", "relu5_3")
+
+
+class HEDPerceptual(nn.Module):
+    """Unit-normalised VGG16 taps for ``lpips_hed`` and pooled features for ``kid_hed``, in one forward pass.
+
+    Args:
+        vgg_weights: a torchvision VGG16 state dict to use instead of the bundled features (takes precedence);
+            ``None``: the bundled HED trunk.
+
+    ``features(x)`` takes (N, 3, H, W) in [0, 1] and returns (unit-normalised taps, pooled (N, 1024)).
+    """
+
+    def __init__(self, vgg_weights: str | Path | None = None):
+        super().__init__()
+        self.vgg = VGG16Features(vgg_weights, taps=LPIPS_HED_TAPS)
+        self.name = HED_FEATURES_NAME if vgg_weights is None else f"VGG16 from {vgg_weights}"
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        taps = self.vgg(x)
+        pooled = torch.cat([t.mean(dim=(2, 3)) for name, t in zip(LPIPS_HED_TAPS, taps) if name in KID_HED_TAPS], 1)
+        return [normalize_channels(t) for t in taps], pooled
+
+    @staticmethod
+    def distance_from(fa: list[torch.Tensor], fb: list[torch.Tensor]) -> torch.Tensor:
+        """``lpips_hed`` (N,) between two batches of unit-normalised taps (b may have batch 1: broadcast)."""
+        per_tap = [((a - b) ** 2).sum(dim=1).mean(dim=(1, 2)) for a, b in zip(fa, fb)]  # each (N,)
+        return torch.stack(per_tap, 0).mean(0)
+
+    @torch.no_grad()
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``lpips_hed`` between two batches in [0, 1]: (N, 3, H, W) x 2 -> (N,)."""
+        return self.distance_from(self.features(a)[0], self.features(b)[0])
+
+    def score(self, pred: np.ndarray, target: np.ndarray) -> float:
+        """``lpips_hed`` between two uint8 RGB images of one size."""
+        dev = self.vgg.mean.device
+        a, b = (torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float().to(dev) / 255.0
+                for x in (pred, target))
+        return float(self.distance(a, b)[0])
