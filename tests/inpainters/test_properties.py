@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inpaintkit.errors import InpaintKitError
 from inpaintkit.inpainters import INPAINTERS, create_inpainter, is_available, list_inpainters
 
 list_inpainters()  # load plug-in registrations
@@ -44,10 +43,7 @@ def test_invariants(name, data):
     image, mask, seed = data
     inp = create_inpainter(name)
     hole = np.asarray(mask) > 0 if np.asarray(mask).dtype != bool else mask
-    try:
-        out = inp.inpaint(image, mask)
-    except InpaintKitError:
-        return  # our error type is the only acceptable failure
+    out = inp.inpaint(image, mask)  # every generated case is valid input: all of them must be filled
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.array_equal(out[~hole], image[~hole]), "pixels outside the hole changed"
     if image.ndim == 3 and image.shape[2] == 4:

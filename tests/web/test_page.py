@@ -1,9 +1,11 @@
 """The web page in headless Chromium (Playwright) against a live server: open a photo, paint a stroke with the
-mouse, Remove, download, and check the downloaded pixels. Saves the README screenshots under docs/img/."""
+mouse, Remove, download, and check the downloaded pixels. Screenshots go to a temporary folder, or to
+$INPAINTKIT_SCREENSHOTS (``make screenshots`` sets it to docs/img/ on purpose): tests never rewrite tracked files."""
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,7 +21,7 @@ from inpaintkit.server.background import BackgroundServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "inpaintkit" / "assets" / "sample.jpg"
-IMG_DIR = ROOT / "docs" / "img"
+IMG_DIR = Path(os.environ.get("INPAINTKIT_SCREENSHOTS") or tempfile.mkdtemp(prefix="inpaintkit-shots-"))
 CHROMIUM = os.environ.get("INPAINTKIT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
