@@ -129,8 +129,29 @@ def init_weights(source: str, family: str, generator: nn.Module, discriminators:
         ck.load_weights(discriminators, disc_file, "discriminator")
 
 
+@contextlib.contextmanager
+def caller_globals_kept() -> Iterator[None]:
+    """Training seeds the global RNGs (Python, NumPy, torch; exact resume restores them) and may set torch's thread
+    count: put the caller's back afterwards, so ``train()`` changes nothing behind a library user's back."""
+    state, threads = ck.rng_state(), torch.get_num_threads()
+    try:
+        yield
+    finally:
+        ck.set_rng_state(state)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 def train(cfg: Config, resume: bool = False) -> TrainResult:
-    """Train ``cfg``'s family; with ``resume``, continue the run in ``cfg.run.dir`` from its ``last`` checkpoint."""
+    """Train ``cfg``'s family; with ``resume``, continue the run in ``cfg.run.dir`` from its ``last`` checkpoint.
+
+    The global RNG states and torch's thread count are the caller's again when it returns (``caller_globals_kept``).
+    """
+    with caller_globals_kept():
+        return _train(cfg, resume)
+
+
+def _train(cfg: Config, resume: bool) -> TrainResult:
     # ---- setup: device, processes, threads, seeds ---------------------------------------------------------------
     t = cfg.train
     device = pick_device(t.device)

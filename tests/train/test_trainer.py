@@ -157,3 +157,20 @@ def test_best_checkpoint_by_psnr_and_lpips_hed(photos, tmp_path, tiny):
     meta = json.loads((tmp_path / "run" / "best" / ck.META).read_text())
     assert meta["step"] == best["step"]
     assert {"val/lpips_hed", "val/score"} <= _scalar_tags(tmp_path / "run")
+
+
+def test_train_keeps_the_callers_rng_and_threads(photos, tmp_path, tiny):
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(123)
+    np.random.seed(7)
+    random.seed(5)
+    before = (torch.get_rng_state().clone(), np.random.get_state()[1].copy(), random.getstate())
+    threads = torch.get_num_threads()
+    cfg = resolve_config(tiny("lama", photos, tmp_path / "run", **{"train": {"threads": 1 if threads != 1 else 2}}))
+    train(cfg)
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert np.array_equal(np.random.get_state()[1], before[1]) and random.getstate() == before[2]
+    assert torch.get_num_threads() == threads

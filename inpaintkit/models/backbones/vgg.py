@@ -164,11 +164,12 @@ class VGG16Features(nn.Module):
         depth = max(VGG16_TAPS.index(t) for t in self.taps) + 1
         layers: list[nn.Module] = []
         in_ch = 3
-        for convs in _BLOCKS:
-            for out_ch in convs:
-                layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU(inplace=False)]
-                in_ch = out_ch
-            layers.append(nn.MaxPool2d(2, 2))
+        with torch.random.fork_rng(devices=[]):  # the random init is overwritten: keep the caller's RNG stream as it
+            for convs in _BLOCKS:                 # was (a loss built lazily mid-training must not shift it)
+                for out_ch in convs:
+                    layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU(inplace=False)]
+                    in_ch = out_ch
+                layers.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*layers[:depth])  # same indices as torchvision's vgg16().features
         self._tap_index = {VGG16_TAPS.index(t): t for t in self.taps}
         if self.convention == "caffe_bgr":  # x_bgr * 255 - mean: as (x - mean/255) / (1/255) on flipped channels
