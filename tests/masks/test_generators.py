@@ -153,7 +153,7 @@ def test_lama_statistics_follow_the_published_configs():
         stats[v] = (ratios.mean(), np.mean([_mean_half_width(m) for m in masks]))
     # the names are about stroke width: thin < medium < thick
     assert stats["thin"][1] < stats["medium"][1] < stats["thick"][1]
-    # thick covers more than medium (thin, with up to 50 strokes, covers ~0.29: see docs/readme/masks.md)
+    # thick covers more than medium (thin, with up to 50 strokes, covers ~0.29: see docs/masks.md)
     assert stats["medium"][0] < stats["thick"][0]
     assert 0.2 < stats["thin"][0] < 0.35
 
