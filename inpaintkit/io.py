@@ -83,6 +83,20 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
         raise InpaintKitError(f"{name}: cannot decode image ({reason}); the file may be truncated or corrupt") from None
 
 
+def peek_size(data: bytes, name: str = "image") -> tuple[int, int]:
+    """(width, height) from an encoded image's header, without decoding its pixels."""
+    if not data:
+        raise InpaintKitError(f"{name}: empty data, not an image")
+    try:
+        with Image.open(_io.BytesIO(data)) as img:
+            return img.size
+    except UnidentifiedImageError:
+        raise InpaintKitError(f"{name}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise InpaintKitError(f"{name}: cannot read the image header ({reason})") from None
+
+
 def _high_bit_to_uint8(arr: np.ndarray) -> np.ndarray:
     """Integer (16/32-bit) or float grayscale to uint8: 16-bit range scaled by 1/257, floats in [0,1] by 255."""
     if arr.dtype.kind == "f":
@@ -118,8 +132,8 @@ def pil_to_rgb(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
 def pil_to_mask(img: Image.Image) -> np.ndarray:
     """Any Pillow mode -> bool (H, W), True = hole. Gray > 127 is hole; transparent pixels count as black."""
     mode = img.mode
-    if mode == "1":
-        return np.asarray(img, dtype=bool).copy()
+    if mode == "1":  # np.asarray gives a bool array whose True bytes are 255: compare, do not reinterpret
+        return np.asarray(img.convert("L")) > 127
     if mode.startswith("I") or mode == "F":
         arr = np.asarray(img)
         return _high_bit_to_uint8(arr[..., 0] if arr.ndim == 3 else arr) > 127

@@ -58,6 +58,15 @@ def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
 RUNTIMES = ("torch", "onnx")
 
 
+def safe_min_size(pad_multiple: int, min_size: int) -> int:
+    """Smallest input side a network runs on: its deepest feature map must be >= 2 px for reflect padding.
+
+    A network that needs sides divisible by ``pad_multiple`` downsamples that much, so an input of one multiple
+    reaches 1 px and reflect padding fails (``Padding size should be less than ...`` on images <= 8 px).
+    """
+    return max(int(min_size), 2 * max(1, int(pad_multiple)))
+
+
 class LearnedInpainter(Inpainter):
     """Base of the registered learned inpainters: runs ``family_cls`` from a checkpoint under torch or onnxruntime.
 
@@ -71,6 +80,7 @@ class LearnedInpainter(Inpainter):
     def __init__(self, checkpoint: str | None = None, device: str = "auto", runtime: str = "torch",
                  onnx_file: str | None = None, **kw: Any):
         super().__init__(**kw)
+        self.min_size = safe_min_size(self.pad_multiple, self.min_size)
         name = self.family_name
         if runtime not in RUNTIMES:
             raise InpaintKitError(f"runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
@@ -99,7 +109,7 @@ class LearnedInpainter(Inpainter):
         graph = OnnxGraph(path, threads=torch.get_num_threads())
         if graph.family != self.family_name:
             raise InpaintKitError(f"{path}: an export of {graph.family!r}, not {self.family_name!r}")
-        self.pad_multiple, self.min_size = graph.pad_multiple, graph.min_size
+        self.pad_multiple, self.min_size = graph.pad_multiple, safe_min_size(graph.pad_multiple, graph.min_size)
         return graph
 
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
@@ -120,7 +130,7 @@ class LearnedInpainter(Inpainter):
 def register_learned_inpainter(name: str, family_cls: type[Family], *, description: str, **extra: Any) -> None:
     """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint."""
     attrs = {"family_name": name, "family_cls": family_cls, "pad_multiple": family_cls.pad_multiple,
-             "min_size": family_cls.min_size, "call_options": tuple(extra.get("call_options", ())),
+             "min_size": safe_min_size(family_cls.pad_multiple, family_cls.min_size), "call_options": tuple(extra.get("call_options", ())),
              "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description})."}
     cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
     reg_extra = {k: v for k, v in extra.items() if k != "call_options"}

@@ -11,11 +11,15 @@ Routes (IOPaint-compatible where IOPaint has the same route):
 - The rest of IOPaint's API (server-config, file manager, save_image, plugins, socket.io): ``iopaint_api``.
 
 Every user mistake is a 4xx ``{"detail": "<one line>"}`` (plus IOPaint's ``error``, ``body`` and ``errors`` keys); a
-full pool is a 503 with ``Retry-After``. All image work runs on the bounded worker pool, never on the event loop.
-Only ``iopaint_api``'s file routes open a path from a request: a plain file name inside a folder given at start.
+full pool is a 503 with ``Retry-After``; a bug is a 500 that keeps the connection open. All image work runs on the
+bounded worker pool, never on the event loop; large images run as heavy jobs (never on every worker at once), a
+fill stops when its client disconnects or it runs past ``request_timeout``, and each fill keeps to
+``memory_budget``. Only ``iopaint_api``'s file routes open a path from a request: a plain file name inside a
+folder given at start.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -39,12 +43,13 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
 from ..errors import InpaintKitError, TooLargeError
-from ..io import encode_image, read_image, read_mask
+from ..inpainters.base import DEFAULT_MEMORY_BUDGET, Cancelled
+from ..io import encode_image, peek_size, read_image, read_mask
 from .engine import DetectorSlot, ModelCache, adjust_mask
 from . import iopaint_api
 from .iopaint_api import IOPaintSettings, error_body, model_info
 from .iopaint_schemas import IOPaintModelInfo
-from .pool import Busy, WorkerPool
+from .pool import Busy, Ticket, WorkerPool
 from .schemas import (AdjustMaskParams, AdjustMaskRequest, DetectParams, DetectRequest, DetectResponse, InpaintParams,
                       InpaintRequest, ModelInfo, SwitchModelRequest)
 
@@ -80,6 +85,17 @@ class Settings:
     serve_web: bool = True
     #: IOPaint's UI and folders (``--ui iopaint --iopaint-web DIR``, ``--input``, ``--output-dir``, ``--mask-dir``)
     iopaint: IOPaintSettings = field(default_factory=IOPaintSettings)
+    #: Let clients change the server-wide default model with ``POST /api/v1/model`` (off: 403; per-request
+    #: ``model`` always works).
+    allow_model_switch: bool = False
+    #: Seconds a fill may run before it stops (checked between model calls); its client gets a 413.
+    request_timeout: float = 60.0
+    #: Seconds a client may pause while sending a request body before it gets a 408 and the connection closes.
+    body_timeout: float = 20.0
+    #: Bytes one fill may use (image copies + model working memory); larger fills run the model downscaled.
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    #: Images above this many pixels are heavy jobs: they never hold every worker, so small requests keep flowing.
+    heavy_pixels: int = 1_000_000
 
     @property
     def max_upload_bytes(self) -> int:
@@ -126,8 +142,9 @@ def _validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise InpaintKitError(_validation_message(e), status_code=422) from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) past ``limit`` bytes before reading more than that."""
+async def _read_body(request: Request, limit: int, idle_timeout: float = 20.0) -> bytes:
+    """The whole body, refusing (413) past ``limit`` bytes before reading more than that, and (408) when the
+    client stops sending for ``idle_timeout`` seconds (a client that sends headers and no body)."""
     def too_large(n: str) -> TooLargeError:
         return TooLargeError(f"request body is {n} bytes, above the limit of {limit / 2**20:.1f} MB; "
                              "send a smaller image or start the server with a larger --max-upload-mb")
@@ -136,7 +153,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large(declared)
     chunks, n = [], 0
-    async for chunk in request.stream():
+    stream = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(stream.__anext__(), timeout=idle_timeout)
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            raise InpaintKitError(f"request body stalled: nothing received for {idle_timeout:g} s after "
+                                  f"{n} bytes; send the whole body without pausing", status_code=408) from None
         n += len(chunk)
         if n > limit:
             raise too_large(f"more than {limit}")
@@ -145,9 +170,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def _parse(request: Request, params_model: type[BaseModel], files: tuple[str, ...],
-                 limit: int) -> tuple[Any, dict[str, bytes | str]]:
+                 limit: int, idle_timeout: float = 20.0) -> tuple[Any, dict[str, bytes | str]]:
     """JSON or multipart body -> (validated params, {file field: bytes (upload) or str (base64)})."""
-    body = await _read_body(request, limit)
+    body = await _read_body(request, limit, idle_timeout)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, Any] = {}
     blobs: dict[str, bytes | str] = {}
@@ -171,7 +196,10 @@ async def _parse(request: Request, params_model: type[BaseModel], files: tuple[s
     elif ctype in ("application/json", "") or ctype.endswith("+json"):
         try:
             data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except RecursionError:
+            raise InpaintKitError("request body is nested too deeply to be a request; send a flat JSON object",
+                                  status_code=422) from None
+        except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, integers above Python's digit limit
             raise InpaintKitError(f"request body is not valid JSON ({e.__class__.__name__}: {e})",
                                   status_code=422) from None
         if not isinstance(data, dict):
@@ -231,12 +259,59 @@ def _request_schema(model: type[BaseModel], files: tuple[str, ...]) -> dict[str,
     }}}
 
 
+class _BugsAre500:
+    """ASGI middleware: an unexpected exception becomes a one-line 500 JSON answer on a connection that stays open."""
+
+    def __init__(self, app: Any):
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def watch(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as e:  # noqa: BLE001 - the last line of defence: log it, answer, keep serving
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # half a response is out: nothing sane to add, the connection must close
+                raise
+            await JSONResponse(error_body(type(e).__name__,
+                                          f"internal error ({type(e).__name__}); this is a bug in inpaintkit"),
+                               status_code=500)(scope, receive, send)
+
+
+async def _run_watched(request: Request, pool: WorkerPool, ticket: Ticket, fn: Any, *args: Any,
+                       heavy: bool = False) -> Any:
+    """Run ``fn`` on the pool; cancel it (queued: dropped, running: stops at its next check) if the client leaves."""
+    fut = asyncio.ensure_future(pool.run(fn, *args, heavy=heavy, ticket=ticket))
+    try:
+        while True:
+            done, _ = await asyncio.wait({fut}, timeout=0.25)
+            if done:
+                return fut.result()
+            if await request.is_disconnected():
+                ticket.cancel()
+                fut.cancel()
+                raise InpaintKitError("client disconnected; fill cancelled", status_code=499)
+    finally:
+        if not fut.done():
+            ticket.cancel()
+            fut.cancel()
+
+
 # -- the app --------------------------------------------------------------------------------------------------------
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. The models load lazily, on the first request that needs each one."""
     settings = settings or Settings()
     settings.iopaint.check()
-    models = ModelCache(settings.models, settings.model_options)
+    models = ModelCache(settings.models, settings.model_options, memory_budget=settings.memory_budget)
     pool = WorkerPool(settings.workers, settings.queue_size)
     detector = DetectorSlot(settings.detector, settings.detector_source)
     limit = settings.max_upload_bytes
@@ -267,12 +342,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body("HTTPException", str(e.detail)), status_code=e.status_code, headers=e.headers)
 
-    @app.exception_handler(Exception)
-    async def _bug(request: Request, e: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body(type(e).__name__,
-                                       f"internal error ({type(e).__name__}); this is a bug in inpaintkit"),
-                            status_code=500)
+    # A bug answers 500 from a middleware rather than an ``Exception`` handler: Starlette re-raises after such a
+    # handler's response, and the server then drops the keep-alive connection (failing the client's next request).
+    app.add_middleware(_BugsAre500)
 
     @app.get("/healthz", tags=["server"])
     async def healthz() -> dict[str, Any]:
@@ -291,13 +363,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/v1/model", tags=["models"], response_model=IOPaintModelInfo)
     async def switch_model(req: SwitchModelRequest) -> dict[str, Any]:
-        """Change the default model (IOPaint's model switch)."""
+        """Change the server-wide default model (IOPaint's model switch); only with ``--allow-model-switch``."""
+        if not settings.allow_model_switch:
+            raise InpaintKitError("changing the server's default model is off; name the model per request "
+                                  "(\"model\": ...) or start the server with --allow-model-switch", status_code=403)
         models.set_default(req.name)
         return await current_model()
 
-    def inpaint_job(image_src: bytes | str, mask_src: bytes | str, params: InpaintParams) -> tuple[bytes, str, dict]:
+    def inpaint_job(image_bytes: bytes, mask_src: bytes | str, params: InpaintParams,
+                    ticket: Ticket | None = None) -> tuple[bytes, str, dict]:
         t0 = time.perf_counter()
-        image_bytes = _as_bytes(image_src, "image")
         pic = read_image(image_bytes, max_pixels=settings.max_pixels, name="image")
         was_jpeg = pic.format == "JPEG"
         mask = read_mask(_as_bytes(mask_src, "mask"), max_pixels=settings.max_pixels, name="mask")
@@ -305,7 +380,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise InpaintKitError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is "
                                   f"{pic.rgb.shape[1]}x{pic.rgb.shape[0]}; send a mask of the image's size")
         t1, c1 = time.perf_counter(), time.thread_time()
-        res, alpha = iopaint_api.fill(models, pic.rgb, pic.alpha, mask, params, max_pixels=settings.max_pixels)
+        try:
+            res, alpha = iopaint_api.fill(models, pic.rgb, pic.alpha, mask, params, max_pixels=settings.max_pixels,
+                                          cancel=ticket.cancelled if ticket else None)
+        except Cancelled:
+            if ticket is not None and ticket.timed_out:
+                raise TooLargeError(f"the fill ran past this server's time budget of {settings.request_timeout:g} s; "
+                                    "send a smaller image, fewer holes or hd_strategy resize") from None
+            raise
         t2, c2 = time.perf_counter(), time.thread_time()
         fmt = params.output_format or ("jpeg" if was_jpeg else "png")
         data = _encode(res.image, alpha, fmt)
@@ -320,11 +402,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def inpaint(request: Request) -> Response:
         """Fill the white part of ``mask`` in ``image``. Pixels outside the mask come back unchanged."""
         t0 = time.perf_counter()
-        params, blobs = await _parse(request, InpaintParams, ("image", "mask"), limit)
+        params, blobs = await _parse(request, InpaintParams, ("image", "mask"), limit, settings.body_timeout)
         name = params.model or models.default
         models.check_usable(name)  # unknown or unusable model: answer now, not after queueing
         params.model = name
-        timed = await pool.run(inpaint_job, blobs["image"], blobs["mask"], params)
+        image_bytes = _as_bytes(blobs["image"], "image")
+        w, h = peek_size(image_bytes, "image")  # the header only: decides the lane before any decoding
+        heavy = w * h > settings.heavy_pixels
+        ticket = Ticket(budget=settings.request_timeout)
+        timed = await _run_watched(request, pool, ticket, inpaint_job, image_bytes, blobs["mask"], params, ticket,
+                                   heavy=heavy)
         data, fmt, t = timed.value
         total = time.perf_counter() - t0
         timing = ", ".join(f"{k};dur={v * 1000:.2f}" for k, v in
@@ -342,7 +429,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses={200: {"content": {"image/png": {}}, "description": "The new mask (255 = hole)."}})
     async def adjust(request: Request) -> Response:
         """Grow, thin or invert a mask (IOPaint's adjust_mask); answers a black/white PNG, white = hole."""
-        params, blobs = await _parse(request, AdjustMaskParams, ("mask",), limit)
+        params, blobs = await _parse(request, AdjustMaskParams, ("mask",), limit, settings.body_timeout)
         timed = await pool.run(adjust_job, blobs["mask"], params)
         return Response(timed.value, media_type="image/png")
 
@@ -358,7 +445,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses={503: {"description": "No detector is available on this server, or it is busy."}})
     async def detect(request: Request) -> dict[str, Any]:
         """Was this photo inpainted? Score, verdict and a heatmap of where."""
-        _, blobs = await _parse(request, DetectParams, ("image",), limit)
+        _, blobs = await _parse(request, DetectParams, ("image",), limit, settings.body_timeout)
         timed = await pool.run(detect_job, blobs["image"])
         return timed.value
 

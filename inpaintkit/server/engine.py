@@ -51,9 +51,13 @@ class ModelCache:
         specs: ``NAME`` or ``NAME:CHECKPOINT`` strings; the first is the default model. Empty: the registry's
             best model that needs no checkpoint.
         options: constructor options for the default model (e.g. ``{"radius": 5}``).
+        memory_budget: bytes one fill may use (``Inpainter.inpaint``'s ``memory_budget``); ``"default"`` keeps
+            each model's own.
     """
 
-    def __init__(self, specs: list[str] | tuple[str, ...] = (), options: dict[str, Any] | None = None):
+    def __init__(self, specs: list[str] | tuple[str, ...] = (), options: dict[str, Any] | None = None, *,
+                 memory_budget: int | None | str = "default"):
+        self.memory_budget = memory_budget
         list_inpainters()  # load plug-in registrations before resolving names
         self._configured: dict[str, dict[str, Any]] = {}
         for i, spec in enumerate(specs):
@@ -102,11 +106,12 @@ class ModelCache:
             return self._instances[name]
 
     def fill(self, rgb: np.ndarray, mask: np.ndarray, name: str | None = None, *, caption: str | None = None,
-             **hd_options: Any) -> FillResult:
+             cancel: Callable[[], bool] | None = None, **hd_options: Any) -> FillResult:
         """Fill ``mask`` (bool (H, W), True = hole) in ``rgb`` with model ``name``.
 
         ``hd_options`` are the per-call HD options (``hd_strategy``, ``hd_strategy_crop_margin``, ...); ``None``
         values keep the model's defaults. ``caption`` goes to text-guided models and is ignored by the others.
+        ``cancel`` is polled before each model call (see ``Inpainter.inpaint``).
         """
         name = name or self.default
         inpainter = self.get(name)
@@ -117,7 +122,7 @@ class ModelCache:
             opts["caption"] = caption
         with self._locks[name]:  # one call at a time per instance (models keep per-call state)
             t0 = time.perf_counter()
-            out = inpainter.inpaint(rgb, mask, **opts)
+            out = inpainter.inpaint(rgb, mask, cancel=cancel, memory_budget=self.memory_budget, **opts)
             seconds = time.perf_counter() - t0
         return FillResult(out, name, seconds)
 

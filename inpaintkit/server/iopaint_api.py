@@ -152,7 +152,7 @@ def _box(x: int, y: int, w: int, h: int, W: int, H: int, what: str) -> tuple[int
 
 
 def fill(models: ModelCache, rgb: np.ndarray, alpha: np.ndarray | None, mask: np.ndarray, params: Any, *,
-         max_pixels: int) -> tuple[FillResult, np.ndarray | None]:
+         max_pixels: int, cancel: Callable[[], bool] | None = None) -> tuple[FillResult, np.ndarray | None]:
     """One ``/api/v1/inpaint`` request: plain fill, IOPaint's croper (fill only inside a rectangle, seeing only
     it) or extender (outpaint to a rectangle). Returns the result and the alpha to write with it.
 
@@ -167,7 +167,7 @@ def fill(models: ModelCache, rgb: np.ndarray, alpha: np.ndarray | None, mask: np
         kw["seed"] = params.sd_seed % 2**32
 
     def run(img: np.ndarray, hole: np.ndarray) -> FillResult:
-        return models.fill(img, hole, name, caption=params.text, **kw)
+        return models.fill(img, hole, name, caption=params.text, cancel=cancel, **kw)
 
     H, W = rgb.shape[:2]
     if params.use_croper:  # IOPaint checks the croper before the extender

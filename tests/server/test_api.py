@@ -52,7 +52,15 @@ def test_models_lists_the_registry(client):
                                                      or "caption" in getattr(e.obj, "call_options", ()))
 
 
-def test_current_model_and_switch(client):
+def test_model_switch_is_opt_in(client):
+    """Any client could change every other client's default model: off unless --allow-model-switch (issue 19)."""
+    r = client.post("/api/v1/model", json={"name": "ns"})
+    assert r.status_code == 403 and "--allow-model-switch" in r.json()["detail"]
+    assert client.get("/healthz").json()["default_model"] == "telea"
+
+
+def test_current_model_and_switch(make_client):
+    client = make_client(allow_model_switch=True)
     assert client.get("/api/v1/model").json()["name"] == "telea"
     r = client.post("/api/v1/model", json={"name": "ns"})
     assert r.status_code == 200 and r.json()["name"] == "ns" and r.json()["default"]
@@ -146,8 +154,9 @@ class _Recording(TeleaInpainter):
         super().__init__()
         self.calls = []
 
-    def inpaint(self, image, mask, **options):
+    def inpaint(self, image, mask, *, cancel=None, memory_budget="default", **options):
         self.calls.append(dict(options))
+        assert callable(cancel) and memory_budget == 1_500_000_000  # the server's ticket and budget reach the model
         return super().inpaint(image, mask, **{k: v for k, v in options.items() if k != "caption"})
 
 
