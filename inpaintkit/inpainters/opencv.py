@@ -11,6 +11,7 @@ from .base import Inpainter
 
 class _OpenCVInpainter(Inpainter):
     flag: int
+    bytes_per_pixel = 20.0  # measured: telea 18.7, ns 17.8 (benchmarks/memory_model.py)
 
     def __init__(self, radius: int = 3, **kw):
         super().__init__(**kw)

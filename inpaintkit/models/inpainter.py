@@ -76,6 +76,8 @@ class LearnedInpainter(Inpainter):
 
     family_name: ClassVar[str] = ""
     family_cls: ClassVar[type[Family]]
+    #: measured for ``default`` (464 B/px, benchmarks/memory_model.py); families without a measurement share it
+    bytes_per_pixel: ClassVar[float] = 480.0
 
     def __init__(self, checkpoint: str | None = None, device: str = "auto", runtime: str = "torch",
                  onnx_file: str | None = None, **kw: Any):
