@@ -36,6 +36,9 @@ def serve_cmd(
     input_path: Optional[Path] = typer.Option(None, "--input", help="IOPaint's --input: an image opened at start, or a folder browsed by its file manager (read only)."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Folder where IOPaint's save button writes (POST /api/v1/save_image); nothing is written outside it."),
     mask_dir: Optional[Path] = typer.Option(None, "--mask-dir", help="Folder of masks for IOPaint's file manager (read only)."),
+    allow_model_switch: bool = typer.Option(False, "--allow-model-switch", help="Let clients change the server-wide default model (POST /api/v1/model); off: per-request model only."),
+    request_timeout: float = typer.Option(60.0, "--request-timeout", help="Seconds a fill may run before it stops (413)."),
+    memory_budget_gb: float = typer.Option(1.5, "--memory-budget-gb", help="Memory one fill may use; larger fills run the model downscaled."),
 ) -> None:
     """Serve the web app at http://HOST:PORT/ and the REST API under /api/v1 (docs at /docs)."""
     import uvicorn
@@ -48,9 +51,12 @@ def serve_cmd(
         raise InpaintKitError(f"--log-level {log_level!r}: choose from {', '.join(_LOG_LEVELS)}")
     if max_upload_mb <= 0 or max_pixels <= 0:
         raise InpaintKitError("--max-upload-mb and --max-pixels must be positive")
+    if request_timeout <= 0 or memory_budget_gb <= 0:
+        raise InpaintKitError("--request-timeout and --memory-budget-gb must be positive")
     settings = Settings(host=host, port=port, models=tuple(model or ()), model_options=parse_options(opt),
                         max_upload_mb=max_upload_mb, max_pixels=max_pixels, workers=workers, queue_size=queue,
-                        detector_source=detector,
+                        detector_source=detector, allow_model_switch=allow_model_switch,
+                        request_timeout=request_timeout, memory_budget=int(memory_budget_gb * 1e9),
                         iopaint=IOPaintSettings(ui=ui, web_dir=iopaint_web, input=input_path, output_dir=output_dir,
                                                 mask_dir=mask_dir))
     application = create_app(settings)

@@ -328,7 +328,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(InpaintKitError)
     async def _user_error(request: Request, e: InpaintKitError) -> JSONResponse:
-        return JSONResponse(error_body(type(e).__name__, str(e)), status_code=e.status_code)
+        # 408: the rest of the body may still arrive; closing is the only way to stop reading it
+        headers = {"Connection": "close"} if e.status_code == 408 else None
+        return JSONResponse(error_body(type(e).__name__, str(e)), status_code=e.status_code, headers=headers)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, e: Busy) -> JSONResponse:
