@@ -10,6 +10,7 @@ Conventions (asserted here, relied on everywhere else):
 from __future__ import annotations
 
 import io as _io
+import itertools
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import InpaintKitError, TooLargeError
 
 DEFAULT_MAX_PIXELS = 100_000_000
+_tmp_counter = itertools.count()
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm")
 _ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "GIF"}
 
@@ -54,6 +56,8 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
             img = Image.open(_io.BytesIO(source))
         else:
             p = Path(source)
+            if "\0" in str(p):
+                raise InpaintKitError(f"{str(p)!r}: a path cannot contain a NUL character")
             if not p.exists():
                 raise InpaintKitError(f"{name}: no such file")
             if p.is_dir():
@@ -78,6 +82,8 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
         raise
     except UnidentifiedImageError:
         raise InpaintKitError(f"{name}: not an image file Pillow can read") from None
+    except (PermissionError, IsADirectoryError, FileNotFoundError) as e:
+        raise InpaintKitError(f"{name}: cannot open ({_os_reason(e)})") from None
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
         reason = " ".join(str(e).split()) or type(e).__name__
         raise InpaintKitError(f"{name}: cannot decode image ({reason}); the file may be truncated or corrupt") from None
@@ -169,6 +175,9 @@ def read_mask(source: str | os.PathLike | bytes, *, shape: tuple[int, int] | Non
             raise InpaintKitError(
                 f"{name}: mask is {mask.shape[1]}x{mask.shape[0]} but {image_name} is {shape[1]}x{shape[0]}; "
                 "resize it to the image's size (CLI: --resize-mask, nearest-neighbour)")
+        if max_pixels is not None and shape[0] * shape[1] > max_pixels:
+            raise TooLargeError(f"{name}: cannot resize the mask to {shape[1]}x{shape[0]}, above the limit of "
+                                f"{max_pixels / 1e6:.1f} MP")
         mask = resize_mask(mask, shape)
     return mask
 
@@ -192,27 +201,78 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None = None, fmt: str = "P
     fmt = fmt.upper()
     if fmt == "JPG":
         fmt = "JPEG"
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        raise InpaintKitError(f"image to write must be uint8 (H, W, 3), got {rgb.dtype} {rgb.shape}")
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.dtype != np.uint8 or alpha.shape != rgb.shape[:2]:
+            raise InpaintKitError(f"alpha must be uint8 (H, W) = {rgb.shape[:2]}, got {alpha.dtype} {alpha.shape}")
     if alpha is not None and fmt in _ALPHA_FORMATS:
         img = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
     else:
         img = Image.fromarray(rgb, "RGB")
     buf = _io.BytesIO()
     kw = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-    img.save(buf, format=fmt, **kw)
+    try:
+        img.save(buf, format=fmt, **kw)
+    except (OSError, ValueError, KeyError) as e:  # e.g. a size the format cannot hold (JPEG > 65535 px)
+        raise InpaintKitError(f"cannot encode a {rgb.shape[1]}x{rgb.shape[0]} image as {fmt} ({e})") from None
     return buf.getvalue()
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write via a temp file in the same folder, then rename: readers never see half a file."""
+def _os_reason(e: OSError) -> str:
+    return e.strerror or " ".join(str(e).split()) or type(e).__name__
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> None:
+    """Write via a temp file in the same folder, then rename: readers never see half a file.
+
+    The temp name is short (``.ik-<pid>-<n>.tmp``), so any legal file name can be written. A filesystem failure
+    (read-only folder, permission denied, a parent that is a file, disk full) is an ``InpaintKitError`` naming
+    ``path``. ``fsync`` flushes the file and its folder to disk (survives power loss, not only a crash).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        if "\0" in str(path):
+            raise InpaintKitError(f"{str(path)!r}: a path cannot contain a NUL character")
+        blocker = next((a for a in path.parents if a.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise InpaintKitError(f"{path}: cannot write, {blocker} is a file, not a folder; choose another path")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise InpaintKitError(f"{path}: is a folder; give a file name")
+        tmp = path.with_name(f".ik-{os.getpid()}-{next(_tmp_counter)}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                if fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)
+            if fsync:
+                fsync_dir(path.parent)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    except OSError as e:
+        raise InpaintKitError(f"{path}: cannot write ({_os_reason(e)}); choose a writable location") from None
+    except ValueError as e:  # embedded NUL and the like
+        raise InpaintKitError(f"{str(path)!r}: not a usable path ({e})") from None
+
+
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """Flush a folder's entries (a rename into it) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        os.close(fd)
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None, *,

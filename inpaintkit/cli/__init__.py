@@ -32,7 +32,8 @@ from . import export as _export  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: exit 0 on success, 1 when some files of a batch failed, 2 on a user error."""
+    """Console entry point. Exit codes, for every command: 0 success; 1 some inputs of a batch failed (each
+    reported) while the others were written; 2 a user error, nothing done (bad flag or file, every input failed)."""
     try:
         rv = app(args=argv, prog_name="inpaintkit", standalone_mode=False)
     except InpaintKitError as e:

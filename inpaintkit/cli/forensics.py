@@ -61,7 +61,10 @@ def detect_cmd(
     if heatmap_dir is not None:
         if heatmap_dir.exists() and not heatmap_dir.is_dir():
             raise InpaintKitError(f"--heatmap-dir {heatmap_dir}: is a file; give a folder")
-        heatmap_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            heatmap_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InpaintKitError(f"--heatmap-dir {heatmap_dir}: cannot create it ({e.strerror or e})") from None
     failures, used = 0, set()
     for path in images:
         try:
@@ -76,16 +79,22 @@ def detect_cmd(
         row = {"path": str(path), "score": round(res.score, 6), "verdict": res.verdict}
         if heatmap_dir is not None:
             stem = _unique_stem(path.stem, used)
-            write_image(heatmap_dir / f"{stem}_heatmap.png", heat_png(res.heatmap)[..., None].repeat(3, 2))
-            write_image(heatmap_dir / f"{stem}_overlay.png", overlay(pic.rgb, res.heatmap))
-            row["heatmap"] = str(heatmap_dir / f"{stem}_heatmap.png")
+            try:  # a write failure (read-only folder, disk full) is this file's error; the batch goes on
+                write_image(heatmap_dir / f"{stem}_heatmap.png", heat_png(res.heatmap)[..., None].repeat(3, 2))
+                write_image(heatmap_dir / f"{stem}_overlay.png", overlay(pic.rgb, res.heatmap))
+            except InpaintKitError as e:
+                failures += 1
+                print(f"error: {e}", file=sys.stderr)
+                row["error"] = str(e)
+            else:
+                row["heatmap"] = str(heatmap_dir / f"{stem}_heatmap.png")
         if as_json:
             print(json.dumps(row), flush=True)
         else:
             print(f"{path}\t{res.score:.4f}\t{res.verdict}", flush=True)
     if failures and not as_json:
-        print(f"{failures} of {len(images)} images could not be read", file=sys.stderr)
-    return 1 if failures else 0
+        print(f"{failures} of {len(images)} images failed", file=sys.stderr)
+    return 0 if not failures else (2 if failures == len(images) else 1)
 
 
 @forensics_app.command("make-dataset")

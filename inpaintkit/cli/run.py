@@ -14,7 +14,8 @@ from tqdm import tqdm
 from ..errors import InpaintKitError
 from ..inpainters import (HD_STRATEGIES, INPAINTERS, create_inpainter, default_inpainter_name,
                           get_inpainter_entry, list_inpainters, parse_model_spec)
-from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images, read_image, read_mask, write_image
+from ..inpainters.base import normalize_hd_strategy
+from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, format_for, list_images, read_image, read_mask, write_image
 from . import app
 
 
@@ -25,7 +26,12 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise InpaintKitError(f"--opt {pair!r}: expected KEY=VALUE")
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as e:
+            reason = " ".join(str(getattr(e, "problem", None) or e).split())
+            raise InpaintKitError(f"--opt {pair!r}: the value is not valid YAML ({reason}); quote it, "
+                                  "e.g. --opt 'name=\"text\"'") from None
     return out
 
 
@@ -54,20 +60,31 @@ def _resolve_mask_for(image: Path, mask: Path) -> Path:
     raise InpaintKitError(f"{image}: no mask named {image.stem}.* in {mask}")
 
 
+def output_names(images: list[Path], ext: str) -> list[str]:
+    """``<stem>.<ext>`` per input; inputs that share a stem (``x.png``, ``x.jpg``) get ``<stem>_<their ext>.<ext>``
+    so that no output overwrites another."""
+    ext = ext.lstrip(".")
+    stems: dict[str, int] = {}
+    for p in images:
+        stems[p.stem.lower()] = stems.get(p.stem.lower(), 0) + 1
+    return [f"{p.stem}_{p.suffix.lstrip('.').lower()}.{ext}" if stems[p.stem.lower()] > 1 else f"{p.stem}.{ext}"
+            for p in images]
+
+
 def _same(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
 @app.command("run")
 def run_cmd(
-    image: Path = typer.Option(..., "--image", "-i", help="Image file, or a folder of images."),
-    mask: Path = typer.Option(..., "--mask", "-m", help="Mask file (255 = hole), or a folder matched by file stem."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file, or folder for a batch."),
+    image: str = typer.Option(..., "--image", "-i", help="Image file, or a folder of images."),
+    mask: str = typer.Option(..., "--mask", "-m", help="Mask file (255 = hole), or a folder matched by file stem."),
+    output: str = typer.Option(..., "--output", "-o", help="Output file, or folder for a batch."),
     model: Optional[str] = typer.Option(None, "--model", help="Inpainter name or NAME:CHECKPOINT (see `inpaintkit list`); default: the best available."),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Run folder or weights for a learned model."),
     hd_strategy: Optional[str] = typer.Option(None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."),
     resize_mask: bool = typer.Option(False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images above this many pixels."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images above this many pixels."),
     opt: Optional[list[str]] = typer.Option(None, "--opt", help="Model option KEY=VALUE (repeatable), e.g. --opt radius=5."),
     ext: str = typer.Option("png", "--ext", help="Output format for a batch folder (png, jpg, webp, ...)."),
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
@@ -75,9 +92,21 @@ def run_cmd(
     samples: int = typer.Option(1, "--samples", min=1, help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>."),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="Learned models: torch (default) or onnx (onnxruntime; the bundled export for `default`, else exported once and cached)."),
 ) -> int:
-    """Fill the holes of one image or a folder of images."""
-    if hd_strategy is not None and hd_strategy not in HD_STRATEGIES:
-        raise InpaintKitError(f"--hd-strategy {hd_strategy!r}: choose from {', '.join(HD_STRATEGIES)}")
+    """Fill the holes of one image or a folder of images.
+
+    Exit code: 0 every output written; 1 some inputs failed (each reported) and the others were written; 2 nothing
+    was written (a bad flag, or every input failed).
+    """
+    for flag, value in (("--image", image), ("--mask", mask), ("--output", output)):
+        if not value.strip():  # Path("") is the current folder: an empty flag must not mean "everything here"
+            raise InpaintKitError(f"{flag} is empty; give a file or folder path")
+    image, mask, output = Path(image), Path(mask), Path(output)
+    if hd_strategy is not None:
+        hd_strategy = normalize_hd_strategy(hd_strategy, "--hd-strategy")
+    try:  # an unknown --ext is one error now, not one per file
+        format_for(f"out.{ext.lstrip('.')}")
+    except InpaintKitError:
+        raise InpaintKitError(f"--ext {ext!r}: not a format inpaintkit can write; use png, jpg or webp") from None
     name, options = parse_model_spec(model) if model else (default_inpainter_name(), {})
     options.update(parse_options(opt))
     if checkpoint is not None:
@@ -104,7 +133,7 @@ def run_cmd(
             raise InpaintKitError(f"{output}: is a file; a batch needs an output folder")
         if _same(output, image) or (mask.is_dir() and _same(output, mask)):
             raise InpaintKitError(f"{output}: output folder is an input folder; choose another (inputs are never overwritten)")
-        jobs = [(p, mask, output / f"{p.stem}.{ext.lstrip('.')}") for p in images]
+        jobs = [(p, mask, output / name) for p, name in zip(images, output_names(images, ext))]
     else:
         out = output / f"{image.stem}.png" if output.is_dir() else output
         jobs = [(image, mask, out)]
@@ -145,4 +174,4 @@ def run_cmd(
     if len(jobs) > 1:
         print(f"{len(jobs) - failures} of {len(jobs)} images written to {output} ({name})"
               + (f"; {failures} failed" if failures else ""))
-    return 1 if failures else 0
+    return 0 if not failures else (2 if failures == len(jobs) else 1)

@@ -36,6 +36,16 @@ OVERHEAD_BYTES_PER_PIXEL = 24
 HD_STRATEGIES: tuple[str, ...] = ("original", "resize", "crop")
 
 
+def normalize_hd_strategy(value: str | None, what: str = "HD strategy") -> str | None:
+    """``"Crop"`` (IOPaint's spelling) -> ``"crop"``; unknown names are a user error listing the valid ones."""
+    if value is None:
+        return None
+    v = str(value).strip().lower()
+    if v not in HD_STRATEGIES:
+        raise InpaintKitError(f"unknown {what} {value!r}; choose from: {', '.join(HD_STRATEGIES)}")
+    return v
+
+
 @dataclass(frozen=True)
 class HDStrategy:
     """How large images are handled (IOPaint's defaults)."""
@@ -46,8 +56,7 @@ class HDStrategy:
     resize_limit: int = 1280
 
     def __post_init__(self):
-        if self.strategy not in HD_STRATEGIES:
-            raise InpaintKitError(f"unknown HD strategy {self.strategy!r}; choose from: {', '.join(HD_STRATEGIES)}")
+        object.__setattr__(self, "strategy", normalize_hd_strategy(self.strategy))
         for f in ("crop_margin", "crop_trigger_size", "resize_limit"):
             v = getattr(self, f)
             if not isinstance(v, (int, np.integer)) or v < (0 if f == "crop_margin" else 1):

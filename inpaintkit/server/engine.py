@@ -16,20 +16,11 @@ import cv2
 import numpy as np
 
 from ..errors import InpaintKitError
-from ..inpainters import (HD_STRATEGIES, INPAINTERS, Inpainter, create_inpainter, default_inpainter_name,
+from ..inpainters import (INPAINTERS, Inpainter, create_inpainter, default_inpainter_name,
                           get_inpainter_entry, is_available, list_inpainters, parse_model_spec)
+from ..inpainters.base import normalize_hd_strategy
 
 ADJUST_OPERATIONS = ("expand", "shrink", "reverse")
-
-
-def normalize_hd_strategy(value: str | None) -> str | None:
-    """``"Crop"`` (IOPaint's spelling) -> ``"crop"``; unknown names are a user error listing the valid ones."""
-    if value is None:
-        return None
-    v = str(value).strip().lower()
-    if v not in HD_STRATEGIES:
-        raise InpaintKitError(f"unknown hd_strategy {value!r}; choose from: {', '.join(HD_STRATEGIES)}")
-    return v
 
 
 def is_text_guided(name: str) -> bool:
@@ -117,7 +108,7 @@ class ModelCache:
         inpainter = self.get(name)
         opts = {k: v for k, v in hd_options.items() if v is not None}
         if "hd_strategy" in opts:
-            opts["hd_strategy"] = normalize_hd_strategy(opts["hd_strategy"])
+            opts["hd_strategy"] = normalize_hd_strategy(opts["hd_strategy"], "hd_strategy")
         if caption and "caption" in inpainter.call_options:
             opts["caption"] = caption
         with self._locks[name]:  # one call at a time per instance (models keep per-call state)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import InpaintKitError
 from ..inpainters import HD_STRATEGIES
-from .engine import normalize_hd_strategy
+from ..inpainters.base import normalize_hd_strategy
 from .iopaint_schemas import IOPaintInpaintFields
 
 _B64 = "base64-encoded image bytes, or a data URL (data:image/png;base64,...)"
@@ -41,7 +41,7 @@ class InpaintParams(IOPaintInpaintFields):
     @classmethod
     def _strategy(cls, v: Optional[str]) -> Optional[str]:
         try:
-            return normalize_hd_strategy(v or None)
+            return normalize_hd_strategy(v or None, "hd_strategy")
         except InpaintKitError as e:
             raise ValueError(str(e)) from None
 
