@@ -6,8 +6,6 @@ from typing import Optional
 
 import typer
 
-from ..evaluate.report import ALL, TABLE_METRICS, fmt_stat
-from ..evaluate.runner import EvalConfig, evaluate
 from . import app
 
 
@@ -31,6 +29,9 @@ def evaluate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> int:
     """Score inpainters side by side: metrics.csv, summary.json, report.md/.html, plots and sample grids."""
+    from ..evaluate.report import ALL, TABLE_METRICS, fmt_stat  # scipy / skimage: heavy, only for this command
+    from ..evaluate.runner import EvalConfig, evaluate
+
     cfg = EvalConfig(tuple(model), images, masks, out, jobs=jobs, size=size, max_images=max_images,
                      max_masks=max_masks, samples=samples, fid_weights=fid_weights, lpips_weights=lpips_weights,
                      vgg_weights=vgg_weights, hed=hed, device=device, figures=figures)

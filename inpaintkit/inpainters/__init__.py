@@ -53,7 +53,8 @@ def is_available(entry: Entry) -> bool:
 
 
 def get_inpainter_entry(name: str) -> Entry[type[Inpainter]]:
-    _load_plugins()
+    if name not in INPAINTERS:  # a classical fill needs no plug-in (learned models import torch)
+        _load_plugins()
     return INPAINTERS.get(name)
 
 

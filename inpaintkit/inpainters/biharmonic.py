@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from skimage.restoration import inpaint_biharmonic
 
 from . import register_inpainter
 from .base import Inpainter
@@ -13,5 +12,7 @@ class BiharmonicInpainter(Inpainter):
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
         if mask.all():  # nothing known to extend: mid-gray
             return np.full_like(image, 128)
+        from skimage.restoration import inpaint_biharmonic  # heavy (scipy): imported on the first fill
+
         out = inpaint_biharmonic(image, mask, channel_axis=-1)  # float in [0, 1]
         return np.clip(out * 255.0, 0, 255).round().astype(np.uint8)

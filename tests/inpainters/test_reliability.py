@@ -135,3 +135,24 @@ def test_odd_arrays_are_one_line_errors():
     for bad in (np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 3), object), np.zeros((0, 5, 3), np.uint8), "img"):
         with pytest.raises(InpaintKitError):
             r.inpaint(bad, np.ones((4, 4), bool))
+
+
+def test_numba_kernels_compile_where_numba_cannot_cache():
+    """With a read-only install and no writable HOME, numba's cache=True crashed even `inpaintkit --help` (19.9)."""
+    from inpaintkit.inpainters._patchmatch import njit
+
+    ns: dict = {}
+    exec("def f(x):\n    return x + 1", ns)  # no source file: numba has no cache locator, like a read-only install
+    assert njit(cache=True, nogil=True)(ns["f"])(2) == 3
+
+
+def test_light_imports_for_help_and_classical_fills():
+    """`inpaintkit --help` imported cv2, scipy.stats, numba and skimage (2.0 s); telea imported torch (19.13)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from inpaintkit.cli import app; import inpaintkit.inpainters as i; "
+            "i.create_inpainter('telea'); print(sorted(m for m in ('torch', 'numba', 'scipy', 'skimage') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
