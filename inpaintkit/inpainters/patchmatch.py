@@ -80,6 +80,7 @@ class PatchMatchInpainter(Inpainter):
     """
 
     call_options = ("seed",)
+    bytes_per_pixel = 140.0  # measured 132 (benchmarks/memory_model.py)
 
     def __init__(self, patch_size: int = 7, iterations: int = 4, levels: int | None = None, seed: int = 0,
                  sharpness: float = 10.0, texture_weight: float = 8.0, threads: int | None = None, **kw):
