@@ -11,7 +11,9 @@
     RUN/best -> checkpoints/step_...      best validation PSNR so far
     RUN/events.out.tfevents.*             TensorBoard
 
-Only ``last`` and ``best`` are kept; older step folders are removed after the links move.
+Only ``last`` and ``best`` are kept; older step folders are removed after the links move. Every file is fsynced
+before its rename and each folder after it, so a checkpoint survives power loss, not only a killed process;
+temp folders left by a process killed mid-write (``.step_N.tmpPID``) are removed by the next save or resume.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import InpaintKitError
+from ..io import fsync_dir
 
 CONFIG = "config.yaml"
 GENERATOR = "generator.safetensors"
@@ -51,6 +54,7 @@ def save_checkpoint(run_dir: str | Path, step: int, *, family: str, generator: n
     ckdir.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:07d}"
     final = ckdir / name
+    clean_stale_temps(run_dir)
     tmp = ckdir / f".{name}.tmp{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -63,18 +67,54 @@ def save_checkpoint(run_dir: str | Path, step: int, *, family: str, generator: n
         save_file(_tensors(discriminators), tmp / DISCRIMINATORS, metadata=meta)
     torch.save(state, tmp / STATE)
     (tmp / META).write_text(json.dumps({"family": family, "step": step, **(metrics or {})}, indent=1))
+    for f in tmp.iterdir():  # on disk before the rename makes them the checkpoint
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    fsync_dir(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
+    fsync_dir(ckdir)
     _point(run_dir / "last", final)
     if best:
         _point(run_dir / "best", final)
+    fsync_dir(run_dir)
     if not keep:
         live = {p.resolve() for p in (run_dir / "last", run_dir / "best") if p.exists()}
         for old in ckdir.glob("step_*"):
             if old.resolve() not in live:
                 shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def clean_stale_temps(run_dir: str | Path) -> list[Path]:
+    """Remove the temp folders and links (``.step_N.tmpPID``, ``.last.tmpPID``) of processes no longer running.
+
+    A process killed while writing a checkpoint leaves its temp folder behind; the checkpoint it was writing
+    never became ``last``, so nothing refers to it. Returns what was removed.
+    """
+    run_dir = Path(run_dir)
+    removed = []
+    for cand in [*run_dir.glob(".*.tmp*"), *(run_dir / "checkpoints").glob(".step_*.tmp*")]:
+        pid = cand.name.rpartition(".tmp")[2]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        if cand.is_dir() and not cand.is_symlink():
+            shutil.rmtree(cand, ignore_errors=True)
+        else:
+            cand.unlink(missing_ok=True)
+        removed.append(cand)
+    return removed
 
 
 def _point(link: Path, target: Path) -> None:
