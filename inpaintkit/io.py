@@ -53,7 +53,9 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
         if isinstance(source, (bytes, bytearray)):
             if not source:
                 raise InpaintKitError(f"{name}: empty data, not an image")
-            img = Image.open(_io.BytesIO(source))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Pillow's notices on odd files (corrupt EXIF ...): not ours to print
+                img = Image.open(_io.BytesIO(source))
         else:
             p = Path(source)
             if "\0" in str(p):
@@ -64,7 +66,9 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
                 raise InpaintKitError(f"{name}: is a folder, not an image file")
             if p.stat().st_size == 0:
                 raise InpaintKitError(f"{name}: empty file (0 bytes), not an image")
-            img = Image.open(p)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                img = Image.open(p)
         w, h = img.size
         if max_pixels is not None and w * h > max_pixels:
             raise TooLargeError(
