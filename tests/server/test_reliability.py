@@ -15,16 +15,22 @@ import pytest
 import uvicorn
 from PIL import Image
 
+from inpaintkit.inpainters.opencv import TeleaInpainter
 from inpaintkit.server import Settings, create_app
 from inpaintkit.server.background import free_port
 from inpaintkit.server.pool import Ticket, WorkerPool
 
 
 @contextmanager
-def serve_in_thread(settings: Settings):
-    """A real uvicorn server for ``settings`` on a free loopback port, in a thread: yields (host, port)."""
+def serve_in_thread(settings: Settings, holder: dict | None = None):
+    """A real uvicorn server for ``settings`` on a free loopback port, in a thread: yields (host, port).
+
+    ``holder["app"]`` receives the application (to reach its models and pool)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="critical",
+    app = create_app(settings)
+    if holder is not None:
+        holder["app"] = app
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
                                            timeout_keep_alive=30))
     t = threading.Thread(target=server.run, daemon=True)
     t.start()
@@ -154,3 +160,50 @@ def test_one_bit_mask_through_the_api(client, image, hole, codec):
     assert r.status_code == 200
     out = codec.decode(r.content)
     assert np.array_equal(out[~hole], image[~hole])
+
+
+class _Gate(TeleaInpainter):
+    """telea that blocks until released, and counts its calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def inpaint(self, image, mask, **options):
+        self.calls += 1
+        assert self.release.wait(20)
+        return super().inpaint(image, mask, **options)
+
+
+def test_a_queued_fill_is_dropped_when_its_client_leaves(image_png, hole_png, codec):
+    """Work went on after the client had gone (issue 19.1): a queued request whose client disconnects never runs."""
+    settings = Settings(models=("telea",), workers=1, serve_web=False)
+    app_holder = {}
+    gate = _Gate()
+    body = json.dumps({"image": codec.b64(image_png), "mask": codec.b64(hole_png)}).encode()
+    request = (b"POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with serve_in_thread(settings, app_holder) as (host, port):
+        app_holder["app"].state.models.put("telea", gate)
+        first = socket.create_connection((host, port), timeout=10)
+        first.sendall(request)
+        pool = app_holder["app"].state.pool
+        _wait(lambda: pool.stats()["running"] == 1)
+        second = socket.create_connection((host, port), timeout=10)
+        second.sendall(request)
+        _wait(lambda: pool.stats()["waiting"] == 1)
+        second.close()  # the client gives up
+        _wait(lambda: pool.stats()["waiting"] == 0)  # dropped from the queue at once, not run later
+        gate.release.set()
+        assert first.recv(12) == b"HTTP/1.1 200"
+        first.close()
+        time.sleep(0.3)
+        assert gate.calls == 1 and pool.stats()["running"] == 0
+
+
+def _wait(cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
