@@ -156,3 +156,10 @@ def test_light_imports_for_help_and_classical_fills():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_unusable_devices_are_one_line_errors():
+    """device="meta" gave NotImplementedError: Cannot copy out of meta tensor (issue 19.10)."""
+    for device in ("meta", "xla", "banana"):
+        with pytest.raises(InpaintKitError, match="unknown device"):
+            create_inpainter("default", device=device)
