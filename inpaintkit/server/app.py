@@ -85,8 +85,8 @@ class Settings:
     serve_web: bool = True
     #: IOPaint's UI and folders (``--ui iopaint --iopaint-web DIR``, ``--input``, ``--output-dir``, ``--mask-dir``)
     iopaint: IOPaintSettings = field(default_factory=IOPaintSettings)
-    #: Let clients change the server-wide default model with ``POST /api/v1/model`` (off: 403; per-request
-    #: ``model`` always works).
+    #: Let clients change the server-wide default model with ``POST /api/v1/model`` (off: 403, unless IOPaint's UI
+    #: is served, which switches models that way; per-request ``model`` always works).
     allow_model_switch: bool = False
     #: Seconds a fill may run before it stops (checked between model calls); its client gets a 413.
     request_timeout: float = 60.0
@@ -96,6 +96,11 @@ class Settings:
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     #: Images above this many pixels are heavy jobs: they never hold every worker, so small requests keep flowing.
     heavy_pixels: int = 1_000_000
+
+    @property
+    def model_switch_allowed(self) -> bool:
+        """``POST /api/v1/model`` works: asked for, or IOPaint's UI is served (it switches models that way)."""
+        return self.allow_model_switch or self.iopaint.ui == "iopaint"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -366,7 +371,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/api/v1/model", tags=["models"], response_model=IOPaintModelInfo)
     async def switch_model(req: SwitchModelRequest) -> dict[str, Any]:
         """Change the server-wide default model (IOPaint's model switch); only with ``--allow-model-switch``."""
-        if not settings.allow_model_switch:
+        if not settings.model_switch_allowed:
             raise InpaintKitError("changing the server's default model is off; name the model per request "
                                   "(\"model\": ...) or start the server with --allow-model-switch", status_code=403)
         models.set_default(req.name)

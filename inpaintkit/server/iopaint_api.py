@@ -303,7 +303,7 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
             "modelInfos": [model_info(models, n) for n in usable],
             "enableFileManager": io_cfg.input_dir is not None,
             "enableAutoSaving": io_cfg.output_dir is not None,
-            "disableModelSwitch": not getattr(settings, "allow_model_switch", True),
+            "disableModelSwitch": not settings.model_switch_allowed,
             "samplers": [],
             "inpaintkit": {"version": __version__, "implemented_fields": list(IMPLEMENTED_FIELDS),
                            "ignored_fields": ignored_fields(), "plugins_available": []},

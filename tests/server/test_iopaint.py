@@ -76,14 +76,17 @@ def test_server_config_lists_usable_models_as_erase_models(client):
                                                  or m["support_powerpaint_v2"])
         assert m["controlnets"] == [] and m["brushnets"] == []
     assert cfg["plugins"] == [] and cfg["samplers"] == [] and not cfg["isDesktop"]
-    assert not cfg["enableFileManager"] and not cfg["enableAutoSaving"] and not cfg["disableModelSwitch"]
+    assert not cfg["enableFileManager"] and not cfg["enableAutoSaving"]
+    assert cfg["disableModelSwitch"]  # POST /api/v1/model is opt-in (issue 19) ...
     extras = cfg["inpaintkit"]
     assert set(extras["implemented_fields"]) | set(extras["ignored_fields"]) >= set(IOPaintInpaintFields.model_fields)
     assert "sd_mask_blur" in extras["ignored_fields"] and "use_croper" in extras["implemented_fields"]
     assert client.get("/api/v1/samplers").json() == []
 
 
-def test_model_is_iopaint_model_info_with_our_fields(client):
+def test_model_is_iopaint_model_info_with_our_fields(make_client):
+    client = make_client(allow_model_switch=True)
+    assert not client.get("/api/v1/server-config").json()["disableModelSwitch"]  # ... with --allow-model-switch
     m = client.get("/api/v1/model").json()
     assert m["name"] == "telea" and m["model_type"] == "inpaint" and m["need_prompt"] is False
     assert m["kind"] == "classical" and m["default"] is True  # ours, kept
