@@ -20,15 +20,9 @@ finely textured region from matching a flat one of the same mean colour at coars
 only near-best patches (sigma^2 divided by ``sharpness``), so the fill is copied texture, not an average of
 disagreeing patches. The pyramid stops where the hole is a few pixels deep or too few whole known patches remain.
 
-The numba kernels live in ``_patchmatch`` and load on the first fill (numba and scipy are heavy to import; the
-registry and ``--help`` stay light). They are numba ``@njit(cache=True, nogil=True)``. Parallelism comes from Python threads running the GIL-free
-kernels on disjoint bands of rows, not from ``parallel=True``: numba's prange needs a threading layer, and the one
-installed here (GNU OpenMP) kills any process that forks after a parallel region ran (e.g. torch DataLoader
-workers), while the fallback (workqueue) aborts on concurrent calls from two threads (e.g. the server). Bands are
-searched in two phases (even bands, then odd bands) and a band only reads its own rows or rows of the other
-phase, so the result does not depend on thread scheduling: the same seed gives the same output whatever the
-thread count (on one machine: the vectorised patch distance may round differently on another CPU). Random numbers
-come from a counter-based hash of (seed, level, iteration, pixel, draw).
+The numba kernels and the pyramid live in ``_patchmatch``, loaded on the first fill (numba and scipy are heavy to
+import; the registry and ``--help`` stay light); its docstring says how the threads share the work and why the
+same seed gives the same output whatever the thread count.
 """
 from __future__ import annotations
 
