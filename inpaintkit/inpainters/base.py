@@ -30,8 +30,9 @@ from ..errors import InpaintKitError
 HDStrategyName = Literal["original", "resize", "crop"]
 #: Default memory budget of one fill, in bytes: the image's own copies plus the model's working memory.
 DEFAULT_MEMORY_BUDGET = 1_500_000_000
-#: Bytes per image pixel that ``inpaint`` itself holds around the model (the input, the zeroed copy, the
-#: resize masks, the pasted result); measured, see ``benchmarks/memory_model.py``.
+#: Bytes per image pixel that ``inpaint`` itself holds around the model: the input copy, the zeroed copy, the
+#: float32 mask of a resize, the upscaled fill and the pasted result (3 + 3 + 4 + 3 + 3 + bool masks ~ 20,
+#: rounded up; ``telea``'s whole measured growth is 18.7 B/px, see ``benchmarks/memory_model.py``).
 OVERHEAD_BYTES_PER_PIXEL = 24
 HD_STRATEGIES: tuple[str, ...] = ("original", "resize", "crop")
 
@@ -134,8 +135,12 @@ def crop_windows(mask: np.ndarray, margin: int, max_calls: int = 16) -> list[tup
     m = mask.astype(np.uint8)
     if margin > 0:  # a square kernel is separable: cost independent of the margin
         m = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * margin + 1, 2 * margin + 1)))
+    boxes = mask_boxes(m > 0)
+    if len(boxes) > 8 * max_calls:  # far more clusters than calls allowed: they end joined anyway, skip the work
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        return [crop_window((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1), margin, w, h)]
     clusters = []
-    for x0, y0, x1, y1 in mask_boxes(m > 0):  # the dilated boxes, shrunk back to the holes they contain
+    for x0, y0, x1, y1 in boxes:  # the dilated boxes, shrunk back to the holes they contain
         ys, xs = np.nonzero(mask[y0:y1, x0:x1])
         clusters.append((x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1))
     windows = _merge_overlapping([crop_window(b, margin, w, h) for b in clusters])

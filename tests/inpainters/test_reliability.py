@@ -163,3 +163,12 @@ def test_unusable_devices_are_one_line_errors():
     for device in ("meta", "xla", "banana"):
         with pytest.raises(InpaintKitError, match="unknown device"):
             create_inpainter("default", device=device)
+
+
+def test_crop_windows_stay_fast_for_thousands_of_regions_without_margin():
+    noise = np.random.default_rng(0).random((1500, 1500)) < 0.3  # ~thousands of regions, margin 0: no clustering
+    import time
+
+    t0 = time.perf_counter()
+    wins = crop_windows(noise, 0)
+    assert len(wins) == 1 and time.perf_counter() - t0 < 5
