@@ -170,7 +170,7 @@ def test_cli_run_with_caption_and_samples(cli, run_dir, tmp_path):
     assert np.array_equal(read_image(tmp_path / "d_sample0.png").rgb, read_image(tmp_path / "d_sample1.png").rgb)
     code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "e.png",
                        "--model", "tdanet", "--checkpoint", run_dir, "--opt", "diversity=-2")
-    assert code == 1 and "error: diversity: expected a finite number >= 0" in err and not (tmp_path / "e.png").exists()
+    assert code == 2 and "error: diversity: expected a finite number >= 0" in err and not (tmp_path / "e.png").exists()
     code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "t.png",
                        "--model", "telea", "--caption", "a red circle")
     assert code == 2 and "does not take a caption" in err
