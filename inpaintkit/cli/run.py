@@ -85,6 +85,7 @@ def run_cmd(
     hd_strategy: Optional[str] = typer.Option(None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."),
     resize_mask: bool = typer.Option(False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images above this many pixels."),
+    memory_budget_gb: Optional[float] = typer.Option(1.5, "--memory-budget-gb", help="Memory one fill may use; larger model calls run downscaled. 0: no limit."),
     opt: Optional[list[str]] = typer.Option(None, "--opt", help="Model option KEY=VALUE (repeatable), e.g. --opt radius=5."),
     ext: str = typer.Option("png", "--ext", help="Output format for a batch folder (png, jpg, webp, ...)."),
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
@@ -101,6 +102,9 @@ def run_cmd(
         if not value.strip():  # Path("") is the current folder: an empty flag must not mean "everything here"
             raise InpaintKitError(f"{flag} is empty; give a file or folder path")
     image, mask, output = Path(image), Path(mask), Path(output)
+    if memory_budget_gb is None or memory_budget_gb < 0:
+        raise InpaintKitError("--memory-budget-gb must be >= 0 (0: no limit)")
+    budget = int(memory_budget_gb * 1e9) or None
     if hd_strategy is not None:
         hd_strategy = normalize_hd_strategy(hd_strategy, "--hd-strategy")
     try:  # an unknown --ext is one error now, not one per file
@@ -164,7 +168,8 @@ def run_cmd(
             mask_p = _resolve_mask_for(img_p, mask_src)
             m = read_mask(mask_p, shape=pic.rgb.shape[:2], resize=resize_mask, max_pixels=max_pixels,
                           image_name=str(img_p))
-            result = inpainter.inpaint(pic.rgb, m, **call, **({"seed": seed} if seed is not None else {}))
+            result = inpainter.inpaint(pic.rgb, m, memory_budget=budget, **call,
+                                       **({"seed": seed} if seed is not None else {}))
             write_image(out_p, result, pic.alpha, quality=quality)
             if len(jobs) == 1:
                 print(f"wrote {out_p} ({name}, {int(m.sum())} hole pixels, {inpainter.last_forward_seconds:.2f} s)")

@@ -97,3 +97,16 @@ def test_exit_code_rule(cli, tmp_path):
     (tmp_path / "bad" / "a.png").write_bytes(img.read_bytes())
     code, out, _ = cli("run", "--model", "telea", "-i", tmp_path / "bad", "-m", mask, "-o", tmp_path / "o2")
     assert code == 1 and "1 of 2 images written" in out
+
+
+def test_memory_budget_flag(cli, tmp_path):
+    img, mask = _pair(tmp_path / "in")
+    code, _, err = cli("run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png",
+                       "--memory-budget-gb", "-1")
+    assert code == 2 and "--memory-budget-gb must be >= 0" in err
+    code, _, err = cli("run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png",
+                       "--memory-budget-gb", "0.000001")  # 1 kB: not even the image's copies fit
+    assert code == 2 and "memory budget" in err
+    code, _, _ = cli("run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png",
+                     "--memory-budget-gb", "0")
+    assert code == 0 and (tmp_path / "o.png").is_file()
