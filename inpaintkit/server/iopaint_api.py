@@ -42,6 +42,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from .. import __version__
 from ..errors import InpaintKitError, TooLargeError
 from ..io import atomic_write_bytes
+from .bodies import decode_base64, parse, read_body
 from .engine import FillResult, ModelCache, is_text_guided
 from .iopaint_schemas import (IMPLEMENTED_FIELDS, GenInfoResponse, IOPaintInpaintFields, IOPaintModelInfo,
                               MediasResponse, MediaTab, RunPluginRequest, ServerConfigResponse,
@@ -275,10 +276,8 @@ class _NoFields(BaseModel):
 def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
     """Add IOPaint's routes and socket.io to ``app`` (call before the catch-all ``/api`` route and the page).
 
-    Bodies are read by ``app.py``'s parsers, so uploads obey the server's limits like every other route.
+    Bodies are read by ``bodies``' parsers, so uploads obey the server's limits like every other route.
     """
-    from .app import _parse as parse, _read_body as read_body, decode_base64
-
     io_cfg: IOPaintSettings = settings.iopaint
     limit = settings.max_upload_bytes
     thumbs = _Thumbs()
