@@ -263,20 +263,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise InpaintKitError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is "
                                   f"{pic.rgb.shape[1]}x{pic.rgb.shape[0]}; send a mask of the image's size")
         t1, c1 = time.perf_counter(), time.thread_time()
-        try:
-            res, alpha = iopaint_api.fill(models, pic.rgb, pic.alpha, mask, params, max_pixels=settings.max_pixels,
-                                          cancel=ticket.cancelled if ticket else None)
-        except Cancelled:
-            if ticket is not None and ticket.timed_out:
-                raise TooLargeError(f"the fill ran past this server's time budget of {settings.request_timeout:g} s; "
-                                    "send a smaller image, fewer holes or hd_strategy resize") from None
-            raise
-        t2, c2 = time.perf_counter(), time.thread_time()
         fmt = params.output_format or ("jpeg" if was_jpeg else "png")
-        data = _encode(res.image, alpha, fmt)
-        t3 = time.perf_counter()
+        outputs, model_s, encode_s = [], 0.0, 0.0
+        for i in range(params.samples):  # sample i: seed sd_seed + i
+            p = params if i == 0 else params.model_copy(update={"sd_seed": params.sd_seed + i})
+            try:
+                res, alpha = iopaint_api.fill(models, pic.rgb, pic.alpha, mask, p, max_pixels=settings.max_pixels,
+                                              cancel=ticket.cancelled if ticket else None)
+            except Cancelled:
+                if ticket is not None and ticket.timed_out:
+                    raise TooLargeError(f"the fill ran past this server's time budget of "
+                                        f"{settings.request_timeout:g} s; send a smaller image, fewer holes or "
+                                        "hd_strategy resize") from None
+                raise
+            model_s += res.seconds
+            te = time.perf_counter()
+            outputs.append((p.sd_seed, _encode(res.image, alpha, fmt)))
+            encode_s += time.perf_counter() - te
+        c2 = time.thread_time()
+        data = outputs[0][1] if params.samples == 1 else outputs
         # model_cpu: CPU time of this thread in the model (a load-independent figure for single-threaded models)
-        return data, fmt, {"decode": t1 - t0, "model": res.seconds, "model_cpu": c2 - c1, "encode": t3 - t2}
+        return data, fmt, {"decode": t1 - t0, "model": model_s, "model_cpu": c2 - c1, "encode": encode_s}
 
     @app.post("/api/v1/inpaint", tags=["inpaint"], response_class=Response,
               openapi_extra=_request_schema(InpaintRequest, ("image", "mask")),
@@ -300,8 +307,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timing = ", ".join(f"{k};dur={v * 1000:.2f}" for k, v in
                            {"queue": timed.queued, **t, "total": total}.items())
         await iopaint_api.notify_finished(app)
-        return Response(data, media_type=_MEDIA[fmt], headers={"Server-Timing": timing, "X-Model": name,
-                                                               **iopaint_api.response_headers(params)})
+        headers = {"Server-Timing": timing, "X-Model": name, **iopaint_api.response_headers(params)}
+        if params.samples > 1:  # several fills: JSON with one data URL per seed
+            return JSONResponse({"model": name, "samples": [
+                {"seed": seed, "image": f"data:{_MEDIA[fmt]};base64," + base64.b64encode(blob).decode()}
+                for seed, blob in data]}, headers=headers)
+        return Response(data, media_type=_MEDIA[fmt], headers=headers)
 
     def adjust_job(mask_src: bytes | str, req: AdjustMaskParams) -> bytes:
         mask = read_mask(_as_bytes(mask_src, "mask"), max_pixels=settings.max_pixels, name="mask")

@@ -19,6 +19,9 @@ from .iopaint_schemas import IOPaintInpaintFields
 _B64 = "base64-encoded image bytes, or a data URL (data:image/png;base64,...)"
 
 
+MAX_SAMPLES = 8
+
+
 class InpaintParams(IOPaintInpaintFields):
     """Everything about a fill except the pixels (also the form fields of a multipart upload), with every field of
     IOPaint's InpaintRequest and its types (``IOPaintInpaintFields``)."""
@@ -36,6 +39,9 @@ class InpaintParams(IOPaintInpaintFields):
     prompt: Optional[str] = Field(None, max_length=2000, description="IOPaint's name for caption.")
     output_format: Optional[Literal["png", "jpeg", "webp"]] = Field(
         None, description="Response image format; default PNG, or JPEG when the input was a JPEG.")
+    samples: int = Field(1, ge=1, le=MAX_SAMPLES, description=(
+        "Fills to make with seeds sd_seed, sd_seed+1, ... (text-guided models give different ones). 1: the "
+        "answer is the image; more: JSON {model, samples: [{seed, image (data URL)}]}."))
 
     @field_validator("hd_strategy")
     @classmethod

@@ -1,6 +1,7 @@
 """The REST API through FastAPI's TestClient: every route, IOPaint-style requests, and every kind of bad input."""
 from __future__ import annotations
 
+import base64
 import threading
 import time
 
@@ -97,6 +98,25 @@ def test_inpaint_json_base64(post_json, codec, image, hole, image_png, hole_png)
     parts = {p.split(";")[0].strip() for p in r.headers["server-timing"].split(",")}
     assert parts == {"queue", "decode", "model", "model_cpu", "encode", "total"}
     _assert_filled(codec.decode(r.content), image, hole)
+
+
+def test_samples_come_back_as_json_with_one_image_per_seed(make_client, codec, image, hole, image_png, hole_png):
+    client = make_client(models=("patchmatch",))
+    body = {"image": codec.b64(image_png), "mask": codec.b64(hole_png), "samples": 3, "sd_seed": 7}
+    r = client.post("/api/v1/inpaint", json=body)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json" and r.headers["x-model"] == "patchmatch"
+    samples = r.json()["samples"]
+    assert [s["seed"] for s in samples] == [7, 8, 9]
+    fills = [codec.decode(base64.b64decode(s["image"].split(",", 1)[1])) for s in samples]
+    for f in fills:
+        _assert_filled(f, image, hole)
+    single = client.post("/api/v1/inpaint", json={**body, "samples": 1, "sd_seed": 8})
+    assert single.headers["content-type"] == "image/png"
+    assert np.array_equal(codec.decode(single.content), fills[1])  # sample i is the fill with seed sd_seed + i
+    for bad in (0, 9, "two"):
+        r = client.post("/api/v1/inpaint", json={**body, "samples": bad})
+        assert r.status_code == 422 and "samples" in r.json()["detail"]
 
 
 def test_inpaint_iopaint_request(client, codec, image, hole, image_png):

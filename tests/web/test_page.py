@@ -4,7 +4,6 @@ $INPAINTKIT_SCREENSHOTS (``make screenshots`` sets it to docs/img/ on purpose): 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -19,29 +18,10 @@ from inpaintkit.io import read_image
 from inpaintkit.server import Settings, create_app
 from inpaintkit.server.background import BackgroundServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-PHOTO = ROOT / "inpaintkit" / "assets" / "sample.jpg"
+from .conftest import PHOTO, STROKE, paint_stroke
+
 IMG_DIR = Path(os.environ.get("INPAINTKIT_SCREENSHOTS") or tempfile.mkdtemp(prefix="inpaintkit-shots-"))
-CHROMIUM = os.environ.get("INPAINTKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# The stroke, in photo pixels (768x480 sample): down the wooden plank in front of the boats.
-STROKE = [(233, 268), (233, 290), (234, 315), (235, 340), (236, 362)]
 BRUSH = 44  # screen pixels
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which("chromium")):
-        pytest.fail(f"Chromium is not installed ({CHROMIUM} missing): run `make browser` as root, or "
-                    "`apt-get install -y chromium chromium-driver`; the browser test needs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium"),
-                              args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,17 +49,8 @@ def test_paint_remove_download(browser, server_url, tmp_path):
     page.wait_for_selector("#canvas-wrap:not([hidden])")
     assert page.locator("#file-size").inner_text() == "768 × 480"
 
-    page.fill("#brush-size", str(BRUSH))  # the range input takes the value; its input event sets the brush
-    page.dispatch_event("#brush-size", "input")
-    page.evaluate("document.activeElement.blur()")
-    box = page.locator("#mask-canvas").bounding_box()
-    k = box["width"] / 768  # screen pixels per photo pixel
-    pts = [(box["x"] + x * k, box["y"] + y * k) for x, y in STROKE]
-    page.mouse.move(*pts[0])
-    page.mouse.down()
-    for a, b in zip(pts, pts[1:]):
-        page.mouse.move(*b, steps=4)
-    page.mouse.up()
+    pts = paint_stroke(page, BRUSH)
+    k = page.locator("#mask-canvas").bounding_box()["width"] / 768  # screen pixels per photo pixel
     page.mouse.move(pts[-1][0] + 40, pts[-1][1] - 80)  # leave the brush cursor next to the stroke
     assert page.locator("#inpaint-btn").is_enabled()
     IMG_DIR.mkdir(parents=True, exist_ok=True)

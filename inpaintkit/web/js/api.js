@@ -33,8 +33,9 @@ export async function listModels() {
  * Fill the white part of `mask` in `image`.
  * @param {Blob} image the photo (any format the server reads)
  * @param {Blob} mask a PNG the size of the photo, white = fill
- * @param {{model?: string, hd_strategy?: string, caption?: string}} params
- * @returns {Promise<{blob: Blob, seconds: number|null, model: string}>}
+ * @param {{model?: string, hd_strategy?: string, caption?: string, samples?: number}} params
+ * @returns {Promise<{blob: Blob, seconds: number|null, model: string, samples: Array<{seed: number, blob: Blob}>}>}
+ *   `samples` holds every fill when more than one was asked for (`blob` is the first).
  */
 export async function inpaint(image, mask, params) {
   const form = new FormData();
@@ -45,7 +46,13 @@ export async function inpaint(image, mask, params) {
   const res = await call("api/v1/inpaint", { method: "POST", body: form });
   const timing = res.headers.get("Server-Timing") || "";
   const model = /model;dur=([\d.]+)/.exec(timing);
-  return { blob: await res.blob(), seconds: model ? Number(model[1]) / 1000 : null, model: res.headers.get("X-Model") || "" };
+  const info = { seconds: model ? Number(model[1]) / 1000 : null, model: res.headers.get("X-Model") || "" };
+  if ((res.headers.get("Content-Type") || "").startsWith("application/json")) {
+    const body = await res.json(); // several samples: {model, samples: [{seed, image: data URL}]}
+    const samples = await Promise.all(body.samples.map(async (s) => ({ seed: s.seed, blob: await (await fetch(s.image)).blob() })));
+    return { ...info, blob: samples[0].blob, samples };
+  }
+  return { ...info, blob: await res.blob(), samples: [] };
 }
 
 /** @returns {Promise<{score: number, verdict: string, heatmap: string, width: number, height: number}>} */

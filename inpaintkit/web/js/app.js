@@ -144,6 +144,7 @@ function onModelChange() {
   const m = models.find((x) => x.name === modelSelect.value);
   $("model-desc").textContent = m ? m.description : "";
   $("caption-field").hidden = !(m && m.text_guided);
+  $("samples-field").hidden = !(m && m.text_guided);
   refreshButtons();
 }
 modelSelect.addEventListener("change", onModelChange);
@@ -195,14 +196,18 @@ async function runInpaint() {
   try {
     const cur = editor.current();
     const image = cur.blob.name ? cur.blob : new File([cur.blob], `${fileName}.png`, { type: cur.blob.type });
+    const samples = $("samples-field").hidden ? 1 : Math.min(8, Math.max(1, Number($("samples-input").value) || 1));
     const res = await inpaint(image, mask, {
       model: modelSelect.value,
       hd_strategy: $("hd-select").value,
       caption: $("caption-field").hidden ? "" : $("caption-input").value.trim(),
+      samples: samples > 1 ? samples : 0,
     });
     await editor.addResult(res.blob);
+    showSamples(res.samples);
     const total = (performance.now() - t0) / 1000;
-    status(`Done in ${total.toFixed(1)} s with ${res.model}. Paint again to keep editing, or download.`);
+    const which = res.samples.length > 1 ? ` ${res.samples.length} samples: click one to use it.` : "";
+    status(`Done in ${total.toFixed(1)} s with ${res.model}.${which} Paint again to keep editing, or download.`);
   } catch (e) {
     status(e.message, true);
     toast(e.message);
@@ -211,6 +216,25 @@ async function runInpaint() {
   }
 }
 $("inpaint-btn").addEventListener("click", runInpaint);
+
+/** The samples of the last fill side by side; clicking one shows it as the result. */
+function showSamples(samples) {
+  const strip = $("samples-strip");
+  strip.replaceChildren();
+  strip.hidden = samples.length < 2;
+  samples.forEach((s, i) => {
+    const img = document.createElement("img");
+    img.src = URL.createObjectURL(s.blob);
+    img.alt = `sample ${i + 1} (seed ${s.seed})`;
+    img.title = img.alt;
+    img.setAttribute("aria-pressed", String(i === 0));
+    img.addEventListener("click", async () => {
+      await editor.replaceResult(s.blob);
+      for (const o of strip.children) o.setAttribute("aria-pressed", String(o === img));
+    });
+    strip.append(img);
+  });
+}
 
 $("download-btn").addEventListener("click", () => {
   const cur = editor.current();

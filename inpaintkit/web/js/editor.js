@@ -94,6 +94,16 @@ export class Editor extends EventTarget {
     this.render();
   }
 
+  /** Show another of the last fill's samples in place of the one shown (the same history step). */
+  async replaceResult(blob) {
+    const i = this.pos - 1;
+    if (i < 0 || this.history[i].kind !== "image") return this.addResult(blob);
+    const bitmap = await createImageBitmap(blob);
+    this.history[i] = { kind: "image", bitmap, blob };
+    this.render();
+    this._changed();
+  }
+
   undo() { if (this.canUndo) { this.pos--; this.render(); this._changed(); } }
   redo() { if (this.canRedo) { this.pos++; this.render(); this._changed(); } }
   clear() {
