@@ -114,3 +114,24 @@ def iopaint_dist() -> Path:
             shutil.rmtree(root, ignore_errors=True)
             os.replace(unpacked, root)
     return root
+
+
+@pytest.fixture(scope="session")
+def tdanet_run(tmp_path_factory) -> Path:
+    """A tiny TDANet (the family's tiny config) trained three steps from configs/tdanet.yaml on 10 synthetic shapes
+    scenes: a text-guided model the apps' tests can load (``tdanet:RUN``). ~20 s."""
+    from inpaintkit.data.shapes import write_shapes
+    from inpaintkit.models.tdanet import TDANet
+    from inpaintkit.train.config import load_config
+    from inpaintkit.train.trainer import train
+
+    tmp = tmp_path_factory.mktemp("tdanet")
+    write_shapes(tmp / "shapes", 10, seed=3)
+    tiny_set = [f"{g}.{k}={v}" for g, kv in TDANet.tiny_config().items() for k, v in kv.items()]
+    cfg = load_config(ASSETS.parents[1] / "configs" / "tdanet.yaml", [
+        f"data.root={tmp / 'shapes' / 'index.jsonl'}", "data.size=64", "data.min_scale=1.0", "data.num_workers=0",
+        "data.val_count=2", "train.steps=3", "train.batch_size=2", "train.device=cpu", f"run.dir={tmp / 'run'}",
+        "run.progress=false", "run.tensorboard=false", *tiny_set])
+    res = train(cfg)
+    assert res.step == 3 and len(res.history) == 1 and np.isfinite(res.best_psnr)
+    return tmp / "run"

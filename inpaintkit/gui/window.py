@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QThread, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QStandardItemModel
+from PySide6.QtCore import QEventLoop, QSize, QThread, Qt, Signal
+from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap, QStandardItemModel
 from PySide6.QtWidgets import (QApplication, QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFrame, QHBoxLayout,
-                               QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton, QSlider, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ..errors import InpaintKitError
 from ..io import IMAGE_EXTENSIONS, read_image, write_image, write_mask
-from ..server.engine import DetectorSlot, ModelCache
+from ..inference import MAX_SAMPLES, SAMPLE_SEED, DetectorSlot, ModelCache
 from .canvas import MaskCanvas
 
 STYLE = """
@@ -161,6 +162,19 @@ class MainWindow(QMainWindow):
         self.caption.setPlaceholderText("e.g. green grass")
         col.addWidget(self.caption_label)
         col.addWidget(self.caption)
+        self.samples_label = QLabel("Samples (different fills to choose from)")
+        self.samples = QSpinBox()
+        self.samples.setRange(1, MAX_SAMPLES)
+        self.samples.setValue(2)
+        col.addWidget(self.samples_label)
+        col.addWidget(self.samples)
+        # the last fill's samples side by side; clicking one makes it the result
+        self.samples_row = QWidget()
+        self.samples_layout = QHBoxLayout(self.samples_row)
+        self.samples_layout.setContentsMargins(0, 0, 0, 0)
+        self.samples_row.hide()
+        self.sample_buttons: list[QToolButton] = []
+        col.addWidget(self.samples_row)
 
         self.fill_btn = QPushButton("Fill")
         self.fill_btn.setObjectName("fill")
@@ -254,6 +268,8 @@ class MainWindow(QMainWindow):
         text = bool(info and info["text_guided"])
         self.caption_label.setVisible(text)
         self.caption.setVisible(text)
+        self.samples_label.setVisible(text)
+        self.samples.setVisible(text)
 
     def set_tool(self, name: str) -> None:
         self.canvas.tool = name
@@ -389,19 +405,55 @@ class MainWindow(QMainWindow):
             return
         image, name = self.current, self.model_name()
         caption = self.caption.text().strip() if self.caption.isVisible() else None
+        n = self.samples.value() if self.samples.isVisible() else 1
 
-        def work():
-            return self.models.fill(image, mask, name, caption=caption or None)
+        def work():  # sample i: seed SAMPLE_SEED + i, as the REST API's sd_seed + i
+            return [self.models.fill(image, mask, name, caption=caption or None, seed=SAMPLE_SEED + i)
+                    for i in range(n)]
 
-        def done(res) -> None:
+        def done(results) -> None:
+            res = results[0]
             self.result = self.current = res.image
             self.last_mask = mask
             self.original_toggle.setChecked(False)
             self.canvas.set_image(res.image)  # the mask is cleared: painting again keeps editing the result
-            self.statusBar().showMessage(f"Filled with {res.model} in {res.seconds:.2f} s. "
+            self._show_samples([r.image for r in results])
+            more = f" {n} samples: click one to use it." if n > 1 else ""
+            self.statusBar().showMessage(f"Filled with {res.model} in {sum(r.seconds for r in results):.2f} s.{more} "
                                          "Paint again to keep editing, or save.")
 
         self._start(work, done, f"Filling with {name}…")
+
+    def _show_samples(self, images: list[np.ndarray]) -> None:
+        for b in self.sample_buttons:
+            self.samples_layout.removeWidget(b)
+            b.deleteLater()
+        self.sample_buttons = []
+        self.samples_row.setVisible(len(images) > 1)
+        if len(images) < 2:
+            return
+        group = QButtonGroup(self.samples_row)
+        for i, img in enumerate(images):
+            b = QToolButton()
+            b.setCheckable(True)
+            b.setChecked(i == 0)
+            b.setToolTip(f"sample {i + 1} (seed {SAMPLE_SEED + i})")
+            h, w = img.shape[:2]
+            rgb = np.ascontiguousarray(img)
+            qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            b.setIcon(QIcon(QPixmap.fromImage(qimg).scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
+                                                           Qt.TransformationMode.SmoothTransformation)))
+            b.setIconSize(QSize(64, 64))
+            b.clicked.connect(lambda _=False, im=img: self.choose_sample(im))
+            group.addButton(b)
+            self.samples_layout.addWidget(b)
+            self.sample_buttons.append(b)
+
+    def choose_sample(self, image: np.ndarray) -> None:
+        """Make one of the last fill's samples the result (replacing the one shown)."""
+        self.result = self.current = image
+        self.original_toggle.setChecked(False)
+        self.canvas.set_image(image)
 
     def detect(self) -> None:
         if self.busy or self.current is None:

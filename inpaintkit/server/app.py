@@ -43,7 +43,7 @@ from ..inpainters.base import DEFAULT_MEMORY_BUDGET, Cancelled
 from ..io import encode_image, peek_size, read_image, read_mask
 from .bodies import as_bytes as _as_bytes, parse as _parse
 from .bodies import validation_message as _validation_message
-from .engine import DetectorSlot, ModelCache, adjust_mask
+from ..inference import DetectorSlot, ModelCache, adjust_mask
 from . import iopaint_api
 from .iopaint_api import IOPaintSettings, error_body, model_info
 from .iopaint_schemas import IOPaintModelInfo

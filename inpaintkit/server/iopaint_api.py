@@ -43,7 +43,7 @@ from .. import __version__
 from ..errors import InpaintKitError, TooLargeError
 from ..io import atomic_write_bytes
 from .bodies import decode_base64, parse, read_body
-from .engine import FillResult, ModelCache, is_text_guided
+from ..inference import FillResult, ModelCache, is_text_guided
 from .iopaint_schemas import (IMPLEMENTED_FIELDS, GenInfoResponse, IOPaintInpaintFields, IOPaintModelInfo,
                               MediasResponse, MediaTab, RunPluginRequest, ServerConfigResponse,
                               SwitchPluginModelRequest, ignored_fields)

@@ -13,13 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import InpaintKitError
 from ..inpainters import HD_STRATEGIES
+from ..inference import MAX_SAMPLES
 from ..inpainters.base import normalize_hd_strategy
 from .iopaint_schemas import IOPaintInpaintFields
 
 _B64 = "base64-encoded image bytes, or a data URL (data:image/png;base64,...)"
-
-
-MAX_SAMPLES = 8
 
 
 class InpaintParams(IOPaintInpaintFields):

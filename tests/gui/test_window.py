@@ -176,3 +176,28 @@ def test_detect_without_detector_reports_it(qapp, monkeypatch):
 def test_gui_command_refuses_a_missing_file(cli, tmp_path):
     code, _, err = cli("gui", str(tmp_path / "nope.png"))
     assert code == 2 and "nope.png: no such file" in err
+
+
+def test_samples_for_a_text_guided_model_side_by_side(qapp, tdanet_run):
+    win = MainWindow(model=f"tdanet:{tdanet_run}", detector=_FakeDetector())
+    win.resize(1240, 780)
+    win.show()
+    win.load_image(PHOTO)
+    QTest.qWaitForWindowExposed(win)
+    try:
+        assert win.caption.isVisible() and win.samples.isVisible() and not win.samples_row.isVisible()
+        win.caption.setText("a red circle")
+        win.samples.setValue(3)
+        _drag(win, [(230, 270), (234, 320), (236, 360)])
+        win.fill()
+        assert win.wait()
+        assert win.samples_row.isVisible() and len(win.sample_buttons) == 3
+        assert win.sample_buttons[0].isChecked()
+        first = win.result.copy()
+        win.sample_buttons[2].click()
+        assert win.sample_buttons[2].isChecked() and not win.sample_buttons[0].isChecked()
+        assert not np.array_equal(win.result, first)  # seeds 42 and 44 fill differently
+        win.set_model("telea")  # no caption, no samples for a model that takes neither
+        assert not win.caption.isVisible() and not win.samples.isVisible()
+    finally:
+        win.close()

@@ -2,17 +2,15 @@
 configs/tdanet.yaml, and the trained run as a captioned, seeded inpainter (API and CLI)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from inpaintkit.data.shapes import make_scene, write_shapes
+from inpaintkit.data.shapes import make_scene
 from inpaintkit.models import create_model
 from inpaintkit.models.tdanet import TDANet
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "tdanet.yaml"
 LOSS_KEYS = {"kl_rec", "kl_g", "l1_rec", "l1_g", "adv", "feature_matching", "match_word", "match_sentence"}
 
 
@@ -116,21 +114,9 @@ def test_weights_of_zero_drop_their_losses():
     assert fam.discriminator_step({"image": img, "mask": mask}, img, 0) == {}
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    from inpaintkit.train.config import load_config
-    from inpaintkit.train.trainer import train
-
-    tmp = tmp_path_factory.mktemp("tdanet")
-    write_shapes(tmp / "shapes", 10, seed=3)
-    tiny_set = [f"{g}.{k}={v}" for g, kv in TDANet.tiny_config().items() for k, v in kv.items()]
-    cfg = load_config(CONFIG, [f"data.root={tmp / 'shapes' / 'index.jsonl'}", "data.size=64", "data.min_scale=1.0",
-                               "data.num_workers=0", "data.val_count=2", "train.steps=3", "train.batch_size=2",
-                               "train.device=cpu", f"run.dir={tmp / 'run'}", "run.progress=false",
-                               "run.tensorboard=false", *tiny_set])
-    res = train(cfg)
-    assert res.step == 3 and len(res.history) == 1 and np.isfinite(res.best_psnr)
-    return tmp / "run"
+@pytest.fixture
+def run_dir(tdanet_run):
+    return tdanet_run  # tests/conftest.py: three steps from configs/tdanet.yaml on 10 shapes scenes
 
 
 def test_three_step_training_gives_a_captioned_seeded_inpainter(run_dir):

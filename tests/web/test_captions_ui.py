@@ -9,30 +9,17 @@ import json
 import numpy as np
 import pytest
 
-from inpaintkit.data.shapes import write_shapes
 from inpaintkit.io import read_image
 from inpaintkit.server.background import BackgroundServer
 
-from .conftest import PHOTO, ROOT, paint_stroke
+from .conftest import PHOTO, paint_stroke
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tdanet_url(tmp_path_factory):
-    from inpaintkit.models.tdanet import TDANet
-    from inpaintkit.train.config import load_config
-    from inpaintkit.train.trainer import train
-
-    tmp = tmp_path_factory.mktemp("tdanet_ui")
-    write_shapes(tmp / "shapes", 10, seed=3)
-    tiny = [f"{g}.{k}={v}" for g, kv in TDANet.tiny_config().items() for k, v in kv.items()]
-    cfg = load_config(ROOT / "configs" / "tdanet.yaml", [
-        f"data.root={tmp / 'shapes' / 'index.jsonl'}", "data.size=64", "data.min_scale=1.0", "data.num_workers=0",
-        "data.val_count=2", "train.steps=2", "train.batch_size=2", "train.device=cpu", f"run.dir={tmp / 'run'}",
-        "run.progress=false", "run.tensorboard=false", *tiny])
-    train(cfg)
-    with BackgroundServer(["--model", f"tdanet:{tmp / 'run'}"]) as url:
+def tdanet_url(tdanet_run):
+    with BackgroundServer(["--model", f"tdanet:{tdanet_run}"]) as url:
         yield url
 
 

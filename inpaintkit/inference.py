@@ -1,6 +1,7 @@
 """What the apps do, without the HTTP or the widgets: models by name, a fill, mask edits, detection.
 
-The web server and the desktop app share this module, so a fill from either one runs the same code:
+The web server and the desktop app share this module (it imports no web framework, so a GUI-only install runs it),
+so a fill from either one runs the same code:
 ``ModelCache`` builds one ``Inpainter`` per model name on first use (construction may load weights) and lets one
 thread at a time use each instance; ``adjust_mask`` grows, shrinks or inverts a mask; ``DetectorSlot`` loads the
 forensics detector lazily and reports cleanly when there is none.
@@ -15,10 +16,15 @@ from typing import Any, Callable, Protocol
 import cv2
 import numpy as np
 
-from ..errors import InpaintKitError
-from ..inpainters import (INPAINTERS, Inpainter, create_inpainter, default_inpainter_name,
+from .errors import InpaintKitError
+from .inpainters import (INPAINTERS, Inpainter, create_inpainter, default_inpainter_name,
                           get_inpainter_entry, is_available, list_inpainters, parse_model_spec)
-from ..inpainters.base import normalize_hd_strategy
+from .inpainters.base import normalize_hd_strategy
+
+#: Fills per request at most (REST ``samples``, the apps' samples box), and the seed of the first one: sample i
+#: uses ``SAMPLE_SEED + i`` (the REST API: ``sd_seed + i``, default 42 as IOPaint's).
+MAX_SAMPLES = 8
+SAMPLE_SEED = 42
 
 ADJUST_OPERATIONS = ("expand", "shrink", "reverse")
 
@@ -97,11 +103,13 @@ class ModelCache:
             return self._instances[name]
 
     def fill(self, rgb: np.ndarray, mask: np.ndarray, name: str | None = None, *, caption: str | None = None,
+             seed: int | None = None,
              cancel: Callable[[], bool] | None = None, **hd_options: Any) -> FillResult:
         """Fill ``mask`` (bool (H, W), True = hole) in ``rgb`` with model ``name``.
 
         ``hd_options`` are the per-call HD options (``hd_strategy``, ``hd_strategy_crop_margin``, ...); ``None``
-        values keep the model's defaults. ``caption`` goes to text-guided models and is ignored by the others.
+        values keep the model's defaults. ``caption`` goes to text-guided models and ``seed`` to models that draw random
+        numbers; the others ignore them.
         ``cancel`` is polled before each model call (see ``Inpainter.inpaint``).
         """
         name = name or self.default
@@ -111,6 +119,8 @@ class ModelCache:
             opts["hd_strategy"] = normalize_hd_strategy(opts["hd_strategy"], "hd_strategy")
         if caption and "caption" in inpainter.call_options:
             opts["caption"] = caption
+        if seed is not None and "seed" in inpainter.call_options:
+            opts["seed"] = seed
         with self._locks[name]:  # one call at a time per instance (models keep per-call state)
             t0 = time.perf_counter()
             out = inpainter.inpaint(rgb, mask, cancel=cancel, memory_budget=self.memory_budget, **opts)
@@ -172,7 +182,7 @@ class Detection:
 
 def _default_loader(source: str | None) -> Detector:
     try:
-        from ..forensics import load_detector
+        from .forensics import load_detector
     except ImportError as e:  # no forensics module in this install, or one that cannot load
         raise InpaintKitError(f"no detector available: inpaintkit.forensics cannot be imported ({e})",
                               status_code=503) from None
