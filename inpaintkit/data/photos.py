@@ -14,7 +14,8 @@ Kinds of row:
 (same 64-bit DCT perceptual hash within ``NEAR_DUPLICATE_BITS``) are dropped, the first listed kept. The split is
 by photo, fixed and seeded (``assign_splits``: ids ranked by a hash of seed and id, cut 80/10/10); the five photos
 held out in earlier releases (``FORCED_TEST``) are always in test. Dropped duplicates are listed in
-``OUT/duplicates.csv``. Captions come from the GCompris
+``OUT/duplicates.csv``; ``OUT/captions.jsonl`` holds the captioned photos' captions (as written, plus short ones
+derived from them) for ``inpaintkit prepare --captions``. Captions come from the GCompris
 "explore" activities' boards (title + description of each animal or monument).
 
 Re-running skips photos already written and does not download a package whose photos are all there. A package
@@ -25,6 +26,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -170,6 +172,21 @@ def board_captions(qml_texts: Iterable[str]) -> dict[str, tuple[str, str]]:
                 t = title.group(1) if title else ""
                 d = desc.group(1) if desc else ""
                 out.setdefault(img, (t.replace('\\"', '"'), d.replace('\\"', '"')))
+    return out
+
+
+def short_captions(title: str, description: str, proper_name: bool = False) -> list[str]:
+    """Short captions derived from a board's title and description: the first sentence of the description, and the
+    title as a noun phrase (``"Giraffe"`` -> ``"a giraffe"``; a ``proper_name`` such as a monument's stays as
+    written: ``"Colosseum"``)."""
+    out = []
+    first = re.split(r"(?<=[.!?])\s+", description.strip(), maxsplit=1)[0] if description.strip() else ""
+    if first and first != description.strip():
+        out.append(first)
+    t = title.strip().rstrip(".")
+    if t:
+        common = not proper_name and len(t.split()) <= 3 and t[1:] == t[1:].lower()  # "Giraffe", "Polar bear"
+        out.append(("an " if t[:1].lower() in "aeiou" else "a ") + t.lower() if common else t)
     return out
 
 
@@ -356,6 +373,14 @@ def fetch_photos(out: str | Path, *, sources: list[Source] | None = None, max_si
     _write_csv(out / "manifest.csv", MANIFEST_FIELDS, result.rows)
     _write_csv(out / "duplicates.csv", ("id", "duplicate_of"),
                [{"id": i, "duplicate_of": j} for i, j in result.duplicates])
+    # captions for text-guided training (``inpaintkit prepare --captions``): as written, then the short ones
+    lines = [json.dumps({"image": f"{r['split']}/{r['id']}.png",
+                         "caption": [r["caption"], *short_captions(r["title"], r["caption"].split(". ", 1)[-1],
+                                                                   proper_name="monuments" in r["path"])]})
+             for r in result.rows if r["caption"]]
+    tmp = out / f".captions.jsonl.tmp{os.getpid()}"
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, out / "captions.jsonl")
     for r in result.rows:
         result.per_source[r["package"]] = result.per_source.get(r["package"], 0) + 1
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import numpy as np
 import pytest
@@ -117,6 +118,16 @@ def test_fetch_writes_photos_manifest_captions_and_drops_duplicates(tmp_path, tr
     assert rows["giraffe"]["path"].startswith("usr/share/gcompris-qt/rcc/explore.rcc:gcompris/")
     assert rows["china"]["package"] == "scikit-learn" and rows["china"]["licence"] == "CC-BY-2.0"
     assert res.per_source == {"walls": 2, "gcompris": 2, "scikit-learn": 1}
+    lines = [json.loads(x) for x in (out / "captions.jsonl").read_text().splitlines()]
+    assert lines == [{"image": f"{rows['giraffe']['split']}/giraffe.png",
+                      "caption": ['Giraffe. The giraffe is the tallest animal, with a "long" neck.', "a giraffe"]}]
+
+
+def test_short_captions():
+    assert photos.short_captions("Giraffe", "The giraffe is tall. It eats leaves.") == [
+        "The giraffe is tall.", "a giraffe"]
+    assert photos.short_captions("Elephant", "") == ["an elephant"]
+    assert photos.short_captions("Colosseum", "A big arena.", proper_name=True) == ["Colosseum"]
 
 
 def test_rerun_skips_what_is_there_and_full_size_keeps_size(tmp_path, tree):
