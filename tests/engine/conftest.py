@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from inpaintkit.engine import LOOPBACK_ENV
+
+# before any test here imports ray: the session's Ray then listens on 127.0.0.1 only (see check_ray)
+os.environ.setdefault(LOOPBACK_ENV, "0")
+
 
 @pytest.fixture(scope="session")
 def ray_local():
     """Ray started once: the engine finds it initialised and uses it (and leaves it running)."""
-    from inpaintkit.engine import check_ray
-
-    check_ray()  # imports ray so that it listens on 127.0.0.1 only
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 * 2 ** 20,
