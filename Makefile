@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch pinned first: a bare or looser `torch` would pull several GB of CUDA packages
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[all,dev,docs]"
+	# distributed: Ray for the --engine ray tests (tests/engine); ~70 MB wheel, Ray Core only (no pyarrow)
+	$(PY) -m pip install -q -e ".[all,dev,docs,distributed]"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from . import app
+from .options import engine_option, engine_options, jobs_option, ray_address_option
 
 
 @app.command("evaluate")
@@ -15,7 +16,7 @@ def evaluate_cmd(
     images: Path = typer.Option(..., "--images", help="Folder of ground-truth images."),
     masks: Path = typer.Option(..., "--masks", help="Folder of mask PNGs (255 = hole), or of sub-folders, one per bucket."),
     out: Path = typer.Option(..., "--out", help="Report folder; re-running with the same folder resumes."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (images in parallel); output order does not depend on it."),
+    jobs: Optional[int] = jobs_option("images in parallel; the output does not depend on it"),
     size: Optional[int] = typer.Option(None, "--size", help="Centre-crop each image to a square and resize it to SIZE x SIZE first (pconv masks are 256)."),
     max_images: Optional[int] = typer.Option(None, "--max-images", min=1, help="Use only the first N images (sorted by name)."),
     max_masks: Optional[int] = typer.Option(None, "--max-masks", min=1, help="Use only the first N masks of each bucket."),
@@ -27,14 +28,18 @@ def evaluate_cmd(
     device: str = typer.Option("cpu", "--device", help="Torch device for FID/LPIPS networks."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Plots and sample grids (--no-figures: tables, CSV and JSON only; faster)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    engine: str = engine_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> int:
     """Score inpainters side by side: metrics.csv, summary.json, report.md/.html, plots and sample grids."""
     from ..evaluate.report import ALL, TABLE_METRICS, fmt_stat  # scipy / skimage: heavy, only for this command
     from ..evaluate.runner import EvalConfig, evaluate
 
-    cfg = EvalConfig(tuple(model), images, masks, out, jobs=jobs, size=size, max_images=max_images,
-                     max_masks=max_masks, samples=samples, fid_weights=fid_weights, lpips_weights=lpips_weights,
-                     vgg_weights=vgg_weights, hed=hed, device=device, figures=figures)
+    eng = engine_options(engine, jobs, ray_address)
+    cfg = EvalConfig(tuple(model), images, masks, out, jobs=eng.jobs, engine=eng.kind, ray_address=eng.address,
+                     size=size, max_images=max_images, max_masks=max_masks, samples=samples,
+                     fid_weights=fid_weights, lpips_weights=lpips_weights, vgg_weights=vgg_weights, hed=hed,
+                     device=device, figures=figures)
     summary = evaluate(cfg, progress=not quiet)
     overall = summary["metrics"]
     width = max(len(m) for m in summary["models"])

@@ -10,8 +10,9 @@ import typer
 from tqdm import tqdm
 
 from ..errors import InpaintKitError
-from ..io import DEFAULT_MAX_PIXELS, read_image, write_image
+from ..io import DEFAULT_MAX_PIXELS
 from . import app
+from .options import engine_option, engine_options, jobs_option, ray_address_option
 
 forensics_app = typer.Typer(no_args_is_help=True, help="Original-vs-inpainted datasets, detector training and evaluation.")
 app.add_typer(forensics_app, name="forensics")
@@ -51,13 +52,18 @@ def detect_cmd(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Score at or above which an image is called inpainted (default: the detector's)."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images above this many pixels."),
     threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+    jobs: Optional[int] = jobs_option(),
+    engine: str = engine_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> int:
     """Score images: the probability each was inpainted, a verdict, and optionally a heatmap of where."""
+    from ..engine import Failure, map_items
     from ..forensics import load_detector
-    from ..forensics.report import heat_png, overlay
+    from ..forensics.batch import DetectWork
 
+    eng = engine_options(engine, jobs, ray_address)
     _set_threads(threads)
-    det = load_detector(model, threshold=threshold)
+    det = load_detector(model, threshold=threshold)  # a bad name or folder fails here, once
     if heatmap_dir is not None:
         if heatmap_dir.exists() and not heatmap_dir.is_dir():
             raise InpaintKitError(f"--heatmap-dir {heatmap_dir}: is a file; give a folder")
@@ -65,33 +71,25 @@ def detect_cmd(
             heatmap_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise InpaintKitError(f"--heatmap-dir {heatmap_dir}: cannot create it ({e.strerror or e})") from None
-    failures, used = 0, set()
-    for path in images:
-        try:
-            pic = read_image(path, max_pixels=max_pixels)
-            res = det.detect(pic.rgb)
-        except InpaintKitError as e:
+    used: set[str] = set()
+    items = [(p, _unique_stem(p.stem, used) if heatmap_dir is not None else None) for p in images]
+    work = DetectWork(model, threshold, max_pixels, heatmap_dir, prebuilt=None if eng.parallel else det)
+    failures = 0
+    # results in input order, each printed as soon as it and those before it are done
+    for i, row in map_items(eng, work, items, total=len(items), desc="detect", progress=False, ordered=True):
+        if isinstance(row, Failure):
             failures += 1
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {row.message}", file=sys.stderr)
             if as_json:
-                print(json.dumps({"path": str(path), "error": str(e)}), flush=True)
+                print(json.dumps({"path": str(images[i]), "error": row.message}), flush=True)
             continue
-        row = {"path": str(path), "score": round(res.score, 6), "verdict": res.verdict}
-        if heatmap_dir is not None:
-            stem = _unique_stem(path.stem, used)
-            try:  # a write failure (read-only folder, disk full) is this file's error; the batch goes on
-                write_image(heatmap_dir / f"{stem}_heatmap.png", heat_png(res.heatmap)[..., None].repeat(3, 2))
-                write_image(heatmap_dir / f"{stem}_overlay.png", overlay(pic.rgb, res.heatmap))
-            except InpaintKitError as e:
-                failures += 1
-                print(f"error: {e}", file=sys.stderr)
-                row["error"] = str(e)
-            else:
-                row["heatmap"] = str(heatmap_dir / f"{stem}_heatmap.png")
+        if "error" in row:  # scored, but its heatmap could not be written (read-only folder, disk full)
+            failures += 1
+            print(f"error: {row['error']}", file=sys.stderr)
         if as_json:
             print(json.dumps(row), flush=True)
         else:
-            print(f"{path}\t{res.score:.4f}\t{res.verdict}", flush=True)
+            print(f"{row['path']}\t{row['score']:.4f}\t{row['verdict']}", flush=True)
     if failures and not as_json:
         print(f"{failures} of {len(images)} images failed", file=sys.stderr)
     return 0 if not failures else (2 if failures == len(images) else 1)
@@ -114,7 +112,9 @@ def make_dataset_cmd(
     test_frac: float = typer.Option(0.2, "--test-frac", help="Share of source images in the test split."),
     test_sources: str = typer.Option("", "--test-sources", help="Comma-separated source-id patterns always put in test (held-out photos)."),
     out: Path = typer.Option(..., "--out", help="Dataset folder (resumed when it exists with the same settings)."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Worker processes."),
+    jobs: Optional[int] = jobs_option("source images in parallel; the output does not depend on it"),
+    engine: str = engine_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> None:
     """Build an honest original-vs-inpainted dataset with index.jsonl (splits by source image)."""
     from ..forensics.dataset import DatasetSpec, make_dataset, parse_scale, read_index
@@ -123,7 +123,7 @@ def make_dataset_cmd(
                        crops_per_image=crops_per_image, size=size, max_crop=max_crop, format=fmt, quality=quality,
                        seed=seed, val_frac=val_frac, test_frac=test_frac,
                        test_sources=[p.strip() for p in test_sources.split(",") if p.strip()])
-    index = make_dataset(images, out, spec, jobs=jobs)
+    index = make_dataset(images, out, spec, engine=engine_options(engine, jobs, ray_address))
     _, recs = read_index(index)
     counts = {s: sum(r["split"] == s for r in recs) for s in ("train", "val", "test")}
     print(f"wrote {index}: {len(recs)} samples ({', '.join(f'{k} {v}' for k, v in counts.items())})")

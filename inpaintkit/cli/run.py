@@ -11,12 +11,15 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
+from ..engine import Failure, map_items
 from ..errors import InpaintKitError
 from ..inpainters import (HD_STRATEGIES, INPAINTERS, create_inpainter, default_inpainter_name,
                           get_inpainter_entry, list_inpainters, parse_model_spec)
 from ..inpainters.base import normalize_hd_strategy
-from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, format_for, list_images, read_image, read_mask, write_image
+from ..inpainters.batch import FillWork
+from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, format_for, list_images
 from . import app
+from .options import engine_option, engine_options, jobs_option, ray_address_option
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -46,18 +49,6 @@ def list_cmd() -> None:
         table.add_row(e.name + (" *" if e.name == default else ""), e.kind, weights, e.description)
     Console(width=160).print(table)
     print(f"* default for `inpaintkit run` without --model: {default}")
-
-
-def _resolve_mask_for(image: Path, mask: Path) -> Path:
-    """The mask for ``image``: ``mask`` itself if it is a file, else the file in folder ``mask`` with its stem."""
-    if mask.is_file():
-        return mask
-    for stem in (image.stem, image.stem + "_mask", image.stem + "-mask"):
-        for ext in IMAGE_EXTENSIONS:
-            cand = mask / (stem + ext)
-            if cand.is_file():
-                return cand
-    raise InpaintKitError(f"{image}: no mask named {image.stem}.* in {mask}")
 
 
 def output_names(images: list[Path], ext: str) -> list[str]:
@@ -92,6 +83,10 @@ def run_cmd(
     caption: Optional[str] = typer.Option(None, "--caption", help="What belongs in the hole, for text-guided models (e.g. tdanet)."),
     samples: int = typer.Option(1, "--samples", min=1, help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>."),
     runtime: Optional[str] = typer.Option(None, "--runtime", help="Learned models: torch (default) or onnx (onnxruntime; the bundled export for `default`, else exported once and cached)."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave outputs that exist alone (resume an interrupted batch)."),
+    n_jobs: Optional[int] = jobs_option(),
+    engine: str = engine_option(),
+    ray_address: Optional[str] = ray_address_option(),
 ) -> int:
     """Fill the holes of one image or a folder of images.
 
@@ -102,6 +97,7 @@ def run_cmd(
         if not value.strip():  # Path("") is the current folder: an empty flag must not mean "everything here"
             raise InpaintKitError(f"{flag} is empty; give a file or folder path")
     image, mask, output = Path(image), Path(mask), Path(output)
+    eng = engine_options(engine, n_jobs, ray_address)
     if memory_budget_gb is None or memory_budget_gb < 0:
         raise InpaintKitError("--memory-budget-gb must be >= 0 (0: no limit)")
     budget = int(memory_budget_gb * 1e9) or None
@@ -160,23 +156,18 @@ def run_cmd(
         jobs = [(i, m, o.with_name(f"{o.stem}_sample{k}{o.suffix}"), k) for i, m, o in jobs for k in range(samples)]
     else:
         jobs = [(i, m, o, None) for i, m, o in jobs]
-    failures = 0
-    bar = tqdm(jobs, desc=f"inpaint ({name})", unit="img", disable=len(jobs) == 1, file=sys.stderr)
-    for img_p, mask_src, out_p, seed in bar:
-        try:
-            pic = read_image(img_p, max_pixels=max_pixels)
-            mask_p = _resolve_mask_for(img_p, mask_src)
-            m = read_mask(mask_p, shape=pic.rgb.shape[:2], resize=resize_mask, max_pixels=max_pixels,
-                          image_name=str(img_p))
-            result = inpainter.inpaint(pic.rgb, m, memory_budget=budget, **call,
-                                       **({"seed": seed} if seed is not None else {}))
-            write_image(out_p, result, pic.alpha, quality=quality)
-            if len(jobs) == 1:
-                print(f"wrote {out_p} ({name}, {int(m.sum())} hole pixels, {inpainter.last_forward_seconds:.2f} s)")
-        except InpaintKitError as e:
+    work = FillWork(name, options, call, max_pixels, resize_mask, quality, skip_existing, budget,
+                    prebuilt=None if eng.parallel else inpainter)
+    failures = skipped = 0
+    for _, res in map_items(eng, work, jobs, total=len(jobs), desc=f"inpaint ({name})", progress=len(jobs) > 1):
+        if isinstance(res, Failure):
             failures += 1
-            tqdm.write(f"error: {e}", file=sys.stderr)
+            tqdm.write(f"error: {res.message}", file=sys.stderr)
+        elif res.hole_pixels < 0:
+            skipped += 1
+        elif len(jobs) == 1:
+            print(f"wrote {res.output} ({name}, {res.hole_pixels} hole pixels, {res.seconds:.2f} s)")
     if len(jobs) > 1:
-        print(f"{len(jobs) - failures} of {len(jobs)} images written to {output} ({name})"
-              + (f"; {failures} failed" if failures else ""))
+        print(f"{len(jobs) - failures - skipped} of {len(jobs)} images written to {output} ({name})"
+              + (f"; {skipped} skipped (exist)" if skipped else "") + (f"; {failures} failed" if failures else ""))
     return 0 if not failures else (2 if failures == len(jobs) else 1)

@@ -442,7 +442,8 @@ def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, no
         "PSNR and SSIM are on the full 8-bit composite (data range 255; SSIM: scikit-image, 7×7 window, colour "
         "channels averaged); hole PSNR on the hole pixels only; L1 is the mean absolute error over the whole "
         "image in [0, 1].",
-        f"seconds: {SECONDS_DEFINITION}; jobs = {cfg.jobs}.",
+        f"seconds: {SECONDS_DEFINITION}; engine = {cfg.engine}, "
+        f"jobs = {cfg.jobs or (1 if cfg.engine == 'local' else 'one per CPU')}.",
         f"Masks resized (nearest-neighbour) to their image's size: **{plan.resized_pairs}** of "
         f"{len(plan.pairs)} pairs.",
         f"Skipped (unreadable or unusable files, failed fills): **{len(plan.skipped)}**"

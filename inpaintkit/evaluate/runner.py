@@ -1,8 +1,9 @@
 """``evaluate()``: run inpainters over images × masks, score every result, keep going where a run stopped.
 
 Work is planned first (which images, which mask buckets, which (image, mask) pairs, which rows are already in
-``metrics.csv``), then done one image at a time — in this process or, with ``jobs > 1``, in a pool of worker
-processes, each holding its own inpainters. After every image the CSV is rewritten atomically (temp file + rename)
+``metrics.csv``), then done one image at a time — in this process or, with ``jobs > 1`` or on Ray
+(``inpaintkit.engine``), in a pool of workers, each holding its own inpainters. After every image the CSV is
+rewritten atomically (temp file + rename)
 in a fixed order (model, bucket, image, mask as planned), so an interrupted run leaves a valid CSV that the next run
 with the same ``out`` resumes from, and the output does not depend on ``jobs``.
 
@@ -12,12 +13,10 @@ first-call allocations) are not charged to the first image.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import csv
 import io
 import json
 import math
-import multiprocessing
 import re
 import sys
 import time
@@ -28,6 +27,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from ..engine import EngineOptions, Failure, map_items
 from ..errors import InpaintKitError
 from ..inpainters import Inpainter, create_inpainter_from_spec, get_inpainter_entry, parse_model_spec
 from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, list_images, read_image, read_mask, resize_mask, write_image
@@ -48,7 +48,8 @@ class EvalConfig:
     images: Path
     masks: Path
     out: Path
-    jobs: int = 1
+    #: workers: local processes (None: 1, in this process) or Ray workers (None: one per CPU of the cluster)
+    jobs: int | None = 1
     size: int | None = None
     max_images: int | None = None
     max_masks: int | None = None
@@ -61,6 +62,14 @@ class EvalConfig:
     device: str = "cpu"
     #: plots and sample grids (off: tables, CSV and JSON only, which is much faster)
     figures: bool = True
+    #: where the images are scored: "local" or "ray" (the output does not depend on it)
+    engine: str = "local"
+    #: with engine "ray": None starts a local Ray, "auto" or HOST:PORT joins a cluster
+    ray_address: str | None = None
+
+    @property
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(self.engine, self.jobs, self.ray_address)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -290,7 +299,7 @@ def row_key(r: dict) -> Key:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the work for one image (runs in a worker process when jobs > 1)
+# the work for one image (runs in a worker process or a Ray worker when the engine is parallel)
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass
 class ImageJob:
@@ -355,6 +364,9 @@ class _Worker:
 
             self.hed = HEDPerceptual(wc.vgg_weights).to(wc.device)
 
+    def __call__(self, job: ImageJob) -> ImageResult:  # the engine's work function
+        return self.run(job)
+
     def run(self, job: ImageJob) -> ImageResult:
         res = ImageResult(job.image, [], [])
         rgb = load_image(Path(job.path), job.size)
@@ -408,17 +420,19 @@ class _Worker:
         return res
 
 
-_WORKER: _Worker | None = None
+@dataclass
+class EvalWork:
+    """The engine's work factory: each worker builds its ``_Worker`` (models, FID/LPIPS nets) once."""
 
+    wc: WorkerConfig
+    #: the worker already built in this process (used when the work runs here; never pickled)
+    prebuilt: _Worker | None = field(default=None, repr=False, compare=False)
 
-def _init_worker(wc: WorkerConfig) -> None:
-    global _WORKER
-    _WORKER = _Worker(wc)
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "prebuilt": None}
 
-
-def _run_job(job: ImageJob) -> ImageResult:
-    assert _WORKER is not None
-    return _WORKER.run(job)
+    def __call__(self) -> _Worker:
+        return self.prebuilt or _Worker(self.wc)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -517,8 +531,8 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     from .report import write_report
 
     log = log or (lambda s: print(s, file=sys.stderr))
-    if cfg.jobs < 1:
-        raise InpaintKitError(f"--jobs {cfg.jobs}: must be at least 1")
+    eng = cfg.engine_options
+    eng.check()
     if cfg.size is not None and cfg.size < MIN_SIDE:
         raise InpaintKitError(f"--size {cfg.size}: must be at least {MIN_SIDE}")
     check_models(cfg.models)
@@ -534,17 +548,17 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     plan = make_plan(cfg, log)
     cfg.out.mkdir(parents=True, exist_ok=True)
     _check_run_file(cfg)
-    # bad options / checkpoints fail here, once, before any work; with jobs == 1 these instances do the work
+    # bad options / checkpoints fail here, once, before any work; on one local job these instances do the work
     models = {spec: create_inpainter_from_spec(spec) for spec in cfg.models}
     want_fid, want_lpips = cfg.fid_weights is not None, cfg.lpips_weights is not None
     wc = WorkerConfig(tuple(plan.models), str(cfg.fid_weights) if want_fid else None,
                       str(cfg.lpips_weights) if want_lpips else None,
-                      str(cfg.vgg_weights) if cfg.vgg_weights else None, cfg.device, single_thread=cfg.jobs > 1,
+                      str(cfg.vgg_weights) if cfg.vgg_weights else None, cfg.device, single_thread=eng.parallel,
                       hed=want_hed)
     # Built here even when a pool does the work: wrong weights files fail now, as one clear line, not as a
-    # broken worker pool. With jobs == 1 this worker does the work.
+    # broken worker pool. On one local job this worker does the work.
     local = (_Worker(replace(wc, single_thread=False), models)
-             if (cfg.jobs == 1 or want_fid or want_lpips or want_hed) else None)
+             if (not eng.parallel or want_fid or want_lpips or want_hed) else None)
 
     csv_path = cfg.out / "metrics.csv"
     existing = {row_key(r): r for r in read_metrics_csv(csv_path)} if csv_path.is_file() else {}
@@ -603,26 +617,13 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
         write_metrics_csv(csv_path, ordered)
 
     if jobs:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(jobs), desc="evaluate", unit="img", file=sys.stderr, disable=not progress)
-        if cfg.jobs == 1:
-            assert local is not None
-            for job in jobs:
-                absorb(local.run(job))
-                bar.update()
-        else:
-            ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch/OpenCV threads
-            with cf.ProcessPoolExecutor(max_workers=min(cfg.jobs, len(jobs)), mp_context=ctx,
-                                        initializer=_init_worker, initargs=(wc,)) as pool:
-                try:
-                    for fut in cf.as_completed([pool.submit(_run_job, j) for j in jobs]):
-                        absorb(fut.result())
-                        bar.update()
-                except BaseException:  # a failure or Ctrl-C: drop the queued images instead of finishing them
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
-        bar.close()
+        if eng.kind == "local" and eng.jobs:
+            eng = replace(eng, jobs=min(eng.jobs, len(jobs)))
+        work = EvalWork(wc, prebuilt=None if eng.parallel else local)
+        for i, res in map_items(eng, work, jobs, total=len(jobs), desc="evaluate", progress=progress, log=log):
+            if isinstance(res, Failure):  # the image became unreadable since it was planned
+                res = ImageResult(jobs[i].image, [], [(jobs[i].path, res.message)])
+            absorb(res)
     elif not csv_path.is_file():
         write_metrics_csv(csv_path, [])
 

@@ -8,8 +8,9 @@ file name that is a hash, so the only difference between the classes is the inpa
 For each source image and each of its ``crops_per_image`` crops (a random square, resized to ``size``): one real
 sample and ``per_image`` inpainted samples, each from one of the listed inpainters (in turn) with a mask of one of
 the listed kinds (drawn at random). Splits are by source image, so no photo is in two splits. Every random choice
-comes from a generator seeded with (seed, source id, crop), so the output is the same for any ``--jobs`` and a run
-that was interrupted resumes where it stopped (each finished source leaves a record file).
+comes from a generator seeded with (seed, source id, crop), so the output is the same for any ``--jobs`` and engine
+(``--engine local|ray``: each worker builds the inpainters once and writes its samples itself) and a run that was
+interrupted resumes where it stopped (each finished source leaves a record file).
 """
 from __future__ import annotations
 
@@ -19,15 +20,14 @@ import json
 import os
 import sys
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
+from ..engine import EngineOptions, Failure, map_items
 from ..errors import InpaintKitError
 from ..io import atomic_write_bytes, encode_image, list_images, read_image, write_mask
 
@@ -146,17 +146,35 @@ def _ext(spec: DatasetSpec) -> str:
     return {"jpeg": "jpg"}.get(spec.format.lower(), spec.format.lower())
 
 
-def _build_source(args: tuple[str, str, dict[str, Any], str]) -> list[dict[str, Any]]:
-    """All samples of one source image; writes files, returns index records (also saved as a record file)."""
-    path, sid, spec_d, out = args
-    spec = DatasetSpec(**spec_d)
-    out_dir = Path(out)
-    cv2.setNumThreads(1)
-    from ..inpainters import create_inpainter_from_spec
-    from ..masks import create_mask_generator
+@dataclass
+class DatasetWork:
+    """The engine's work factory: each worker builds the inpainters and mask generators once."""
 
-    inpainters = [create_inpainter_from_spec(s) for s in spec.inpainters]
-    gens = [create_mask_generator(k) for k in spec.masks]
+    spec: DatasetSpec
+    out: str
+
+    def __call__(self) -> _SourceBuilder:
+        return _SourceBuilder(self.spec, Path(self.out))
+
+
+class _SourceBuilder:
+    def __init__(self, spec: DatasetSpec, out_dir: Path):
+        from ..inpainters import create_inpainter_from_spec
+        from ..masks import create_mask_generator
+
+        cv2.setNumThreads(1)
+        self.spec, self.out_dir = spec, out_dir
+        self.inpainters = [create_inpainter_from_spec(s) for s in spec.inpainters]
+        self.gens = [create_mask_generator(k) for k in spec.masks]
+
+    def __call__(self, item: tuple[str, str]) -> list[dict[str, Any]]:
+        return _build_source(item, self.spec, self.out_dir, self.inpainters, self.gens)
+
+
+def _build_source(item: tuple[str, str], spec: DatasetSpec, out_dir: Path, inpainters: list,
+                  gens: list) -> list[dict[str, Any]]:
+    """All samples of one source image; writes files, returns index records (also saved as a record file)."""
+    path, sid = item
     rgb = read_image(path).rgb
     split = split_for(sid, spec)
     sid_hash = zlib.crc32(sid.encode())
@@ -204,9 +222,14 @@ def collect_sources(images: Iterable[str | Path]) -> list[tuple[Path, str]]:
     return sorted(out, key=lambda t: t[1])
 
 
-def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpec, *, jobs: int = 1,
-                 progress: bool = True) -> Path:
-    """Build (or resume) a dataset in ``out``; returns the path of ``index.jsonl``."""
+def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpec, *, jobs: int | None = 1,
+                 progress: bool = True, engine: EngineOptions | None = None) -> Path:
+    """Build (or resume) a dataset in ``out``; returns the path of ``index.jsonl``.
+
+    ``engine`` says where the sources are processed (default: ``jobs`` local processes); an unreadable source
+    is reported and left out of the index, and the next run retries it."""
+    engine = engine or EngineOptions("local", jobs)
+    engine.check()
     spec.check()
     from ..inpainters import create_inpainter_from_spec
     from ..masks import create_mask_generator
@@ -228,24 +251,25 @@ def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpe
                                   "use another --out folder or the same settings to resume")
     else:
         atomic_write_bytes(spec_p, (json.dumps(asdict(spec), indent=2) + "\n").encode())
-    todo = [(str(p), sid, asdict(spec), str(out)) for p, sid in sources
-            if not (out / "records" / f"{sid}.json").is_file()]
-    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc="make-dataset", unit="src",
-               disable=not progress, file=sys.stderr)
-    if jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            for _ in ex.map(_build_source, todo):
-                bar.update(1)
-    else:
-        for t in todo:
-            _build_source(t)
-            bar.update(1)
-    bar.close()
+    todo = [(str(p), sid) for p, sid in sources if not (out / "records" / f"{sid}.json").is_file()]
+    if len(sources) > len(todo):
+        print(f"make-dataset: {len(sources) - len(todo)} of {len(sources)} sources already done in {out}",
+              file=sys.stderr)
+    failed = set()
+    for i, res in map_items(engine, DatasetWork(spec, str(out)), todo, total=len(todo), desc="make-dataset",
+                            progress=progress and bool(todo)):
+        if isinstance(res, Failure):
+            failed.add(todo[i][1])
+            print(f"error: {res.message}", file=sys.stderr)
     lines = []
     for _, sid in sources:
-        lines += [json.dumps(r) for r in json.loads((out / "records" / f"{sid}.json").read_text())]
+        if sid not in failed:
+            lines += [json.dumps(r) for r in json.loads((out / "records" / f"{sid}.json").read_text())]
     index = out / INDEX_FILE
     atomic_write_bytes(index, ("\n".join(lines) + "\n").encode())
+    if failed:
+        raise InpaintKitError(f"{len(failed)} of {len(sources)} source images failed (listed above); {index} "
+                              "holds the others; fix or remove them and re-run to finish")
     return index
 
 
