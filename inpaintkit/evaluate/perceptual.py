@@ -30,7 +30,8 @@ from torch import nn
 
 from ..errors import InpaintKitError
 from ..models.backbones.inception import load_fid_inception
-from ..models.backbones.vgg import (KID_HED_TAPS, LPIPS_HED_TAPS, HEDPerceptual, VGG16Features, default_vgg16_weights,
+from ..models.backbones.vgg import (KID_HED_TAPS, LPIPS_HED_TAPS, HEDPerceptual, VGG16Features,  # noqa: F401 (API)
+                                    default_vgg16_weights,
                                     load_state_dict_file, normalize_channels)
 
 LPIPS_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")

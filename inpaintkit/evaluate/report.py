@@ -17,7 +17,7 @@ import numpy as np
 
 from ..io import atomic_write_bytes, read_image
 from .metrics import HIGHER_IS_BETTER, fid_from_features, mean_ci
-from .runner import EvalConfig, Key, Plan, config_dict, row_key, safe_name
+from .plan import EvalConfig, Key, Plan, config_dict, row_key, safe_name
 
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "hole_psnr": "hole PSNR (dB) ↑", "ssim": "SSIM ↑", "l1": "L1 ↓",
                  "lpips_hed": "lpips_hed ↓", "kid_hed": "kid_hed ×1000 ↓", "seconds": "seconds / image ↓",
@@ -481,5 +481,5 @@ def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, no
             blocks.append(("h3", f"bucket {b}: input (hole white), composites (caption: PSNR / hole PSNR in dB), "
                                  "ground truth"))
             blocks.append(("img", str(p.relative_to(out)), f"samples, bucket {b}"))
-    blocks.append(("p", f"Per-row values: `metrics.csv`; everything above as numbers: `summary.json`."))
+    blocks.append(("p", "Per-row values: `metrics.csv`; everything above as numbers: `summary.json`."))
     return blocks

@@ -17,110 +17,32 @@ import csv
 import io
 import json
 import math
-import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from ..engine import EngineOptions, Failure, map_items
+from ..engine import Failure, map_items
 from ..errors import InpaintKitError
 from ..inpainters import Inpainter, create_inpainter_from_spec, get_inpainter_entry, parse_model_spec
 from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, list_images, read_image, read_mask, resize_mask, write_image
 from .metrics import MIN_SIDE, image_metrics
+from .plan import (Bucket, EvalConfig, ImageItem, Key, MaskItem, Plan, config_dict, row_key,  # noqa: F401 (API)
+                   safe_name)
 
 COLUMNS = ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "lpips_hed", "seconds")
 VALUE_COLUMNS = COLUMNS[4:]
 #: The columns before lpips_hed existed: such a metrics.csv is read (lpips_hed NaN, computed on resume).
 _OLD_COLUMNS = tuple(c for c in COLUMNS if c != "lpips_hed")
-Key = tuple[str, str, str, str]  # (model, bucket, image, mask)
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """Everything that decides what an evaluation computes (the CLI flags of ``inpaintkit evaluate``)."""
-
-    models: tuple[str, ...]
-    images: Path
-    masks: Path
-    out: Path
-    #: workers: local processes (None: 1, in this process) or Ray workers (None: one per CPU of the cluster)
-    jobs: int | None = 1
-    size: int | None = None
-    max_images: int | None = None
-    max_masks: int | None = None
-    samples: int = 4
-    fid_weights: Path | None = None
-    lpips_weights: Path | None = None
-    vgg_weights: Path | None = None
-    #: lpips_hed and kid_hed on the bundled VGG16 features (or --vgg-weights); off: those columns stay empty
-    hed: bool = True
-    device: str = "cpu"
-    #: plots and sample grids (off: tables, CSV and JSON only, which is much faster)
-    figures: bool = True
-    #: where the images are scored: "local" or "ray" (the output does not depend on it)
-    engine: str = "local"
-    #: with engine "ray": None starts a local Ray, "auto" or HOST:PORT joins a cluster
-    ray_address: str | None = None
-
-    @property
-    def engine_options(self) -> EngineOptions:
-        return EngineOptions(self.engine, self.jobs, self.ray_address)
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # planning
 # ---------------------------------------------------------------------------------------------------------------
-@dataclass
-class MaskItem:
-    name: str
-    path: Path
-    shape: tuple[int, int]
-    ratio: float  # hole fraction of the mask file
-
-
-@dataclass
-class Bucket:
-    name: str
-    masks: list[MaskItem]
-    paired: bool = False  # masks matched to images by file stem instead of applied to every image
-
-    @property
-    def mean_ratio(self) -> float:
-        return float(np.mean([m.ratio for m in self.masks])) if self.masks else float("nan")
-
-
-@dataclass
-class ImageItem:
-    name: str
-    path: Path
-    shape: tuple[int, int]  # (H, W) after --size
-
-
-@dataclass
-class Plan:
-    models: list[str]
-    images: list[ImageItem]
-    buckets: list[Bucket]
-    pairs: list[tuple[str, str, str]]  # (bucket, image, mask), in report order
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
-    resized_pairs: int = 0
-    samples: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # bucket -> [(image, mask)]
-
-    def keys(self) -> list[Key]:
-        """Every row of this plan, in CSV order: model, then bucket, image, mask."""
-        return [(m, b, i, k) for m in self.models for b, i, k in self.pairs]
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of a model spec, bucket or file name."""
-    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "_"
-
-
 def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
     """Centre crop to a square of the short side, then resize to ``size`` x ``size`` (area when shrinking)."""
     h, w = rgb.shape[:2]
@@ -292,10 +214,6 @@ def read_metrics_csv(path: Path) -> list[dict]:
             return rows
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise InpaintKitError(f"{path}: cannot read ({e}); delete it to start over") from None
-
-
-def row_key(r: dict) -> Key:
-    return (r["model"], r["bucket"], r["image"], r["mask"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -640,8 +558,3 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     elif cfg.hed:
         perceptual["hed_missing"] = True
     return write_report(cfg, plan, plan_rows, perceptual)
-
-
-def config_dict(cfg: EvalConfig) -> dict:
-    d = asdict(cfg)
-    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
