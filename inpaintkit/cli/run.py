@@ -87,6 +87,7 @@ def run_cmd(
     n_jobs: Optional[int] = jobs_option(),
     engine: str = engine_option(),
     ray_address: Optional[str] = ray_address_option(),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of one fill (learned models and patchmatch); default: $INPAINTKIT_THREADS, else the model's own (see docs/default-model.md)."),
 ) -> int:
     """Fill the holes of one image or a folder of images.
 
@@ -118,6 +119,10 @@ def run_cmd(
             raise InpaintKitError(f"--runtime {runtime}: model {name!r} is not a network; only learned models "
                                   "have runtimes")
         options["runtime"] = runtime
+    if threads is not None:
+        if "threads" not in get_inpainter_entry(name).options():
+            raise InpaintKitError(f"--threads {threads}: model {name!r} runs on one thread; drop --threads")
+        options["threads"] = threads
 
     if not image.exists():
         raise InpaintKitError(f"{image}: no such file or folder")

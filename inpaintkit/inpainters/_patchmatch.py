@@ -81,7 +81,7 @@ def _masked_dist(est, known, filled, use_filled, ty, tx, sy, sx, r, strict):
                 continue
             if not strict and not known[y2, x2]:
                 continue
-            for c in range(_NC):
+            for c in range(est.shape[2]):
                 a = est[y1, x1, c] - est[y2, x2, c]
                 acc += a * a
             n += 1
@@ -103,10 +103,11 @@ def _patch_dist(est, rows, known, ty, tx, sy, sx, r, strict, limit):
     if (strict and ty - r >= 0 and ty + r < h and tx - r >= 0 and tx + r < w
             and sy - r >= 0 and sy + r < h and sx - r >= 0 and sx + r < w):
         p = 2 * r + 1
-        n = p * _NC
+        nc = est.shape[2]
+        n = p * nc
         bound = limit * (p * p)
-        t0 = (tx - r) * _NC
-        s0 = (sx - r) * _NC
+        t0 = (tx - r) * nc
+        s0 = (sx - r) * nc
         acc = np.float32(0.0)
         for dy in range(-r, r + 1):
             rt = rows[ty + dy]
@@ -138,7 +139,7 @@ def _random_source(s, by, bx, rad, src_ok, snap):
 def _search_bands(est, known, src_ok, snap, tgt, nnf, dist, r, strict, bands, band_h, reverse, key, max_radius):
     """One PatchMatch pass (propagation + random search) over the target pixels of the given row bands."""
     h, w = tgt.shape
-    rows = est.reshape(h, w * _NC)
+    rows = est.reshape(h, w * est.shape[2])
     step = 1 if reverse else -1
     for bi in range(bands.shape[0]):
         y0 = bands[bi] * band_h
@@ -283,19 +284,20 @@ def _onion_fill(est, known, src, src_ok, snap, r, strict, nnf, exact, key):
         for j in range(n):
             ty = front[j, 0]
             tx = front[j, 1]
-            for c in range(_NC):
+            for c in range(est.shape[2]):
                 est[ty, tx, c] = est[nnf[ty, tx, 0], nnf[ty, tx, 1], c]
             filled[ty, tx] = True
 
 
 @njit(cache=True, nogil=True)
-def _vote_rows(est, known, hole, tgt, nnf, weight, r, y0, y1, out):
+def _vote_rows(est, known, hole, tgt, nnf, weight, r, y0, y1, out, nv):
     """Rows [y0, y1) of the vote: each hole pixel = weighted mean of what the overlapping patches' sources say.
 
-    ``weight`` (H, W) is the vote weight of the patch centred at each target pixel.
+    ``weight`` (H, W) is the vote weight of the patch centred at each target pixel. Only the first ``nv``
+    channels are voted; the rest (the guide) stay as they are.
     """
     h, w = hole.shape
-    acc = np.empty(_NC, np.float32)
+    acc = np.empty(nv, np.float32)
     for y in range(y0, y1):
         for x in range(w):
             if not hole[y, x]:
@@ -322,14 +324,14 @@ def _vote_rows(est, known, hole, tgt, nnf, weight, r, y0, y1, out):
                         best = wt
                         by = sy
                         bx = sx
-                    for c in range(_NC):
+                    for c in range(nv):
                         acc[c] += wt * est[sy, sx, c]
                     ws += wt
             if ws > 1e-30:
-                for c in range(_NC):
+                for c in range(nv):
                     out[y, x, c] = acc[c] / ws
             elif by >= 0:
-                for c in range(_NC):
+                for c in range(nv):
                     out[y, x, c] = est[by, bx, c]
 
 
@@ -464,7 +466,7 @@ class _Runner:
         out = lv.est.copy()
         weight = lv.conf * np.exp(-np.minimum(dist, 1e30) * np.float32(inv_2s2))  # (H, W) float32
         weight[~lv.tgt] = 0
-        self.map(_vote_rows, [(lv.est, lv.known, lv.hole, lv.tgt, nnf, weight, r, y0, y1, out)
+        self.map(_vote_rows, [(lv.est, lv.known, lv.hole, lv.tgt, nnf, weight, r, y0, y1, out, _NC)
                               for y0, y1 in self._row_chunks(lv.known.shape[0])])
         lv.est = out
 
@@ -496,9 +498,24 @@ def _auto_levels(shape: tuple[int, int], depth: float, patch_size: int) -> int:
     return n
 
 
+def _guide_channels(image: np.ndarray, mask: np.ndarray, guide: np.ndarray, blur: float,
+                    weight: float) -> np.ndarray:
+    """(H, W, 3) float32: the guide's structure for the patch distance, ``sqrt(weight)`` x a Gaussian blur (sigma
+    ``blur``) of the known pixels composited with the guide's hole.
+
+    Blurred, the guide says which colours and shapes go where without asking the source to be as smooth as a
+    network's fill: a textured source patch and the smooth fill of the same region have the same blur.
+    """
+    comp = np.where(mask[..., None], guide, image).astype(np.float32)
+    if blur > 0:
+        comp = cv2.GaussianBlur(comp, (0, 0), blur, borderType=cv2.BORDER_REFLECT)
+    return comp * np.float32(np.sqrt(weight))
+
+
 def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7, iterations: int = 4,
                     levels: int | None = None, seed: int = 0, sharpness: float = 10.0,
-                    texture_weight: float = 8.0, threads: int | None = None) -> np.ndarray:
+                    texture_weight: float = 8.0, threads: int | None = None, guide: np.ndarray | None = None,
+                    guide_weight: float = 1.0, guide_blur: float = 2.0) -> np.ndarray:
     """Fill ``mask`` (bool (H, W), True = hole) in ``image`` (uint8 (H, W, 3)); see the module docstring.
 
     Args:
@@ -512,12 +529,20 @@ def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7,
         texture_weight: weight of the two texture-feature channels in the patch distance (Newson et al. 2014);
             0 compares colours only.
         threads: worker threads (default: the CPUs this process may use, at most 8).
+        guide: optional uint8 (H, W, 3) fill of the hole (e.g. a network's) that the result should follow in
+            structure: guided PatchMatch (as in content-aware fill and the guided upsampling of Zeng et al. 2020,
+            "High-Resolution Image Inpainting with Iterative Confidence Feedback and Guided Upsampling"). The
+            patch distance gains three channels, the blurred guide (``_guide_channels``), which are compared but
+            never voted; the guide replaces the onion-peel first guess, so the result is the guide's structure
+            with texture copied from the known region.
+        guide_weight: weight of the guide channels in the patch distance (0: the guide is only the first guess).
+        guide_blur: Gaussian sigma (px, full resolution) of the guide channels.
 
     Returns:
         uint8 (H, W, 3); known pixels are unchanged.
     """
     if mask.all():  # nothing to copy from: a plain fill
-        return np.full_like(image, 128)
+        return np.full_like(image, 128) if guide is None else guide.copy()
     r = patch_size // 2
     known0 = ~mask
     # the pyramid, finest first
@@ -537,6 +562,16 @@ def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7,
         if n_src < (~small_known).sum():  # too few whole known patches left to fill from: stay finer
             break
         pyramid.append((small, small_known))
+    # the guide at every level, finest first: (H, W, 3) distance channels and (H, W, 3) first-guess colours
+    guides: list[tuple[np.ndarray, np.ndarray]] = []
+    if guide is not None:
+        g, c = _guide_channels(image, mask, guide, guide_blur, guide_weight), guide.astype(np.float32)
+        for est, known in pyramid:
+            size = (known.shape[1], known.shape[0])
+            if guides:
+                g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+                c = cv2.resize(c, size, interpolation=cv2.INTER_AREA)
+            guides.append((g, c))
 
     threads = threads or _default_threads()
     pool = ThreadPoolExecutor(threads) if threads > 1 else None  # per call, so a forked caller never inherits it
@@ -546,9 +581,22 @@ def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7,
         nnf = np.empty((0, 0, 2), np.int32)
         for li in range(len(pyramid) - 1, -1, -1):
             est, known = pyramid[li]
+            if guides:  # channels 5-7: the guide, compared by the search, left alone by the vote
+                est = np.concatenate([est, guides[li][0]], axis=2)
             lh, lw = known.shape
             coarsest = lv is None
-            if lv is None:  # a first guess of the hole, peeled from its border inwards
+            if lv is None and guides:  # the guide is the first guess; texture features from the nearest known pixel
+                lv = _make_level(est, known, r)
+                hole = lv.hole
+                _, idx = ndimage.distance_transform_edt(hole, return_indices=True)
+                lv.est[hole, :3] = guides[li][1][hole]
+                lv.est[hole, 3:_NC] = lv.est[idx[0][hole], idx[1][hole], 3:_NC]
+                # Barnes et al.'s random first NNF: the search only looks near each current match, and the nearest
+                # known patch (``snap``) is often on the wrong side of an edge the guide draws through the hole
+                nnf = lv.snap.copy()
+                pick = np.random.default_rng(seed).integers(len(lv.src), size=int(lv.tgt.sum()))
+                nnf[lv.tgt] = lv.src[pick].astype(np.int32)
+            elif lv is None:  # a first guess of the hole, peeled from its border inwards
                 lv = _make_level(est, known, r)
                 nnf = lv.snap.copy()
                 exact = int(lv.hole.sum()) * len(lv.src) <= _EXACT_BUDGET

@@ -5,13 +5,26 @@ four FFC residual blocks at 1/8 resolution), trained from ``configs/default.yaml
 steps, hardware and measured figures are in ``inpaintkit/weights/default/MODEL_CARD.md``. Its priority makes it
 what ``inpaintkit run`` and ``create_inpainter()`` use when no model is named. ``runtime="onnx"`` runs the
 bundled ONNX export of the same weights (``model.onnx``) on onnxruntime.
+
+Texture stage (``texture=on|auto|off``): structure from the network, texture from the photo. A smooth network
+fill of a large hole in grass or gravel is the right colour but no texture; guided PatchMatch
+(``patchmatch_fill(..., guide=network_fill)``, as content-aware fill and the guided upsampling of Zeng et al.
+2020, "High-Resolution Image Inpainting with Iterative Confidence Feedback and Guided Upsampling") re-synthesises
+the hole at full resolution from patches of the known region whose blur matches the network's fill. ``auto``
+runs it only for holes deep enough that texture shows (``TEXTURE_MIN_DEPTH``); docs/default-model.md has the
+measurements behind the threshold and the default.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+
+from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
+from ..inpainters.patchmatch import patchmatch_fill
 from .inpainter import LearnedInpainter
 from .lama import Lama
 
@@ -19,17 +32,51 @@ BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "default"
 WEIGHTS = BUNDLED / "generator.safetensors"
 ONNX_FILE = BUNDLED / "model.onnx"
 
+TEXTURE_MODES = ("auto", "on", "off")
+#: ``texture=auto`` runs the texture stage when some hole pixel is at least this far (px) from the known region.
+TEXTURE_MIN_DEPTH = 12.0
+DEFAULT_TEXTURE = "off"
+
+
+def check_texture(value: Any) -> str:
+    """A ``texture`` value -> its mode; ``True`` / ``False`` are ``on`` / ``off`` (YAML reads ``--opt texture=on``
+    as ``True``)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value not in TEXTURE_MODES:
+        raise InpaintKitError(f"texture={value!r}: choose from {', '.join(TEXTURE_MODES)}")
+    return value
+
+
+def wants_texture(mask: np.ndarray, mode: str) -> bool:
+    """Whether the texture stage runs for this hole (bool (H, W), True = hole) in mode ``mode``."""
+    if mode != "auto":
+        return mode == "on"
+    depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return bool(depth.max() >= TEXTURE_MIN_DEPTH)
+
 
 @register_inpainter("default", kind="learned", needs_weights=True, bundled=True, priority=20,
                     description="inpaintkit's own compact LaMa-style FFC U-Net, bundled weights (see its model card)")
 class DefaultInpainter(LearnedInpainter):
-    """The bundled model; options: ``device`` (torch runtime), ``runtime`` (torch | onnx) and the HD strategy."""
+    """The bundled model; options: ``device`` (torch runtime), ``runtime`` (torch | onnx), ``threads``,
+    ``texture`` (auto | on | off, also per call: ``inpaint(img, mask, texture="on")``) and the HD strategy."""
 
     family_name = "lama"
     family_cls = Lama
     pad_multiple = Lama.pad_multiple
     hidden_options = ("checkpoint", "onnx_file")
+    call_options = ("texture",)
 
-    def __init__(self, device: str = "auto", runtime: str = "torch", **kw: Any):
+    def __init__(self, device: str = "auto", runtime: str = "torch", texture: str = DEFAULT_TEXTURE, **kw: Any):
+        self.texture = check_texture(texture)
         super().__init__(checkpoint=str(WEIGHTS), device=device, runtime=runtime,
                          onnx_file=str(ONNX_FILE) if runtime == "onnx" else None, **kw)
+
+    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
+        mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
+        rest = {k: v for k, v in call_kw.items() if k != "texture"}
+        fill = super().forward(image, mask, **rest)  # (H, W, 3) uint8
+        if not wants_texture(mask, mode):
+            return fill
+        return patchmatch_fill(image, mask, guide=fill, seed=0, threads=self.threads)

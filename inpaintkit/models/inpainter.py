@@ -7,8 +7,10 @@ run's ``config.yaml`` is found in a parent folder). The base class does the rest
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -60,6 +62,46 @@ def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
 
 
 RUNTIMES = ("torch", "onnx")
+#: Environment variable that sets the intra-op threads of learned inpainters when the ``threads`` option is not given.
+THREADS_ENV = "INPAINTKIT_THREADS"
+#: Threads when neither the option nor the variable is set: 1 keeps a fill fast beside other busy processes
+#: (docs/default-model.md has the measurements).
+DEFAULT_THREADS = 1
+
+
+def resolve_threads(threads: Any = None) -> int:
+    """The intra-op thread count: ``threads`` if given, else ``$INPAINTKIT_THREADS``, else ``DEFAULT_THREADS``."""
+    source = "threads"
+    if threads is None:
+        env = os.environ.get(THREADS_ENV, "").strip()
+        if not env:
+            return DEFAULT_THREADS
+        source, threads = THREADS_ENV, env
+        try:
+            threads = int(env)
+        except ValueError:
+            raise InpaintKitError(f"{THREADS_ENV}={env!r}: must be a whole number of threads >= 1") from None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or not 1 <= threads <= 256:
+        raise InpaintKitError(f"{source}={threads!r}: must be a whole number of threads in [1, 256]")
+    return int(threads)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads, then restore the caller's count.
+
+    With torch's OpenMP backend the count is per calling thread, so a server's other worker threads are not
+    affected either.
+    """
+    before = torch.get_num_threads()
+    if before == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def safe_min_size(pad_multiple: int, min_size: int) -> int:
@@ -76,6 +118,10 @@ class LearnedInpainter(Inpainter):
 
     ``runtime="onnx"`` runs an exported graph instead of torch: ``onnx_file`` when given (``inpaintkit export``),
     else an export of the checkpoint made once and cached (see ``inpaintkit.models.onnx``).
+
+    ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else 1). Under torch the
+    process's own thread count is set for the call and restored after it; under onnxruntime the session owns
+    its threads (which sleep rather than spin when idle).
     """
 
     family_name: ClassVar[str] = ""
@@ -84,10 +130,11 @@ class LearnedInpainter(Inpainter):
     bytes_per_pixel: ClassVar[float] = 480.0
 
     def __init__(self, checkpoint: str | None = None, device: str = "auto", runtime: str = "torch",
-                 onnx_file: str | None = None, **kw: Any):
+                 onnx_file: str | None = None, threads: int | None = None, **kw: Any):
         super().__init__(**kw)
         self.min_size = safe_min_size(self.pad_multiple, self.min_size)
         name = self.family_name
+        self.threads = resolve_threads(threads)
         if runtime not in RUNTIMES:
             raise InpaintKitError(f"runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
         if onnx_file and runtime != "onnx":
@@ -112,7 +159,7 @@ class LearnedInpainter(Inpainter):
     def _open_onnx(self, path: str | Path) -> Any:
         from .onnx import OnnxGraph
 
-        graph = OnnxGraph(path, threads=torch.get_num_threads())
+        graph = OnnxGraph(path, threads=self.threads)
         if graph.family != self.family_name:
             raise InpaintKitError(f"{path}: an export of {graph.family!r}, not {self.family_name!r}")
         self.pad_multiple, self.min_size = graph.pad_multiple, safe_min_size(graph.pad_multiple, graph.min_size)
@@ -126,7 +173,7 @@ class LearnedInpainter(Inpainter):
                 raise InpaintKitError(f"runtime onnx takes no per-call options ({', '.join(call_kw)})")
             out = torch.from_numpy(self.onnx(x, m))
         else:
-            with torch.inference_mode():
+            with torch.inference_mode(), torch_threads(self.threads):
                 out = self.family.predict(torch.from_numpy(x).to(self.device), torch.from_numpy(m).to(self.device),
                                           **call_kw)
         out = (out[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0)

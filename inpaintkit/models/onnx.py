@@ -127,7 +127,7 @@ def cached_export(family: Family, weights: str | Path) -> Path:
 class OnnxGraph:
     """An exported inference graph on onnxruntime: ``(image, mask)`` float32 NCHW arrays -> filled image."""
 
-    def __init__(self, path: str | Path, threads: int = 0):
+    def __init__(self, path: str | Path, threads: int = 0, spin: bool = False):
         try:
             import onnxruntime as ort
         except ModuleNotFoundError:
@@ -138,6 +138,8 @@ class OnnxGraph:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        # Idle pool threads sleep instead of spinning: spinning threads fight other busy processes for the cores.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for bad files

@@ -178,3 +178,15 @@ def test_bad_per_call_seed():
     img = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(InpaintKitError, match="seed"):
         create_inpainter("patchmatch").inpaint(img, _box((8, 8), 2, 4, 2, 4), seed=-2)
+
+
+@pytest.mark.parametrize("level", [60, 190])
+def test_guide_chooses_which_texture_fills_the_hole(level):
+    """A hole straddling a dark and a bright noise texture: the guide's colour picks which one is copied."""
+    g = np.where(np.arange(128)[None, :] < 64, 60.0, 190.0) + np.random.default_rng(1).normal(0, 20, (96, 128))
+    img = _rgb(np.clip(g, 0, 255).astype(np.uint8))
+    mask = _box((96, 128), 30, 66, 44, 84)
+    out = patchmatch_fill(img, mask, guide=np.full_like(img, level), seed=0, threads=1)
+    np.testing.assert_array_equal(out[~mask], img[~mask])
+    assert abs(float(out[mask].mean()) - level) < 15, out[mask].mean()
+    assert out[mask].std() > 12, out[mask].std()  # copied noise, not the flat guide

@@ -1,0 +1,133 @@
+"""The ``default`` model's texture stage (guided PatchMatch) and its threads knob."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from inpaintkit import create_inpainter
+from inpaintkit.errors import InpaintKitError
+from inpaintkit.models import default as default_mod
+from inpaintkit.models.inpainter import THREADS_ENV, resolve_threads
+
+
+def _hf(img: np.ndarray, where: np.ndarray) -> float:
+    """Mean square of (gray - its Gaussian blur, sigma 1.5) over ``where``: fine texture."""
+    g = img.astype(np.float32).mean(axis=2)
+    return float(((g - cv2.GaussianBlur(g, (0, 0), 1.5)) ** 2)[where].mean())
+
+
+@pytest.fixture(scope="module")
+def model():
+    return create_inpainter("default", device="cpu", threads=1)
+
+
+@pytest.fixture(scope="module")
+def noise() -> tuple[np.ndarray, np.ndarray]:
+    """A seeded noise texture (slightly blurred, so patches have structure) with a 48x48 hole."""
+    g = np.random.default_rng(0).normal(128, 40, (128, 128)).astype(np.float32)
+    g = np.clip(cv2.GaussianBlur(g, (0, 0), 0.8), 0, 255).astype(np.uint8)
+    mask = np.zeros((128, 128), bool)
+    mask[40:88, 40:88] = True
+    return np.repeat(g[..., None], 3, axis=2), mask
+
+
+def test_texture_on_copies_texture_that_off_smooths_over(model, noise):
+    img, mask = noise
+    ring = cv2.dilate(mask.astype(np.uint8), np.ones((33, 33), np.uint8)).astype(bool) & ~mask
+    known_hf = _hf(img, ring)
+    off = model.inpaint(img, mask, texture="off")
+    on = model.inpaint(img, mask, texture="on")
+    assert _hf(on, mask) > 0.6 * known_hf, (_hf(on, mask), known_hf)
+    assert _hf(off, mask) < 0.3 * known_hf, (_hf(off, mask), known_hf)
+    # and the texture is the known region's: same brightness as the network's fill on average
+    assert abs(float(on[mask].mean()) - float(off[mask].mean())) < 10
+
+
+def test_texture_on_keeps_known_pixels_bit_identical(model, photo):
+    img = cv2.resize(photo, (200, 128), interpolation=cv2.INTER_AREA)
+    mask = np.zeros(img.shape[:2], np.uint8)
+    cv2.ellipse(mask, (100, 64), (40, 30), 20, 0, 360, 255, -1)
+    cv2.line(mask, (5, 120), (190, 100), 255, 5)
+    out = model.inpaint(img, mask, texture="on")
+    m = mask > 0
+    assert out.shape == img.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out[~m], img[~m])
+    assert not np.array_equal(out[m], model.inpaint(img, mask, texture="off")[m])
+
+
+def test_auto_runs_the_texture_stage_only_for_deep_holes(model, noise):
+    img, box = noise
+    thin = np.zeros_like(box)
+    thin[60:66, 10:118] = True  # 6 px wide: depth 3 < TEXTURE_MIN_DEPTH
+    assert not default_mod.wants_texture(thin, "auto") and default_mod.wants_texture(box, "auto")
+    np.testing.assert_array_equal(model.inpaint(img, thin, texture="auto"), model.inpaint(img, thin, texture="off"))
+    np.testing.assert_array_equal(model.inpaint(img, box, texture="auto"), model.inpaint(img, box, texture="on"))
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, "ON"])  # (True / False are on / off)
+def test_bad_texture_values_are_one_line_errors(model, noise, value):
+    img, mask = noise
+    with pytest.raises(InpaintKitError) as e:
+        create_inpainter("default", texture=value)
+    assert "texture" in str(e.value) and "auto, on, off" in str(e.value) and "\n" not in str(e.value)
+    if value is not None:  # None per call means "the constructor's mode"
+        with pytest.raises(InpaintKitError, match="auto, on, off"):
+            model.inpaint(img, mask, texture=value)
+
+
+def test_threads_option_is_honoured_and_the_callers_count_restored(model, noise, monkeypatch):
+    img, mask = noise
+    seen = []
+    predict = model.family.predict
+    monkeypatch.setattr(model.family, "predict", lambda *a, **k: (seen.append(torch.get_num_threads()),
+                                                                  predict(*a, **k))[1])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        model.inpaint(img, mask, texture="off")
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_threads_for_onnx_sessions():
+    m = create_inpainter("default", runtime="onnx", threads=2)
+    opts = m.onnx.session.get_session_options()
+    assert opts.intra_op_num_threads == 2
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_threads_env_and_validation(monkeypatch):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert resolve_threads(None) == 1 and resolve_threads(3) == 3
+    monkeypatch.setenv(THREADS_ENV, "2")
+    assert resolve_threads(None) == 2 and resolve_threads(1) == 1  # the option wins over the variable
+    assert create_inpainter("default", device="cpu").threads == 2
+    monkeypatch.setenv(THREADS_ENV, "many")
+    with pytest.raises(InpaintKitError, match=f"{THREADS_ENV}='many'"):
+        create_inpainter("default")
+    for bad in (0, -1, 1.5, "2", True):
+        with pytest.raises(InpaintKitError, match="threads") as e:
+            create_inpainter("default", threads=bad)
+        assert "\n" not in str(e.value)
+
+
+def test_cli_texture_and_threads(cli, tmp_path, noise):
+    from inpaintkit.io import read_image, write_image, write_mask
+
+    img, mask = noise
+    write_image(tmp_path / "a.png", img)
+    write_mask(tmp_path / "m.png", mask)
+    base = ("run", "-i", tmp_path / "a.png", "-m", tmp_path / "m.png")
+    code, _, err = cli(*base, "-o", tmp_path / "on.png", "--opt", "texture=on", "--threads", "1")
+    assert code == 0, err
+    on = read_image(tmp_path / "on.png").rgb
+    np.testing.assert_array_equal(on[~mask], img[~mask])
+    assert _hf(on, mask) > 0.6 * _hf(img, ~mask)  # YAML's "on" (True) is texture on
+    for extra, words in ((("--opt", "texture=maybe"), "texture='maybe': choose from auto, on, off"),
+                         (("--threads", "0"), "threads=0"),
+                         (("--model", "telea", "--threads", "2"), "--threads 2: model 'telea'")):
+        code, _, err = cli(*base, "-o", tmp_path / "x.png", *extra)
+        assert code != 0 and words in err and len(err.strip().splitlines()) == 1, err
