@@ -86,12 +86,14 @@ def _summary(rows: list[dict]) -> str:
             f"{np.median(hf):.2f} | {np.mean(np.abs(np.log2(np.maximum(hf, 1e-3)))):.2f}")
 
 
-def evaluate_modes(pairs, models) -> dict[str, list[dict]]:
+def evaluate_modes(pairs, models, fills: dict[str, list] | None = None) -> dict[str, list[dict]]:
     res: dict[str, list[dict]] = {k: [] for k in models}
     for bucket, stem, img, mask in pairs:
         e_true = max(hf_energy(img, mask), 1e-6)
         for k, (m, kw) in models.items():
             out = m.inpaint(img, mask, **kw)
+            if fills is not None:
+                fills.setdefault(k, []).append(out)
             res[k].append({"bucket": bucket, "stem": stem, "depth": hole_depth(mask),
                            "hole_psnr": hole_psnr(out, img, mask), "ssim": ssim(out, img),
                            "hf": hf_energy(out, mask) / e_true})
@@ -143,6 +145,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--buckets", default="", help="comma-separated subset of mask buckets (default: all)")
+    ap.add_argument("--save", type=Path, help="also write every (truth, mask, fills) to this .npz (for other metrics)")
     args = ap.parse_args()
     ims = images(args.photos, args.corpus)
     pairs = []
@@ -159,7 +162,13 @@ def main() -> None:
     print("| mode | ms | / off |\n|---|---:|---:|")
     for k, v in t.items():
         print(f"| {k} | {v * 1e3:.0f} | {v / t['off']:.2f} |")
-    res = evaluate_modes(pairs, models)
+    fills: dict[str, list] | None = {} if args.save else None
+    res = evaluate_modes(pairs, models, fills)
+    if args.save and fills is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.save, truth=np.stack([p[2] for p in pairs]), mask=np.stack([p[3] for p in pairs]),
+                            bucket=np.array([p[0] for p in pairs]), stem=np.array([p[1] for p in pairs]),
+                            **{k: np.stack(v) for k, v in fills.items()})
     res["auto"] = [on if wants_texture(p[3], "auto") else off for p, on, off in zip(pairs, res["on"], res["off"])]
     models["auto"] = models["on"]
     print(f"\n{len(pairs)} pairs; per cell: hole PSNR | SSIM | hf median | hf mean |log2|\n")

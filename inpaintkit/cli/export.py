@@ -31,6 +31,7 @@ def export_cmd(
         raise InpaintKitError(f"--model {name}: not a network ({entry.kind}); export takes a learned model")
     if checkpoint is not None:
         options["checkpoint"] = str(checkpoint)
+    options.setdefault("runtime", "torch")  # the export traces the torch model (``default`` picks onnx on its own)
     inpainter = create_inpainter(name, device="cpu", **options)
 
     from ..models.onnx import compare_runtimes, export_onnx, file_sha256

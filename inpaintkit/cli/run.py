@@ -82,7 +82,7 @@ def run_cmd(
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
     caption: Optional[str] = typer.Option(None, "--caption", help="What belongs in the hole, for text-guided models (e.g. tdanet)."),
     samples: int = typer.Option(1, "--samples", min=1, help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="Learned models: torch (default) or onnx (onnxruntime; the bundled export for `default`, else exported once and cached)."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", help="Learned models: torch or onnx (onnxruntime; the bundled export for `default`, else exported once and cached). Default: torch; for `default`, onnx when onnxruntime is installed."),
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave outputs that exist alone (resume an interrupted batch)."),
     n_jobs: Optional[int] = jobs_option(),
     engine: str = engine_option(),

@@ -16,6 +16,7 @@ measurements behind the threshold and the default.
 """
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,27 @@ import numpy as np
 from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
 from ..inpainters.patchmatch import patchmatch_fill
-from .inpainter import LearnedInpainter
+from .inpainter import RUNTIMES, LearnedInpainter, pick_device
 from .lama import Lama
 
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "default"
 WEIGHTS = BUNDLED / "generator.safetensors"
 ONNX_FILE = BUNDLED / "model.onnx"
 
+#: ``runtime="auto"``: onnxruntime on the CPU when it is installed, else torch (see ``resolve_runtime``).
+DEFAULT_RUNTIME = "auto"
 TEXTURE_MODES = ("auto", "on", "off")
 #: ``texture=auto`` runs the texture stage when some hole pixel is at least this far (px) from the known region.
 TEXTURE_MIN_DEPTH = 12.0
 DEFAULT_TEXTURE = "off"
+
+
+def resolve_runtime(device: str) -> str:
+    """``runtime="auto"``: ``onnx`` on the CPU when onnxruntime is installed (its threads sleep rather than spin,
+    so a fill stays fast beside other busy processes: docs/default-model.md), else ``torch``."""
+    if pick_device(device).type != "cpu" or importlib.util.find_spec("onnxruntime") is None:
+        return "torch"
+    return "onnx"
 
 
 def check_texture(value: Any) -> str:
@@ -59,7 +70,7 @@ def wants_texture(mask: np.ndarray, mode: str) -> bool:
 @register_inpainter("default", kind="learned", needs_weights=True, bundled=True, priority=20,
                     description="inpaintkit's own compact LaMa-style FFC U-Net, bundled weights (see its model card)")
 class DefaultInpainter(LearnedInpainter):
-    """The bundled model; options: ``device`` (torch runtime), ``runtime`` (torch | onnx), ``threads``,
+    """The bundled model; options: ``device`` (torch runtime), ``runtime`` (auto | torch | onnx), ``threads``,
     ``texture`` (auto | on | off, also per call: ``inpaint(img, mask, texture="on")``) and the HD strategy."""
 
     family_name = "lama"
@@ -68,8 +79,13 @@ class DefaultInpainter(LearnedInpainter):
     hidden_options = ("checkpoint", "onnx_file")
     call_options = ("texture",)
 
-    def __init__(self, device: str = "auto", runtime: str = "torch", texture: str = DEFAULT_TEXTURE, **kw: Any):
+    def __init__(self, device: str = "auto", runtime: str = DEFAULT_RUNTIME, texture: str = DEFAULT_TEXTURE,
+                 **kw: Any):
         self.texture = check_texture(texture)
+        if runtime == "auto":
+            runtime = resolve_runtime(device)
+        elif runtime not in RUNTIMES:
+            raise InpaintKitError(f"runtime {runtime!r}: choose from auto, {', '.join(RUNTIMES)}")
         super().__init__(checkpoint=str(WEIGHTS), device=device, runtime=runtime,
                          onnx_file=str(ONNX_FILE) if runtime == "onnx" else None, **kw)
 

@@ -64,18 +64,28 @@ def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
 RUNTIMES = ("torch", "onnx")
 #: Environment variable that sets the intra-op threads of learned inpainters when the ``threads`` option is not given.
 THREADS_ENV = "INPAINTKIT_THREADS"
-#: Threads when neither the option nor the variable is set: 1 keeps a fill fast beside other busy processes
-#: (docs/default-model.md has the measurements).
-DEFAULT_THREADS = 1
 
 
-def resolve_threads(threads: Any = None) -> int:
-    """The intra-op thread count: ``threads`` if given, else ``$INPAINTKIT_THREADS``, else ``DEFAULT_THREADS``."""
+def default_threads(runtime: str) -> int:
+    """Threads when neither the option nor the variable is set (docs/default-model.md has the measurements).
+
+    torch: 1. Its OpenMP threads spin while they wait, so with 2 threads a fill beside one busy process took 4x
+    (12x on a crowded machine) its 1-thread time. onnxruntime: up to 2, with spinning off (``OnnxGraph``): idle
+    it uses both cores, beside a busy process it stays near its 1-thread time.
+    """
+    if runtime == "onnx":
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return max(1, min(2, n))
+    return 1
+
+
+def resolve_threads(threads: Any = None, runtime: str = "torch") -> int:
+    """The intra-op thread count: ``threads`` if given, else ``$INPAINTKIT_THREADS``, else ``default_threads``."""
     source = "threads"
     if threads is None:
         env = os.environ.get(THREADS_ENV, "").strip()
         if not env:
-            return DEFAULT_THREADS
+            return default_threads(runtime)
         source, threads = THREADS_ENV, env
         try:
             threads = int(env)
@@ -119,7 +129,7 @@ class LearnedInpainter(Inpainter):
     ``runtime="onnx"`` runs an exported graph instead of torch: ``onnx_file`` when given (``inpaintkit export``),
     else an export of the checkpoint made once and cached (see ``inpaintkit.models.onnx``).
 
-    ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else 1). Under torch the
+    ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else ``default_threads``). Under torch the
     process's own thread count is set for the call and restored after it; under onnxruntime the session owns
     its threads (which sleep rather than spin when idle).
     """
@@ -134,9 +144,9 @@ class LearnedInpainter(Inpainter):
         super().__init__(**kw)
         self.min_size = safe_min_size(self.pad_multiple, self.min_size)
         name = self.family_name
-        self.threads = resolve_threads(threads)
         if runtime not in RUNTIMES:
             raise InpaintKitError(f"runtime {runtime!r}: choose from {', '.join(RUNTIMES)}")
+        self.threads = resolve_threads(threads, runtime)
         if onnx_file and runtime != "onnx":
             raise InpaintKitError("onnx_file is for runtime onnx; add --runtime onnx")
         self.runtime = runtime

@@ -34,7 +34,7 @@ def fixed_input() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def model():
     torch.set_num_threads(1)
-    return create_inpainter("default", device="cpu")
+    return create_inpainter("default", device="cpu", runtime="torch")
 
 
 def test_default_is_the_bundled_model_and_the_default():
@@ -89,5 +89,5 @@ if __name__ == "__main__":
 
     torch.set_num_threads(1)
     img, mask = fixed_input()
-    Image.fromarray(create_inpainter("default", device="cpu").inpaint(img, mask)).save(REFERENCE)
+    Image.fromarray(create_inpainter("default", device="cpu", runtime="torch").inpaint(img, mask)).save(REFERENCE)
     print(f"wrote {REFERENCE}")

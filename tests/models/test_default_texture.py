@@ -1,6 +1,8 @@
 """The ``default`` model's texture stage (guided PatchMatch) and its threads knob."""
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ import torch
 from inpaintkit import create_inpainter
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.models import default as default_mod
-from inpaintkit.models.inpainter import THREADS_ENV, resolve_threads
+from inpaintkit.models.inpainter import THREADS_ENV, default_threads, resolve_threads
 
 
 def _hf(img: np.ndarray, where: np.ndarray) -> float:
@@ -20,7 +22,7 @@ def _hf(img: np.ndarray, where: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def model():
-    return create_inpainter("default", device="cpu", threads=1)
+    return create_inpainter("default", device="cpu", threads=1)  # the default runtime: onnx when installed
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +79,9 @@ def test_bad_texture_values_are_one_line_errors(model, noise, value):
             model.inpaint(img, mask, texture=value)
 
 
-def test_threads_option_is_honoured_and_the_callers_count_restored(model, noise, monkeypatch):
+def test_threads_option_is_honoured_and_the_callers_count_restored(noise, monkeypatch):
     img, mask = noise
+    model = create_inpainter("default", device="cpu", runtime="torch", threads=1)
     seen = []
     predict = model.family.predict
     monkeypatch.setattr(model.family, "predict", lambda *a, **k: (seen.append(torch.get_num_threads()),
@@ -92,11 +95,16 @@ def test_threads_option_is_honoured_and_the_callers_count_restored(model, noise,
         torch.set_num_threads(before)
 
 
-def test_threads_for_onnx_sessions():
-    m = create_inpainter("default", runtime="onnx", threads=2)
+def test_runtime_auto_is_onnx_on_the_cpu_with_sleeping_threads(monkeypatch):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    m = create_inpainter("default", device="cpu")
+    assert m.runtime == "onnx" and m.threads == default_threads("onnx") == min(2, len(os.sched_getaffinity(0)))
     opts = m.onnx.session.get_session_options()
-    assert opts.intra_op_num_threads == 2
+    assert opts.intra_op_num_threads == m.threads
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert create_inpainter("default", runtime="torch").threads == default_threads("torch") == 1
+    with pytest.raises(InpaintKitError, match="runtime 'tf': choose from auto, torch, onnx"):
+        create_inpainter("default", runtime="tf")
 
 
 def test_threads_env_and_validation(monkeypatch):
