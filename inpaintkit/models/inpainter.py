@@ -129,9 +129,9 @@ class LearnedInpainter(Inpainter):
     ``runtime="onnx"`` runs an exported graph instead of torch: ``onnx_file`` when given (``inpaintkit export``),
     else an export of the checkpoint made once and cached (see ``inpaintkit.models.onnx``).
 
-    ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else ``default_threads``). Under torch the
-    process's own thread count is set for the call and restored after it; under onnxruntime the session owns
-    its threads (which sleep rather than spin when idle).
+    ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else ``default_threads``).
+    Under torch the process's own thread count is set for the call and restored after it; under onnxruntime the
+    session owns its threads (which sleep rather than spin when idle).
     """
 
     family_name: ClassVar[str] = ""
