@@ -7,7 +7,8 @@ gravel and brick textures (gray, as RGB, the central 256x256). Masks: ``generate
 hole-ratio buckets) and ``generate_protocol("box-half")``, seed 0, mask i paired with image i. ``auto`` is not
 run separately: per pair it is ``on`` or ``off`` by the same rule as the model (``wants_texture``).
 
-Measures per bucket and mode: hole PSNR, SSIM, and ``hf``: the high-frequency energy in the hole (gray minus
+Measures per bucket and mode: ``lpips_hed`` (the bundled VGG16 features, ``HEDPerceptual``),
+hole PSNR, SSIM, and ``hf``: the high-frequency energy in the hole (gray minus
 its Gaussian blur, sigma 1.5, mean square over the hole pixels) over the same energy of the truth — 1 is the
 truth's texture, near 0 a smooth smear; the table gives the median ratio and the mean |log2 ratio| (0 = right
 amount of texture). The rows of "by hole depth" pool all pairs by the hole's depth (largest distance of a hole
@@ -31,6 +32,7 @@ import skimage.data
 
 from inpaintkit import create_inpainter
 from inpaintkit.evaluate.metrics import hole_psnr, ssim
+from inpaintkit.evaluate.perceptual import to_tensor
 from inpaintkit.io import read_image, write_image
 from inpaintkit.masks import generate_protocol
 from inpaintkit.models.default import wants_texture
@@ -82,19 +84,25 @@ def hole_depth(mask: np.ndarray) -> float:
 
 def _summary(rows: list[dict]) -> str:
     hf = np.array([r["hf"] for r in rows])
-    return (f"{np.mean([r['hole_psnr'] for r in rows]):.2f} | {np.mean([r['ssim'] for r in rows]):.4f} | "
+    return (f"{np.mean([r['lpips_hed'] for r in rows]):.4f} | {np.mean([r['hole_psnr'] for r in rows]):.2f} | "
+            f"{np.mean([r['ssim'] for r in rows]):.4f} | "
             f"{np.median(hf):.2f} | {np.mean(np.abs(np.log2(np.maximum(hf, 1e-3)))):.2f}")
 
 
 def evaluate_modes(pairs, models, fills: dict[str, list] | None = None) -> dict[str, list[dict]]:
+    from inpaintkit.models.backbones.vgg import HEDPerceptual
+
+    hed = HEDPerceptual().eval()
     res: dict[str, list[dict]] = {k: [] for k in models}
     for bucket, stem, img, mask in pairs:
         e_true = max(hf_energy(img, mask), 1e-6)
+        f_true = hed.features(to_tensor([img]))[0]
         for k, (m, kw) in models.items():
             out = m.inpaint(img, mask, **kw)
             if fills is not None:
                 fills.setdefault(k, []).append(out)
-            res[k].append({"bucket": bucket, "stem": stem, "depth": hole_depth(mask),
+            lp = float(HEDPerceptual.distance_from(hed.features(to_tensor([out]))[0], f_true)[0])
+            res[k].append({"bucket": bucket, "stem": stem, "depth": hole_depth(mask), "lpips_hed": lp,
                            "hole_psnr": hole_psnr(out, img, mask), "ssim": ssim(out, img),
                            "hf": hf_energy(out, mask) / e_true})
     return res
@@ -171,13 +179,14 @@ def main() -> None:
                             **{k: np.stack(v) for k, v in fills.items()})
     res["auto"] = [on if wants_texture(p[3], "auto") else off for p, on, off in zip(pairs, res["on"], res["off"])]
     models["auto"] = models["on"]
-    print(f"\n{len(pairs)} pairs; per cell: hole PSNR | SSIM | hf median | hf mean |log2|\n")
+    print(f"\n{len(pairs)} pairs; per cell: lpips_hed | hole PSNR | SSIM | hf median | hf mean |log2|\n")
     print("| bucket | " + " | ".join(models) + " |\n|---|" + "---|" * len(models))
     for bucket in dict.fromkeys(p[0] for p in pairs):
         print(f"| {bucket} | " + " | ".join(_summary([r for r in res[k] if r["bucket"] == bucket])
                                              for k in models) + " |")
-    print("\nby hole depth (px): on - off per pair: hole PSNR, SSIM, mean |log2 hf| (off -> on)\n")
-    print("| depth | pairs | d hole PSNR | d SSIM | |log2 hf| off | |log2 hf| on |\n|---|---:|---:|---:|---:|---:|")
+    print("\nby hole depth (px): on - off per pair: lpips_hed, hole PSNR, SSIM, mean |log2 hf| (off -> on)\n")
+    print("| depth | pairs | d lpips_hed | d hole PSNR | d SSIM | |log2 hf| off | |log2 hf| on |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
     for lo, hi in zip(DEPTH_BINS[:-1], DEPTH_BINS[1:]):
         idx = [i for i, r in enumerate(res["off"]) if lo <= r["depth"] < hi]
         if not idx:
@@ -185,7 +194,8 @@ def main() -> None:
         def col(k, f):
             return np.array([res[k][i][f] for i in idx])
         lg = lambda k: np.mean(np.abs(np.log2(np.maximum(col(k, "hf"), 1e-3))))
-        print(f"| {lo}-{hi} | {len(idx)} | {np.mean(col('on', 'hole_psnr') - col('off', 'hole_psnr')):+.2f} | "
+        print(f"| {lo}-{hi} | {len(idx)} | {np.mean(col('on', 'lpips_hed') - col('off', 'lpips_hed')):+.4f} | "
+              f"{np.mean(col('on', 'hole_psnr') - col('off', 'hole_psnr')):+.2f} | "
               f"{np.mean(col('on', 'ssim') - col('off', 'ssim')):+.4f} | {lg('off'):.2f} | {lg('on'):.2f} |")
     if args.grid:
         grid(args.out, args.photos, args.corpus, {k: models[k] for k in ("off", "on", "patchmatch", "telea")})
