@@ -12,8 +12,9 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    with the split taken from the folder.
 2. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn default`` (noise trees trained
    on train, every branch calibrated on val; the CNN branch is the bundled CNN as it is).
-3. ``evaluate``: ``inpaintkit forensics evaluate`` on test: every branch and the fusion, per inpainter, under JPEG
-   q90/75/50 and resize 0.75/0.5.
+3. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
+   inpainter; ``robustness``: the same under JPEG q90/75/50 and resize 0.75/0.5 on the first ``--limit-per-source``
+   crops of each test photo (CPU time).
 4. ``loo``: leave one inpainter out, for each of the five training inpainters X: the noise trees trained and every
    branch calibrated without X, tested on X and on the rest (test split, clean); the probe fills are unseen in
    every run. Done in one process with the block features computed once (the trees are cheap, the features are
@@ -96,10 +97,12 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
     dup = DuplicationBranch()
     qualities = (50, 75, 90)
 
+    sides: list[bool] = []  # shift fills the duplication branch found: did it mark the copy, not the source?
+
     def raw_scores(split: str, kinds: tuple[str, ...]) -> tuple[list[dict], dict]:
         rows, raw = [], {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
         for i, r in enumerate(r for r in recs if r["split"] == split):
-            rgb, _ = load_sample(root, r)
+            rgb, mask = load_sample(root, r)
             rows.append(r)
             for kind in kinds:
                 img = jpeg(rgb, qualities[i % 3]) if kind == "jpeg" else rgb
@@ -107,10 +110,13 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
                 flat = f.reshape(-1, f.shape[-1])
                 for m, nb in models.items():
                     raw[kind][m].append(image_score(nb.booster.predict(flat, num_threads=1).reshape(f.shape[:2])))
-                raw[kind]["dup"].append(dup.predict(img)[0])
+                score, heat = dup.predict(img)
+                raw[kind]["dup"].append(score)
+                if r.get("inpainter") == "shift" and score > 0:
+                    sides.append(bool(((heat > 0) & mask).sum() > 0.5 * (heat > 0).sum()))
         return rows, {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()}
 
-    val_rows, val_raw = raw_scores("val", ("png", "jpeg"))
+    val_rows, val_raw = raw_scores("val", ("png",))  # the table is on clean test images: PNG calibration only
     test_rows, test_raw = raw_scores("test", ("png",))
     print(f"loo: val/test scores in {time.time() - t0:.0f} s", flush=True)
     table = []
@@ -135,8 +141,9 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
             row[f"auc_{p}"] = roc_auc(y_test[real | (inp_test == p)], s[real | (inp_test == p)])
         table.append(row)
         print(json.dumps(row), flush=True)
+    print(f"duplication branch, shift fills found on test: {len(sides)}, copy side marked in {sum(sides)}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "loo.json").write_text(json.dumps(table, indent=1) + "\n")
+    (out / "loo.json").write_text(json.dumps({"loo": table, "copy_side": [sum(sides), len(sides)]}, indent=1) + "\n")
     return table
 
 
@@ -144,8 +151,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
     ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--steps", default="data,fit,evaluate,loo")
-    ap.add_argument("--limit-per-source", type=int, default=None, help="evaluate: only the first N crops per photo")
+    ap.add_argument("--steps", default="data,fit,evaluate,robustness,loo")
+    ap.add_argument("--val-limit", type=int, default=400, help="fit: calibrate on N val samples (evenly spaced)")
+    ap.add_argument("--limit-per-source", type=int, default=3,
+                    help="evaluate: the JPEG/resize conditions on the first N crops per photo (clean: all)")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     steps = set(args.steps.split(","))
@@ -154,11 +163,15 @@ def main() -> None:
     if "data" in steps:
         make_data(args.corpus, work)
     if "fit" in steps:
-        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default")
+        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default",
+            "--val-limit", str(args.val_limit))
     if "evaluate" in steps:
-        lim = ["--limit-per-source", str(args.limit_per_source)] if args.limit_per_source else []
         run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
-            "--out", str(work / "report"), *lim)
+            "--conditions", "clean", "--out", str(work / "report"))
+    if "robustness" in steps:
+        run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
+            "--conditions", "clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5", "--limit-per-source",
+            str(args.limit_per_source), "--out", str(work / "report-robust"))
     if "loo" in steps:
         leave_one_out(index, work / "report")
     if args.install:

@@ -40,7 +40,7 @@ class DuplicationBranch:
     name = "duplication"
 
     def __init__(self, *, min_shift: int = 16, min_votes: int = 60, min_std: float = 4.0, tol: float = 8.0,
-                 quant: float = 12.0, neighbours: int = 4, blur: float = 1.0, peak_ratio: float = 2.0,
+                 quant: float = 12.0, neighbours: int = 3, blur: float = 1.0, peak_ratio: float = 2.0,
                  copy_side_only: bool = True):
         self.min_shift = min_shift
         self.min_votes = min_votes
@@ -74,8 +74,8 @@ class DuplicationBranch:
         weights = np.random.default_rng(0).integers(1, 2 ** 31, k, dtype=np.int64)
         pairs_a, pairs_b = [], []
         for offset in (0.0, 0.5):
-            key = (np.floor(feats / self.quant + offset).astype(np.int64) * weights).sum(axis=1)
-            order = np.argsort(key, kind="stable")
+            key = np.floor(feats * (1.0 / self.quant) + offset).astype(np.int64) @ weights
+            order = np.argsort(key)
             ks = key[order]
             for step in range(1, self.neighbours + 1):
                 same = ks[:-step] == ks[step:]

@@ -126,11 +126,6 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     feats["struct"] = np.log(_block_mean(grad) + 1e-2)
     feats["noise_vs_struct"] = np.log(_block_mean(np.abs(res["lap"])) + 1e-2) - feats["struct"]
     feats["noise_vs_struct_7"] = _box(feats["noise_vs_struct"] - np.median(feats["noise_vs_struct"]), 7)
-    # the image's own noise level and spread, repeated for every block (lets the trees judge "relative" sensibly)
-    le = feats["lap_abs"]
-    feats["img_lap_med"] = np.full_like(le, np.median(le))
-    feats["img_lap_q10"] = np.full_like(le, np.quantile(le, 0.1))
-    feats["img_lap_q90"] = np.full_like(le, np.quantile(le, 0.9))
     return np.stack(list(feats.values()), axis=-1).astype(np.float32), list(feats)
 
 
