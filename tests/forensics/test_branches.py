@@ -6,7 +6,7 @@ import pytest
 
 from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
 from inpaintkit.forensics.duplication import DuplicationBranch, window_dct
-from inpaintkit.forensics.fusion import FusedDetector, calibrate, fit_platt, looks_jpeg, platt
+from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
 from inpaintkit.forensics.noise import FEATURE_NAMES, NoiseBranch, block_features, block_labels, fit_noise_branch, upsample
 from inpaintkit.forensics.train import jpeg
 from inpaintkit.io import read_image
@@ -147,7 +147,8 @@ def test_platt_is_monotone_and_thresholds_keep_the_fpr_budget():
     for b, c in cal["png"].items():
         from inpaintkit.forensics.fusion import raw_feature
         flagged = (platt(c["platt"], raw_feature(b, raw["png"][b][y == 0])) >= c["threshold"]).mean()
-        assert flagged <= c["budget"] + 1e-9 and c["budget"] == pytest.approx(0.025)
+        share = DEFAULT_SPLIT[b] / (DEFAULT_SPLIT["noise"] + DEFAULT_SPLIT["cnn"])  # the budget split between them
+        assert flagged <= c["budget"] + 1e-9 and c["budget"] == pytest.approx(0.05 * share)
 
 
 def _fake_fused(cal: dict) -> FusedDetector:
@@ -174,3 +175,19 @@ def test_looks_jpeg():
     scene = noisy_scene(3, 128)
     assert not looks_jpeg(scene)
     assert looks_jpeg(jpeg(scene, 50))
+
+
+def test_recalibrate_from_saved_scores(tmp_path):
+    import json
+
+    from inpaintkit.forensics.fusion import FUSION_FILE, SCORES_FILE, recalibrate
+
+    rng = np.random.default_rng(1)
+    y = [0] * 100 + [1] * 100
+    raw = {k: {"noise": rng.uniform(0.01, 0.99, 200).tolist(), "cnn": rng.normal(0, 1, 200).tolist()}
+           for k in ("png", "jpeg")}
+    (tmp_path / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": {"png": y, "jpeg": y}}))
+    (tmp_path / FUSION_FILE).write_text(json.dumps({"fpr_budget": 0.05, "calibration": {}}))
+    meta = recalibrate(tmp_path, fpr_budget=0.1, split={"noise": 0.9, "cnn": 0.1})
+    assert meta["calibration"]["png"]["noise"]["budget"] == pytest.approx(0.09)
+    assert json.loads((tmp_path / FUSION_FILE).read_text())["fpr_budget"] == 0.1
