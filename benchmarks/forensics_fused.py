@@ -152,7 +152,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--steps", default="data,fit,evaluate,robustness,loo")
-    ap.add_argument("--val-limit", type=int, default=400, help="fit: calibrate on N val samples (evenly spaced)")
+    ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
     ap.add_argument("--limit-per-source", type=int, default=3,
                     help="evaluate: the JPEG/resize conditions on the first N crops per photo (clean: all)")
     ap.add_argument("--install", action="store_true")
@@ -163,8 +163,8 @@ def main() -> None:
     if "data" in steps:
         make_data(args.corpus, work)
     if "fit" in steps:
-        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default",
-            "--val-limit", str(args.val_limit))
+        lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
+        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default", *lim)
     if "evaluate" in steps:
         run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
             "--conditions", "clean", "--out", str(work / "report"))

@@ -180,9 +180,10 @@ def calibrate(raw_scores: dict[str, dict[str, np.ndarray]], labels: dict[str, np
             ab = fit_platt(x, y)
             p_real = np.sort(platt(ab, x[y == 0]))
             budget = fpr_budget * share[b] / total
-            # the smallest threshold that flags at most `budget` of the untouched validation images
+            # just above the calibrated score of the untouched image that would exceed the budget, so at most
+            # `budget` of them are flagged; the margin (1e-3 in logit) keeps that image's fused score below 0.5
             k = int(math.floor(budget * len(p_real)))
-            thr = float(np.nextafter(p_real[len(p_real) - k - 1], 2.0)) if k < len(p_real) else 0.0
+            thr = float(platt((1.0, float(_logit(p_real[len(p_real) - k - 1])) + 1e-3), 0.0)) if k < len(p_real) else 0.0
             out[kind][b] = {"platt": [ab[0], ab[1]], "threshold": min(max(thr, 1e-6), 1 - 1e-6),
                             "budget": budget, "n_real": int((y == 0).sum()), "n_inpainted": int((y == 1).sum())}
     return out

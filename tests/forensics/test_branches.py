@@ -191,3 +191,15 @@ def test_recalibrate_from_saved_scores(tmp_path):
     meta = recalibrate(tmp_path, fpr_budget=0.1, split={"noise": 0.9, "cnn": 0.1})
     assert meta["calibration"]["png"]["noise"]["budget"] == pytest.approx(0.09)
     assert json.loads((tmp_path / FUSION_FILE).read_text())["fpr_budget"] == 0.1
+
+
+def test_untouched_image_at_the_threshold_is_not_flagged():
+    """A branch whose untouched validation images all score the same (duplication: nothing found) must not flag
+    an untouched image with that score."""
+    y = np.r_[np.zeros(50), np.ones(50)].astype(int)
+    raw = {"png": {"duplication": np.r_[np.zeros(50), np.zeros(25), np.full(25, 0.05)]}}
+    cal = calibrate(raw, {"png": y})
+    det = _fake_fused(cal["png"])
+    zero = np.zeros((4, 4), np.float32)
+    assert det.combine({"duplication": (0.0, zero)}, jpeg=False).verdict == "authentic"
+    assert det.combine({"duplication": (0.05, zero + 1)}, jpeg=False).verdict == "inpainted"
