@@ -131,5 +131,5 @@ def test_odd_inputs_are_handled_or_one_line_errors(cli, images, tmp_path):
     assert len([line for line in err.strip().splitlines() if line.startswith("error: ")]) == 2
     assert "Traceback" not in err
     code, out, err = cli("detect", tmp_path / "large.png", "--max-pixels", "1000000")
-    assert code == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 2  # error + summary
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 2  # all failed: exit 2
     assert data  # the source file was read, not rewritten
