@@ -145,6 +145,31 @@ def train_cmd(
     print(f"trained {run} (threshold {meta['threshold']:.3f}); use it with `inpaintkit detect --model {run} IMAGE`")
 
 
+@forensics_app.command("fit-detector")
+def fit_detector_cmd(
+    data: Path = typer.Option(..., "--data", help="Dataset folder or index.jsonl with train and val splits."),
+    out: Path = typer.Option(..., "--out", help="Folder for the fused detector (use it with detect --model OUT)."),
+    cnn: Optional[Path] = typer.Option(None, "--cnn", help="A CNN detector run folder for the learned branch ('default': the bundled one's)."),
+    exclude: str = typer.Option("", "--exclude", help="Comma-separated inpainters left out of training and calibration."),
+    fpr_budget: float = typer.Option(0.05, "--fpr-budget", help="Share of untouched validation images the detector may flag."),
+    val_limit: Optional[int] = typer.Option(None, "--val-limit", help="Calibrate on N validation samples (evenly spaced)."),
+    seed: int = typer.Option(0, "--seed"),
+    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+) -> None:
+    """Train the noise branch, calibrate noise, duplication and CNN branches on val: a fused detector."""
+    from ..forensics.detector import BUNDLED_DIR
+    from ..forensics.fusion import fit_detector
+
+    _set_threads(threads)
+    if not 0 < fpr_budget < 1:
+        raise InpaintKitError(f"--fpr-budget {fpr_budget}: must be between 0 and 1")
+    cnn_dir = BUNDLED_DIR if cnn is not None and str(cnn) == "default" else cnn
+    meta = fit_detector(data, out, cnn=cnn_dir, exclude=[x.strip() for x in exclude.split(",") if x.strip()],
+                        fpr_budget=fpr_budget, seed=seed, val_limit=val_limit)
+    print(f"wrote {out}: branches {', '.join(meta['branches'])}, trained on {', '.join(meta['trained_on'])}; "
+          f"use it with `inpaintkit detect --model {out} IMAGE`")
+
+
 @forensics_app.command("ensemble")
 def ensemble_cmd(
     members: list[Path] = typer.Option(..., "--member", help="A trained detector run folder; repeatable."),

@@ -26,7 +26,7 @@ class DetectWork:
         return {**self.__dict__, "prebuilt": None}
 
     def __call__(self) -> _Scorer:
-        from .detector import load_detector
+        from .load import load_detector
 
         return _Scorer(self, self.prebuilt or load_detector(self.model, threshold=self.threshold))
 
@@ -36,13 +36,15 @@ class _Scorer:
         self.w, self.det = work, detector
 
     def __call__(self, item: tuple[Path, str | None]) -> dict[str, Any]:
-        """``{"path", "score", "verdict"[, "heatmap" or "error"]}`` for one image."""
+        """``{"path", "score", "verdict"[, each branch's probability][, "heatmap" or "error"]}`` for one image."""
         from .report import heat_png, overlay
 
         path, stem = item
         pic = read_image(path, max_pixels=self.w.max_pixels)
-        res = self.det.detect(pic.rgb)
-        row: dict[str, Any] = {"path": str(path), "score": round(res.score, 6), "verdict": res.verdict}
+        # the fused detector calibrates JPEG files apart from lossless ones
+        res = (self.det.detect(pic.rgb, jpeg=pic.format == "JPEG") if hasattr(self.det, "combine")
+               else self.det.detect(pic.rgb))
+        row: dict[str, Any] = {"path": str(path), **res.as_dict()}  # + each branch's probability (fused)
         if self.w.heatmap_dir is not None and stem is not None:
             d = self.w.heatmap_dir
             try:  # a write failure (read-only folder, disk full) is this file's error; the batch goes on

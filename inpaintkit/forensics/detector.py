@@ -96,14 +96,18 @@ class ForgeryNet(nn.Module):
 
 @dataclass
 class Detection:
-    """One image's verdict. ``heatmap``: float32 (H, W) in [0, 1], the probability each pixel was inpainted."""
+    """One image's verdict. ``heatmap``: float32 (H, W) in [0, 1], the probability each pixel was inpainted;
+    ``branches``: each branch's calibrated probability (the fused detector; ``None`` for a single network)."""
 
     score: float
     verdict: str
     heatmap: np.ndarray
+    branches: dict[str, float] | None = None
+    #: each branch's own map (the fused detector), for per-branch evaluation
+    maps: dict[str, np.ndarray] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"score": round(self.score, 6), "verdict": self.verdict}
+        return {"score": round(self.score, 6), "verdict": self.verdict, **(self.branches or {})}
 
 
 def verdict_for(score: float, threshold: float) -> str:
@@ -223,37 +227,3 @@ def load_detector_net(run_dir: str | Path) -> tuple[ForgeryNet, dict[str, Any]]:
         raise InpaintKitError(f"{weights}: weights do not match the model config "
                               f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
     return net.eval(), meta
-
-
-def bundled_detectors() -> list[str]:
-    """Names accepted by ``load_detector`` besides run folders (the bundled detector, when its weights exist)."""
-    return [BUNDLED_NAME] if (BUNDLED_DIR / WEIGHTS_FILE).is_file() else []
-
-
-def load_detector(spec: str | Path | None = None, *, threshold: float | None = None):
-    """The bundled detector (``None`` or ``"default"``), a trained run folder, or an ensemble folder.
-
-    Returns an object with ``threshold`` and ``detect(rgb) -> Detection``. Raises ``InpaintKitError`` when the
-    named detector does not exist or has no weights.
-    """
-    if spec is None or str(spec) == BUNDLED_NAME:
-        if not (BUNDLED_DIR / WEIGHTS_FILE).is_file():
-            raise InpaintKitError(f"no bundled detector weights in {BUNDLED_DIR}; pass a run folder "
-                                  "(train one with `inpaintkit forensics train`)")
-        path, name = BUNDLED_DIR, BUNDLED_NAME
-    else:
-        path, name = Path(spec), str(spec)
-        if not path.is_dir():
-            choices = ", ".join(bundled_detectors()) or "none bundled"
-            raise InpaintKitError(f"detector {name!r}: no such run folder; pass a run folder or one of: {choices}")
-    from .ensemble import ENSEMBLE_FILE, load_ensemble
-    if (path / ENSEMBLE_FILE).is_file():
-        det = load_ensemble(path)
-    else:
-        net, meta = load_detector_net(path)
-        det = Detector(net, meta.get("threshold", 0.5), name=name, meta=meta)
-    if threshold is not None:
-        if not 0.0 <= threshold <= 1.0:
-            raise InpaintKitError(f"--threshold {threshold}: must be between 0 and 1")
-        det.threshold = float(threshold)
-    return det

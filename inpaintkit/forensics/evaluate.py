@@ -125,21 +125,37 @@ CONDITIONS: dict[str, Callable | None] = {"clean": None, "jpeg90": _jpeg_t(90), 
 
 
 def score_split(det, root: Path, recs: list[dict[str, Any]], transform: Callable | None = None,
-                progress: bool = True, desc: str = "score") -> dict[str, Any]:
-    """Run ``det`` on ``recs``; returns labels, scores, inpainters, masks and heatmaps."""
+                progress: bool = True, desc: str = "score", jpeg: bool = False) -> dict[str, Any]:
+    """Run ``det`` on ``recs``; returns labels, scores, inpainters, masks and heatmaps, and for a fused detector
+    each branch's calibrated scores and per-image pixel F1 (``branch_scores``, ``branch_f1``).
+
+    ``jpeg``: the transform re-compresses as JPEG (a fused detector then uses its JPEG calibration, as it does for
+    a .jpg file; stored samples use their own format)."""
+    from .fusion import FusedDetector
+
     ys, scores, inps, masks, heats = [], [], [], [], []
+    b_scores: dict[str, list[float]] = {}
+    b_f1: dict[str, list[float]] = {}
     for rec in tqdm(recs, desc=desc, disable=not progress, file=sys.stderr, leave=False):
         rgb, mask = load_sample(root, rec)
         if transform is not None:
             rgb, mask = transform(rgb, mask)
-        res = det.detect(rgb)
+        if isinstance(det, FusedDetector):
+            res = det.detect(rgb, jpeg=jpeg or rec["path"].lower().endswith((".jpg", ".jpeg")))
+            for b, p in (res.branches or {}).items():
+                b_scores.setdefault(b, []).append(p)
+                if rec["label"]:
+                    b_f1.setdefault(b, []).append(binary_metrics(mask.ravel(), res.maps[b].ravel() >= 0.5)["f1"])
+        else:
+            res = det.detect(rgb)
         ys.append(rec["label"])
         scores.append(res.score)
         inps.append(rec.get("inpainter"))
         masks.append(mask)
         heats.append(res.heatmap)
     return {"y": np.asarray(ys), "scores": np.asarray(scores), "inpainters": inps, "masks": masks, "heats": heats,
-            "records": recs}
+            "records": recs, "branch_scores": {b: np.asarray(v) for b, v in b_scores.items()},
+            "branch_f1": {b: np.asarray(v) for b, v in b_f1.items()}}
 
 
 def summarize(scored: dict[str, Any], threshold: float) -> dict[str, Any]:
@@ -155,6 +171,17 @@ def summarize(scored: dict[str, Any], threshold: float) -> dict[str, Any]:
         idx = [i for i in range(len(y)) if inps[i] == name]
         m.update(pixel_metrics([scored["masks"][i] for i in idx], [scored["heats"][i] for i in idx]))
         out[name] = m
+    # each branch of a fused detector on its own: ROC-AUC overall and per inpainter, mean pixel F1 of its map
+    fake_inps = [inps[i] for i in fake]
+    for b, bs in scored.get("branch_scores", {}).items():
+        row = {"roc_auc": roc_auc(y, bs), "pixel_f1": float(np.mean(scored["branch_f1"][b]))
+               if len(scored["branch_f1"].get(b, [])) else float("nan")}
+        for name in sorted({n for n in inps if n}):
+            sel = real | np.array([n == name for n in inps])
+            row[name] = roc_auc(y[sel], bs[sel])
+            f1s = [f for f, n in zip(scored["branch_f1"].get(b, []), fake_inps) if n == name]
+            row[f"{name}_pixel_f1"] = float(np.mean(f1s)) if f1s else float("nan")
+        out.setdefault("branches", {})[b] = row
     return out
 
 
@@ -180,7 +207,7 @@ def evaluate(det, index: str | Path, *, split: str = "test", conditions: list[st
     results: dict[str, Any] = {"threshold": det.threshold, "split": split, "n": len(recs), "conditions": {}}
     raw = None
     for c in conditions:
-        scored = score_split(det, root, recs, CONDITIONS[c], progress, desc=c)
+        scored = score_split(det, root, recs, CONDITIONS[c], progress, desc=c, jpeg=c.startswith("jpeg"))
         results["conditions"][c] = summarize(scored, det.threshold)
         if raw is None:
             raw = scored
@@ -193,7 +220,7 @@ def leave_one_out(run_dirs: list[str | Path], index: str | Path, *, split: str =
                   limit_per_source: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
     """For each run trained with ``exclude_inpainters = [X]``: ROC-AUC and recall on X (unseen) and on the
     inpainters it saw, against the same real samples."""
-    from .detector import load_detector
+    from .load import load_detector
 
     root, recs = pick_records(index, split, limit_per_source)
     rows = []

@@ -91,7 +91,8 @@ def write_report(results: dict[str, Any], out: str | Path, loo: list[dict[str, A
     first = next(iter(conds))
     md = [f"# {title}", "", f"Split `{results['split']}`, {results['n']} images, threshold {results['threshold']:.3f}.",
           "", f"## Per inpainter ({first})", ""]
-    rows = [[name] + [_fmt(m.get(c, float('nan'))) for c in _IMAGE_COLS] for name, m in conds[first].items()]
+    rows = [[name] + [_fmt(m.get(c, float('nan'))) for c in _IMAGE_COLS] for name, m in conds[first].items()
+            if name != "branches"]
     md += [_table(rows, ["inpainter", *_IMAGE_COLS]), ""]
     cm = conds[first]["overall"]["confusion"]
     md += [f"Confusion matrix (rows: true real / inpainted; columns: predicted real / inpainted): "
@@ -101,6 +102,13 @@ def write_report(results: dict[str, Any], out: str | Path, loo: list[dict[str, A
         rows = [[c] + [_fmt(conds[c]["overall"][k]) for k in ("roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1")]
                 for c in conds]
         md += [_table(rows, ["condition", "roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1"]), ""]
+    if "branches" in conds[first]:
+        inps = sorted(k for k in conds[first] if k not in ("overall", "branches"))
+        md += ["## Each branch on its own", "", "Image ROC-AUC of each branch's calibrated score (all inpainters, "
+               "then per inpainter) and the mean pixel F1 of its map at 0.5, per condition.", ""]
+        rows = [[c, b, _fmt(r["roc_auc"]), _fmt(r["pixel_f1"])] + [_fmt(r.get(n, float("nan"))) for n in inps]
+                for c in conds for b, r in conds[c].get("branches", {}).items()]
+        md += [_table(rows, ["condition", "branch", "roc_auc", "pixel_f1", *inps]), ""]
     if loo:
         md += ["## Leave one inpainter out", "", "Each run was trained without the inpainter in the first column.", ""]
         rows = [[r["left_out"], _fmt(r["auc_unseen"]), _fmt(r["recall_unseen"]), _fmt(r["auc_seen"]), _fmt(r["fpr"])]

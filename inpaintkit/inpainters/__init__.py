@@ -99,7 +99,7 @@ def create_inpainter_from_spec(spec: str, **options: Any) -> Inpainter:
     return create_inpainter(name, **{**opts, **options})
 
 
-from . import biharmonic, opencv, patchmatch  # noqa: E402,F401  (registration)
+from . import biharmonic, opencv, patchmatch, probes  # noqa: E402,F401  (registration)
 
 __all__ = ["INPAINTERS", "HD_STRATEGIES", "HDStrategy", "Inpainter", "as_mask", "create_inpainter", "create_inpainter_from_spec",
            "default_inpainter_name", "get_inpainter_entry", "is_available", "list_inpainters", "parse_model_spec",

@@ -83,7 +83,9 @@ def test_detect_json_heatmaps_and_threshold(cli, images, tmp_path):
                          tmp_path / "h", "--threshold", "0.0")
     assert code == 0, err
     rows = [json.loads(line) for line in out.strip().splitlines()]
-    assert [set(r) for r in rows] == [{"path", "score", "verdict", "heatmap"}] * 2
+    # the bundled detector is the fused one: each branch's calibrated probability is reported too
+    assert [set(r) for r in rows] == [{"path", "score", "verdict", "heatmap", "noise", "duplication", "cnn"}] * 2
+    assert all(0.0 <= r[b] <= 1.0 for r in rows for b in ("noise", "duplication", "cnn"))
     assert all(r["verdict"] == "inpainted" for r in rows)  # threshold 0: everything is called inpainted
     heat = Image.open(tmp_path / "h" / "wide_heatmap.png")
     assert heat.size == (600, 400)
@@ -106,3 +108,28 @@ def test_detect_bad_model_and_threshold(cli, images, tmp_path):
     assert code == 2 and err.startswith("error: ") and "no such run folder" in err
     code, _, err = cli("detect", images / "real.png", "--threshold", "1.5")
     assert code == 2 and "between 0 and 1" in err
+
+
+def test_odd_inputs_are_handled_or_one_line_errors(cli, images, tmp_path):
+    """Truncated and 1x1 files fail with one line each; grayscale, 16-bit, CMYK and a large image are scored;
+    every other file of the call is still reported."""
+    real = np.asarray(Image.open(images / "real.png"))
+    data = (images / "real.png").read_bytes()
+    Image.fromarray(real).save(tmp_path / "real.jpg", quality=90)
+    (tmp_path / "truncated.jpg").write_bytes((tmp_path / "real.jpg").read_bytes()[:2000])
+    Image.fromarray(real[:1, :1]).save(tmp_path / "tiny.png")
+    Image.fromarray(real).convert("L").save(tmp_path / "gray.png")
+    Image.fromarray((real[..., 0].astype(np.uint16) * 257)).save(tmp_path / "deep.png")  # 16-bit grayscale
+    Image.fromarray(real).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(np.tile(real, (5, 9, 1))).save(tmp_path / "large.png")  # 1280x2304: tiled
+    names = ["truncated.jpg", "tiny.png", "gray.png", "deep.png", "cmyk.jpg", "large.png"]
+    code, out, err = cli("detect", *[tmp_path / n for n in names], "--json")
+    rows = [json.loads(line) for line in out.strip().splitlines()]
+    assert code == 1 and [r["path"] for r in rows] == [str(tmp_path / n) for n in names]
+    assert "error" in rows[0] and "error" in rows[1] and "8x8" in rows[1]["error"]
+    assert all(0.0 <= r["score"] <= 1.0 and r["verdict"] in ("inpainted", "authentic") for r in rows[2:])
+    assert len([line for line in err.strip().splitlines() if line.startswith("error: ")]) == 2
+    assert "Traceback" not in err
+    code, out, err = cli("detect", tmp_path / "large.png", "--max-pixels", "1000000")
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 2  # all failed: exit 2
+    assert data  # the source file was read, not rewritten

@@ -1,0 +1,185 @@
+"""Reproduce the bundled fused detector (noise + duplication + CNN branches) and its figures, on CPU.
+
+    .venv/bin/python benchmarks/forensics_fused.py --corpus /work/corpus --work /work/fx \\
+        [--steps data,fit,evaluate,loo] [--install]
+
+The photo corpus has train/, val/ and test/ folders of photos (no photo in two). Steps (each CLI step is printed):
+
+1. ``data``: ``inpaintkit forensics make-dataset`` once per folder, 256² crops at 0.5-1x scale, masks irregular,
+   lama-thick and boxes. train: 2 crops/photo x telea, ns, biharmonic, patchmatch, default; val: 6 crops/photo, the
+   same five; test: 10 crops/photo x 3 fills, taken in turn from those five *and* the two probe fills no branch ever trains on (``shift``: a
+   copy of another region, ``heat``: a heat-equation fill). The three indexes are merged into WORK/all/index.jsonl
+   with the split taken from the folder.
+2. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn default`` (noise trees trained
+   on train, every branch calibrated on val; the CNN branch is the bundled CNN as it is).
+3. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
+   inpainter; ``robustness``: the same under JPEG q90/75/50 and resize 0.75/0.5 on the first ``--limit-per-source``
+   crops of each test photo (CPU time).
+4. ``loo``: leave one inpainter out, for each of the five training inpainters X: the noise trees trained and every
+   branch calibrated without X, tested on X and on the rest (test split, clean); the probe fills are unseen in
+   every run. Done in one process with the block features computed once (the trees are cheap, the features are
+   not). The CNN branch is not part of these runs: it cannot be retrained per fold in the time here and it saw
+   telea, ns, biharmonic and patchmatch, so it would not be "left out".
+5. ``--install``: copy fusion.json and noise_lgbm.txt into inpaintkit/weights/detector (the CNN files there stay).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SEEN = ("telea", "ns", "biharmonic", "patchmatch", "default")
+PROBES = ("shift", "heat")
+#: split -> (crops per photo, fills per crop, inpainters taken in turn)
+SPLITS = {"train": (2, 5, SEEN), "val": (6, 5, SEEN), "test": (10, 3, SEEN + PROBES)}
+
+
+def run(*args: str) -> None:
+    print("$ inpaintkit " + " ".join(shlex.quote(a) for a in args), flush=True)
+    subprocess.run([sys.executable, "-m", "inpaintkit", *args], check=True, cwd=REPO)
+
+
+def make_data(corpus: Path, work: Path) -> Path:
+    for i, (split, (crops, fills, inps)) in enumerate(SPLITS.items()):
+        run("forensics", "make-dataset", "--images", str(corpus / split), "--inpainters", ",".join(inps),
+            "--masks", "irregular,lama-thick,boxes", "--per-image", str(fills), "--crops-per-image", str(crops),
+            "--scale", "0.5-1.0", "--val-frac", "0", "--test-frac", "0", "--seed", str(i + 1),
+            "--out", str(work / split))
+    lines = []
+    for split in SPLITS:
+        for line in (work / split / "index.jsonl").read_text().splitlines():
+            r = json.loads(line)
+            r["path"] = str(work / split / r["path"])
+            if r.get("mask_path"):
+                r["mask_path"] = str(work / split / r["mask_path"])
+            r["split"] = split
+            lines.append(json.dumps(r))
+    (work / "all").mkdir(parents=True, exist_ok=True)
+    (work / "all" / "index.jsonl").write_text("\n".join(lines) + "\n")
+    return work / "all"
+
+
+def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
+    """The LOO table (noise + duplication branches), features computed once."""
+    from inpaintkit.forensics.dataset import read_index
+    from inpaintkit.forensics.duplication import DuplicationBranch
+    from inpaintkit.forensics.evaluate import roc_auc
+    from inpaintkit.forensics.fusion import FusedDetector, calibrate
+    from inpaintkit.forensics.noise import block_features, fit_noise_rows, image_score, training_rows
+    from inpaintkit.forensics.train import jpeg, load_sample, rescale
+
+    t0 = time.time()
+    root, recs = read_index(index)
+    rng = np.random.default_rng(seed)
+    xs, ys, owner = [], [], []
+    for r in (r for r in recs if r["split"] == "train"):  # the same augmentation as fit_detector
+        rgb, mask = load_sample(root, r)
+        if rng.random() < 0.2:
+            rgb, mask = rescale(rgb, mask, float(rng.uniform(0.5, 1.0)))
+        if rng.random() < 0.5:
+            rgb = jpeg(rgb, int(rng.integers(50, 96)))
+        x, y = training_rows(rgb, mask if r["label"] else None, rng)
+        xs.append(x)
+        ys.append(y)
+        owner += [r.get("inpainter")] * len(y)
+    x, y, owner = np.concatenate(xs), np.concatenate(ys), np.asarray(owner, object)
+    print(f"loo: train features {len(y)} blocks in {time.time() - t0:.0f} s", flush=True)
+    models = {name: fit_noise_rows(x[owner != name], y[owner != name], seed=seed) for name in SEEN}
+    print(f"loo: {len(models)} tree models in {time.time() - t0:.0f} s", flush=True)
+    dup = DuplicationBranch()
+    qualities = (50, 75, 90)
+
+    sides: list[bool] = []  # shift fills the duplication branch found: did it mark the copy, not the source?
+
+    def raw_scores(split: str, kinds: tuple[str, ...]) -> tuple[list[dict], dict]:
+        rows, raw = [], {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
+        for i, r in enumerate(r for r in recs if r["split"] == split):
+            rgb, mask = load_sample(root, r)
+            rows.append(r)
+            for kind in kinds:
+                img = jpeg(rgb, qualities[i % 3]) if kind == "jpeg" else rgb
+                f = block_features(img)
+                flat = f.reshape(-1, f.shape[-1])
+                for m, nb in models.items():
+                    raw[kind][m].append(image_score(nb.booster.predict(flat, num_threads=1).reshape(f.shape[:2])))
+                score, heat = dup.predict(img)
+                raw[kind]["dup"].append(score)
+                if r.get("inpainter") == "shift" and score > 0:
+                    sides.append(bool(((heat > 0) & mask).sum() > 0.5 * (heat > 0).sum()))
+        return rows, {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()}
+
+    val_rows, val_raw = raw_scores("val", ("png",))  # the table is on clean test images: PNG calibration only
+    test_rows, test_raw = raw_scores("test", ("png",))
+    print(f"loo: val/test scores in {time.time() - t0:.0f} s", flush=True)
+    table = []
+    y_test = np.array([r["label"] for r in test_rows])
+    inp_test = np.array([r.get("inpainter") or "" for r in test_rows], object)
+    for name in SEEN:
+        keep = np.array([r.get("inpainter") != name for r in val_rows])
+        raw = {k: {"noise": val_raw[k][name][keep], "duplication": val_raw[k]["dup"][keep]} for k in val_raw}
+        cal = calibrate(raw, {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw},
+                        split={"noise": 0.75, "duplication": 0.25})
+        det = FusedDetector({"calibration": cal})
+        one = np.zeros((1, 1), np.float32)
+        s = np.array([det.combine({"noise": (a, one), "duplication": (b, one)}, jpeg=False).score
+                      for a, b in zip(test_raw["png"][name], test_raw["png"]["dup"])])
+        real = y_test == 0
+        row = {"left_out": name, "auc_unseen": roc_auc(y_test[real | (inp_test == name)], s[real | (inp_test == name)]),
+               "recall_unseen": float((s[inp_test == name] >= 0.5).mean()),
+               "fpr": float((s[real] >= 0.5).mean()), "n_real": int(real.sum())}
+        seen = real | np.isin(inp_test, [n for n in SEEN if n != name])
+        row["auc_seen"] = roc_auc(y_test[seen], s[seen])
+        for p in PROBES:
+            row[f"auc_{p}"] = roc_auc(y_test[real | (inp_test == p)], s[real | (inp_test == p)])
+        table.append(row)
+        print(json.dumps(row), flush=True)
+    print(f"duplication branch, shift fills found on test: {len(sides)}, copy side marked in {sum(sides)}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "loo.json").write_text(json.dumps({"loo": table, "copy_side": [sum(sides), len(sides)]}, indent=1) + "\n")
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--steps", default="data,fit,evaluate,robustness,loo")
+    ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
+    ap.add_argument("--limit-per-source", type=int, default=3,
+                    help="evaluate: the JPEG/resize conditions on the first N crops per photo (clean: all)")
+    ap.add_argument("--install", action="store_true")
+    args = ap.parse_args()
+    steps = set(args.steps.split(","))
+    work = args.work
+    index = work / "all"
+    if "data" in steps:
+        make_data(args.corpus, work)
+    if "fit" in steps:
+        lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
+        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default", *lim)
+    if "evaluate" in steps:
+        run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
+            "--conditions", "clean", "--out", str(work / "report"))
+    if "robustness" in steps:
+        run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
+            "--conditions", "clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5", "--limit-per-source",
+            str(args.limit_per_source), "--out", str(work / "report-robust"))
+    if "loo" in steps:
+        leave_one_out(index, work / "report")
+    if args.install:
+        dst = REPO / "inpaintkit" / "weights" / "detector"
+        for f in ("fusion.json", "noise_lgbm.txt"):
+            shutil.copyfile(work / "fused" / f, dst / f)
+        print(f"installed {work / 'fused'} into {dst}")
+
+
+if __name__ == "__main__":
+    main()

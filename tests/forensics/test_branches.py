@@ -1,0 +1,205 @@
+"""The fused detector's branches (noise, duplication), calibration, fusion and the probe fills."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
+from inpaintkit.forensics.duplication import DuplicationBranch, window_dct
+from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
+from inpaintkit.forensics.noise import FEATURE_NAMES, NoiseBranch, block_features, block_labels, fit_noise_branch, upsample
+from inpaintkit.forensics.train import jpeg
+from inpaintkit.io import read_image
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """The packaged sample photo (480x768 JPEG): textured ground, a flat sky at the top."""
+    from pathlib import Path
+
+    import inpaintkit
+
+    return read_image(Path(inpaintkit.__file__).parent / "assets" / "sample.jpg").rgb
+
+
+def noisy_scene(seed: int, size: int = 128) -> np.ndarray:
+    """A smooth colour gradient with shapes, plus camera-like Gaussian noise (sigma 4)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = np.stack([80 + 100 * xx, 120 + 60 * yy, 160 - 80 * xx * yy], axis=-1)
+    for _ in range(4):
+        cy, cx, r = rng.integers(0, size, 2).tolist() + [int(rng.integers(8, 24))]
+        base[(yy * size - cy) ** 2 + (xx * size - cx) ** 2 < r * r] += rng.uniform(-60, 60, 3)
+    return np.clip(base + rng.normal(0, 4, base.shape), 0, 255).round().astype(np.uint8)
+
+
+def smooth_patch(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The scene with ``box`` replaced by its noise-free blur (what a diffusion fill leaves)."""
+    import cv2
+
+    t, l, b, r = box
+    out = rgb.copy()
+    out[t:b, l:r] = cv2.GaussianBlur(rgb, (0, 0), 3)[t:b, l:r]
+    mask = np.zeros(rgb.shape[:2], bool)
+    mask[t:b, l:r] = True
+    return out, mask
+
+
+# -- noise branch ------------------------------------------------------------------------------------------------------
+
+def test_block_features_are_finite_and_named():
+    f = block_features(noisy_scene(0, 130))  # 130 -> cropped to 128: 16 x 16 blocks
+    assert f.shape == (16, 16, len(FEATURE_NAMES)) and np.isfinite(f).all()
+    assert block_labels(np.pad(np.ones((8, 16), bool), ((0, 8), (0, 0)))).tolist() == [[1.0, 1.0], [0.0, 0.0]]
+    assert upsample(np.eye(2, dtype=np.float32), (20, 19)).shape == (20, 19)
+
+
+def test_noise_branch_learns_a_smooth_patch_and_spares_noisy_flat_ground():
+    """A tiny model trained on synthetic scenes flags the noise-free patch, not the rest."""
+    samples = []
+    for s in range(12):
+        scene = noisy_scene(s)
+        fake, mask = smooth_patch(scene, (32, 32, 80, 96))
+        samples += [(scene, None), (fake, mask)]
+    nb = fit_noise_branch(samples, rounds=40)
+    fake, mask = smooth_patch(noisy_scene(99), (40, 16, 96, 72))
+    grid = nb.block_map(fake)
+    inside, outside = grid[block_labels(mask) == 1], grid[block_labels(mask) == 0]
+    assert inside.mean() > 0.8 and outside.mean() < 0.2
+    assert nb.predict(fake)[0] > nb.predict(noisy_scene(99))[0] + 0.5
+
+
+def test_bundled_noise_branch_flags_a_smooth_patch_not_a_flat_sky(photo):
+    nb = NoiseBranch.load(BUNDLED_DIR)
+    ground = photo[-256:, :256]
+    fake, mask = smooth_patch(ground, (64, 64, 192, 192))
+    grid = nb.block_map(fake)
+    assert grid[block_labels(mask) == 1].mean() > grid[block_labels(mask) == 0].mean() + 0.3
+    # the flattest part of the photo (sky) is not a fill: its blocks stay low
+    sky = photo[:160, 60:316]
+    assert nb.block_map(sky).mean() < 0.5
+    assert nb.predict(fake)[0] > nb.predict(ground)[0]
+
+
+# -- duplication branch ---------------------------------------------------------------------------------------------
+
+def test_window_dct_matches_a_direct_dct():
+    from inpaintkit.forensics.noise import DCT8
+
+    y = np.random.default_rng(0).uniform(0, 255, (20, 24)).astype(np.float32)
+    f = window_dct(y)
+    assert f.shape[:2] == (13, 17)
+    direct = DCT8 @ y[5:13, 7:15] @ DCT8.T
+    assert np.allclose(f[5, 7, :3], [direct[0, 0], direct[0, 1], direct[1, 0]], atol=1e-2)
+
+
+def test_duplication_finds_a_pasted_block_at_its_offset(photo):
+    img = np.ascontiguousarray(photo[-256:, 200:456])
+    fake = img.copy()
+    fake[150:210, 120:190] = img[40:100, 30:100]  # pasted 110 rows down, 90 columns right
+    d = DuplicationBranch()
+    shifts = [s for s, _, _ in d.matches(fake)]
+    assert (110, 90) in shifts
+    score, heat = d.predict(fake)
+    pasted = np.zeros(heat.shape, bool)
+    pasted[150:210, 120:190] = True
+    assert score > 0.03 and heat[pasted].mean() > 0.9  # the copy side ...
+    assert heat[40:100, 30:100].mean() < 0.1  # ... not the source (its border has no seam)
+    assert d.predict(jpeg(fake, 75))[0] > 0.03  # survives re-compression
+    assert d.predict(img)[0] == 0.0 and d.predict(photo)[0] == 0.0  # nothing in the untouched photo
+
+
+def test_duplication_on_tiny_and_flat_images():
+    d = DuplicationBranch()
+    assert d.predict(np.zeros((10, 10, 3), np.uint8))[0] == 0.0
+    assert d.predict(np.full((64, 64, 3), 90, np.uint8))[0] == 0.0  # flat: every window alike, none textured
+
+
+# -- probe fills --------------------------------------------------------------------------------------------------------
+
+def test_shift_and_heat_fills(photo):
+    from inpaintkit.inpainters import create_inpainter
+    from inpaintkit.inpainters.probes import copy_offset
+
+    img = np.ascontiguousarray(photo[-128:, :128])
+    mask = np.zeros((128, 128), bool)
+    mask[40:70, 50:80] = True
+    off = copy_offset(mask)
+    assert off is not None and not mask[40 + off[0], 50 + off[1]]
+    out = create_inpainter("shift").inpaint(img, mask)
+    assert np.array_equal(out[40:70, 50:80], img[40 + off[0]:70 + off[0], 50 + off[1]:80 + off[1]])
+    heat = create_inpainter("heat").inpaint(img, mask)
+    assert np.array_equal(heat[~mask], img[~mask])
+    assert heat[mask].std() < img[mask].std()  # diffusion smooths
+
+
+# -- calibration and fusion ------------------------------------------------------------------------------------------
+
+def test_platt_is_monotone_and_thresholds_keep_the_fpr_budget():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(400), np.ones(400)].astype(int)
+    raw = {"png": {"noise": np.r_[rng.uniform(0, 0.6, 400), rng.uniform(0.4, 1.0, 400)],
+                   "cnn": np.r_[rng.normal(-2, 1, 400), rng.normal(2, 1, 400)]}}
+    ab = fit_platt(np.log(raw["png"]["noise"] + 1e-3), y)
+    p = platt(ab, np.linspace(-3, 0, 7))
+    assert ab[0] > 0 and np.all(np.diff(p) > 0)
+    cal = calibrate(raw, {"png": y}, fpr_budget=0.05)
+    for b, c in cal["png"].items():
+        from inpaintkit.forensics.fusion import raw_feature
+        flagged = (platt(c["platt"], raw_feature(b, raw["png"][b][y == 0])) >= c["threshold"]).mean()
+        share = DEFAULT_SPLIT[b] / (DEFAULT_SPLIT["noise"] + DEFAULT_SPLIT["cnn"])  # the budget split between them
+        assert flagged <= c["budget"] + 1e-9 and c["budget"] == pytest.approx(0.05 * share)
+
+
+def _fake_fused(cal: dict) -> FusedDetector:
+    return FusedDetector({"calibration": {"png": cal, "jpeg": cal}})
+
+
+def test_fusion_flags_when_any_branch_passes_and_heatmap_is_the_max():
+    cal = {"noise": {"platt": [1.0, 0.0], "threshold": 0.9}, "cnn": {"platt": [1.0, 0.0], "threshold": 0.9},
+           "duplication": {"platt": [10.0, 60.0], "threshold": 0.5}}
+    det = _fake_fused(cal)
+    low, high = np.full((4, 4), 0.1, np.float32), np.full((4, 4), 0.7, np.float32)
+    quiet = {"noise": (0.5, low), "duplication": (0.0, np.zeros((4, 4), np.float32)), "cnn": (-3.0, low)}
+    res = det.combine(quiet, jpeg=False)
+    assert isinstance(res, Detection) and res.verdict == "authentic" and res.score < 0.5
+    assert set(res.branches) == {"noise", "duplication", "cnn"}
+    loud = {**quiet, "cnn": (5.0, high)}  # only the CNN passes its threshold
+    res = det.combine(loud, jpeg=False)
+    assert res.verdict == "inpainted" and res.score > 0.5 and res.branches["cnn"] > 0.99
+    assert np.allclose(res.heatmap, 0.7)  # max over maps
+    assert res.as_dict().keys() == {"score", "verdict", "noise", "duplication", "cnn"}
+
+
+def test_looks_jpeg():
+    scene = noisy_scene(3, 128)
+    assert not looks_jpeg(scene)
+    assert looks_jpeg(jpeg(scene, 50))
+
+
+def test_recalibrate_from_saved_scores(tmp_path):
+    import json
+
+    from inpaintkit.forensics.fusion import FUSION_FILE, SCORES_FILE, recalibrate
+
+    rng = np.random.default_rng(1)
+    y = [0] * 100 + [1] * 100
+    raw = {k: {"noise": rng.uniform(0.01, 0.99, 200).tolist(), "cnn": rng.normal(0, 1, 200).tolist()}
+           for k in ("png", "jpeg")}
+    (tmp_path / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": {"png": y, "jpeg": y}}))
+    (tmp_path / FUSION_FILE).write_text(json.dumps({"fpr_budget": 0.05, "calibration": {}}))
+    meta = recalibrate(tmp_path, fpr_budget=0.1, split={"noise": 0.9, "cnn": 0.1})
+    assert meta["calibration"]["png"]["noise"]["budget"] == pytest.approx(0.09)
+    assert json.loads((tmp_path / FUSION_FILE).read_text())["fpr_budget"] == 0.1
+
+
+def test_untouched_image_at_the_threshold_is_not_flagged():
+    """A branch whose untouched validation images all score the same (duplication: nothing found) must not flag
+    an untouched image with that score."""
+    y = np.r_[np.zeros(50), np.ones(50)].astype(int)
+    raw = {"png": {"duplication": np.r_[np.zeros(50), np.zeros(25), np.full(25, 0.05)]}}
+    cal = calibrate(raw, {"png": y})
+    det = _fake_fused(cal["png"])
+    zero = np.zeros((4, 4), np.float32)
+    assert det.combine({"duplication": (0.0, zero)}, jpeg=False).verdict == "authentic"
+    assert det.combine({"duplication": (0.05, zero + 1)}, jpeg=False).verdict == "inpainted"
