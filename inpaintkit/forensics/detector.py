@@ -27,9 +27,9 @@ from torch import nn
 
 from ..errors import InpaintKitError
 from ..layers.forensic import ForensicStem
-from ..models.backbones.efficientnet import efficientnet_b0
-from ..models.backbones.resnet import resnet34, resnext50_32x4d
-from ..models.backbones.swin import swin_t
+from ..backbones.efficientnet import efficientnet_b0
+from ..backbones.resnet import resnet34, resnext50_32x4d
+from ..backbones.swin import swin_t
 from ..models.base import StrictConfig
 
 #: name -> constructor(in_chans, width); the only list of detector backbones.

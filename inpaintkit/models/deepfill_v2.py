@@ -29,7 +29,8 @@ from ..layers.attention import ContextualAttention, SelfAttention
 from ..layers.gated import GatedConv2d, GatedDeconv2d
 from ..layers.padding import pad_to_multiple
 from ..losses import discriminator_adversarial, generator_adversarial
-from .base import Family, StrictConfig, composite, register_model, zero_hole
+from .base import Family, StrictConfig, composite, zero_hole
+from .inpainter import register_model
 
 
 class DeepFillModelConfig(StrictConfig):

@@ -27,7 +27,8 @@ from torch import nn
 
 from ..layers.padding import pad_to_multiple
 from ..losses import discriminator_adversarial, generator_adversarial, l2
-from .base import Family, StrictConfig, composite, register_model, zero_hole
+from .base import Family, StrictConfig, composite, zero_hole
+from .inpainter import register_model
 
 
 class GLCICModelConfig(StrictConfig):

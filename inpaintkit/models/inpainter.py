@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 import torch
 
 from ..errors import InpaintKitError
 from ..inpainters import Inpainter, register_inpainter
-from .base import Family
+from .base import MODELS, Family
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -48,15 +48,23 @@ def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
     """Build family ``name`` from a run folder or generator file and load its generator weights (eval mode).
 
     Returns the family and the weights file it loaded."""
-    from ..train.checkpoint import find_generator_weights, load_generator
-    from ..train.config import load_run_config
+    from pydantic import ValidationError
+
+    from ..runs import find_generator_weights, load_generator, read_model_groups
 
     weights, config_path = find_generator_weights(checkpoint)
-    cfg = load_run_config(config_path)
-    if cfg.family != name:
-        raise InpaintKitError(f"{checkpoint}: this is a {cfg.family!r} run, not {name!r}; "
-                              f"use --model {cfg.family}")
-    family = family_cls(cfg.model, cfg.discriminator, cfg.losses)
+    family_name, groups = read_model_groups(config_path)
+    if family_name != name:
+        raise InpaintKitError(f"{checkpoint}: this is a {family_name!r} run, not {name!r}; "
+                              f"use --model {family_name}")
+    try:
+        family = family_cls(family_cls.ModelConfig(**groups["model"]),
+                            family_cls.DiscriminatorConfig(**groups["discriminator"]),
+                            family_cls.LossConfig(**groups["losses"]))
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise InpaintKitError(f"{config_path}: {'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}; "
+                              "is this run from another inpaintkit version?") from None
     load_generator(family.generator, weights, expect_family=name)
     return family.to(device).eval(), weights
 
@@ -198,3 +206,15 @@ def register_learned_inpainter(name: str, family_cls: type[Family], *, descripti
     cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
     reg_extra = {k: v for k, v in extra.items() if k != "call_options"}
     register_inpainter(name, description=description, kind="learned", needs_weights=True, **reg_extra)(cls)
+
+
+def register_model(name: str, *, description: str, **extra: Any) -> Callable[[type[Family]], type[Family]]:
+    """Class decorator for a ``Family``: registers it for training (``MODELS``) and as a checkpoint-loading
+    inpainter (the one registry of inpainters)."""
+    def deco(cls: type[Family]) -> type[Family]:
+        cls.name = name
+        MODELS.register(name, description=description, kind="learned", **extra)(cls)
+        register_learned_inpainter(name, cls, description=description, **extra)
+        return cls
+
+    return deco

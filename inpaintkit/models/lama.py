@@ -15,15 +15,22 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from ..layers.ffc import FFCBNAct, FFCResBlock
 from ..layers.prefill import push_pull_fill
-from ..losses import (PerceptualStyle, discriminator_adversarial, feature_matching, generator_adversarial, l1_hole,
-                      l1_valid, r1_penalty)
-from .base import Family, StrictConfig, register_model, zero_hole
+from ..losses import (
+    PerceptualStyle,
+    discriminator_adversarial,
+    feature_matching,
+    generator_adversarial,
+    l1_hole,
+    l1_valid,
+    r1_penalty,
+)
+from .base import Family, StrictConfig, zero_hole
+from .inpainter import register_model
 
 
 class LamaModelConfig(StrictConfig):

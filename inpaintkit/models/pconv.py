@@ -26,7 +26,8 @@ from torch import nn
 from ..layers.padding import pad_to_multiple
 from ..layers.partialconv import PartialConv2d
 from ..losses import PerceptualStyle, l1_hole, l1_valid, tv_loss
-from .base import Family, NoConfig, StrictConfig, composite, register_model, zero_hole
+from .base import Family, NoConfig, StrictConfig, composite, zero_hole
+from .inpainter import register_model
 
 
 class PConvModelConfig(StrictConfig):

@@ -25,7 +25,8 @@ from torch import nn
 
 from ..layers.padding import pad_to_multiple
 from ..losses import discriminator_adversarial, generator_adversarial
-from .base import Family, StrictConfig, register_model, zero_hole
+from .base import Family, StrictConfig, zero_hole
+from .inpainter import register_model
 
 
 class Pix2PixModelConfig(StrictConfig):

@@ -45,12 +45,24 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..errors import InpaintKitError
-from ..layers.multimodal import (DualMultimodalAttention, ShortLongTermAttention, damsm_sentence_loss,
-                                 damsm_word_loss)
+from ..layers.multimodal import (
+    DualMultimodalAttention,
+    ShortLongTermAttention,
+    damsm_sentence_loss,
+    damsm_word_loss,
+)
 from ..layers.prefill import push_pull_fill
-from ..layers.text import BiGRUTextEncoder, TextFeatures, _as_list, create_text_encoder, tokenize, word_hash
+from ..layers.text import (
+    BiGRUTextEncoder,
+    TextFeatures,
+    _as_list,
+    create_text_encoder,
+    tokenize,
+    word_hash,
+)
 from ..losses import discriminator_adversarial, feature_matching, generator_adversarial
-from .base import Family, StrictConfig, composite, register_model, zero_hole
+from .base import Family, StrictConfig, composite, zero_hole
+from .inpainter import register_model
 
 
 class TDANetModelConfig(StrictConfig):

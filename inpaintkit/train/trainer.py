@@ -113,7 +113,7 @@ def image_grid(batch: dict[str, torch.Tensor], out: torch.Tensor, raw: torch.Ten
 def validate(family: Family, generator: nn.Module, val: dict[str, Any], batch_size: int,
              device: torch.device, perceptual: nn.Module | None = None) -> tuple[float, float, torch.Tensor, float]:
     """Mean PSNR / SSIM of the composites on the fixed validation set, an image grid, and the mean ``lpips_hed``
-    when ``perceptual`` (a ``models.backbones.vgg.HEDPerceptual``) is given (else NaN)."""
+    when ``perceptual`` (a ``backbones.vgg.HEDPerceptual``) is given (else NaN)."""
     from skimage.metrics import structural_similarity
 
     psnrs, ssims, lpips, first = [], [], [], None
@@ -270,7 +270,7 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
 
     select_net = None
     if dist.main and t.select_by == "psnr_lpips":
-        from ..models.backbones.vgg import HEDPerceptual
+        from ..backbones.vgg import HEDPerceptual
 
         select_net = HEDPerceptual().to(device)
 
@@ -280,7 +280,7 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
 
         writer = SummaryWriter(str(run_dir), purge_step=start if resume else None)
     if dist.main and not val_root:
-        print(f"note: validating on training photos; set data.val_root to held-out photos", file=sys.stderr)
+        print("note: validating on training photos; set data.val_root to held-out photos", file=sys.stderr)
     bar = tqdm(total=t.steps, initial=start, desc=f"train {cfg.family}", unit="step", file=sys.stderr,
                disable=not (dist.main and cfg.run.progress), dynamic_ncols=True)
     history: list[tuple[int, float, float]] = []

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from inpaintkit.evaluate.perceptual import LPIPS_CHANNELS
-from inpaintkit.models.backbones.inception import FIDInceptionV3
+from inpaintkit.backbones.inception import FIDInceptionV3
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ import torch
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.evaluate.metrics import fid_from_features
 from inpaintkit.evaluate.perceptual import LPIPS, LPIPS_TAPS, FIDFeatures, to_tensor
-from inpaintkit.models.backbones.inception import load_fid_inception
-from inpaintkit.models.backbones.vgg import VGG16Features
+from inpaintkit.backbones.inception import load_fid_inception
+from inpaintkit.backbones.vgg import VGG16Features
 
 
 @pytest.fixture(scope="module")

