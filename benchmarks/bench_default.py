@@ -9,6 +9,7 @@
 
 Times are whole ``Inpainter.inpaint`` calls (validation, padding, model, paste-back), uint8 in and out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,14 +17,20 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_foundation import (DEFAULT_PHOTO, load_photo, print_table, rows_4k, run_child,  # noqa: E402
-                             three_small_holes, timed)
+from bench_foundation import (
+    DEFAULT_PHOTO,
+    load_photo,
+    print_table,
+    rows_4k,
+    run_child,  # noqa: E402
+    three_small_holes,
+    timed,
+)
 
 
 def child_4k(photo: str | None, repeats: int, threads: int) -> None:
@@ -62,9 +69,11 @@ def main() -> None:
 
     img = load_photo(args.photo, (512, 512), square_crop=True)
     mask = create_mask_generator("irregular", ratio=(0.2, 0.3))(np.random.default_rng(0), (512, 512))
-    models = {"default (torch)": create_inpainter("default", device="cpu"),
-              "default (onnxruntime)": create_inpainter("default", runtime="onnx"),
-              "telea": create_inpainter("telea")}
+    models = {
+        "default (torch)": create_inpainter("default", device="cpu"),
+        "default (onnxruntime)": create_inpainter("default", runtime="onnx"),
+        "telea": create_inpainter("telea"),
+    }
     times: dict[str, list[float]] = {k: [] for k in models}
     for m in models.values():
         m.inpaint(img, mask)  # warm-up
@@ -74,15 +83,34 @@ def main() -> None:
     for k, ts in times.items():
         med = statistics.median(ts)
         target = "<= 250 ms" if k == "default (torch)" else "-"
-        rows.append((f"{k} 512x512, hole {mask.mean():.0%}", f"min {min(ts) * 1000:.0f} ms, median "
-                     f"{med * 1000:.0f} ms", target, med <= 0.25 or target == "-"))
+        rows.append(
+            (
+                f"{k} 512x512, hole {mask.mean():.0%}",
+                f"min {min(ts) * 1000:.0f} ms, median {med * 1000:.0f} ms",
+                target,
+                med <= 0.25 or target == "-",
+            )
+        )
 
-    res, rss_gb = run_child(__file__, ["--child-4k", "--repeats", str(max(3, args.repeats // 2)), "--photo",
-                                       str(args.photo), "--threads", str(args.threads)])
+    res, rss_gb = run_child(
+        __file__,
+        [
+            "--child-4k",
+            "--repeats",
+            str(max(3, args.repeats // 2)),
+            "--photo",
+            str(args.photo),
+            "--threads",
+            str(args.threads),
+        ],
+    )
     rows += rows_4k("default", res, rss_gb)
 
-    print_table(rows, f"photo: {args.photo if args.photo.exists() else 'skimage.data.astronaut'}; "
-                      f"repeats: {args.repeats}; threads: {args.threads}")
+    print_table(
+        rows,
+        f"photo: {args.photo if args.photo.exists() else 'skimage.data.astronaut'}; "
+        f"repeats: {args.repeats}; threads: {args.threads}",
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ run/local, run/ray, evaluate/local, evaluate/ray. A command's time is its whole 
 start-up (spawned processes or Ray actors importing torch and loading the model) included. Ray itself is started
 once (``ray.init`` on 127.0.0.1 with 2 CPUs) before, and that start-up is the separate line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def make_inputs(root: Path, n: int, size: int) -> str:
                 break
             if len(photos) == n:
                 break
-        source = f"{len(photos)} photos of {manifest}" + (f" + {n - len(photos)} sample crops"
-                                                           if len(photos) < n else "")
+        source = f"{len(photos)} photos of {manifest}" + (
+            f" + {n - len(photos)} sample crops" if len(photos) < n else ""
+        )
     if len(photos) < n:  # tile crops of the scikit-image photos until there are enough
         from skimage import data
 
@@ -57,7 +59,7 @@ def make_inputs(root: Path, n: int, size: int) -> str:
             h, w = pic.shape[:2]
             s = min(h, w, size + 64)
             t, l = rng.integers(0, h - s + 1), rng.integers(0, w - s + 1)
-            photos.append(center_square(np.ascontiguousarray(pic[t:t + s, l:l + s]), size))
+            photos.append(center_square(np.ascontiguousarray(pic[t : t + s, l : l + s]), size))
     gen = create_mask_generator("irregular")
     for i, rgb in enumerate(photos):
         write_image(root / "images" / f"p{i:04d}.png", rgb)
@@ -92,27 +94,45 @@ def main() -> None:
         root = Path(tmp)
         t = time.perf_counter()
         source = make_inputs(root / "in", a.images, a.size)
-        print(f"inputs: {a.images} images {a.size}x{a.size} ({source}), one irregular mask each, "
-              f"written in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        print(
+            f"inputs: {a.images} images {a.size}x{a.size} ({source}), one irregular mask each, "
+            f"written in {time.perf_counter() - t:.1f} s",
+            file=sys.stderr,
+        )
         t = time.perf_counter()
-        ray.init(num_cpus=a.workers, include_dashboard=False, object_store_memory=256 * 2 ** 20,
-                 logging_level=logging.WARNING)
+        ray.init(
+            num_cpus=a.workers, include_dashboard=False, object_store_memory=256 * 2**20, logging_level=logging.WARNING
+        )
         ray_start = time.perf_counter() - t
         imgs, masks = root / "in" / "images", root / "in" / "masks"
         commands = {
             "run": lambda out: ["run", "--model", a.model, "--image", imgs, "--mask", masks, "--output", out],
-            "evaluate": lambda out: ["evaluate", "--model", a.model, "--images", imgs, "--masks", masks,
-                                     "--out", out, "--no-figures", "--quiet"],
+            "evaluate": lambda out: [
+                "evaluate",
+                "--model",
+                a.model,
+                "--images",
+                imgs,
+                "--masks",
+                masks,
+                "--out",
+                out,
+                "--no-figures",
+                "--quiet",
+            ],
         }
         times: dict[tuple[str, str], float] = {}
         for cmd, build in commands.items():
             for engine in ("local", "ray"):
-                times[cmd, engine] = run_cli([*build(root / f"{cmd}-{engine}"), "--engine", engine,
-                                              "--jobs", a.workers])
+                times[cmd, engine] = run_cli(
+                    [*build(root / f"{cmd}-{engine}"), "--engine", engine, "--jobs", a.workers]
+                )
         ray.shutdown()
 
-    print(f"\nbench_engines: {a.images} images {a.size}x{a.size}, model {a.model}, {a.workers} workers "
-          f"(local --jobs {a.workers} vs Ray {a.workers} actors)")
+    print(
+        f"\nbench_engines: {a.images} images {a.size}x{a.size}, model {a.model}, {a.workers} workers "
+        f"(local --jobs {a.workers} vs Ray {a.workers} actors)"
+    )
     print(f"Ray start-up (ray.init, local, {a.workers} CPUs): {ray_start:.1f} s (not in the times below)")
     print(f"{'command':<10} {'local s':>8} {'local img/s':>12} {'ray s':>8} {'ray img/s':>10} {'ray/local':>10}")
     for cmd in commands:

@@ -10,6 +10,7 @@
 
 The CPU is shared, so every timing is repeated: the table shows min and median, and PASS/FAIL uses the median.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,12 @@ def load_photo(path: Path | None, size: tuple[int, int], square_crop: bool) -> n
         img = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     else:
         import skimage.data
+
         img = skimage.data.astronaut()
     if square_crop:
         h, w = img.shape[:2]
         s = min(h, w)
-        img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        img = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
@@ -76,17 +78,22 @@ def run_child(script: str, argv: list[str]) -> tuple[dict, float]:
     """Run ``script argv`` in a fresh Python process: (the JSON of its last stdout line, its peak RSS in GB)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     proc = subprocess.run([sys.executable, script, *argv], capture_output=True, text=True, check=True)
-    rss_gb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024 ** 2  # KiB -> GiB
+    rss_gb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024**2  # KiB -> GiB
     return json.loads(proc.stdout.strip().splitlines()[-1]), rss_gb
 
 
 def rows_4k(model: str, res: dict, rss_gb: float) -> list[tuple[str, str, str, bool]]:
     """The table rows of the 4096x2160 crop-strategy measurement (time and peak RSS targets)."""
     med = statistics.median(res["warm"])
-    return [(f"{model} 4096x2160, 3 small holes, crop",
-             f"min {min(res['warm']):.2f} s, median {med:.2f} s (first call in a new process {res['first']:.2f} s)",
-             "<= 3 s", med <= 3.0),
-            ("  peak RSS of that process", f"{rss_gb:.2f} GB", "<= 1.5 GB", rss_gb <= 1.5)]
+    return [
+        (
+            f"{model} 4096x2160, 3 small holes, crop",
+            f"min {min(res['warm']):.2f} s, median {med:.2f} s (first call in a new process {res['first']:.2f} s)",
+            "<= 3 s",
+            med <= 3.0,
+        ),
+        ("  peak RSS of that process", f"{rss_gb:.2f} GB", "<= 1.5 GB", rss_gb <= 1.5),
+    ]
 
 
 def print_table(rows: list[tuple[str, str, str, bool]], header: str) -> None:
@@ -96,8 +103,11 @@ def print_table(rows: list[tuple[str, str, str, bool]], header: str) -> None:
     wm = max(len(r[1]) for r in rows)
     print(f"{'measure':<{w}}  {'measured':<{wm}}  {'target':<9}  result")
     for what, measured, target, ok in rows:
-        print(f"{what:<{w}}  {measured:<{wm}}  {target:<9}  {'PASS' if ok else 'FAIL'}" if target != "-"
-              else f"{what:<{w}}  {measured:<{wm}}  {target:<9}")
+        print(
+            f"{what:<{w}}  {measured:<{wm}}  {target:<9}  {'PASS' if ok else 'FAIL'}"
+            if target != "-"
+            else f"{what:<{w}}  {measured:<{wm}}  {target:<9}"
+        )
     sys.exit(0 if all(r[3] for r in rows) else 1)
 
 
@@ -126,9 +136,14 @@ def main() -> None:
     cpu_pm = (time.process_time() - cpu0) / args.repeats  # CPU seconds per call, all threads: shows what load hides
     t_te = timed(lambda: telea.inpaint(img, mask), args.repeats)
     med_pm, med_te = statistics.median(t_pm), statistics.median(t_te)
-    rows.append((f"patchmatch 512x512, hole {mask.mean():.0%}",
-                 f"min {min(t_pm):.2f} s, median {med_pm:.2f} s ({cpu_pm:.2f} CPU-s/call, "
-                 f"{med_pm / med_te:.1f}x telea)", "<= 2 s", med_pm <= 2.0))
+    rows.append(
+        (
+            f"patchmatch 512x512, hole {mask.mean():.0%}",
+            f"min {min(t_pm):.2f} s, median {med_pm:.2f} s ({cpu_pm:.2f} CPU-s/call, {med_pm / med_te:.1f}x telea)",
+            "<= 2 s",
+            med_pm <= 2.0,
+        )
+    )
     rows.append(("telea, same inputs", f"min {min(t_te):.3f} s, median {med_te:.3f} s", "-", True))
 
     # 2. base-class overhead around telea: interleave the two so load changes hit both alike; compare minima
@@ -139,16 +154,23 @@ def main() -> None:
         t_base += timed(lambda: telea.inpaint(img, mask), 1)
     overhead = (min(t_base) - min(t_raw)) / min(t_raw)
     overhead_med = (statistics.median(t_base) - statistics.median(t_raw)) / statistics.median(t_raw)
-    rows.append(("base-class overhead around telea, 512x512",
-                 f"{overhead:+.1%} (min-based), {overhead_med:+.1%} (median-based); cv2.inpaint alone "
-                 f"{min(t_raw) * 1000:.1f} ms", "<= 10%", overhead <= 0.10))
+    rows.append(
+        (
+            "base-class overhead around telea, 512x512",
+            f"{overhead:+.1%} (min-based), {overhead_med:+.1%} (median-based); cv2.inpaint alone "
+            f"{min(t_raw) * 1000:.1f} ms",
+            "<= 10%",
+            overhead <= 0.10,
+        )
+    )
 
     # 3. 4096x2160, three small holes, crop strategy, in a fresh process
     res, rss_gb = run_child(__file__, ["--child-4k", "--repeats", str(args.repeats), "--photo", str(args.photo)])
     rows += rows_4k("patchmatch", res, rss_gb)
 
-    print_table(rows, f"photo: {args.photo if args.photo.exists() else 'skimage.data.astronaut'}; "
-                      f"repeats: {args.repeats}")
+    print_table(
+        rows, f"photo: {args.photo if args.photo.exists() else 'skimage.data.astronaut'}; repeats: {args.repeats}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
    different bucket (0.1-0.2 ... 0.5-0.6 and box-half): input with the hole in grey, Telea, PatchMatch, default,
    the original.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,14 @@ from inpaintkit.io import read_image, read_mask, write_image
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("telea", "patchmatch", "default")
-ROWS = (("Kite_1", "0.1-0.2"), ("coffee_2", "0.2-0.3"), ("ColdRipple_0", "0.3-0.4"), ("chelsea_1", "0.4-0.5"),
-        ("BytheWater_3", "0.5-0.6"), ("Kite_2", "box-half"))
+ROWS = (
+    ("Kite_1", "0.1-0.2"),
+    ("coffee_2", "0.2-0.3"),
+    ("ColdRipple_0", "0.3-0.4"),
+    ("chelsea_1", "0.4-0.5"),
+    ("BytheWater_3", "0.5-0.6"),
+    ("Kite_2", "box-half"),
+)
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:
@@ -67,8 +74,7 @@ def main() -> None:
         shown[m] = 128
         tiles = [shown] + [inpainters[n].inpaint(img, m) for n in MODELS] + [img]
         rows.append(hstack(tiles))
-    head = hstack([label(np.zeros((0, 256, 3), np.uint8), t)
-                   for t in ("input (hole grey)", *MODELS, "original")])
+    head = hstack([label(np.zeros((0, 256, 3), np.uint8), t) for t in ("input (hole grey)", *MODELS, "original")])
     grid = np.vstack([head] + [np.vstack([r, np.full((4, r.shape[1], 3), 255, np.uint8)]) for r in rows])
     write_image(args.out / "default_grid.png", grid)
     print(f"wrote {args.out / 'demo.png'} and {args.out / 'default_grid.png'}")

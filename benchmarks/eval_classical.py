@@ -16,6 +16,7 @@ Run (about 5-10 minutes on 2 busy cores):
 It writes the inputs under OUT/inputs, the report under OUT/report (re-running resumes), and prints the
 Markdown tables of the report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,9 @@ def crops(rgb: np.ndarray, short: int = 512, size: int = 256) -> list[np.ndarray
     rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
     h, w = rgb.shape[:2]
     t, l = (h - short) // 2, (w - short) // 2
-    return [rgb[t + y:t + y + size, l + x:l + x + size] for y in range(0, short, size) for x in range(0, short, size)]
+    return [
+        rgb[t + y : t + y + size, l + x : l + x + size] for y in range(0, short, size) for x in range(0, short, size)
+    ]
 
 
 def make_inputs(root: Path, per_bucket: int) -> tuple[Path, Path]:
@@ -89,8 +92,11 @@ def main() -> None:
     md = (args.out / "report" / "report.md").read_text()
     tables = re.findall(r"(## [^\n]+\n\n(?:\|[^\n]*\n)+)", md)
     print("\n".join(tables))
-    print(f"{summary['rows']} rows, {len(summary['images'])} images, {len(summary['buckets'])} buckets; "
-          f"{took:.0f} s wall with --jobs {args.jobs}; report: {args.out / 'report' / 'report.md'}", file=sys.stderr)
+    print(
+        f"{summary['rows']} rows, {len(summary['images'])} images, {len(summary['buckets'])} buckets; "
+        f"{took:.0f} s wall with --jobs {args.jobs}; report: {args.out / 'report' / 'report.md'}",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Masks: ``generate_protocol("pconv", size=256, seed=0)`` (six hole-ratio buckets 
 Re-running with more models computes only their rows (``inpaintkit evaluate`` resumes). Prints the report's tables
 and a PASS/FAIL list of the targets for the model named by ``--candidate`` (default: the last one).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ def make_inputs(photos: Path, root: Path, size: int = 256) -> tuple[Path, Path]:
         rgb = cv2.resize(rgb, (max(size, round(w * s)), max(size, round(h * s))), interpolation=cv2.INTER_AREA)
         h, w = rgb.shape[:2]
         t, l = (h - size) // 2, (w - size) // 2
-        write_image(dst, rgb[t:t + size, l:l + size])
+        write_image(dst, rgb[t : t + size, l : l + size])
     for protocol in ("pconv", "box-half"):
         for bucket, items in generate_protocol(protocol, size=size, per_bucket=len(stems), seed=0).items():
             for stem, (mask, _meta) in zip(stems, items):
@@ -64,17 +65,28 @@ def check_targets(summary: dict, candidate: str) -> list[tuple[str, bool, str]]:
     def mean(metric, bucket, model):
         return m[metric][bucket][model]["mean"]
 
-    for metric, higher, rivals in (("psnr", True, ("telea", "ns", "biharmonic")),
-                                   ("ssim", True, ("telea", "ns", "biharmonic")),
-                                   ("lpips_hed", False, CLASSICAL)):
+    for metric, higher, rivals in (
+        ("psnr", True, ("telea", "ns", "biharmonic")),
+        ("ssim", True, ("telea", "ns", "biharmonic")),
+        ("lpips_hed", False, CLASSICAL),
+    ):
         if metric not in m:
             continue
         rivals = [r for r in rivals if r in summary["models"]]
-        fails = [f"{b}: {r}" for b in buckets for r in rivals
-                 if (mean(metric, b, candidate) < mean(metric, b, r)) == higher
-                 and mean(metric, b, candidate) != mean(metric, b, r)]
-        out.append((f"{metric} better than {', '.join(rivals)} in every mask set", not fails,
-                    "lost in " + "; ".join(fails) if fails else "won all"))
+        fails = [
+            f"{b}: {r}"
+            for b in buckets
+            for r in rivals
+            if (mean(metric, b, candidate) < mean(metric, b, r)) == higher
+            and mean(metric, b, candidate) != mean(metric, b, r)
+        ]
+        out.append(
+            (
+                f"{metric} better than {', '.join(rivals)} in every mask set",
+                not fails,
+                "lost in " + "; ".join(fails) if fails else "won all",
+            )
+        )
     if "telea" in summary["models"]:
         gap = mean("hole_psnr", "all", candidate) - mean("hole_psnr", "all", "telea")
         out.append(("mean hole PSNR >= Telea + 1.0 dB", gap >= 1.0, f"Telea {gap:+.2f} dB"))
@@ -98,10 +110,14 @@ def main() -> None:
     results = check_targets(summary, cand)
     for target, ok, figures in results:
         print(f"{'PASS' if ok else 'FAIL'}  {cand}: {target} ({figures})")
-    (args.out / "targets.json").write_text(json.dumps([{"target": t, "pass": ok, "figures": f}
-                                                      for t, ok, f in results], indent=1))
-    print(f"{summary['rows']} rows, {len(summary['images'])} images, {len(summary['buckets'])} mask sets; "
-          f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    (args.out / "targets.json").write_text(
+        json.dumps([{"target": t, "pass": ok, "figures": f} for t, ok, f in results], indent=1)
+    )
+    print(
+        f"{summary['rows']} rows, {len(summary['images'])} images, {len(summary['buckets'])} mask sets; "
+        f"{time.perf_counter() - t0:.0f} s",
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ Steps (each one is also a CLI command, printed as it runs):
    table) and of WORK/ds-native;
 5. ``inpaintkit forensics ensemble`` of the main and leave-one-out detectors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARE = Path("/work/photos/extracted/usr/share")
-WALLPAPERS = ("FallenLeaf", "Path", "DarkestHour", "summer_1am", "EveningGlow", "Grey", "Kite", "ColorfulCups",
-              "OneStandsOut", "ColdRipple", "BytheWater")
+WALLPAPERS = (
+    "FallenLeaf",
+    "Path",
+    "DarkestHour",
+    "summer_1am",
+    "EveningGlow",
+    "Grey",
+    "Kite",
+    "ColorfulCups",
+    "OneStandsOut",
+    "ColdRipple",
+    "BytheWater",
+)
 SKIMAGE = ("astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "chelsea", "coffee")
 HELD_OUT = "Kite,ColdRipple,BytheWater,sk_coffee,sk_chelsea"
 
@@ -40,8 +52,10 @@ def photos(folder: Path) -> None:
     from inpaintkit.io import write_image
 
     folder.mkdir(parents=True, exist_ok=True)
-    links = {"Kleiber": SHARE / "backgrounds/Kleiber_by_Lukas_Baubkus.jpg",
-             "InfiniteSea": SHARE / "backgrounds/Infinite-Sea_by_Aury88.jpg"}
+    links = {
+        "Kleiber": SHARE / "backgrounds/Kleiber_by_Lukas_Baubkus.jpg",
+        "InfiniteSea": SHARE / "backgrounds/Infinite-Sea_by_Aury88.jpg",
+    }
     for name in WALLPAPERS:
         files = sorted((SHARE / "wallpapers" / name / "contents/images").glob("*.jpg"), key=lambda p: p.stat().st_size)
         links[name] = files[-1]
@@ -90,9 +104,28 @@ def main() -> None:
     args = ap.parse_args()
     w = args.work
     photos(w / "photos")
-    base = ["--images", str(w / "photos"), "--inpainters", "telea,ns,patchmatch,biharmonic",
-            "--masks", "irregular,lama-thick,lama-medium,boxes,freeform", "--per-image", "2", "--size", "256",
-            "--seed", "0", "--val-frac", "0.15", "--test-frac", "0", "--test-sources", HELD_OUT, "--jobs", "2"]
+    base = [
+        "--images",
+        str(w / "photos"),
+        "--inpainters",
+        "telea,ns,patchmatch,biharmonic",
+        "--masks",
+        "irregular,lama-thick,lama-medium,boxes,freeform",
+        "--per-image",
+        "2",
+        "--size",
+        "256",
+        "--seed",
+        "0",
+        "--val-frac",
+        "0.15",
+        "--test-frac",
+        "0",
+        "--test-sources",
+        HELD_OUT,
+        "--jobs",
+        "2",
+    ]
     run("forensics", "make-dataset", *base, "--crops-per-image", "48", "--out", str(w / "ds"))
     run("forensics", "make-dataset", *base, "--crops-per-image", "32", "--scale", "1", "--out", str(w / "ds-native"))
     mix = merge_indexes(w / "mix", w / "ds", w / "ds-native")
@@ -101,19 +134,70 @@ def main() -> None:
     loo_runs = []
     for name in [n for n in args.loo.split(",") if n]:
         d = w / "runs" / f"loo-{name}"
-        run("forensics", "train", *common, "--set", f"run.dir={d}", "--set", f"data.exclude_inpainters=[{name}]",
-            "--set", f"train.steps={args.loo_steps}")
+        run(
+            "forensics",
+            "train",
+            *common,
+            "--set",
+            f"run.dir={d}",
+            "--set",
+            f"data.exclude_inpainters=[{name}]",
+            "--set",
+            f"train.steps={args.loo_steps}",
+        )
         loo_runs += ["--loo", str(d)]
-    run("forensics", "evaluate", "--data", str(w / "ds"), "--model", str(w / "runs/bundled"), *loo_runs,
-        "--limit-per-source", "24", "--out", str(w / "report"))
-    run("forensics", "evaluate", "--data", str(w / "ds-native"), "--model", str(w / "runs/bundled"),
-        "--conditions", "clean,jpeg75", "--limit-per-source", "24", "--out", str(w / "report-native"))
+    run(
+        "forensics",
+        "evaluate",
+        "--data",
+        str(w / "ds"),
+        "--model",
+        str(w / "runs/bundled"),
+        *loo_runs,
+        "--limit-per-source",
+        "24",
+        "--out",
+        str(w / "report"),
+    )
+    run(
+        "forensics",
+        "evaluate",
+        "--data",
+        str(w / "ds-native"),
+        "--model",
+        str(w / "runs/bundled"),
+        "--conditions",
+        "clean,jpeg75",
+        "--limit-per-source",
+        "24",
+        "--out",
+        str(w / "report-native"),
+    )
     if loo_runs:
         members = [a for a in loo_runs if a != "--loo"]
-        run("forensics", "ensemble", "--member", str(w / "runs/bundled"),
-            *[x for m in members for x in ("--member", m)], "--data", str(w / "ds"), "--out", str(w / "ensemble"))
-        run("forensics", "evaluate", "--data", str(w / "ds"), "--model", str(w / "ensemble"),
-            "--conditions", "clean,jpeg75", "--out", str(w / "report-ensemble"))
+        run(
+            "forensics",
+            "ensemble",
+            "--member",
+            str(w / "runs/bundled"),
+            *[x for m in members for x in ("--member", m)],
+            "--data",
+            str(w / "ds"),
+            "--out",
+            str(w / "ensemble"),
+        )
+        run(
+            "forensics",
+            "evaluate",
+            "--data",
+            str(w / "ds"),
+            "--model",
+            str(w / "ensemble"),
+            "--conditions",
+            "clean,jpeg75",
+            "--out",
+            str(w / "report-ensemble"),
+        )
     if args.install:
         dst = REPO / "inpaintkit/weights/detector"
         for f in ("model.safetensors", "detector.json", "config.yaml"):

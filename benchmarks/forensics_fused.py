@@ -22,6 +22,7 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    telea, ns, biharmonic and patchmatch, so it would not be "left out".
 5. ``--install``: copy fusion.json and noise_lgbm.txt into inpaintkit/weights/detector (the CNN files there stay).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,10 +50,30 @@ def run(*args: str) -> None:
 
 def make_data(corpus: Path, work: Path) -> Path:
     for i, (split, (crops, fills, inps)) in enumerate(SPLITS.items()):
-        run("forensics", "make-dataset", "--images", str(corpus / split), "--inpainters", ",".join(inps),
-            "--masks", "irregular,lama-thick,boxes", "--per-image", str(fills), "--crops-per-image", str(crops),
-            "--scale", "0.5-1.0", "--val-frac", "0", "--test-frac", "0", "--seed", str(i + 1),
-            "--out", str(work / split))
+        run(
+            "forensics",
+            "make-dataset",
+            "--images",
+            str(corpus / split),
+            "--inpainters",
+            ",".join(inps),
+            "--masks",
+            "irregular,lama-thick,boxes",
+            "--per-image",
+            str(fills),
+            "--crops-per-image",
+            str(crops),
+            "--scale",
+            "0.5-1.0",
+            "--val-frac",
+            "0",
+            "--test-frac",
+            "0",
+            "--seed",
+            str(i + 1),
+            "--out",
+            str(work / split),
+        )
     lines = []
     for split in SPLITS:
         for line in (work / split / "index.jsonl").read_text().splitlines():
@@ -125,16 +146,27 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
     for name in SEEN:
         keep = np.array([r.get("inpainter") != name for r in val_rows])
         raw = {k: {"noise": val_raw[k][name][keep], "duplication": val_raw[k]["dup"][keep]} for k in val_raw}
-        cal = calibrate(raw, {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw},
-                        split={"noise": 0.75, "duplication": 0.25})
+        cal = calibrate(
+            raw,
+            {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw},
+            split={"noise": 0.75, "duplication": 0.25},
+        )
         det = FusedDetector({"calibration": cal})
         one = np.zeros((1, 1), np.float32)
-        s = np.array([det.combine({"noise": (a, one), "duplication": (b, one)}, jpeg=False).score
-                      for a, b in zip(test_raw["png"][name], test_raw["png"]["dup"])])
+        s = np.array(
+            [
+                det.combine({"noise": (a, one), "duplication": (b, one)}, jpeg=False).score
+                for a, b in zip(test_raw["png"][name], test_raw["png"]["dup"])
+            ]
+        )
         real = y_test == 0
-        row = {"left_out": name, "auc_unseen": roc_auc(y_test[real | (inp_test == name)], s[real | (inp_test == name)]),
-               "recall_unseen": float((s[inp_test == name] >= 0.5).mean()),
-               "fpr": float((s[real] >= 0.5).mean()), "n_real": int(real.sum())}
+        row = {
+            "left_out": name,
+            "auc_unseen": roc_auc(y_test[real | (inp_test == name)], s[real | (inp_test == name)]),
+            "recall_unseen": float((s[inp_test == name] >= 0.5).mean()),
+            "fpr": float((s[real] >= 0.5).mean()),
+            "n_real": int(real.sum()),
+        }
         seen = real | np.isin(inp_test, [n for n in SEEN if n != name])
         row["auc_seen"] = roc_auc(y_test[seen], s[seen])
         for p in PROBES:
@@ -153,8 +185,12 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--steps", default="data,fit,evaluate,robustness,loo")
     ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
-    ap.add_argument("--limit-per-source", type=int, default=3,
-                    help="evaluate: the JPEG/resize conditions on the first N crops per photo (clean: all)")
+    ap.add_argument(
+        "--limit-per-source",
+        type=int,
+        default=3,
+        help="evaluate: the JPEG/resize conditions on the first N crops per photo (clean: all)",
+    )
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     steps = set(args.steps.split(","))
@@ -166,12 +202,37 @@ def main() -> None:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
         run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default", *lim)
     if "evaluate" in steps:
-        run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
-            "--conditions", "clean", "--out", str(work / "report"))
+        run(
+            "forensics",
+            "evaluate",
+            "--data",
+            str(index),
+            "--model",
+            str(work / "fused"),
+            "--split",
+            "test",
+            "--conditions",
+            "clean",
+            "--out",
+            str(work / "report"),
+        )
     if "robustness" in steps:
-        run("forensics", "evaluate", "--data", str(index), "--model", str(work / "fused"), "--split", "test",
-            "--conditions", "clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5", "--limit-per-source",
-            str(args.limit_per_source), "--out", str(work / "report-robust"))
+        run(
+            "forensics",
+            "evaluate",
+            "--data",
+            str(index),
+            "--model",
+            str(work / "fused"),
+            "--split",
+            "test",
+            "--conditions",
+            "clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5",
+            "--limit-per-source",
+            str(args.limit_per_source),
+            "--out",
+            str(work / "report-robust"),
+        )
     if "loo" in steps:
         leave_one_out(index, work / "report")
     if args.install:

@@ -1,7 +1,8 @@
 """Throughput of the bundled detector: images per second at 256² (and one tiled 1024x768 image) on this CPU.
 
-    .venv/bin/python benchmarks/forensics_speed.py [--threads N] [--n 50] [--model default|RUN_DIR]
+.venv/bin/python benchmarks/forensics_speed.py [--threads N] [--n 50] [--model default|RUN_DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,10 @@ def main() -> None:
     t1 = time.perf_counter()
     det.detect(big)
     dt_big = time.perf_counter() - t1
-    print(f"detect 256x256: {args.n / dt:.1f} img/s ({1000 * dt / args.n:.1f} ms/img, {torch.get_num_threads()} threads); "
-          f"1024x768 (tiled): {dt_big:.2f} s")
+    print(
+        f"detect 256x256: {args.n / dt:.1f} img/s ({1000 * dt / args.n:.1f} ms/img, {torch.get_num_threads()} threads); "
+        f"1024x768 (tiled): {dt_big:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Every case is checked, and the counts are what the test suite (tests/test_fuzz.p
 - ``outputs_lost``: a success whose output is missing, of the wrong size, or whose known pixels changed, and
   batch outputs that overwrote each other.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,9 +74,11 @@ class Counts:
         return self.tracebacks + self.hangs + self.http_5xx + self.inputs_modified + self.outputs_lost
 
     def line(self, name: str) -> str:
-        s = (f"{name}: {self.cases} cases in {self.seconds:.1f} s ({self.ok} filled, {self.user_errors} one-line "
-             f"errors) | tracebacks {self.tracebacks}, hangs {self.hangs}, 5xx {self.http_5xx}, inputs modified "
-             f"{self.inputs_modified}, outputs lost {self.outputs_lost}")
+        s = (
+            f"{name}: {self.cases} cases in {self.seconds:.1f} s ({self.ok} filled, {self.user_errors} one-line "
+            f"errors) | tracebacks {self.tracebacks}, hangs {self.hangs}, 5xx {self.http_5xx}, inputs modified "
+            f"{self.inputs_modified}, outputs lost {self.outputs_lost}"
+        )
         if self.latencies:
             lat = np.sort(self.latencies)
             s += f" | good small requests p50 {np.percentile(lat, 50):.2f} s, p95 {np.percentile(lat, 95):.2f} s"
@@ -91,10 +94,39 @@ def _smooth(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 SIZES = [(1, 1), (2, 3), (5, 7), (8, 8), (9, 9), (16, 16), (17, 33), (48, 64), (64, 64), (96, 128)]
-MODES = ["png-rgb", "png-l", "png-1", "png-i16", "png-p", "png-p-trns", "png-la", "png-rgba", "jpeg", "jpeg-l",
-         "jpeg-cmyk", "jpeg-exif6", "bmp", "tiff", "tiff-cmyk", "tiff-i16", "webp", "gif", "gif-anim", "apng", "ppm"]
-EXT = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "webp": ".webp", "gif": ".gif", "apng": ".png",
-       "ppm": ".ppm"}
+MODES = [
+    "png-rgb",
+    "png-l",
+    "png-1",
+    "png-i16",
+    "png-p",
+    "png-p-trns",
+    "png-la",
+    "png-rgba",
+    "jpeg",
+    "jpeg-l",
+    "jpeg-cmyk",
+    "jpeg-exif6",
+    "bmp",
+    "tiff",
+    "tiff-cmyk",
+    "tiff-i16",
+    "webp",
+    "gif",
+    "gif-anim",
+    "apng",
+    "ppm",
+]
+EXT = {
+    "png": ".png",
+    "jpeg": ".jpg",
+    "bmp": ".bmp",
+    "tiff": ".tif",
+    "webp": ".webp",
+    "gif": ".gif",
+    "apng": ".png",
+    "ppm": ".ppm",
+}
 
 
 def encode(arr: np.ndarray, mode: str) -> bytes:
@@ -137,12 +169,17 @@ def encode(arr: np.ndarray, mode: str) -> bytes:
 
 def png_bomb(w: int, h: int) -> bytes:
     """A tiny PNG whose header claims w x h pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     raw = zlib.compress(b"\x00" * 64, 9)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + \
-        chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def corrupt(data: bytes, rng: np.random.Generator) -> bytes:
@@ -175,7 +212,7 @@ def mask_for(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         pass  # empty
     else:
         y0, x0 = int(rng.integers(h)), int(rng.integers(w))
-        m[y0: y0 + max(1, h // 3), x0: x0 + max(1, w // 3)] = True
+        m[y0 : y0 + max(1, h // 3), x0 : x0 + max(1, w // 3)] = True
     return m
 
 
@@ -196,8 +233,9 @@ API_MODELS = ["telea"] * 30 + ["ns"] * 4 + ["biharmonic"] * 2 + ["patchmatch"] *
 
 def _digest(x: Any) -> str:
     if isinstance(x, np.ndarray):
-        return hashlib.sha1(np.ascontiguousarray(x).view(np.uint8).tobytes() + str(x.shape).encode()
-                            + str(x.dtype).encode()).hexdigest()
+        return hashlib.sha1(
+            np.ascontiguousarray(x).view(np.uint8).tobytes() + str(x.shape).encode() + str(x.dtype).encode()
+        ).hexdigest()
     return hashlib.sha1(repr(x).encode()).hexdigest()
 
 
@@ -292,8 +330,10 @@ class ApiFuzzer:
             m = mask_for(rng, h, w)
             if rng.random() < 0.3:  # the mask goes through a file too, maybe of another size or mode
                 mm = m if rng.random() < 0.8 else mask_for(rng, max(1, h // 2), max(1, w + 3))
-                mdata = encode(np.repeat(mm[..., None].astype(np.uint8) * 255, 3, 2),
-                               ["png-l", "png-1", "png-rgba", "jpeg-l", "gif", "png-p-trns"][rng.integers(6)])
+                mdata = encode(
+                    np.repeat(mm[..., None].astype(np.uint8) * 255, 3, 2),
+                    ["png-l", "png-1", "png-rgba", "jpeg-l", "gif", "png-p-trns"][rng.integers(6)],
+                )
                 m = read_mask(mdata, shape=(h, w), resize=bool(rng.random() < 0.5), max_pixels=MAX_PIXELS)
             mask: Any = _odd_mask(rng, m) if rng.random() < 0.15 else m
             if rng.random() < 0.15:
@@ -377,12 +417,34 @@ class CliFuzzer:
         if rng.random() < 0.15:
             h, w = h + 1, w  # a mask of another size
         mpath = d / f"mask{i}.png"
-        mpath.write_bytes(encode(np.repeat(mask_for(rng, h, w)[..., None].astype(np.uint8) * 255, 3, 2),
-                                 ["png-l", "png-1", "png-rgba"][rng.integers(3)]))
-        outs = [d / f"out{i}.png", d / f"out{i}.jpg", d / "o" / f"deep{i}" / "x.webp", img / "x.png",
-                Path("/proc/inpaintkit-fuzz/x.png"), d / ("L" * 240 + f"{i}.png"), d / f"out{i}.xyz", d]
+        mpath.write_bytes(
+            encode(
+                np.repeat(mask_for(rng, h, w)[..., None].astype(np.uint8) * 255, 3, 2),
+                ["png-l", "png-1", "png-rgba"][rng.integers(3)],
+            )
+        )
+        outs = [
+            d / f"out{i}.png",
+            d / f"out{i}.jpg",
+            d / "o" / f"deep{i}" / "x.webp",
+            img / "x.png",
+            Path("/proc/inpaintkit-fuzz/x.png"),
+            d / ("L" * 240 + f"{i}.png"),
+            d / f"out{i}.xyz",
+            d,
+        ]
         out = outs[rng.integers(len(outs))]
-        args = ["run", "-i", img, "-m", mpath, "-o", out, "--model", ["telea", "ns", "nope"][rng.choice(3, p=[.8, .15, .05])]]
+        args = [
+            "run",
+            "-i",
+            img,
+            "-m",
+            mpath,
+            "-o",
+            out,
+            "--model",
+            ["telea", "ns", "nope"][rng.choice(3, p=[0.8, 0.15, 0.05])],
+        ]
         if rng.random() < 0.2:
             args += ["--hd-strategy", ["crop", "Resize", "bogus"][rng.integers(3)]]
         if rng.random() < 0.15:
@@ -418,8 +480,11 @@ class CliFuzzer:
                 counts.ok += 1
         elif code == 2:
             counts.user_errors += 1
-            if not stderr.strip() or any(not ln.startswith(("error: ", "Usage:", "Try ", "Error: ", "\r", " "))
-                                         and ln.strip() for ln in stderr.splitlines() if "Usage" not in stderr):
+            if not stderr.strip() or any(
+                not ln.startswith(("error: ", "Usage:", "Try ", "Error: ", "\r", " ")) and ln.strip()
+                for ln in stderr.splitlines()
+                if "Usage" not in stderr
+            ):
                 counts.bad("tracebacks", f"{what}: stderr is not one error line: {stderr[:200]!r}")
         else:
             counts.bad("tracebacks", f"{what}: exit code {code}")
@@ -437,8 +502,9 @@ class CliFuzzer:
         mask.write_bytes(encode(np.full((4, 4, 3), 255, np.uint8), "png-l"))
         before = {p: _file_digest(p) for p in files}
         out = d / "batch_out"
-        code, stdout, stderr, escaped = _cli(["run", "-i", src, "-m", mask, "-o", out, "--model", "telea",
-                                              "--resize-mask"])
+        code, stdout, stderr, escaped = _cli(
+            ["run", "-i", src, "-m", mask, "-o", out, "--model", "telea", "--resize-mask"]
+        )
         counts.cases += len(files)
         if escaped or "Traceback" in stderr:
             counts.bad("tracebacks", f"batch: {escaped or stderr[-300:]}")
@@ -449,8 +515,10 @@ class CliFuzzer:
         errors = sum(1 for ln in stderr.splitlines() if "error: " in ln)
         claimed = int(stdout.split(" of ")[0].strip().split()[-1]) if " of " in stdout else 0
         if claimed != len(written) or claimed + errors != len(files):
-            counts.bad("outputs_lost", f"batch: {len(files)} files, {claimed} claimed written, {len(written)} "
-                                       f"present, {errors} errors")
+            counts.bad(
+                "outputs_lost",
+                f"batch: {len(files)} files, {claimed} claimed written, {len(written)} present, {errors} errors",
+            )
         counts.ok += len(written)
         counts.user_errors += errors
 
@@ -504,20 +572,35 @@ def server_requests(seed: int, n: int) -> list[dict[str, Any]]:
         elif k == 15:
             r["json"] = {"image": "data:image/png;base64,!!!", "mask": 7, "model": ["nope", "", None][rng.integers(3)]}
         elif k == 16:
-            r.update(path="/api/v1/adjust_mask", json={"mask": _b64(mpng), "operate": ["expand", "shrink", "reverse",
-                                                                                       "melt"][rng.integers(4)],
-                                                       "kernel_size": int(rng.choice([0, 3, 600, -1]))})
+            r.update(
+                path="/api/v1/adjust_mask",
+                json={
+                    "mask": _b64(mpng),
+                    "operate": ["expand", "shrink", "reverse", "melt"][rng.integers(4)],
+                    "kernel_size": int(rng.choice([0, 3, 600, -1])),
+                },
+            )
         elif k == 17:
-            r.update(method="GET", path=["/healthz", "/api/v1/models", "/api/v1/model", "/api/v1/nope",
-                                         "/../etc/passwd"][rng.integers(5)])
+            r.update(
+                method="GET",
+                path=["/healthz", "/api/v1/models", "/api/v1/model", "/api/v1/nope", "/../etc/passwd"][rng.integers(5)],
+            )
         elif k == 18:
             r.update(path="/api/v1/model", json={"name": "ns"})
         else:
             r["content"] = rng.integers(0, 256, int(rng.integers(0, 3000)), dtype=np.uint8).tobytes()
-            r["headers"] = {"content-type": ["application/json", "multipart/form-data; boundary=x", "text/plain",
-                                             ""][rng.integers(4)]}
-        r["good"] = good and k < 12 and "json" in r and not any(
-            v in ("zoom",) or (isinstance(v, int) and v <= 0) for v in r["json"].values()) and "files" not in r
+            r["headers"] = {
+                "content-type": ["application/json", "multipart/form-data; boundary=x", "text/plain", ""][
+                    rng.integers(4)
+                ]
+            }
+        r["good"] = (
+            good
+            and k < 12
+            and "json" in r
+            and not any(v in ("zoom",) or (isinstance(v, int) and v <= 0) for v in r["json"].values())
+            and "files" not in r
+        )
         reqs.append(r)
     return reqs
 
@@ -528,10 +611,18 @@ def adversarial_request(side: int = 1001, step: int = 44, model: str = "default"
     arr = _smooth(rng, side, side)
     m = np.zeros((side, side), bool)
     m[::step, ::step] = True
-    return {"method": "POST", "path": "/api/v1/inpaint", "good": False, "image": encode(arr, "png-rgb"), "mask": m,
-            "json": {"image": _b64(encode(arr, "png-rgb")),
-                     "mask": _b64(encode(np.repeat(m[..., None].astype(np.uint8) * 255, 3, 2), "png-l")),
-                     "model": model}}
+    return {
+        "method": "POST",
+        "path": "/api/v1/inpaint",
+        "good": False,
+        "image": encode(arr, "png-rgb"),
+        "mask": m,
+        "json": {
+            "image": _b64(encode(arr, "png-rgb")),
+            "mask": _b64(encode(np.repeat(m[..., None].astype(np.uint8) * 255, 3, 2), "png-l")),
+            "model": model,
+        },
+    }
 
 
 def run_server(url: str, reqs: list[dict[str, Any]], concurrency: int = 8, timeout: float = 120.0) -> Counts:
@@ -600,14 +691,14 @@ def run_server(url: str, reqs: list[dict[str, Any]], concurrency: int = 8, timeo
     return counts
 
 
-def live_server_counts(n: int, seed: int = 0, concurrency: int = 8, adversarial: int = 2,
-                       extra_args: list[str] | None = None) -> Counts:
+def live_server_counts(
+    n: int, seed: int = 0, concurrency: int = 8, adversarial: int = 2, extra_args: list[str] | None = None
+) -> Counts:
     """Start ``inpaintkit serve`` on loopback and fuzz it: n requests plus ``adversarial`` many-region ones first."""
     from inpaintkit.server.background import BackgroundServer
 
     reqs = [adversarial_request() for _ in range(adversarial)] + server_requests(seed, n)
-    args = ["--model", "telea", "--workers", "2", "--queue", "16", "--max-pixels", str(MAX_PIXELS),
-            *(extra_args or [])]
+    args = ["--model", "telea", "--workers", "2", "--queue", "16", "--max-pixels", str(MAX_PIXELS), *(extra_args or [])]
     with BackgroundServer(args, timeout=120) as url:
         return run_server(url, reqs, concurrency)
 

@@ -13,6 +13,7 @@ base64 PNG mask (seeded brush strokes, ~8 % of the image), answered with a PNG. 
   and encode), p50 (target <= 30 ms); and, from a sequential pass (concurrency 1, no queueing), p50 latency minus
   p50 model time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def make_inputs(photo: Path, size: int, seed: int) -> tuple[np.ndarray, np.ndarr
     rgb = read_image(photo).rgb
     h, w = rgb.shape[:2]
     s = min(h, w)
-    crop = rgb[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    crop = rgb[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
     crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     rng = np.random.default_rng(seed)
     mask = np.zeros((size, size), np.uint8)
@@ -109,8 +110,11 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--sequential", type=int, default=40, help="Requests of the concurrency-1 pass (0: skip).")
     ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--photo", type=Path, default=DEFAULT_PHOTO if DEFAULT_PHOTO.is_file()
-                    else ROOT / "inpaintkit" / "assets" / "sample.jpg")
+    ap.add_argument(
+        "--photo",
+        type=Path,
+        default=DEFAULT_PHOTO if DEFAULT_PHOTO.is_file() else ROOT / "inpaintkit" / "assets" / "sample.jpg",
+    )
     ap.add_argument("--workers", type=int, default=2, help="Server worker threads (when this script starts it).")
     ap.add_argument("--queue", type=int, default=16, help="Server queue size (when this script starts it).")
     ap.add_argument("--seed", type=int, default=0)
@@ -119,16 +123,23 @@ def main() -> int:
     args = ap.parse_args()
 
     rgb, mask = make_inputs(args.photo, args.size, args.seed)
-    body = json.dumps({"image": base64.b64encode(png(rgb)).decode(), "mask": base64.b64encode(png(mask.astype(np.uint8) * 255)).decode(),
-                       "model": args.model}).encode()
+    body = json.dumps(
+        {
+            "image": base64.b64encode(png(rgb)).decode(),
+            "mask": base64.b64encode(png(mask.astype(np.uint8) * 255)).decode(),
+            "model": args.model,
+        }
+    ).encode()
     inp = create_inpainter(args.model)
     own = []
     for _ in range(15):
         t0 = time.perf_counter()
         inp.inpaint(rgb, mask)
         own.append(time.perf_counter() - t0)
-    print(f"photo {args.photo.name} -> {args.size}x{args.size}, hole {mask.mean() * 100:.1f} %, body {len(body) / 1e6:.2f} MB; "
-          f"{args.model} in this process: p50 {statistics.median(own) * 1000:.1f} ms")
+    print(
+        f"photo {args.photo.name} -> {args.size}x{args.size}, hole {mask.mean() * 100:.1f} %, body {len(body) / 1e6:.2f} MB; "
+        f"{args.model} in this process: p50 {statistics.median(own) * 1000:.1f} ms"
+    )
 
     server = None
     url, pid = args.url, args.pid
@@ -138,7 +149,12 @@ def main() -> int:
         pid = server.proc.pid
     try:
         run(url, body, 5, 1)  # warm up: model built, connections open
-        figures = {"model": args.model, "size": args.size, "photo": args.photo.name, "own_p50_ms": statistics.median(own) * 1000}
+        figures = {
+            "model": args.model,
+            "size": args.size,
+            "photo": args.photo.name,
+            "own_p50_ms": statistics.median(own) * 1000,
+        }
         if args.sequential:
             cpu0 = process_cpu_seconds(pid) if pid else None
             seq, _ = run(url, body, args.sequential, 1)
@@ -147,8 +163,10 @@ def main() -> int:
             lat = [r["latency"] for r in ok]
             model = [r["model"] for r in ok]
             figures["sequential"] = {
-                "requests": len(seq), "errors": len(seq) - len(ok),
-                "latency_p50_ms": pct(lat, 50) * 1000, "model_p50_ms": pct(model, 50) * 1000,
+                "requests": len(seq),
+                "errors": len(seq) - len(ok),
+                "latency_p50_ms": pct(lat, 50) * 1000,
+                "model_p50_ms": pct(model, 50) * 1000,
                 "overhead_p50_ms": (pct(lat, 50) - pct(model, 50)) * 1000,
                 "decode_p50_ms": pct([r["decode"] for r in ok], 50) * 1000,
                 "encode_p50_ms": pct([r["encode"] for r in ok], 50) * 1000,
@@ -162,32 +180,47 @@ def main() -> int:
         lat = [r["latency"] for r in ok]
         over = [r["latency"] - r.get("queue", 0) - r.get("model", 0) for r in ok]
         figures["load"] = {
-            "requests": len(res), "concurrency": args.concurrency, "errors": len(res) - len(ok),
+            "requests": len(res),
+            "concurrency": args.concurrency,
+            "errors": len(res) - len(ok),
             "error_statuses": sorted({str(r["status"]) for r in res if not r["ok"]}),
             "throughput_rps": len(res) / wall,
-            "latency_p50_ms": pct(lat, 50) * 1000, "latency_p95_ms": pct(lat, 95) * 1000, "latency_max_ms": max(lat) * 1000 if lat else float("nan"),
+            "latency_p50_ms": pct(lat, 50) * 1000,
+            "latency_p95_ms": pct(lat, 95) * 1000,
+            "latency_max_ms": max(lat) * 1000 if lat else float("nan"),
             "queue_p50_ms": pct([r.get("queue", 0) for r in ok], 50) * 1000,
             "model_p50_ms": pct([r.get("model", 0) for r in ok], 50) * 1000,
-            "overhead_p50_ms": pct(over, 50) * 1000, "overhead_p95_ms": pct(over, 95) * 1000,
+            "overhead_p50_ms": pct(over, 50) * 1000,
+            "overhead_p95_ms": pct(over, 95) * 1000,
         }
     finally:
         if server is not None:
             server.__exit__(None, None, None)
 
     L = figures["load"]
-    print(f"\n{L['requests']} requests, concurrency {L['concurrency']}: {L['errors']} errors {L['error_statuses'] or ''}")
-    print(f"  latency p50 {L['latency_p50_ms']:.1f} ms, p95 {L['latency_p95_ms']:.1f} ms, max {L['latency_max_ms']:.1f} ms; "
-          f"{L['throughput_rps']:.1f} req/s")
+    print(
+        f"\n{L['requests']} requests, concurrency {L['concurrency']}: {L['errors']} errors {L['error_statuses'] or ''}"
+    )
+    print(
+        f"  latency p50 {L['latency_p50_ms']:.1f} ms, p95 {L['latency_p95_ms']:.1f} ms, max {L['latency_max_ms']:.1f} ms; "
+        f"{L['throughput_rps']:.1f} req/s"
+    )
     print(f"  of which queue wait p50 {L['queue_p50_ms']:.1f} ms, model p50 {L['model_p50_ms']:.1f} ms")
-    print(f"  server overhead (latency - queue - model): p50 {L['overhead_p50_ms']:.1f} ms, p95 {L['overhead_p95_ms']:.1f} ms")
+    print(
+        f"  server overhead (latency - queue - model): p50 {L['overhead_p50_ms']:.1f} ms, p95 {L['overhead_p95_ms']:.1f} ms"
+    )
     if "sequential" in figures:
         S = figures["sequential"]
-        print(f"sequential ({S['requests']} requests, {S['errors']} errors): latency p50 {S['latency_p50_ms']:.1f} ms, "
-              f"model p50 {S['model_p50_ms']:.1f} ms -> overhead p50 {S['overhead_p50_ms']:.1f} ms "
-              f"(PNG+base64 decode {S['decode_p50_ms']:.1f} ms, PNG encode {S['encode_p50_ms']:.1f} ms, "
-              f"rest: HTTP, JSON, framework)")
-        print(f"  CPU time: server {S['server_cpu_per_request_ms']:.1f} ms per request, model {S['model_cpu_mean_ms']:.1f} ms "
-              f"-> CPU overhead {S['cpu_overhead_ms']:.1f} ms per request (what the overhead is on an idle core)")
+        print(
+            f"sequential ({S['requests']} requests, {S['errors']} errors): latency p50 {S['latency_p50_ms']:.1f} ms, "
+            f"model p50 {S['model_p50_ms']:.1f} ms -> overhead p50 {S['overhead_p50_ms']:.1f} ms "
+            f"(PNG+base64 decode {S['decode_p50_ms']:.1f} ms, PNG encode {S['encode_p50_ms']:.1f} ms, "
+            f"rest: HTTP, JSON, framework)"
+        )
+        print(
+            f"  CPU time: server {S['server_cpu_per_request_ms']:.1f} ms per request, model {S['model_cpu_mean_ms']:.1f} ms "
+            f"-> CPU overhead {S['cpu_overhead_ms']:.1f} ms per request (what the overhead is on an idle core)"
+        )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
     return 0 if L["errors"] == 0 else 1

@@ -8,6 +8,7 @@ fills an SxS image whose mask is a centred square of half the area (hd_strategy 
 reports the peak RSS growth over the warm-up (``ru_maxrss``). The slope between the two sides, in bytes per pixel
 of the call, is what ``Inpainter.bytes_per_pixel`` holds (rounded up).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,21 @@ def main() -> None:
     ap.add_argument("--sides", nargs=2, type=int, default=[512, 1024])
     a = ap.parse_args()
     for name in a.models:
-        rows = [json.loads(subprocess.run([sys.executable, "-c", _CHILD, name, str(s)], check=True,
-                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
-                for s in a.sides]
+        rows = [
+            json.loads(
+                subprocess.run([sys.executable, "-c", _CHILD, name, str(s)], check=True, capture_output=True, text=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
+            for s in a.sides
+        ]
         (s0, g0), (s1, g1) = [(r["side"], r["grow"]) for r in rows]
         slope = (g1 - g0) / (s1 * s1 - s0 * s0)
-        print(f"{name:12s} peak growth {g0 / 2**20:7.1f} MiB at {s0}^2, {g1 / 2**20:7.1f} MiB at {s1}^2 "
-              f"-> {slope:6.1f} bytes/pixel", flush=True)
+        print(
+            f"{name:12s} peak growth {g0 / 2**20:7.1f} MiB at {s0}^2, {g1 / 2**20:7.1f} MiB at {s1}^2 "
+            f"-> {slope:6.1f} bytes/pixel",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 Starts a server (one worker), reads its resident memory (VmRSS) after start-up and its peak (VmHWM, from
 /proc/PID/status, Linux) after the request, and prints both with the request's status and time.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,22 +52,37 @@ def main() -> None:
     mask = base64.b64encode(buf.getvalue()).decode()
     del rgb
     print(f"request: {s}x{s} = {s * s / 1e6:.0f} MP, full hole, {(len(img) + len(mask)) / 2**20:.1f} MB of JSON")
-    args = ["--model", a.model, "--workers", "1", "--max-upload-mb", "200", "--max-pixels", str(s * s + 1),
-            "--memory-budget-gb", str(a.memory_budget_gb), "--request-timeout", "600"]
+    args = [
+        "--model",
+        a.model,
+        "--workers",
+        "1",
+        "--max-upload-mb",
+        "200",
+        "--max-pixels",
+        str(s * s + 1),
+        "--memory-budget-gb",
+        str(a.memory_budget_gb),
+        "--request-timeout",
+        "600",
+    ]
     with BackgroundServer(args, timeout=180) as url:
         srv = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server(p, url))
         pid = int(srv.name)
         with httpx.Client(base_url=url, timeout=900) as c:
-            c.post("/api/v1/inpaint", json={"image": img[:0] or _tiny(), "mask": _tiny(mask=True),
-                                            "model": a.model})  # load the model first
+            c.post(
+                "/api/v1/inpaint", json={"image": img[:0] or _tiny(), "mask": _tiny(mask=True), "model": a.model}
+            )  # load the model first
             base = _status(pid)
             t0 = time.perf_counter()
             r = c.post("/api/v1/inpaint", json={"image": img, "mask": mask, "model": a.model})
             dt = time.perf_counter() - t0
         peak = _status(pid)
-    print(f"{a.model}: status {r.status_code} in {dt:.1f} s; server RSS after start-up and a small fill "
-          f"{base['VmRSS'] / 2**30:.2f} GB, peak {peak['VmHWM'] / 2**30:.2f} GB "
-          f"(budget per fill {a.memory_budget_gb} GB)")
+    print(
+        f"{a.model}: status {r.status_code} in {dt:.1f} s; server RSS after start-up and a small fill "
+        f"{base['VmRSS'] / 2**30:.2f} GB, peak {peak['VmHWM'] / 2**30:.2f} GB "
+        f"(budget per fill {a.memory_budget_gb} GB)"
+    )
 
 
 def _tiny(mask: bool = False) -> str:

@@ -35,6 +35,7 @@ docs/readme/tdanet.md has the figures and how our run was made.
 
 Test scenes use another seed than the training scenes (``--seed 1``), so none was seen in training.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,9 +100,12 @@ def photo_tiles(rgb: np.ndarray, n: int) -> list[np.ndarray]:
 
     h, w = rgb.shape[:2]
     side = min(h, w)
-    sq = cv2.resize(rgb[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side],
-                    (2 * n, 2 * n), interpolation=cv2.INTER_AREA)
-    return [sq[y:y + n, x:x + n] for y in (0, n) for x in (0, n)]
+    sq = cv2.resize(
+        rgb[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side],
+        (2 * n, 2 * n),
+        interpolation=cv2.INTER_AREA,
+    )
+    return [sq[y : y + n, x : x + n] for y in (0, n) for x in (0, n)]
 
 
 def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
@@ -112,7 +116,7 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
     from inpaintkit.masks import generate_protocol
 
     box = np.zeros((n, n), bool)
-    box[3 * n // 8:5 * n // 8, 5 * n // 16:11 * n // 16] = True
+    box[3 * n // 8 : 5 * n // 8, 5 * n // 16 : 11 * n // 16] = True
     irregular = generate_protocol("pconv", size=n, per_bucket=len(photos) * 4, seed=0)
     others = {name: create_inpainter(name) for name in ("telea", "ns", "default")}
     captions = photo_captions()
@@ -129,8 +133,10 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
                 if j == 0:  # diversity on a real photo: 4 seeds, empty caption, the box hole
                     seeds = [inp(tile, mask, caption="", seed=s).astype(float) for s in range(4)]
                     diffs += [np.abs(seeds[a][mask] - seeds[b][mask]).mean() for a in range(4) for b in range(a)]
-                fills = {"tdanet_empty": inp(tile, mask, caption=""),
-                         "tdanet_caption": inp(tile, mask, caption=caption)}
+                fills = {
+                    "tdanet_empty": inp(tile, mask, caption=""),
+                    "tdanet_caption": inp(tile, mask, caption=caption),
+                }
                 fills.update({name: o(tile, mask) for name, o in others.items()})
                 kept &= all(np.array_equal(f[~mask], tile[~mask]) for f in fills.values())
                 for k, f in fills.items():
@@ -138,24 +144,50 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
                     excess[k].append(chroma_excess(f, mask))
                 if j in (0, 2) and len(rows) < 10 and t % 2 == 1:
                     shown = np.where(mask[..., None], 255, tile).astype(np.uint8)
-                    rows.append(np.concatenate([shown, fills["tdanet_empty"], fills["tdanet_caption"],
-                                                fills["telea"], fills["default"], tile], axis=1))
+                    rows.append(
+                        np.concatenate(
+                            [
+                                shown,
+                                fills["tdanet_empty"],
+                                fills["tdanet_caption"],
+                                fills["telea"],
+                                fills["default"],
+                                tile,
+                            ],
+                            axis=1,
+                        )
+                    )
     k = max(1, 192 // n)
     write_image(out / f"tdanet_photos_{n}.png", np.kron(np.concatenate(rows, axis=0), np.ones((k, k, 1), np.uint8)))
-    return {"size": n, "photos": [Path(p).stem for p in photos], "pairs": len(scores["telea"]),
-            "known_pixels_kept": bool(kept),
-            "box_4_seeds_mean_abs_diff_in_hole": round(float(np.mean(diffs)), 2),
-            "hole_psnr": {k: round(float(np.mean(v)), 2) for k, v in scores.items()},
-            "chroma_excess": {k: round(float(np.mean(v)), 2) for k, v in excess.items()},
-            "chroma_excess_truth": round(float(np.mean(truth_excess)), 2),
-            f"share_chroma_excess_gt_{BLOB_CHROMA:g}": {k: round(float(np.mean(np.array(v) > BLOB_CHROMA)), 3)
-                                                       for k, v in excess.items()},
-            "share_tdanet_empty_ge_telea": round(float(np.mean(np.array(scores["tdanet_empty"])
-                                                              >= np.array(scores["telea"]))), 3)}
+    return {
+        "size": n,
+        "photos": [Path(p).stem for p in photos],
+        "pairs": len(scores["telea"]),
+        "known_pixels_kept": bool(kept),
+        "box_4_seeds_mean_abs_diff_in_hole": round(float(np.mean(diffs)), 2),
+        "hole_psnr": {k: round(float(np.mean(v)), 2) for k, v in scores.items()},
+        "chroma_excess": {k: round(float(np.mean(v)), 2) for k, v in excess.items()},
+        "chroma_excess_truth": round(float(np.mean(truth_excess)), 2),
+        f"share_chroma_excess_gt_{BLOB_CHROMA:g}": {
+            k: round(float(np.mean(np.array(v) > BLOB_CHROMA)), 3) for k, v in excess.items()
+        },
+        "share_tdanet_empty_ge_telea": round(
+            float(np.mean(np.array(scores["tdanet_empty"]) >= np.array(scores["telea"]))), 3
+        ),
+    }
 
 
-def evaluate(run: str, count: int, seed: int, samples: int, out: Path, photos: list[str] | None = None,
-             min_shapes: int = 2, max_shapes: int = 3, photo_sizes: tuple[int, ...] = (64,)) -> dict:
+def evaluate(
+    run: str,
+    count: int,
+    seed: int,
+    samples: int,
+    out: Path,
+    photos: list[str] | None = None,
+    min_shapes: int = 2,
+    max_shapes: int = 3,
+    photo_sizes: tuple[int, ...] = (64,),
+) -> dict:
     torch.set_num_threads(1)
     inp = create_inpainter("tdanet", checkpoint=run, device="cpu")
     rng = np.random.default_rng(seed)
@@ -180,7 +212,8 @@ def evaluate(run: str, count: int, seed: int, samples: int, out: Path, photos: l
         # a caption that names nothing at the hole: does the fill continue the background (the scene without it)?
         background["empty_caption"].append(hole_psnr(fill_empty, sc.removed, sc.mask))
         background["other_shapes_caption"].append(
-            hole_psnr(inp(sc.image, sc.mask, caption=sc.removed_caption), sc.removed, sc.mask))
+            hole_psnr(inp(sc.image, sc.mask, caption=sc.removed_caption), sc.removed, sc.mask)
+        )
         background["telea"].append(hole_psnr(telea(sc.image, sc.mask), sc.removed, sc.mask))
         for named in NAMES:  # the confusion: what colour comes out when the caption names `named`?
             fill = fill_true if named == hidden.colour else inp(sc.image, sc.mask, caption=recaption(sc, named))
@@ -205,8 +238,11 @@ def evaluate(run: str, count: int, seed: int, samples: int, out: Path, photos: l
         sc = make_scene(seed, i, min_shapes=min_shapes, max_shapes=max_shapes)
         fills = [inp(sc.image, sc.mask, caption=sc.caption, seed=s) for s in range(samples)]
         kept &= all(np.array_equal(f[~sc.mask], sc.image[~sc.mask]) for f in fills)
-        diffs += [np.abs(fills[a][sc.mask].astype(float) - fills[b][sc.mask].astype(float)).mean()
-                  for a in range(samples) for b in range(a + 1, samples)]
+        diffs += [
+            np.abs(fills[a][sc.mask].astype(float) - fills[b][sc.mask].astype(float)).mean()
+            for a in range(samples)
+            for b in range(a + 1, samples)
+        ]
         if len(sample_rows) < 4:
             shown = np.where(sc.mask[..., None], 255, sc.image).astype(np.uint8)
             sample_rows.append(np.concatenate([shown, *fills], axis=1))
@@ -250,8 +286,10 @@ def mixed_index(shapes_index: str, photos: list[str], out: Path, count: int = 15
         h, w = img.shape[:2]
         side = int(min(h, w) * rng.uniform(0.15, 1.0))
         y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        write_image(out / f"photo_{i:05d}.png",
-                    cv2.resize(img[y:y + side, x:x + side], (64, 64), interpolation=cv2.INTER_AREA))
+        write_image(
+            out / f"photo_{i:05d}.png",
+            cv2.resize(img[y : y + side, x : x + side], (64, 64), interpolation=cv2.INTER_AREA),
+        )
         recs.append({"path": str(out / f"photo_{i:05d}.png"), "split": "train", "captions": img_caps})
     (out / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     return out / "index.jsonl"
@@ -263,15 +301,30 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=200, help="test scenes")
     ap.add_argument("--seed", type=int, default=1, help="test scene seed (training used 0)")
     ap.add_argument("--samples", type=int, default=4)
-    ap.add_argument("--photos", nargs="*", default=None, help="held-out real photos for the empty/free-form caption "
-                    "check (4 tiles each, box + irregular holes, vs Telea, NS and the default model)")
-    ap.add_argument("--photo-size", type=int, nargs="+", default=[64],
-                    help="side(s) of the photo tiles (default: the training size)")
+    ap.add_argument(
+        "--photos",
+        nargs="*",
+        default=None,
+        help="held-out real photos for the empty/free-form caption "
+        "check (4 tiles each, box + irregular holes, vs Telea, NS and the default model)",
+    )
+    ap.add_argument(
+        "--photo-size",
+        type=int,
+        nargs="+",
+        default=[64],
+        help="side(s) of the photo tiles (default: the training size)",
+    )
     ap.add_argument("--min-shapes", type=int, default=2, help="as given to `inpaintkit data shapes`")
     ap.add_argument("--max-shapes", type=int, default=3)
     ap.add_argument("--out", default="docs/figures/tdanet")
-    ap.add_argument("--mix", nargs="+", metavar=("SHAPES_INDEX", "PHOTO"), default=None,
-                    help="instead of evaluating: write --out/index.jsonl = shapes index + crops of these photos")
+    ap.add_argument(
+        "--mix",
+        nargs="+",
+        metavar=("SHAPES_INDEX", "PHOTO"),
+        default=None,
+        help="instead of evaluating: write --out/index.jsonl = shapes index + crops of these photos",
+    )
     ap.add_argument("--photo-crops", type=int, default=1500, help="with --mix: how many photo crops")
     args = ap.parse_args()
     if args.mix:
@@ -279,8 +332,17 @@ def main() -> None:
         return
     if not args.run:
         ap.error("--run is required (or --mix to write a mixed index)")
-    res = evaluate(args.run, args.count, args.seed, args.samples, Path(args.out), args.photos, args.min_shapes,
-                   args.max_shapes, args.photo_size)
+    res = evaluate(
+        args.run,
+        args.count,
+        args.seed,
+        args.samples,
+        Path(args.out),
+        args.photos,
+        args.min_shapes,
+        args.max_shapes,
+        args.photo_size,
+    )
     json.dump(res, sys.stdout, indent=1)
     print()
 

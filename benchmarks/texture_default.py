@@ -19,6 +19,7 @@ pixel to the known region), which is what ``texture=auto`` thresholds on. Latenc
 
 ``--grid`` also writes OUT/grid.png: truth, input, off, on, patchmatch and telea on textured 512x512 photos.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,7 +51,7 @@ def _square(rgb: np.ndarray, short: int) -> np.ndarray:
     rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
     h, w = rgb.shape[:2]
     t, l = (h - short) // 2, (w - short) // 2
-    return np.ascontiguousarray(rgb[t:t + short, l:l + short])
+    return np.ascontiguousarray(rgb[t : t + short, l : l + short])
 
 
 def _texture(name: str) -> np.ndarray:
@@ -84,9 +85,11 @@ def hole_depth(mask: np.ndarray) -> float:
 
 def _summary(rows: list[dict]) -> str:
     hf = np.array([r["hf"] for r in rows])
-    return (f"{np.mean([r['lpips_hed'] for r in rows]):.4f} | {np.mean([r['hole_psnr'] for r in rows]):.2f} | "
-            f"{np.mean([r['ssim'] for r in rows]):.4f} | "
-            f"{np.median(hf):.2f} | {np.mean(np.abs(np.log2(np.maximum(hf, 1e-3)))):.2f}")
+    return (
+        f"{np.mean([r['lpips_hed'] for r in rows]):.4f} | {np.mean([r['hole_psnr'] for r in rows]):.2f} | "
+        f"{np.mean([r['ssim'] for r in rows]):.4f} | "
+        f"{np.median(hf):.2f} | {np.mean(np.abs(np.log2(np.maximum(hf, 1e-3)))):.2f}"
+    )
 
 
 def evaluate_modes(pairs, models, fills: dict[str, list] | None = None) -> dict[str, list[dict]]:
@@ -102,9 +105,17 @@ def evaluate_modes(pairs, models, fills: dict[str, list] | None = None) -> dict[
             if fills is not None:
                 fills.setdefault(k, []).append(out)
             lp = float(HEDPerceptual.distance_from(hed.features(to_tensor([out]))[0], f_true)[0])
-            res[k].append({"bucket": bucket, "stem": stem, "depth": hole_depth(mask), "lpips_hed": lp,
-                           "hole_psnr": hole_psnr(out, img, mask), "ssim": ssim(out, img),
-                           "hf": hf_energy(out, mask) / e_true})
+            res[k].append(
+                {
+                    "bucket": bucket,
+                    "stem": stem,
+                    "depth": hole_depth(mask),
+                    "lpips_hed": lp,
+                    "hole_psnr": hole_psnr(out, img, mask),
+                    "ssim": ssim(out, img),
+                    "hf": hf_energy(out, mask) / e_true,
+                }
+            )
     return res
 
 
@@ -135,8 +146,16 @@ def grid(out: Path, photos: Path, corpus: Path, models) -> None:
     for _, img in srcs:
         mask = np.zeros((512, 512), np.uint8)  # an object-sized blob: an ellipse plus a stroke
         cy, cx = rng.integers(200, 312, size=2)
-        cv2.ellipse(mask, (int(cx), int(cy)), (int(rng.integers(60, 100)), int(rng.integers(50, 90))),
-                    float(rng.uniform(0, 180)), 0, 360, 255, -1)
+        cv2.ellipse(
+            mask,
+            (int(cx), int(cy)),
+            (int(rng.integers(60, 100)), int(rng.integers(50, 90))),
+            float(rng.uniform(0, 180)),
+            0,
+            360,
+            255,
+            -1,
+        )
         m = mask > 0
         cells = [img, np.where(m[..., None], 255, img).astype(np.uint8)]
         cells += [mm.inpaint(img, m, **kw) for mm, kw in models.values()]
@@ -163,8 +182,12 @@ def main() -> None:
                 continue
             pairs += [(bucket, stem, img, mask) for (stem, img), (mask, _) in zip(ims, items)]
     d = create_inpainter("default")
-    models = {"off": (d, {"texture": "off"}), "on": (d, {"texture": "on"}),
-              "patchmatch": (create_inpainter("patchmatch"), {}), "telea": (create_inpainter("telea"), {})}
+    models = {
+        "off": (d, {"texture": "off"}),
+        "on": (d, {"texture": "on"}),
+        "patchmatch": (create_inpainter("patchmatch"), {}),
+        "telea": (create_inpainter("telea"), {}),
+    }
     t = latency(models, args.reps)
     print(f"512x512, 160x96 box, median of {args.reps}:")
     print("| mode | ms | / off |\n|---|---:|---:|")
@@ -174,29 +197,41 @@ def main() -> None:
     res = evaluate_modes(pairs, models, fills)
     if args.save and fills is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.save, truth=np.stack([p[2] for p in pairs]), mask=np.stack([p[3] for p in pairs]),
-                            bucket=np.array([p[0] for p in pairs]), stem=np.array([p[1] for p in pairs]),
-                            **{k: np.stack(v) for k, v in fills.items()})
+        np.savez_compressed(
+            args.save,
+            truth=np.stack([p[2] for p in pairs]),
+            mask=np.stack([p[3] for p in pairs]),
+            bucket=np.array([p[0] for p in pairs]),
+            stem=np.array([p[1] for p in pairs]),
+            **{k: np.stack(v) for k, v in fills.items()},
+        )
     res["auto"] = [on if wants_texture(p[3], "auto") else off for p, on, off in zip(pairs, res["on"], res["off"])]
     models["auto"] = models["on"]
     print(f"\n{len(pairs)} pairs; per cell: lpips_hed | hole PSNR | SSIM | hf median | hf mean |log2|\n")
     print("| bucket | " + " | ".join(models) + " |\n|---|" + "---|" * len(models))
     for bucket in dict.fromkeys(p[0] for p in pairs):
-        print(f"| {bucket} | " + " | ".join(_summary([r for r in res[k] if r["bucket"] == bucket])
-                                             for k in models) + " |")
+        print(
+            f"| {bucket} | " + " | ".join(_summary([r for r in res[k] if r["bucket"] == bucket]) for k in models) + " |"
+        )
     print("\nby hole depth (px): on - off per pair: lpips_hed, hole PSNR, SSIM, mean |log2 hf| (off -> on)\n")
-    print("| depth | pairs | d lpips_hed | d hole PSNR | d SSIM | |log2 hf| off | |log2 hf| on |\n"
-          "|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| depth | pairs | d lpips_hed | d hole PSNR | d SSIM | |log2 hf| off | |log2 hf| on |\n"
+        "|---|---:|---:|---:|---:|---:|---:|"
+    )
     for lo, hi in zip(DEPTH_BINS[:-1], DEPTH_BINS[1:]):
         idx = [i for i, r in enumerate(res["off"]) if lo <= r["depth"] < hi]
         if not idx:
             continue
+
         def col(k, f):
             return np.array([res[k][i][f] for i in idx])
+
         lg = lambda k: np.mean(np.abs(np.log2(np.maximum(col(k, "hf"), 1e-3))))
-        print(f"| {lo}-{hi} | {len(idx)} | {np.mean(col('on', 'lpips_hed') - col('off', 'lpips_hed')):+.4f} | "
-              f"{np.mean(col('on', 'hole_psnr') - col('off', 'hole_psnr')):+.2f} | "
-              f"{np.mean(col('on', 'ssim') - col('off', 'ssim')):+.4f} | {lg('off'):.2f} | {lg('on'):.2f} |")
+        print(
+            f"| {lo}-{hi} | {len(idx)} | {np.mean(col('on', 'lpips_hed') - col('off', 'lpips_hed')):+.4f} | "
+            f"{np.mean(col('on', 'hole_psnr') - col('off', 'hole_psnr')):+.2f} | "
+            f"{np.mean(col('on', 'ssim') - col('off', 'ssim')):+.4f} | {lg('off'):.2f} | {lg('on'):.2f} |"
+        )
     if args.grid:
         grid(args.out, args.photos, args.corpus, {k: models[k] for k in ("off", "on", "patchmatch", "telea")})
     if (args.corpus / "manifest.csv").is_file():

@@ -9,6 +9,7 @@ machine that others share. Telea's median in the same run is printed for the "<=
 
     .venv/bin/python benchmarks/threads_default.py [--reps 9]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,8 +83,9 @@ def main() -> None:
                 hog.kill()
                 hog.wait()
     ref = rows[names[0]][0]
-    print(f"cores: {len(os.sched_getaffinity(0))}, reps: {args.reps}, load average at the end: "
-          f"{os.getloadavg()[0]:.2f}\n")
+    print(
+        f"cores: {len(os.sched_getaffinity(0))}, reps: {args.reps}, load average at the end: {os.getloadavg()[0]:.2f}\n"
+    )
     print(f"| policy | idle (ms) | 1 busy core (ms) | idle / {names[0]} idle | busy / {names[0]} idle |")
     print("|---|---:|---:|---:|---:|")
     for n, (idle, busy) in rows.items():

@@ -19,6 +19,7 @@
 On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 minutes (see the model card);
 on a GPU set ``--device cuda`` and raise the step counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,23 +52,75 @@ def main() -> None:
     photos, out = args.photos.resolve(), args.out.resolve()
     if not (photos / "train").is_dir():
         run([*CLI, "data", "fetch-photos", "--out", str(photos)])
-    common = [f"data.root={photos / 'train'}", f"data.val_root={photos / 'val'}", f"train.device={args.device}",
-              f"train.threads={args.threads}"]
+    common = [
+        f"data.root={photos / 'train'}",
+        f"data.val_root={photos / 'val'}",
+        f"train.device={args.device}",
+        f"train.threads={args.threads}",
+    ]
     p1, p2, p3 = out / "phase1", out / "phase2", out / "phase3"
     if not (p1 / "last").exists():
-        run([*CLI, "train", "--config", "configs/default.yaml", "--set", *common, f"run.dir={p1}",
-             f"train.steps={args.phase1_steps}", "model.prefill=box"])
+        run(
+            [
+                *CLI,
+                "train",
+                "--config",
+                "configs/default.yaml",
+                "--set",
+                *common,
+                f"run.dir={p1}",
+                f"train.steps={args.phase1_steps}",
+                "model.prefill=box",
+            ]
+        )
     if not (p2 / "last").exists():
-        run([*CLI, "train", "--config", "configs/default.yaml", "--set", *common, f"run.dir={p2}",
-             f"train.init_from={p1}", "data.size=256", "data.min_scale=0.2", "data.max_scale=0.8",
-             "train.batch_size=8", f"train.steps={args.phase2_steps}", "model.prefill=binomial", "train.ema=0.99", "optim.warmup_steps=0",
-             "optim.generator.lr=0.001", "optim.discriminator.lr=0.0001", "train.val_every=100",
-             "train.ckpt_every=100"])
+        run(
+            [
+                *CLI,
+                "train",
+                "--config",
+                "configs/default.yaml",
+                "--set",
+                *common,
+                f"run.dir={p2}",
+                f"train.init_from={p1}",
+                "data.size=256",
+                "data.min_scale=0.2",
+                "data.max_scale=0.8",
+                "train.batch_size=8",
+                f"train.steps={args.phase2_steps}",
+                "model.prefill=binomial",
+                "train.ema=0.99",
+                "optim.warmup_steps=0",
+                "optim.generator.lr=0.001",
+                "optim.discriminator.lr=0.0001",
+                "train.val_every=100",
+                "train.ckpt_every=100",
+            ]
+        )
     if not (p3 / "last").exists():
-        run([*CLI, "train", "--config", "configs/default.yaml", "--set", *common, f"run.dir={p3}",
-             f"train.init_from={p2}", "model.prefill=binomial", f"train.steps={args.phase3_steps}",
-             "train.val_every=200", "train.ckpt_every=200", "optim.warmup_steps=0", "optim.generator.lr=0.0005",
-             "optim.discriminator.lr=0.00005", "losses.adv=0.02", "losses.feature_matching=0.2", "train.ema=0.99"])
+        run(
+            [
+                *CLI,
+                "train",
+                "--config",
+                "configs/default.yaml",
+                "--set",
+                *common,
+                f"run.dir={p3}",
+                f"train.init_from={p2}",
+                "model.prefill=binomial",
+                f"train.steps={args.phase3_steps}",
+                "train.val_every=200",
+                "train.ckpt_every=200",
+                "optim.warmup_steps=0",
+                "optim.generator.lr=0.0005",
+                "optim.discriminator.lr=0.00005",
+                "losses.adv=0.02",
+                "losses.feature_matching=0.2",
+                "train.ema=0.99",
+            ]
+        )
     if args.install:
         best = (p3 / "best").resolve()
         BUNDLE.mkdir(parents=True, exist_ok=True)

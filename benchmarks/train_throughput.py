@@ -6,6 +6,7 @@ prediction + backward, both Adam steps. Random images and box masks, so data loa
     .venv/bin/python benchmarks/train_throughput.py                       # CPU, 256x256, batch 8
     .venv/bin/python benchmarks/train_throughput.py --device cuda --precision bf16 --steps 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,10 @@ def bench(name: str, size: int, batch: int, steps: int, warmup: int, device: tor
     g = torch.Generator().manual_seed(0)
     image = torch.rand(batch, 3, size, size, generator=g).to(device)
     mask = torch.zeros(batch, 1, size, size, device=device)
-    mask[:, :, size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1
+    mask[:, :, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
     b = {"image": image, "mask": mask, "caption": ["a photo of a lake under mountains"] * batch}
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    step_no = 10 ** 6  # past any warm-up phase (GLCIC): the joint G+D step is measured
+    step_no = 10**6  # past any warm-up phase (GLCIC): the joint G+D step is measured
 
     def one() -> None:
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
@@ -79,8 +80,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    print(f"training throughput at {args.size}x{args.size}, batch {args.batch}, {args.device} {args.precision}, "
-          f"{torch.get_num_threads()} threads, mean of {args.steps} steps after {args.warmup} warm-up")
+    print(
+        f"training throughput at {args.size}x{args.size}, batch {args.batch}, {args.device} {args.precision}, "
+        f"{torch.get_num_threads()} threads, mean of {args.steps} steps after {args.warmup} warm-up"
+    )
     print("| model | generator params (M) | s/step | img/s |\n|---|---:|---:|---:|", flush=True)
     for name in list_models(args.models):
         r = bench(name, args.size, args.batch, args.steps, args.warmup, device, args.precision)

@@ -5,6 +5,7 @@
 
 ``tests/docs/test_readme.py`` fails when README.md's table differs from what this prints.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,11 @@ BEGIN, END = "<!-- models:begin (docs/gen_models.py writes this table) -->", "<!
 
 def _page(name: str, kind: str, bundled: bool) -> str | None:
     """The docs page of a model: docs/models/<name>.md, else the page of its group."""
-    for candidate in (f"models/{name}.md", "models/classical.md" if kind == "classical" else None,
-                      "models/lama.md" if bundled else None):
+    for candidate in (
+        f"models/{name}.md",
+        "models/classical.md" if kind == "classical" else None,
+        "models/lama.md" if bundled else None,
+    ):
         if candidate and (ROOT / "docs" / candidate).is_file():
             return candidate
     return None

@@ -1,8 +1,9 @@
 """inpaintkit: image inpainting and its evaluation.
 
-    >>> from inpaintkit import create_inpainter
-    >>> out = create_inpainter("telea").inpaint(rgb, mask)   # rgb uint8 (H, W, 3); mask bool (H, W), True = hole
+>>> from inpaintkit import create_inpainter
+>>> out = create_inpainter("telea").inpaint(rgb, mask)   # rgb uint8 (H, W, 3); mask bool (H, W), True = hole
 """
+
 from typing import TYPE_CHECKING, Any
 
 from .errors import InpaintKitError
@@ -12,8 +13,15 @@ if TYPE_CHECKING:
     from .io import read_image, read_mask, write_image
 
 __version__ = "0.1.0"
-_LAZY = {"Inpainter": "inpainters", "create_inpainter": "inpainters", "list_inpainters": "inpainters",
-         "register_inpainter": "inpainters", "read_image": "io", "read_mask": "io", "write_image": "io"}
+_LAZY = {
+    "Inpainter": "inpainters",
+    "create_inpainter": "inpainters",
+    "list_inpainters": "inpainters",
+    "register_inpainter": "inpainters",
+    "read_image": "io",
+    "read_mask": "io",
+    "write_image": "io",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -25,5 +33,16 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'inpaintkit' has no attribute {name!r}")
-__all__ = ["InpaintKitError", "Inpainter", "create_inpainter", "list_inpainters", "read_image", "read_mask",
-           "register_inpainter", "write_image", "__version__"]
+
+
+__all__ = [
+    "InpaintKitError",
+    "Inpainter",
+    "create_inpainter",
+    "list_inpainters",
+    "read_image",
+    "read_mask",
+    "register_inpainter",
+    "write_image",
+    "__version__",
+]

@@ -5,6 +5,7 @@ Everything a user can get wrong (a bad file, a wrong size, a bad flag, a bad req
 as ``error: <message>`` and exits non-zero; the server turns it into a 4xx ``{"detail": ...}``.
 Anything else escaping is a bug in inpaintkit.
 """
+
 from __future__ import annotations
 
 

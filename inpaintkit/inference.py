@@ -6,6 +6,7 @@ so a fill from either one runs the same code:
 thread at a time use each instance; ``adjust_mask`` grows, shrinks or inverts a mask; ``DetectorSlot`` loads the
 forensics detector lazily and reports cleanly when there is none.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,16 @@ import cv2
 import numpy as np
 
 from .errors import InpaintKitError
-from .inpainters import (INPAINTERS, Inpainter, create_inpainter, default_inpainter_name,
-                          get_inpainter_entry, is_available, list_inpainters, parse_model_spec)
+from .inpainters import (
+    INPAINTERS,
+    Inpainter,
+    create_inpainter,
+    default_inpainter_name,
+    get_inpainter_entry,
+    is_available,
+    list_inpainters,
+    parse_model_spec,
+)
 from .inpainters.base import normalize_hd_strategy
 
 #: Fills per request at most (REST ``samples``, the apps' samples box), and the seed of the first one: sample i
@@ -52,8 +61,13 @@ class ModelCache:
             each model's own.
     """
 
-    def __init__(self, specs: list[str] | tuple[str, ...] = (), options: dict[str, Any] | None = None, *,
-                 memory_budget: int | None | str = "default"):
+    def __init__(
+        self,
+        specs: list[str] | tuple[str, ...] = (),
+        options: dict[str, Any] | None = None,
+        *,
+        memory_budget: int | None | str = "default",
+    ):
         self.memory_budget = memory_budget
         list_inpainters()  # load plug-in registrations before resolving names
         self._configured: dict[str, dict[str, Any]] = {}
@@ -89,7 +103,8 @@ class ModelCache:
         if not self.available(name):
             raise InpaintKitError(
                 f"model {name!r} needs trained weights; start the app with --model {name}:RUN_DIR "
-                f"(available here: {', '.join(n for n in list_inpainters() if self.available(n))})")
+                f"(available here: {', '.join(n for n in list_inpainters() if self.available(n))})"
+            )
 
     def get(self, name: str | None = None) -> Inpainter:
         """The cached instance for ``name`` (default model when ``None``), built on first use."""
@@ -102,9 +117,17 @@ class ModelCache:
                 self._instances[name] = create_inpainter(name, **self._configured.get(name, {}))
             return self._instances[name]
 
-    def fill(self, rgb: np.ndarray, mask: np.ndarray, name: str | None = None, *, caption: str | None = None,
-             seed: int | None = None,
-             cancel: Callable[[], bool] | None = None, **hd_options: Any) -> FillResult:
+    def fill(
+        self,
+        rgb: np.ndarray,
+        mask: np.ndarray,
+        name: str | None = None,
+        *,
+        caption: str | None = None,
+        seed: int | None = None,
+        cancel: Callable[[], bool] | None = None,
+        **hd_options: Any,
+    ) -> FillResult:
         """Fill ``mask`` (bool (H, W), True = hole) in ``rgb`` with model ``name``.
 
         ``hd_options`` are the per-call HD options (``hd_strategy``, ``hd_strategy_crop_margin``, ...); ``None``
@@ -131,19 +154,23 @@ class ModelCache:
         """Every registered model as the API and the UIs show it."""
         out = []
         for entry in INPAINTERS.entries():
-            options = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
-                       for k, v in entry.options().items()}
-            out.append({
-                "name": entry.name,
-                "kind": entry.kind,
-                "description": entry.description,
-                "needs_weights": entry.needs_weights,
-                "available": self.available(entry.name),
-                "text_guided": is_text_guided(entry.name),
-                "default": entry.name == self.default,
-                "options": options,
-                "call_options": list(getattr(entry.obj, "call_options", ())),
-            })
+            options = {
+                k: (v if isinstance(v, (int, float, str, bool, type(None))) else repr(v))
+                for k, v in entry.options().items()
+            }
+            out.append(
+                {
+                    "name": entry.name,
+                    "kind": entry.kind,
+                    "description": entry.description,
+                    "needs_weights": entry.needs_weights,
+                    "available": self.available(entry.name),
+                    "text_guided": is_text_guided(entry.name),
+                    "default": entry.name == self.default,
+                    "options": options,
+                    "call_options": list(getattr(entry.obj, "call_options", ())),
+                }
+            )
         return out
 
 
@@ -184,8 +211,9 @@ def _default_loader(source: str | None) -> Detector:
     try:
         from .forensics import load_detector
     except ImportError as e:  # no forensics module in this install, or one that cannot load
-        raise InpaintKitError(f"no detector available: inpaintkit.forensics cannot be imported ({e})",
-                              status_code=503) from None
+        raise InpaintKitError(
+            f"no detector available: inpaintkit.forensics cannot be imported ({e})", status_code=503
+        ) from None
     return load_detector(source)
 
 
@@ -198,8 +226,12 @@ class DetectorSlot:
         loader: how to load it; defaults to ``inpaintkit.forensics.load_detector``.
     """
 
-    def __init__(self, detector: Detector | None = None, source: str | None = None,
-                 loader: Callable[[str | None], Detector] | None = None):
+    def __init__(
+        self,
+        detector: Detector | None = None,
+        source: str | None = None,
+        loader: Callable[[str | None], Detector] | None = None,
+    ):
         self._detector = detector
         self._source = source
         self._loader = loader or _default_loader

@@ -7,6 +7,7 @@ Conventions (asserted here, relied on everywhere else):
 - the pixel limit is checked from the header, before a large image is decoded;
 - every failure is an ``InpaintKitError`` naming the file; writes are atomic (temp file, then rename).
 """
+
 from __future__ import annotations
 
 import io as _io
@@ -73,7 +74,8 @@ def _open(source: str | os.PathLike | bytes, name: str, max_pixels: int | None) 
         if max_pixels is not None and w * h > max_pixels:
             raise TooLargeError(
                 f"{name}: {w}x{h} = {w * h / 1e6:.1f} MP is above the limit of {max_pixels / 1e6:.1f} MP; "
-                "raise it with --max-pixels")
+                "raise it with --max-pixels"
+            )
         if w < 1 or h < 1:
             raise InpaintKitError(f"{name}: image has no pixels ({w}x{h})")
         fmt = img.format  # exif_transpose returns a copy without it
@@ -154,8 +156,9 @@ def pil_to_mask(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("L")) > 127
 
 
-def read_image(source: str | os.PathLike | bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               name: str | None = None) -> Picture:
+def read_image(
+    source: str | os.PathLike | bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str | None = None
+) -> Picture:
     """Decode a file path or encoded bytes into a ``Picture`` (EXIF orientation applied)."""
     name = name or (str(source) if not isinstance(source, (bytes, bytearray)) else "image")
     img, fmt = _open(source, name, max_pixels)
@@ -164,9 +167,15 @@ def read_image(source: str | os.PathLike | bytes, *, max_pixels: int | None = DE
     return Picture(rgb, alpha, mode, fmt, name)
 
 
-def read_mask(source: str | os.PathLike | bytes, *, shape: tuple[int, int] | None = None, resize: bool = False,
-              max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str | None = None,
-              image_name: str = "the image") -> np.ndarray:
+def read_mask(
+    source: str | os.PathLike | bytes,
+    *,
+    shape: tuple[int, int] | None = None,
+    resize: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    name: str | None = None,
+    image_name: str = "the image",
+) -> np.ndarray:
     """Decode a mask (bool (H, W), True = hole). ``shape`` = (H, W) of the image it belongs to.
 
     A size mismatch is an error unless ``resize`` is set, which resizes nearest-neighbour.
@@ -178,10 +187,12 @@ def read_mask(source: str | os.PathLike | bytes, *, shape: tuple[int, int] | Non
         if not resize:
             raise InpaintKitError(
                 f"{name}: mask is {mask.shape[1]}x{mask.shape[0]} but {image_name} is {shape[1]}x{shape[0]}; "
-                "resize it to the image's size (CLI: --resize-mask, nearest-neighbour)")
+                "resize it to the image's size (CLI: --resize-mask, nearest-neighbour)"
+            )
         if max_pixels is not None and shape[0] * shape[1] > max_pixels:
-            raise TooLargeError(f"{name}: cannot resize the mask to {shape[1]}x{shape[0]}, above the limit of "
-                                f"{max_pixels / 1e6:.1f} MP")
+            raise TooLargeError(
+                f"{name}: cannot resize the mask to {shape[1]}x{shape[0]}, above the limit of {max_pixels / 1e6:.1f} MP"
+            )
         mask = resize_mask(mask, shape)
     return mask
 
@@ -279,8 +290,9 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None, *,
-                quality: int = 95) -> Path:
+def write_image(
+    path: str | os.PathLike, rgb: np.ndarray, alpha: np.ndarray | None = None, *, quality: int = 95
+) -> Path:
     """Write atomically in the format of ``path``'s extension. Returns the path."""
     atomic_write_bytes(path, encode_image(rgb, alpha, format_for(path), quality=quality))
     return Path(path)
@@ -299,5 +311,8 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InpaintKitError(f"{folder}: not a folder")
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+    )

@@ -5,6 +5,7 @@ A registry maps a name to a class plus the facts the CLI, the API and the UIs sh
 CLI choices, API enums, UI menus and the shared model test all read from a registry; nothing else
 keeps a list of names. (timm's ``register_model`` / ``create_model`` / ``list_models``.)
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -34,8 +35,11 @@ class Entry(Generic[T]):
         For a class, a constructor that forwards ``**kwargs`` to its parent also offers the parent's options, except
         those the class lists in ``hidden_options`` (a subclass that fixes them itself).
         """
-        targets = ([c.__init__ for c in self.obj.__mro__ if "__init__" in vars(c) and c is not object]
-                   if inspect.isclass(self.obj) else [self.obj])
+        targets = (
+            [c.__init__ for c in self.obj.__mro__ if "__init__" in vars(c) and c is not object]
+            if inspect.isclass(self.obj)
+            else [self.obj]
+        )
         out: dict[str, Any] = {}
         for target in targets:
             more = False
@@ -59,8 +63,16 @@ class Registry(Generic[T]):
         self.what = what
         self._entries: dict[str, Entry[T]] = {}
 
-    def register(self, name: str, *, description: str, kind: str = "", needs_weights: bool = False,
-                 priority: int = 0, **extra: Any) -> Callable[[T], T]:
+    def register(
+        self,
+        name: str,
+        *,
+        description: str,
+        kind: str = "",
+        needs_weights: bool = False,
+        priority: int = 0,
+        **extra: Any,
+    ) -> Callable[[T], T]:
         def deco(obj: T) -> T:
             if name in self._entries and self._entries[name].obj is not obj:
                 raise ValueError(f"{self.what} {name!r} registered twice")
@@ -73,8 +85,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownNameError(
-                f"unknown {self.what} {name!r}; choose from: {', '.join(self.names())}") from None
+            raise UnknownNameError(f"unknown {self.what} {name!r}; choose from: {', '.join(self.names())}") from None
 
     def names(self, pattern: str | None = None) -> list[str]:
         names = sorted(self._entries)

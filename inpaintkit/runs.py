@@ -9,6 +9,7 @@
 ``find_generator_weights``, ``read_model_groups`` and ``load_generator`` here. This module imports neither the
 models nor the trainer, so both can depend on it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,8 +46,10 @@ def load_weights(module: nn.Module, path: Path, what: str) -> None:
         module.load_state_dict(sd, strict=True)
     except RuntimeError:
         missing = sorted(set(module.state_dict()) ^ set(sd))[:3]
-        raise InpaintKitError(f"{path}: {what} weights do not fit this model (config differs? first keys that do "
-                              f"not match: {', '.join(missing) or 'shapes differ'})") from None
+        raise InpaintKitError(
+            f"{path}: {what} weights do not fit this model (config differs? first keys that do "
+            f"not match: {', '.join(missing) or 'shapes differ'})"
+        ) from None
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -70,8 +73,9 @@ def find_generator_weights(checkpoint: str | Path) -> tuple[Path, Path]:
         raise InpaintKitError(f"{checkpoint}: no such checkpoint (give a run folder or a .safetensors file)")
     if p.is_dir():
         if not (p / CONFIG).is_file():
-            raise InpaintKitError(f"{checkpoint}: not a run folder (no {CONFIG}); give the folder `inpaintkit "
-                                  "train` wrote (run.dir)")
+            raise InpaintKitError(
+                f"{checkpoint}: not a run folder (no {CONFIG}); give the folder `inpaintkit train` wrote (run.dir)"
+            )
         which = "best" if (p / "best").exists() else "last"
         ck = checkpoint_dir(p, which)
         weights = ck / GENERATOR_EMA if (ck / GENERATOR_EMA).is_file() else ck / GENERATOR
@@ -81,8 +85,9 @@ def find_generator_weights(checkpoint: str | Path) -> tuple[Path, Path]:
     for parent in [p.parent, *list(p.parents)[1:4]]:
         if (parent / CONFIG).is_file():
             return p, parent / CONFIG
-    raise InpaintKitError(f"{checkpoint}: no {CONFIG} next to it or in its parent folders; copy the run's "
-                          f"{CONFIG} next to the weights")
+    raise InpaintKitError(
+        f"{checkpoint}: no {CONFIG} next to it or in its parent folders; copy the run's {CONFIG} next to the weights"
+    )
 
 
 def load_generator(generator: nn.Module, path: Path, expect_family: str | None = None) -> None:
@@ -107,5 +112,8 @@ def read_model_groups(config_path: str | Path) -> tuple[str, dict[str, dict[str,
         raise InpaintKitError(f"{p}: not a run config of `inpaintkit train` (no model.name)")
     model = dict(raw["model"])
     family = str(model.pop("name"))
-    return family, {"model": model, "discriminator": dict(raw.get("discriminator") or {}),
-                    "losses": dict(raw.get("losses") or {})}
+    return family, {
+        "model": model,
+        "discriminator": dict(raw.get("discriminator") or {}),
+        "losses": dict(raw.get("losses") or {}),
+    }

@@ -1,4 +1,5 @@
 """Shared fixtures: small deterministic images/masks, real photos, and a CLI runner."""
+
 from __future__ import annotations
 
 import os
@@ -54,9 +55,19 @@ def cli(capsys):
 # -- IOPaint's own code, fetched for the drop-in tests (never shipped, never imported: only read and served) -------
 IOPAINT_VERSION = "1.6.0"
 _IOPAINT_FILES = ("iopaint/api.py", "iopaint/schema.py", "iopaint/file_manager/file_manager.py")
-_NETWORK_ERRORS = ("NewConnectionError", "ConnectionError", "Max retries exceeded", "Temporary failure in name",
-                   "Name or service not known", "Network is unreachable", "No matching distribution",
-                   "Could not find a version", "timed out", "ProxyError", "SSLError")
+_NETWORK_ERRORS = (
+    "NewConnectionError",
+    "ConnectionError",
+    "Max retries exceeded",
+    "Temporary failure in name",
+    "Name or service not known",
+    "Network is unreachable",
+    "No matching distribution",
+    "Could not find a version",
+    "timed out",
+    "ProxyError",
+    "SSLError",
+)
 
 
 def _iopaint_cache() -> Path:
@@ -91,8 +102,18 @@ def iopaint_dist() -> Path:
         if done.is_file():
             return root
         with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q",
-                   f"iopaint=={IOPAINT_VERSION}", "-d", tmp]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--disable-pip-version-check",
+                "-q",
+                f"iopaint=={IOPAINT_VERSION}",
+                "-d",
+                tmp,
+            ]
             try:
                 r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
                 out, code = r.stdout + r.stderr, r.returncode
@@ -102,8 +123,10 @@ def iopaint_dist() -> Path:
             if code != 0 or not wheels:
                 last = (out.strip().splitlines() or ["no output"])[-1]
                 if any(s in out for s in _NETWORK_ERRORS):
-                    pytest.skip(f"IOPaint {IOPAINT_VERSION}'s wheel could not be fetched: the package registry is "
-                                f"unreachable ({last}); the IOPaint drop-in tests need it")
+                    pytest.skip(
+                        f"IOPaint {IOPAINT_VERSION}'s wheel could not be fetched: the package registry is "
+                        f"unreachable ({last}); the IOPaint drop-in tests need it"
+                    )
                 pytest.fail(f"`{' '.join(cmd)}` failed ({code}): {last}")
             unpacked = Path(tmp) / "unpacked"
             with zipfile.ZipFile(wheels[0]) as z:
@@ -128,10 +151,23 @@ def tdanet_run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("tdanet")
     write_shapes(tmp / "shapes", 10, seed=3)
     tiny_set = [f"{g}.{k}={v}" for g, kv in TDANet.tiny_config().items() for k, v in kv.items()]
-    cfg = load_config(ASSETS.parents[1] / "configs" / "tdanet.yaml", [
-        f"data.root={tmp / 'shapes' / 'index.jsonl'}", "data.size=64", "data.min_scale=1.0", "data.num_workers=0",
-        "data.val_count=2", "train.steps=3", "train.batch_size=2", "train.device=cpu", f"run.dir={tmp / 'run'}",
-        "run.progress=false", "run.tensorboard=false", *tiny_set])
+    cfg = load_config(
+        ASSETS.parents[1] / "configs" / "tdanet.yaml",
+        [
+            f"data.root={tmp / 'shapes' / 'index.jsonl'}",
+            "data.size=64",
+            "data.min_scale=1.0",
+            "data.num_workers=0",
+            "data.val_count=2",
+            "train.steps=3",
+            "train.batch_size=2",
+            "train.device=cpu",
+            f"run.dir={tmp / 'run'}",
+            "run.progress=false",
+            "run.tensorboard=false",
+            *tiny_set,
+        ],
+    )
     res = train(cfg)
     assert res.step == 3 and len(res.history) == 1 and np.isfinite(res.best_psnr)
     return tmp / "run"

@@ -1,5 +1,6 @@
 """The fuzz suite of issue 19 (benchmarks/fuzz.py, seeded): the API, the CLI and a live server must give
 0 tracebacks, 0 hangs, 0 5xx, 0 inputs modified and 0 outputs lost on mixed good and bad inputs."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """Image and mask I/O at the public boundary: modes, EXIF, limits, bad files, atomic writes."""
+
 from __future__ import annotations
 
 import struct
@@ -84,11 +85,14 @@ def test_exif_orientation_applied_to_image_and_mask(tmp_path):
     assert np.array_equal(m, np.rot90(mask, -1) > 127)
 
 
-@pytest.mark.parametrize("content,expect", [
-    (b"", "empty file"),
-    (b"this is not an image at all", "not an image"),
-    ("truncated", "truncated"),
-])
+@pytest.mark.parametrize(
+    "content,expect",
+    [
+        (b"", "empty file"),
+        (b"this is not an image at all", "not an image"),
+        ("truncated", "truncated"),
+    ],
+)
 def test_bad_files_name_the_file(tmp_path, content, expect):
     path = tmp_path / "bad.png"
     if content == "truncated":
@@ -110,8 +114,10 @@ def test_missing_and_folder(tmp_path):
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims width x height but carries no pixel data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 

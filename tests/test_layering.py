@@ -1,6 +1,7 @@
 """The package's layering, asserted: no import cycles between modules or sub-packages (every import counted,
 lazy and type-checking ones too), and the light paths stay light (classical fills and the GUI's engine import no
 torch / no web framework)."""
+
 from __future__ import annotations
 
 import ast
@@ -93,15 +94,21 @@ def test_the_check_finds_a_cycle():
 
 
 def _loaded(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return set(out.split())
 
 
 def test_light_paths_stay_light():
-    mods = _loaded("from inpaintkit.inpainters import create_inpainter\nimport numpy as np\n"
-                   "img = np.zeros((16, 16, 3), np.uint8); m = np.zeros((16, 16), bool); m[4:8, 4:8] = True\n"
-                   "create_inpainter('telea').inpaint(img, m)")
+    mods = _loaded(
+        "from inpaintkit.inpainters import create_inpainter\nimport numpy as np\n"
+        "img = np.zeros((16, 16, 3), np.uint8); m = np.zeros((16, 16), bool); m[4:8, 4:8] = True\n"
+        "create_inpainter('telea').inpaint(img, m)"
+    )
     assert "torch" not in mods  # a classical fill needs no torch
     mods = _loaded("import inpaintkit.inference")
     assert "fastapi" not in mods and "starlette" not in mods  # the GUI's engine needs no web framework

@@ -4,14 +4,22 @@ M. Tan, Q. V. Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neur
 MBConv blocks (inverted residual, depthwise conv, squeeze-and-excitation, SiLU) with the B0 stage table.
 ``forward(x)`` returns the outputs at strides 4, 8, 16 and 32 (24, 40, 112, 320 channels at ``width=1``).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
 # (expand ratio, kernel, stride, out channels, repeats) for each of the seven B0 stages
-_B0 = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3),
-       (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
+_B0 = (
+    (1, 3, 1, 16, 1),
+    (6, 3, 2, 24, 2),
+    (6, 5, 2, 40, 2),
+    (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3),
+    (6, 5, 2, 192, 4),
+    (6, 3, 1, 320, 1),
+)
 _FEATURE_STAGES = (1, 2, 4, 6)  # last stage at strides 4, 8, 16, 32
 
 
@@ -39,9 +47,14 @@ class MBConv(nn.Module):
         layers: list[nn.Module] = []
         if expand != 1:
             layers += [nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.SiLU(inplace=True)]
-        layers += [nn.Conv2d(mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False), nn.BatchNorm2d(mid),
-                   nn.SiLU(inplace=True), SqueezeExcite(mid, max(1, cin // 4)),
-                   nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            nn.Conv2d(mid, mid, kernel, stride, kernel // 2, groups=mid, bias=False),
+            nn.BatchNorm2d(mid),
+            nn.SiLU(inplace=True),
+            SqueezeExcite(mid, max(1, cin // 4)),
+            nn.Conv2d(mid, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.block = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
         self.drop_path = drop_path
@@ -62,8 +75,9 @@ class EfficientNet(nn.Module):
     def __init__(self, *, in_chans: int = 3, width: float = 1.0, drop_path: float = 0.2):
         super().__init__()
         stem = _ch(32, width)
-        self.stem = nn.Sequential(nn.Conv2d(in_chans, stem, 3, 2, 1, bias=False), nn.BatchNorm2d(stem),
-                                  nn.SiLU(inplace=True))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, stem, 3, 2, 1, bias=False), nn.BatchNorm2d(stem), nn.SiLU(inplace=True)
+        )
         total = sum(r for *_, r in _B0)
         cin, idx = stem, 0
         stages, chans = [], []

@@ -10,6 +10,7 @@ the TensorFlow-port patches (``FIDInceptionA/C/E_1``: average pools that ignore 
 Input: float32 (N, 3, H, W) RGB in [0, 1]; it is resized bilinearly to 299x299 and scaled to [-1, 1], as
 pytorch-fid does.
 """
+
 from __future__ import annotations
 
 import os
@@ -180,8 +181,19 @@ class FIDInceptionV3(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 64, 73, 73)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # (N, 192, 35, 35)
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
-                     "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+        for name in (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ):
             x = getattr(self, name)(x)  # ends (N, 2048, 8, 8)
         return x.mean(dim=(2, 3))  # (N, 2048): the adaptive average pool
 
@@ -190,17 +202,22 @@ def load_fid_inception(path: str | os.PathLike, device: str | torch.device = "cp
     """The FID Inception with weights from ``path`` (pytorch-fid's ``.pth`` format, or the same keys as
     ``.safetensors``), in eval mode. Wrong or missing keys are an ``InpaintKitError`` naming a few of them."""
     sd = load_state_dict_file(path, "FID Inception weights (pytorch-fid's pt_inception-2015-12-05-*.pth)")
-    sd = {k.removeprefix("module."): v for k, v in sd.items()
-          if not k.endswith("num_batches_tracked") and not k.startswith(_UNUSED_PREFIXES)}
+    sd = {
+        k.removeprefix("module."): v
+        for k, v in sd.items()
+        if not k.endswith("num_batches_tracked") and not k.startswith(_UNUSED_PREFIXES)
+    }
     net = FIDInceptionV3()
     own = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
     bad_shape = sorted(k for k in set(own) & set(sd) if tuple(sd[k].shape) != tuple(own[k].shape))
     if missing or unexpected or bad_shape:
-        parts = [f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", bad_shape))
-                 if keys]
+        parts = [
+            f"{label} {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", bad_shape))
+            if keys
+        ]
         raise InpaintKitError(f"{path}: not pytorch-fid Inception weights ({'; '.join(parts)})")
     net.load_state_dict(sd, strict=False)
     return net.eval().to(device)

@@ -8,6 +8,7 @@ CVPR 2017.
 layout a segmentation decoder wants. ``width`` scales every channel count (0.5 gives a 4x cheaper network);
 ``in_chans`` lets a forensic stem feed more than three channels.
 """
+
 from __future__ import annotations
 
 import torch
@@ -69,16 +70,28 @@ class Bottleneck(nn.Module):
 class ResNet(nn.Module):
     """(N, in_chans, H, W) -> [(N, C_i, H/s, W/s) for s in 4, 8, 16, 32]."""
 
-    def __init__(self, block: type[BasicBlock] | type[Bottleneck], layers: tuple[int, ...], *, in_chans: int = 3,
-                 width: float = 1.0, groups: int = 1, width_per_group: int = 64):
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        layers: tuple[int, ...],
+        *,
+        in_chans: int = 3,
+        width: float = 1.0,
+        groups: int = 1,
+        width_per_group: int = 64,
+    ):
         super().__init__()
         stem = _ch(64, width)
-        self.stem = nn.Sequential(nn.Conv2d(in_chans, stem, 7, 2, 3, bias=False), nn.BatchNorm2d(stem),
-                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, stem, 7, 2, 3, bias=False),
+            nn.BatchNorm2d(stem),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1),
+        )
         cin = stem
         stages, chans = [], []
         for i, n in enumerate(layers):
-            planes = _ch(64 * 2 ** i, width)  # ResNeXt: the bottleneck is planes * width_per_group / 64 * groups
+            planes = _ch(64 * 2**i, width)  # ResNeXt: the bottleneck is planes * width_per_group / 64 * groups
             blocks = []
             for j in range(n):
                 blocks.append(block(cin, planes, 2 if (j == 0 and i > 0) else 1, groups, width_per_group))

@@ -7,6 +7,7 @@ Any input size: each stage pads its token grid to a multiple of the window (as t
 the attention mask keeps real tokens from attending to padding. ``forward(x)`` returns the four stage outputs as
 (N, C, H/s, W/s) maps at strides 4, 8, 16, 32 (96, 192, 384, 768 channels at ``width=1``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -120,8 +121,16 @@ class PatchMerging(nn.Module):
 class SwinTransformer(nn.Module):
     """(N, in_chans, H, W) -> [(N, C_i, H/s, W/s) for s in 4, 8, 16, 32]."""
 
-    def __init__(self, *, in_chans: int = 3, embed_dim: int = 96, depths: tuple[int, ...] = (2, 2, 6, 2),
-                 heads: tuple[int, ...] = (3, 6, 12, 24), window: int = 7, drop_path: float = 0.2):
+    def __init__(
+        self,
+        *,
+        in_chans: int = 3,
+        embed_dim: int = 96,
+        depths: tuple[int, ...] = (2, 2, 6, 2),
+        heads: tuple[int, ...] = (3, 6, 12, 24),
+        window: int = 7,
+        drop_path: float = 0.2,
+    ):
         super().__init__()
         self.patch_embed = nn.Conv2d(in_chans, embed_dim, 4, 4)
         self.embed_norm = nn.LayerNorm(embed_dim)
@@ -130,8 +139,11 @@ class SwinTransformer(nn.Module):
         dim, k, chans = embed_dim, 0, []
         for i, (d, h) in enumerate(zip(depths, heads)):
             self.merges.append(PatchMerging(dim // 2) if i > 0 else nn.Identity())
-            self.stages.append(nn.ModuleList(
-                SwinBlock(dim, h, window, 0 if j % 2 == 0 else window // 2, rates[k + j]) for j in range(d)))
+            self.stages.append(
+                nn.ModuleList(
+                    SwinBlock(dim, h, window, 0 if j % 2 == 0 else window // 2, rates[k + j]) for j in range(d)
+                )
+            )
             self.norms.append(nn.LayerNorm(dim))
             chans.append(dim)
             k += d

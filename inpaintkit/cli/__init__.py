@@ -2,6 +2,7 @@
 
 ``main`` turns user errors (``InpaintKitError``, bad flags) into one line on stderr and a non-zero exit code.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,16 +20,21 @@ _EXIT = (click.exceptions.Exit, typer.Exit)
 _CLICK_ERRORS = (click.ClickException, _TyperClickException)
 _ABORT = (click.exceptions.Abort, typer.Abort)
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  rich_markup_mode=None, help="Image inpainting and its evaluation.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Image inpainting and its evaluation.",
+)
 
-from . import run as _run  # noqa: E402,F401  (command registration)
+from . import evaluate as _evaluate  # noqa: E402,F401
+from . import export as _export  # noqa: E402,F401
 from . import forensics as _forensics  # noqa: E402,F401
+from . import masks as _masks  # noqa: E402,F401
+from . import run as _run  # noqa: E402,F401  (command registration)
 from . import serve as _serve  # noqa: E402,F401
 from . import train as _train  # noqa: E402,F401
-from . import evaluate as _evaluate  # noqa: E402,F401
-from . import masks as _masks  # noqa: E402,F401
-from . import export as _export  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

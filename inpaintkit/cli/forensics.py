@@ -1,4 +1,5 @@
 """``inpaintkit detect`` and ``inpaintkit forensics make-dataset|train|ensemble|evaluate``."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,9 @@ from ..io import DEFAULT_MAX_PIXELS
 from . import app
 from .options import engine_option, engine_options, jobs_option, ray_address_option
 
-forensics_app = typer.Typer(no_args_is_help=True, help="Original-vs-inpainted datasets, detector training and evaluation.")
+forensics_app = typer.Typer(
+    no_args_is_help=True, help="Original-vs-inpainted datasets, detector training and evaluation."
+)
 app.add_typer(forensics_app, name="forensics")
 
 
@@ -31,6 +34,7 @@ def _set_threads(n: int) -> None:
         raise InpaintKitError(f"--threads {n}: must be 0 (default) or more")
     if n:
         import torch
+
         torch.set_num_threads(n)
 
 
@@ -46,12 +50,20 @@ def _unique_stem(stem: str, used: set[str]) -> str:
 @app.command("detect")
 def detect_cmd(
     images: list[Path] = typer.Argument(..., help="Image files to check (any size; large images are tiled)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Detector: a run or ensemble folder, or 'default' (the bundled one)."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Detector: a run or ensemble folder, or 'default' (the bundled one)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line: path, score, verdict."),
-    heatmap_dir: Optional[Path] = typer.Option(None, "--heatmap-dir", help="Write <stem>_heatmap.png and <stem>_overlay.png here."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Score at or above which an image is called inpainted (default: the detector's)."),
+    heatmap_dir: Optional[Path] = typer.Option(
+        None, "--heatmap-dir", help="Write <stem>_heatmap.png and <stem>_overlay.png here."
+    ),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", help="Score at or above which an image is called inpainted (default: the detector's)."
+    ),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images above this many pixels."),
-    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+    threads: int = typer.Option(
+        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
+    ),
     jobs: Optional[int] = jobs_option(),
     engine: str = engine_option(),
     ray_address: Optional[str] = ray_address_option(),
@@ -98,19 +110,31 @@ def detect_cmd(
 @forensics_app.command("make-dataset")
 def make_dataset_cmd(
     images: list[Path] = typer.Option(..., "--images", help="Folder of source photos (or single files); repeatable."),
-    inpainters: str = typer.Option("telea,ns,patchmatch", "--inpainters", help="Comma-separated inpainter specs (NAME or NAME:RUN_DIR)."),
+    inpainters: str = typer.Option(
+        "telea,ns,patchmatch", "--inpainters", help="Comma-separated inpainter specs (NAME or NAME:RUN_DIR)."
+    ),
     masks: str = typer.Option("irregular,lama-thick,boxes", "--masks", help="Comma-separated mask kinds."),
     per_image: int = typer.Option(3, "--per-image", help="Inpainted samples per crop (inpainters taken in turn)."),
-    crops_per_image: int = typer.Option(1, "--crops-per-image", help="Random crops per source image (each: 1 real + K inpainted)."),
+    crops_per_image: int = typer.Option(
+        1, "--crops-per-image", help="Random crops per source image (each: 1 real + K inpainted)."
+    ),
     size: int = typer.Option(256, "--size", help="Side of every sample in pixels."),
-    max_crop: float = typer.Option(1.0, "--max-crop", help="Largest crop as a share of the short side (smallest: --size pixels)."),
-    scale: str = typer.Option("", "--scale", help="LO-HI (e.g. 0.5-1.0): crop side = --size / s, s log-uniform in [LO, HI]; 1 = native pixels. Replaces --max-crop."),
+    max_crop: float = typer.Option(
+        1.0, "--max-crop", help="Largest crop as a share of the short side (smallest: --size pixels)."
+    ),
+    scale: str = typer.Option(
+        "",
+        "--scale",
+        help="LO-HI (e.g. 0.5-1.0): crop side = --size / s, s log-uniform in [LO, HI]; 1 = native pixels. Replaces --max-crop.",
+    ),
     fmt: str = typer.Option("png", "--format", help="png, jpg or webp — the same for real and inpainted samples."),
     quality: int = typer.Option(95, "--quality", help="JPEG/WebP quality (all samples)."),
     seed: int = typer.Option(0, "--seed"),
     val_frac: float = typer.Option(0.1, "--val-frac", help="Share of source images in the val split."),
     test_frac: float = typer.Option(0.2, "--test-frac", help="Share of source images in the test split."),
-    test_sources: str = typer.Option("", "--test-sources", help="Comma-separated source-id patterns always put in test (held-out photos)."),
+    test_sources: str = typer.Option(
+        "", "--test-sources", help="Comma-separated source-id patterns always put in test (held-out photos)."
+    ),
     out: Path = typer.Option(..., "--out", help="Dataset folder (resumed when it exists with the same settings)."),
     jobs: Optional[int] = jobs_option("source images in parallel; the output does not depend on it"),
     engine: str = engine_option(),
@@ -119,10 +143,21 @@ def make_dataset_cmd(
     """Build an honest original-vs-inpainted dataset with index.jsonl (splits by source image)."""
     from ..forensics.dataset import DatasetSpec, make_dataset, parse_scale, read_index
 
-    spec = DatasetSpec(scale=parse_scale(scale), inpainters=_csv(inpainters, "--inpainters"), masks=_csv(masks, "--masks"), per_image=per_image,
-                       crops_per_image=crops_per_image, size=size, max_crop=max_crop, format=fmt, quality=quality,
-                       seed=seed, val_frac=val_frac, test_frac=test_frac,
-                       test_sources=[p.strip() for p in test_sources.split(",") if p.strip()])
+    spec = DatasetSpec(
+        scale=parse_scale(scale),
+        inpainters=_csv(inpainters, "--inpainters"),
+        masks=_csv(masks, "--masks"),
+        per_image=per_image,
+        crops_per_image=crops_per_image,
+        size=size,
+        max_crop=max_crop,
+        format=fmt,
+        quality=quality,
+        seed=seed,
+        val_frac=val_frac,
+        test_frac=test_frac,
+        test_sources=[p.strip() for p in test_sources.split(",") if p.strip()],
+    )
     index = make_dataset(images, out, spec, engine=engine_options(engine, jobs, ray_address))
     _, recs = read_index(index)
     counts = {s: sum(r["split"] == s for r in recs) for s in ("train", "val", "test")}
@@ -132,8 +167,12 @@ def make_dataset_cmd(
 @forensics_app.command("train")
 def train_cmd(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config (configs/forensics/*.yaml)."),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override KEY=VALUE with a dotted key, e.g. train.steps=100."),
-    resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue the run in run.dir from its last checkpoint."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Override KEY=VALUE with a dotted key, e.g. train.steps=100."
+    ),
+    resume: bool = typer.Option(
+        True, "--resume/--no-resume", help="Continue the run in run.dir from its last checkpoint."
+    ),
 ) -> None:
     """Train a detector; the run folder gets checkpoints, TensorBoard logs and the exported detector."""
     from ..forensics.train import load_train_config, train_detector
@@ -149,12 +188,22 @@ def train_cmd(
 def fit_detector_cmd(
     data: Path = typer.Option(..., "--data", help="Dataset folder or index.jsonl with train and val splits."),
     out: Path = typer.Option(..., "--out", help="Folder for the fused detector (use it with detect --model OUT)."),
-    cnn: Optional[Path] = typer.Option(None, "--cnn", help="A CNN detector run folder for the learned branch ('default': the bundled one's)."),
-    exclude: str = typer.Option("", "--exclude", help="Comma-separated inpainters left out of training and calibration."),
-    fpr_budget: float = typer.Option(0.05, "--fpr-budget", help="Share of untouched validation images the detector may flag."),
-    val_limit: Optional[int] = typer.Option(None, "--val-limit", help="Calibrate on N validation samples (evenly spaced)."),
+    cnn: Optional[Path] = typer.Option(
+        None, "--cnn", help="A CNN detector run folder for the learned branch ('default': the bundled one's)."
+    ),
+    exclude: str = typer.Option(
+        "", "--exclude", help="Comma-separated inpainters left out of training and calibration."
+    ),
+    fpr_budget: float = typer.Option(
+        0.05, "--fpr-budget", help="Share of untouched validation images the detector may flag."
+    ),
+    val_limit: Optional[int] = typer.Option(
+        None, "--val-limit", help="Calibrate on N validation samples (evenly spaced)."
+    ),
     seed: int = typer.Option(0, "--seed"),
-    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+    threads: int = typer.Option(
+        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
+    ),
 ) -> None:
     """Train the noise branch, calibrate noise, duplication and CNN branches on val: a fused detector."""
     from ..forensics.detector import BUNDLED_DIR
@@ -164,10 +213,19 @@ def fit_detector_cmd(
     if not 0 < fpr_budget < 1:
         raise InpaintKitError(f"--fpr-budget {fpr_budget}: must be between 0 and 1")
     cnn_dir = BUNDLED_DIR if cnn is not None and str(cnn) == "default" else cnn
-    meta = fit_detector(data, out, cnn=cnn_dir, exclude=[x.strip() for x in exclude.split(",") if x.strip()],
-                        fpr_budget=fpr_budget, seed=seed, val_limit=val_limit)
-    print(f"wrote {out}: branches {', '.join(meta['branches'])}, trained on {', '.join(meta['trained_on'])}; "
-          f"use it with `inpaintkit detect --model {out} IMAGE`")
+    meta = fit_detector(
+        data,
+        out,
+        cnn=cnn_dir,
+        exclude=[x.strip() for x in exclude.split(",") if x.strip()],
+        fpr_budget=fpr_budget,
+        seed=seed,
+        val_limit=val_limit,
+    )
+    print(
+        f"wrote {out}: branches {', '.join(meta['branches'])}, trained on {', '.join(meta['trained_on'])}; "
+        f"use it with `inpaintkit detect --model {out} IMAGE`"
+    )
 
 
 @forensics_app.command("ensemble")
@@ -175,10 +233,14 @@ def ensemble_cmd(
     members: list[Path] = typer.Option(..., "--member", help="A trained detector run folder; repeatable."),
     data: Path = typer.Option(..., "--data", help="Dataset folder or index.jsonl; the stacker is fitted on --split."),
     out: Path = typer.Option(..., "--out", help="Ensemble folder (members are copied into it)."),
-    stackers: str = typer.Option("logistic,random_forest,svc", "--stackers", help="Meta-classifiers to compare by grouped CV."),
+    stackers: str = typer.Option(
+        "logistic,random_forest,svc", "--stackers", help="Meta-classifiers to compare by grouped CV."
+    ),
     split: str = typer.Option("val", "--split", help="Split the members never trained on."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only N samples of the split (evenly spaced)."),
-    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+    threads: int = typer.Option(
+        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
+    ),
 ) -> None:
     """Stack several detectors: pick and fit a scikit-learn meta-classifier on out-of-sample scores."""
     from ..forensics.ensemble import STACKERS, fit_ensemble
@@ -198,13 +260,24 @@ def evaluate_cmd(
     data: Path = typer.Option(..., "--data", help="Dataset folder or index.jsonl."),
     model: Optional[str] = typer.Option(None, "--model", help="Detector run/ensemble folder or 'default'."),
     split: str = typer.Option("test", "--split"),
-    conditions: str = typer.Option("clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5", "--conditions",
-                                   help="Robustness conditions (comma-separated)."),
-    loo: Optional[list[Path]] = typer.Option(None, "--loo", help="A run trained with one inpainter left out; repeatable."),
-    limit_per_source: Optional[int] = typer.Option(None, "--limit-per-source", help="Only the first N crops of each source image."),
-    out: Path = typer.Option(Path("forensics-report"), "--out", help="Report folder (report.md, report.html, metrics.json)."),
+    conditions: str = typer.Option(
+        "clean,jpeg90,jpeg75,jpeg50,resize0.75,resize0.5",
+        "--conditions",
+        help="Robustness conditions (comma-separated).",
+    ),
+    loo: Optional[list[Path]] = typer.Option(
+        None, "--loo", help="A run trained with one inpainter left out; repeatable."
+    ),
+    limit_per_source: Optional[int] = typer.Option(
+        None, "--limit-per-source", help="Only the first N crops of each source image."
+    ),
+    out: Path = typer.Option(
+        Path("forensics-report"), "--out", help="Report folder (report.md, report.html, metrics.json)."
+    ),
     threshold: Optional[float] = typer.Option(None, "--threshold"),
-    threads: int = typer.Option(1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."),
+    threads: int = typer.Option(
+        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
+    ),
 ) -> None:
     """Image and pixel metrics, per inpainter, under JPEG/resize, leave-one-out; writes a report."""
     from ..forensics import load_detector
@@ -213,14 +286,18 @@ def evaluate_cmd(
 
     _set_threads(threads)
     det = load_detector(model, threshold=threshold)
-    res = evaluate(det, data, split=split, conditions=_csv(conditions, "--conditions"),
-                   limit_per_source=limit_per_source)
+    res = evaluate(
+        det, data, split=split, conditions=_csv(conditions, "--conditions"), limit_per_source=limit_per_source
+    )
     rows = leave_one_out(loo, data, split=split, limit_per_source=limit_per_source) if loo else None
     report = write_report(res, out, rows, title=f"Detector evaluation: {model or 'default'}")
     for c, m in res["conditions"].items():
         o = m["overall"]
-        tqdm.write(f"{c:>10}: AUC {_fmt(o['roc_auc'])}  AP {_fmt(o['ap'])}  acc {_fmt(o['accuracy'])}  "
-                   f"FPR {_fmt(o['fpr'])}  pixel F1 {_fmt(o['pixel_f1'])}", file=sys.stdout)
+        tqdm.write(
+            f"{c:>10}: AUC {_fmt(o['roc_auc'])}  AP {_fmt(o['ap'])}  acc {_fmt(o['accuracy'])}  "
+            f"FPR {_fmt(o['fpr'])}  pixel F1 {_fmt(o['pixel_f1'])}",
+            file=sys.stdout,
+        )
     for r in rows or []:
         print(f"left out {r['left_out']}: AUC unseen {_fmt(r['auc_unseen'])}, seen {_fmt(r['auc_seen'])}")
     print(f"wrote {report}")

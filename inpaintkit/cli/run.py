@@ -1,4 +1,5 @@
 """``inpaintkit list`` and ``inpaintkit run``."""
+
 from __future__ import annotations
 
 import sys
@@ -13,8 +14,15 @@ from tqdm import tqdm
 
 from ..engine import Failure, map_items
 from ..errors import InpaintKitError
-from ..inpainters import (HD_STRATEGIES, INPAINTERS, create_inpainter, default_inpainter_name,
-                          get_inpainter_entry, list_inpainters, parse_model_spec)
+from ..inpainters import (
+    HD_STRATEGIES,
+    INPAINTERS,
+    create_inpainter,
+    default_inpainter_name,
+    get_inpainter_entry,
+    list_inpainters,
+    parse_model_spec,
+)
 from ..inpainters.base import normalize_hd_strategy
 from ..inpainters.batch import FillWork
 from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, format_for, list_images
@@ -33,8 +41,9 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
             out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as e:
             reason = " ".join(str(getattr(e, "problem", None) or e).split())
-            raise InpaintKitError(f"--opt {pair!r}: the value is not valid YAML ({reason}); quote it, "
-                                  "e.g. --opt 'name=\"text\"'") from None
+            raise InpaintKitError(
+                f"--opt {pair!r}: the value is not valid YAML ({reason}); quote it, e.g. --opt 'name=\"text\"'"
+            ) from None
     return out
 
 
@@ -58,8 +67,10 @@ def output_names(images: list[Path], ext: str) -> list[str]:
     stems: dict[str, int] = {}
     for p in images:
         stems[p.stem.lower()] = stems.get(p.stem.lower(), 0) + 1
-    return [f"{p.stem}_{p.suffix.lstrip('.').lower()}.{ext}" if stems[p.stem.lower()] > 1 else f"{p.stem}.{ext}"
-            for p in images]
+    return [
+        f"{p.stem}_{p.suffix.lstrip('.').lower()}.{ext}" if stems[p.stem.lower()] > 1 else f"{p.stem}.{ext}"
+        for p in images
+    ]
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -71,23 +82,52 @@ def run_cmd(
     image: str = typer.Option(..., "--image", "-i", help="Image file, or a folder of images."),
     mask: str = typer.Option(..., "--mask", "-m", help="Mask file (255 = hole), or a folder matched by file stem."),
     output: str = typer.Option(..., "--output", "-o", help="Output file, or folder for a batch."),
-    model: Optional[str] = typer.Option(None, "--model", help="Inpainter name or NAME:CHECKPOINT (see `inpaintkit list`); default: the best available."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Inpainter name or NAME:CHECKPOINT (see `inpaintkit list`); default: the best available."
+    ),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Run folder or weights for a learned model."),
-    hd_strategy: Optional[str] = typer.Option(None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."),
-    resize_mask: bool = typer.Option(False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images above this many pixels."),
-    memory_budget_gb: Optional[float] = typer.Option(1.5, "--memory-budget-gb", help="Memory one fill may use; larger model calls run downscaled. 0: no limit."),
-    opt: Optional[list[str]] = typer.Option(None, "--opt", help="Model option KEY=VALUE (repeatable), e.g. --opt radius=5."),
+    hd_strategy: Optional[str] = typer.Option(
+        None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."
+    ),
+    resize_mask: bool = typer.Option(
+        False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."
+    ),
+    max_pixels: int = typer.Option(
+        DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images above this many pixels."
+    ),
+    memory_budget_gb: Optional[float] = typer.Option(
+        1.5, "--memory-budget-gb", help="Memory one fill may use; larger model calls run downscaled. 0: no limit."
+    ),
+    opt: Optional[list[str]] = typer.Option(
+        None, "--opt", help="Model option KEY=VALUE (repeatable), e.g. --opt radius=5."
+    ),
     ext: str = typer.Option("png", "--ext", help="Output format for a batch folder (png, jpg, webp, ...)."),
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
-    caption: Optional[str] = typer.Option(None, "--caption", help="What belongs in the hole, for text-guided models (e.g. tdanet)."),
-    samples: int = typer.Option(1, "--samples", min=1, help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>."),
-    runtime: Optional[str] = typer.Option(None, "--runtime", help="Learned models: torch or onnx (onnxruntime; the bundled export for `default`, else exported once and cached). Default: torch; for `default`, onnx when onnxruntime is installed."),
-    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave outputs that exist alone (resume an interrupted batch)."),
+    caption: Optional[str] = typer.Option(
+        None, "--caption", help="What belongs in the hole, for text-guided models (e.g. tdanet)."
+    ),
+    samples: int = typer.Option(
+        1,
+        "--samples",
+        min=1,
+        help="Diverse completions per image (models with a seed option): writes <stem>_sample<i>.<ext>.",
+    ),
+    runtime: Optional[str] = typer.Option(
+        None,
+        "--runtime",
+        help="Learned models: torch or onnx (onnxruntime; the bundled export for `default`, else exported once and cached). Default: torch; for `default`, onnx when onnxruntime is installed.",
+    ),
+    skip_existing: bool = typer.Option(
+        False, "--skip-existing", help="Leave outputs that exist alone (resume an interrupted batch)."
+    ),
     n_jobs: Optional[int] = jobs_option(),
     engine: str = engine_option(),
     ray_address: Optional[str] = ray_address_option(),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of one fill (learned models and patchmatch); default: $INPAINTKIT_THREADS, else the model's own (see docs/default-model.md)."),
+    threads: Optional[int] = typer.Option(
+        None,
+        "--threads",
+        help="CPU threads of one fill (learned models and patchmatch); default: $INPAINTKIT_THREADS, else the model's own (see docs/default-model.md).",
+    ),
 ) -> int:
     """Fill the holes of one image or a folder of images.
 
@@ -116,8 +156,9 @@ def run_cmd(
         options["hd_strategy"] = hd_strategy
     if runtime is not None:
         if "runtime" not in get_inpainter_entry(name).options():
-            raise InpaintKitError(f"--runtime {runtime}: model {name!r} is not a network; only learned models "
-                                  "have runtimes")
+            raise InpaintKitError(
+                f"--runtime {runtime}: model {name!r} is not a network; only learned models have runtimes"
+            )
         options["runtime"] = runtime
     if threads is not None:
         if "threads" not in get_inpainter_entry(name).options():
@@ -137,7 +178,9 @@ def run_cmd(
         if output.exists() and not output.is_dir():
             raise InpaintKitError(f"{output}: is a file; a batch needs an output folder")
         if _same(output, image) or (mask.is_dir() and _same(output, mask)):
-            raise InpaintKitError(f"{output}: output folder is an input folder; choose another (inputs are never overwritten)")
+            raise InpaintKitError(
+                f"{output}: output folder is an input folder; choose another (inputs are never overwritten)"
+            )
         jobs = [(p, mask, output / name) for p, name in zip(images, output_names(images, ext))]
     else:
         out = output / f"{image.stem}.png" if output.is_dir() else output
@@ -152,8 +195,9 @@ def run_cmd(
     inpainter = create_inpainter(name, **options)
     if caption is not None:
         if "caption" not in inpainter.call_options:
-            raise InpaintKitError(f"--caption: model {name!r} does not take a caption; use a text-guided model "
-                                  "such as tdanet")
+            raise InpaintKitError(
+                f"--caption: model {name!r} does not take a caption; use a text-guided model such as tdanet"
+            )
         call["caption"] = caption
     if samples > 1:
         if "seed" not in inpainter.call_options:
@@ -161,8 +205,17 @@ def run_cmd(
         jobs = [(i, m, o.with_name(f"{o.stem}_sample{k}{o.suffix}"), k) for i, m, o in jobs for k in range(samples)]
     else:
         jobs = [(i, m, o, None) for i, m, o in jobs]
-    work = FillWork(name, options, call, max_pixels, resize_mask, quality, skip_existing, budget,
-                    prebuilt=None if eng.parallel else inpainter)
+    work = FillWork(
+        name,
+        options,
+        call,
+        max_pixels,
+        resize_mask,
+        quality,
+        skip_existing,
+        budget,
+        prebuilt=None if eng.parallel else inpainter,
+    )
     failures = skipped = 0
     for _, res in map_items(eng, work, jobs, total=len(jobs), desc=f"inpaint ({name})", progress=len(jobs) > 1):
         if isinstance(res, Failure):
@@ -173,6 +226,9 @@ def run_cmd(
         elif len(jobs) == 1:
             print(f"wrote {res.output} ({name}, {res.hole_pixels} hole pixels, {res.seconds:.2f} s)")
     if len(jobs) > 1:
-        print(f"{len(jobs) - failures - skipped} of {len(jobs)} images written to {output} ({name})"
-              + (f"; {skipped} skipped (exist)" if skipped else "") + (f"; {failures} failed" if failures else ""))
+        print(
+            f"{len(jobs) - failures - skipped} of {len(jobs)} images written to {output} ({name})"
+            + (f"; {skipped} skipped (exist)" if skipped else "")
+            + (f"; {failures} failed" if failures else "")
+        )
     return 0 if not failures else (2 if failures == len(jobs) else 1)

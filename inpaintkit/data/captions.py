@@ -15,6 +15,7 @@ Keys are image paths as written in the source, in POSIX form, without extension:
 ``"birds/x.png"`` both give ``"birds/x"``. ``match_captions`` pairs image files with keys: by path relative to the
 images folder, else by file stem when that stem is unique among the keys.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,8 +65,10 @@ def _read_csv(path: Path) -> dict[str, list[str]]:
     elif len(header) == 2 and img_col is None and cap_col is None:
         img_col, cap_col, body = 0, 1, rows  # headerless two-column table
     else:
-        raise InpaintKitError(f"{path}: CSV header needs an image column ({'/'.join(IMAGE_COLUMNS)}) and a "
-                              f"caption column ({'/'.join(CAPTION_COLUMNS)}), got {', '.join(rows[0])}")
+        raise InpaintKitError(
+            f"{path}: CSV header needs an image column ({'/'.join(IMAGE_COLUMNS)}) and a "
+            f"caption column ({'/'.join(CAPTION_COLUMNS)}), got {', '.join(rows[0])}"
+        )
     for i, row in enumerate(body, start=2 if body is not rows else 1):
         if len(row) <= max(img_col, cap_col) or not row[img_col].strip():
             raise InpaintKitError(f"{path}: line {i} has no image or no caption; expected image,caption")
@@ -87,7 +90,7 @@ def _read_jsonl(path: Path) -> dict[str, list[str]]:
         image = next((row[c] for c in IMAGE_COLUMNS if c in row), None)
         caps = next((row[c] for c in CAPTION_COLUMNS if c in row), None)
         if not isinstance(image, str) or caps is None:
-            raise InpaintKitError(f"{path}: line {i} needs an \"image\" and a \"caption\" key")
+            raise InpaintKitError(f'{path}: line {i} needs an "image" and a "caption" key')
         _add(out, image, [caps] if isinstance(caps, str) else [str(c) for c in caps])
     return out
 
@@ -98,15 +101,18 @@ def _read_coco(path: Path) -> dict[str, list[str]]:
     except json.JSONDecodeError:
         raise InpaintKitError(f"{path}: not valid JSON") from None
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
-        raise InpaintKitError(f"{path}: not a COCO captions file (needs \"images\" and \"annotations\"); "
-                              "use .jsonl or .csv for (image, caption) tables")
+        raise InpaintKitError(
+            f'{path}: not a COCO captions file (needs "images" and "annotations"); '
+            "use .jsonl or .csv for (image, caption) tables"
+        )
     names = {img["id"]: img["file_name"] for img in data["images"]}
     out: dict[str, list[str]] = {}
     for ann in data["annotations"]:
         name = names.get(ann.get("image_id"))
         if name is None:
-            raise InpaintKitError(f"{path}: annotation {ann.get('id')} names image_id {ann.get('image_id')} "
-                                  "that is not in \"images\"")
+            raise InpaintKitError(
+                f'{path}: annotation {ann.get("id")} names image_id {ann.get("image_id")} that is not in "images"'
+            )
         _add(out, name, [ann.get("caption", "")])
     return out
 
@@ -138,12 +144,15 @@ def read_captions(source: str | os.PathLike) -> dict[str, list[str]]:
         return _read_jsonl(path)
     if suffix == ".json":
         return _read_coco(path)
-    raise InpaintKitError(f"{path}: unknown caption format {suffix or '(none)'!r}; use .csv, .jsonl, a COCO "
-                          "captions .json or a folder of .txt files")
+    raise InpaintKitError(
+        f"{path}: unknown caption format {suffix or '(none)'!r}; use .csv, .jsonl, a COCO "
+        "captions .json or a folder of .txt files"
+    )
 
 
-def match_captions(images: Iterable[str | os.PathLike], root: str | os.PathLike,
-                   captions: dict[str, list[str]]) -> dict[str, list[str]]:
+def match_captions(
+    images: Iterable[str | os.PathLike], root: str | os.PathLike, captions: dict[str, list[str]]
+) -> dict[str, list[str]]:
     """Captions for each image path: by its path relative to ``root`` (no extension), else by a unique stem.
 
     Images without captions are left out of the result.

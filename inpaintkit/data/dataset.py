@@ -9,6 +9,7 @@ Crops follow LaMa: a square of side ``short_side * U(min_scale, max_scale)`` at 
 ``size``, flipped left-right with p = 0.5. Validation uses one fixed centre crop per photo (side ``short_side *
 (min_scale + max_scale) / 2``, the mean training scale) and fixed masks seeded by ``masks.val_seed``.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ def read_index(path: str | Path) -> list[dict[str, Any]]:
             rec = json.loads(line)
             p = Path(rec["path"])
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise InpaintKitError(f"{path}:{n}: not an index record (a JSON object with a \"path\")") from None
+            raise InpaintKitError(f'{path}:{n}: not an index record (a JSON object with a "path")') from None
         rec["path"] = str(p if p.is_absolute() else path.parent / p)
         if rec.get("mask"):  # a fixed mask per image (e.g. `inpaintkit data shapes`), relative like "path"
             m = Path(rec["mask"])
@@ -51,8 +52,13 @@ def read_index(path: str | Path) -> list[dict[str, Any]]:
 
 def folder_images(folder: Path) -> list[Path]:
     """Image files under ``folder`` (recursive, hidden files and folders skipped), sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def load_records(root: str | Path | None, split: str, what: str = "data.root") -> list[dict[str, Any]]:
@@ -116,7 +122,7 @@ def record_mask(rec: dict[str, Any], shape: tuple[int, int]) -> np.ndarray | Non
 
 
 def _crop_mask(m: np.ndarray, y0: int, x0: int, side: int, size: int) -> np.ndarray:
-    crop = m[y0:y0 + side, x0:x0 + side].astype(np.uint8)
+    crop = m[y0 : y0 + side, x0 : x0 + side].astype(np.uint8)
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST) > 0
 
 
@@ -134,16 +140,24 @@ class TrainCrops(Dataset):
     draws a bool mask; ``None`` gives an all-known mask (the trainer draws on-demand masks itself).
     """
 
-    def __init__(self, records: list[dict[str, Any]], size: int, min_scale: float, max_scale: float, flip: bool,
-                 mask_fn: Callable[[np.random.Generator, tuple[int, int]], np.ndarray] | None, seed: int,
-                 cache_short_side: int = 1024):
+    def __init__(
+        self,
+        records: list[dict[str, Any]],
+        size: int,
+        min_scale: float,
+        max_scale: float,
+        flip: bool,
+        mask_fn: Callable[[np.random.Generator, tuple[int, int]], np.ndarray] | None,
+        seed: int,
+        cache_short_side: int = 1024,
+    ):
         self.records, self.size, self.flip, self.mask_fn, self.seed = records, size, flip, mask_fn, seed
         self.scale = (min_scale, max_scale)
         self.cache = PhotoCache(cache_short_side)
         self._perm: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
-        return 2 ** 62  # indexed by global sample number; the sampler decides which ones are drawn
+        return 2**62  # indexed by global sample number; the sampler decides which ones are drawn
 
     def photo_index(self, k: int) -> int:
         epoch, pos = divmod(k, len(self.records))
@@ -158,7 +172,7 @@ class TrainCrops(Dataset):
         h, w = img.shape[:2]
         side = max(1, min(h, w, round(min(h, w) * rng.uniform(*self.scale))))
         y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
-        crop = _resize(img[y0:y0 + side, x0:x0 + side], self.size)  # (S, S, 3) uint8
+        crop = _resize(img[y0 : y0 + side, x0 : x0 + side], self.size)  # (S, S, 3) uint8
         flip = self.flip and rng.random() < 0.5
         if flip:
             crop = crop[:, ::-1]
@@ -170,8 +184,7 @@ class TrainCrops(Dataset):
             mask = np.asarray(self.mask_fn(rng, (self.size, self.size)), bool)
         else:
             mask = np.zeros((self.size, self.size), bool)
-        return {"image": to_tensor(crop), "mask": torch.from_numpy(mask)[None].float(),
-                "caption": caption_of(rec, rng)}
+        return {"image": to_tensor(crop), "mask": torch.from_numpy(mask)[None].float(), "caption": caption_of(rec, rng)}
 
 
 class StepSampler(Sampler[int]):
@@ -179,8 +192,14 @@ class StepSampler(Sampler[int]):
     ``k = ((s * accum + a) * world + rank) * batch + i``; ranks see disjoint samples (DistributedSampler-like)."""
 
     def __init__(self, start_step: int, steps: int, batch: int, accum: int = 1, rank: int = 0, world: int = 1):
-        self.start, self.steps, self.batch, self.accum, self.rank, self.world = (start_step, steps, batch, accum,
-                                                                                 rank, world)
+        self.start, self.steps, self.batch, self.accum, self.rank, self.world = (
+            start_step,
+            steps,
+            batch,
+            accum,
+            rank,
+            world,
+        )
 
     def __iter__(self) -> Iterator[int]:
         for s in range(self.start, self.steps):
@@ -192,9 +211,15 @@ class StepSampler(Sampler[int]):
         return max(0, self.steps - self.start) * self.accum * self.batch
 
 
-def validation_set(records: list[dict[str, Any]], count: int, size: int, scale: float,
-                   mask_fn: Callable[[int, np.random.Generator, tuple[int, int]], np.ndarray], seed: int,
-                   cache_short_side: int = 1024) -> dict[str, Any]:
+def validation_set(
+    records: list[dict[str, Any]],
+    count: int,
+    size: int,
+    scale: float,
+    mask_fn: Callable[[int, np.random.Generator, tuple[int, int]], np.ndarray],
+    seed: int,
+    cache_short_side: int = 1024,
+) -> dict[str, Any]:
     """``count`` fixed (centre crop, mask) pairs cycling through the photos: image (V,3,S,S), mask (V,1,S,S).
 
     ``mask_fn(j, rng, (S, S))`` draws pair j's mask with ``rng`` seeded by ``(seed, j)``.
@@ -207,10 +232,13 @@ def validation_set(records: list[dict[str, Any]], count: int, size: int, scale: 
         h, w = img.shape[:2]
         side = max(1, min(h, w, round(min(h, w) * scale)))
         y0, x0 = (h - side) // 2, (w - side) // 2
-        images.append(to_tensor(_resize(img[y0:y0 + side, x0:x0 + side], size)))
+        images.append(to_tensor(_resize(img[y0 : y0 + side, x0 : x0 + side], size)))
         own = record_mask(rec, (h, w))
-        m = (_crop_mask(own, y0, x0, side, size) if own is not None
-             else np.asarray(mask_fn(j, np.random.default_rng([seed, j]), (size, size)), bool))
+        m = (
+            _crop_mask(own, y0, x0, side, size)
+            if own is not None
+            else np.asarray(mask_fn(j, np.random.default_rng([seed, j]), (size, size)), bool)
+        )
         masks.append(torch.from_numpy(m)[None].float())
         captions.append(caption_of(rec, None))
     return {"image": torch.stack(images), "mask": torch.stack(masks), "caption": captions}

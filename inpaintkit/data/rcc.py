@@ -12,6 +12,7 @@ files. The format, as Qt's ``rcc`` writes it (``qtbase/src/tools/rcc/rcc.cpp``, 
 - data: u32 size then the bytes. zlib entries start with a big-endian u32 of the uncompressed size (qCompress),
   zstd entries are one zstd frame.
 """
+
 from __future__ import annotations
 
 import struct
@@ -63,7 +64,7 @@ class RccArchive:
     def _name(self, offset: int) -> str:
         (n,) = self._unpack(">H", self._names + offset)
         start = self._names + offset + 6  # u16 length, u32 hash
-        raw = self._buf[start:start + 2 * n]
+        raw = self._buf[start : start + 2 * n]
         if len(raw) != 2 * n:
             raise InpaintKitError(f"{self.path} is truncated or corrupt (a name runs past its end)")
         return raw.decode("utf-16-be")
@@ -98,7 +99,7 @@ class RccArchive:
             raise InpaintKitError(f"{self.path}: no file {key!r} in the archive ({len(self._entries)} files)")
         start = self._data + entry.data_offset
         (size,) = self._unpack(">I", start)
-        blob = self._buf[start + 4:start + 4 + size]
+        blob = self._buf[start + 4 : start + 4 + size]
         if len(blob) != size:
             raise InpaintKitError(f"{self.path}: {key} is truncated ({len(blob)} of {size} bytes)")
         try:

@@ -27,6 +27,7 @@ to paint a coloured blob into any hole, real photos included.
 
 Scene ``i`` depends only on (``seed``, ``i``), so a larger ``count`` extends a data set without changing it.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,7 +83,7 @@ class Scene:
 
 
 def caption_for(shapes: list[Shape], order: list[int] | None = None) -> str:
-    """"a red circle at the top left, a blue square at the bottom right and a green triangle at the top right"."""
+    """ "a red circle at the top left, a blue square at the bottom right and a green triangle at the top right"."""
     parts = [shapes[i].phrase() for i in (order if order is not None else range(len(shapes)))]
     if len(parts) <= 1:
         return "".join(parts)
@@ -116,8 +117,9 @@ def _draw(kind: str, size: int, cx: float, cy: float, r: float) -> np.ndarray:
         side = rs * 0.85
         cv2.rectangle(canvas, (int(c[0] - side), int(c[1] - side)), (int(c[0] + side), int(c[1] + side)), 255, -1)
     else:  # triangle pointing up
-        pts = np.array([[c[0], c[1] - rs], [c[0] - rs * 0.95, c[1] + rs * 0.8], [c[0] + rs * 0.95, c[1] + rs * 0.8]],
-                       np.int32)
+        pts = np.array(
+            [[c[0], c[1] - rs], [c[0] - rs * 0.95, c[1] + rs * 0.8], [c[0] + rs * 0.95, c[1] + rs * 0.8]], np.int32
+        )
         cv2.fillPoly(canvas, [pts], 255)
     return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
@@ -127,8 +129,9 @@ def make_scene(seed: int, index: int, size: int = 64, min_shapes: int = 2, max_s
     if size < 32:
         raise InpaintKitError(f"shapes: size must be at least 32 pixels, got {size}")
     if not 1 <= min_shapes <= max_shapes <= len(POSITIONS):
-        raise InpaintKitError(f"shapes: need 1 <= min_shapes <= max_shapes <= {len(POSITIONS)}, "
-                              f"got {min_shapes}, {max_shapes}")
+        raise InpaintKitError(
+            f"shapes: need 1 <= min_shapes <= max_shapes <= {len(POSITIONS)}, got {min_shapes}, {max_shapes}"
+        )
     rng = np.random.default_rng([seed, index])
     n = int(rng.integers(min_shapes, max_shapes + 1))
     cells = rng.choice(len(POSITIONS), size=n, replace=False)
@@ -149,8 +152,14 @@ def make_scene(seed: int, index: int, size: int = 64, min_shapes: int = 2, max_s
         layers.append((cover[..., None], shade))
         sil = cover > 0
         ys, xs = np.nonzero(sil)
-        shapes.append(Shape(str(colour), str(kind), POSITIONS[int(cell)],
-                            (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)))
+        shapes.append(
+            Shape(
+                str(colour),
+                str(kind),
+                POSITIONS[int(cell)],
+                (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
+            )
+        )
         silhouettes.append(sil)
     image = np.clip(img, 0, 255).round().astype(np.uint8)
     hidden = int(rng.integers(n))
@@ -163,8 +172,16 @@ def make_scene(seed: int, index: int, size: int = 64, min_shapes: int = 2, max_s
         if j != hidden:
             removed = removed * (1 - cover) + shade * cover
     removed = np.clip(removed, 0, 255).round().astype(np.uint8)
-    return Scene(image, mask, shapes, hidden, caption_for(shapes, order), silhouettes, removed,
-                 caption_for(shapes, [i for i in order if i != hidden]))
+    return Scene(
+        image,
+        mask,
+        shapes,
+        hidden,
+        caption_for(shapes, order),
+        silhouettes,
+        removed,
+        caption_for(shapes, [i for i in order if i != hidden]),
+    )
 
 
 def recaption(scene: Scene, hidden_colour: str) -> str:
@@ -179,8 +196,16 @@ def recaption(scene: Scene, hidden_colour: str) -> str:
     return scene.caption.replace(phrase, new)
 
 
-def write_shapes(out: str | Path, count: int, *, seed: int = 0, size: int = 64, min_shapes: int = 2,
-                 max_shapes: int = 3, removals: bool = False) -> Path:
+def write_shapes(
+    out: str | Path,
+    count: int,
+    *,
+    seed: int = 0,
+    size: int = 64,
+    min_shapes: int = 2,
+    max_shapes: int = 3,
+    removals: bool = False,
+) -> Path:
     """Write ``count`` scenes with their masks, captions and scene descriptions under ``out`` (see module doc)."""
     if count < 1:
         raise InpaintKitError(f"shapes: --count must be at least 1, got {count}")
@@ -199,16 +224,29 @@ def write_shapes(out: str | Path, count: int, *, seed: int = 0, size: int = 64, 
         write_mask(out / "masks" / name, sc.mask)
         split = "val" if i % 10 == 9 else "train"
         captions.append(json.dumps({"image": f"images/{name}", "caption": sc.caption}))
-        scene = {"image": f"images/{name}", "mask": f"masks/{name}", "caption": sc.caption, "hidden": sc.hidden,
-                 "shapes": [asdict(s) for s in sc.shapes]}
-        index.append(json.dumps({"path": f"images/{name}", "split": split, "captions": [sc.caption],
-                                 "mask": f"masks/{name}"}))
+        scene = {
+            "image": f"images/{name}",
+            "mask": f"masks/{name}",
+            "caption": sc.caption,
+            "hidden": sc.hidden,
+            "shapes": [asdict(s) for s in sc.shapes],
+        }
+        index.append(
+            json.dumps({"path": f"images/{name}", "split": split, "captions": [sc.caption], "mask": f"masks/{name}"})
+        )
         if removals:
             write_image(out / "removed" / name, sc.removed)
             scene.update(removed=f"removed/{name}", removed_caption=sc.removed_caption)
-            index.append(json.dumps({"path": f"removed/{name}", "split": split,
-                                     "captions": [sc.removed_caption, ""] if sc.removed_caption else [""],
-                                     "mask": f"masks/{name}"}))
+            index.append(
+                json.dumps(
+                    {
+                        "path": f"removed/{name}",
+                        "split": split,
+                        "captions": [sc.removed_caption, ""] if sc.removed_caption else [""],
+                        "mask": f"masks/{name}",
+                    }
+                )
+            )
         scenes.append(json.dumps(scene))
     (out / "captions.jsonl").write_text("\n".join(captions) + "\n")
     (out / "scenes.jsonl").write_text("\n".join(scenes) + "\n")

@@ -16,6 +16,7 @@ flight, so a million paths never become a million pending tasks. A user error fo
 mask: ``InpaintKitError``) becomes a ``Failure`` result for that item, on every engine, and is never retried; a
 Ray worker that dies (killed, out of memory) is restarted by Ray and its items retried a few times.
 """
+
 from __future__ import annotations
 
 import concurrent.futures as cf
@@ -107,9 +108,17 @@ def check_ray(address: str | None = None) -> None:
         raise InpaintKitError(f"--engine ray needs Ray, which is not installed: {INSTALL_HINT}") from None
 
 
-def map_items(opts: EngineOptions, factory: WorkFactory, items: Iterable[Any], *, total: int | None = None,
-              desc: str = "", progress: bool = True, ordered: bool = False,
-              log: Callable[[str], None] | None = None) -> Iterator[tuple[int, Any]]:
+def map_items(
+    opts: EngineOptions,
+    factory: WorkFactory,
+    items: Iterable[Any],
+    *,
+    total: int | None = None,
+    desc: str = "",
+    progress: bool = True,
+    ordered: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[tuple[int, Any]]:
     """Run ``factory()(item)`` for every item on the engine ``opts``; yield ``(index, result)`` per item.
 
     Args:
@@ -175,8 +184,9 @@ def _pool_call(item: Any) -> Any:
 def _pool_map(jobs: int, factory: WorkFactory, items: Iterable[Any]) -> Iterator[tuple[int, Any]]:
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch/OpenCV threads
     source = enumerate(items)
-    with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_pool_worker,
-                                initargs=(factory,)) as pool:
+    with cf.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_init_pool_worker, initargs=(factory,)
+    ) as pool:
         pending: dict[cf.Future, int] = {}
         try:
             while True:
@@ -192,8 +202,10 @@ def _pool_map(jobs: int, factory: WorkFactory, items: Iterable[Any]) -> Iterator
                     try:
                         res = fut.result()
                     except cf.process.BrokenProcessPool:
-                        raise InpaintKitError("a worker process died (out of memory?); re-run the same command "
-                                              "to resume, with fewer --jobs or --engine ray (which retries)") from None
+                        raise InpaintKitError(
+                            "a worker process died (out of memory?); re-run the same command "
+                            "to resume, with fewer --jobs or --engine ray (which retries)"
+                        ) from None
                     yield i, res
         except BaseException:  # a failure, Ctrl-C or the caller stopping: drop the queued items
             pool.shutdown(wait=False, cancel_futures=True)

@@ -10,6 +10,7 @@ and the tasks it held are resubmitted (``max_task_retries``); an item that kills
 (``InpaintKitError``) is a ``Failure`` at once, as on the local engine; a worker that cannot start (a model that
 does not load on that node) stops the job with one line.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,7 @@ from . import IN_FLIGHT_PER_WORKER, EngineOptions, Failure, WorkFactory, call_wo
 #: retries of an item whose worker died while running it (then it is reported as failed)
 MAX_TASK_RETRIES = 3
 #: object store of a local Ray started by us: items and results are small (paths, records, feature vectors)
-LOCAL_OBJECT_STORE_BYTES = 256 * 2 ** 20
+LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 
 
 @ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_TASK_RETRIES)
@@ -51,17 +52,20 @@ def connect(opts: EngineOptions, log: Callable[[str], None]) -> bool:
     try:
         if opts.address is None:
             # on 127.0.0.1 only when ray was first imported through check_ray (inpaintkit.engine.LOOPBACK_ENV)
-            ctx = ray.init(address="local", num_cpus=opts.jobs, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-                           **common)
+            ctx = ray.init(address="local", num_cpus=opts.jobs, object_store_memory=LOCAL_OBJECT_STORE_BYTES, **common)
             where = f"started a local Ray ({int(ray.cluster_resources().get('CPU', 0))} CPUs)"
         else:
             ctx = ray.init(address=opts.address, **common)
             nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-            where = (f"joined the Ray cluster at {opts.address} ({nodes} node(s), "
-                     f"{int(ray.cluster_resources().get('CPU', 0))} CPUs)")
+            where = (
+                f"joined the Ray cluster at {opts.address} ({nodes} node(s), "
+                f"{int(ray.cluster_resources().get('CPU', 0))} CPUs)"
+            )
     except ConnectionError as e:
-        raise InpaintKitError(f"--ray-address {opts.address}: no Ray cluster there ({e}); start one with "
-                              "`ray start --head` or drop --ray-address to start a local Ray") from None
+        raise InpaintKitError(
+            f"--ray-address {opts.address}: no Ray cluster there ({e}); start one with "
+            "`ray start --head` or drop --ray-address to start a local Ray"
+        ) from None
     log(f"ray: {where} in {time.perf_counter() - t0:.1f} s")
     url = getattr(ctx, "dashboard_url", None)
     if url:
@@ -79,8 +83,9 @@ def _died_message(e: RayActorError) -> str:
     return lines[0][:200]
 
 
-def ray_map(opts: EngineOptions, factory: WorkFactory, items: Iterable[Any], *,
-            log: Callable[[str], None]) -> Iterator[tuple[int, Any]]:
+def ray_map(
+    opts: EngineOptions, factory: WorkFactory, items: Iterable[Any], *, log: Callable[[str], None]
+) -> Iterator[tuple[int, Any]]:
     """``(index, result)`` for every item, in the order they finish, from a pool of ``EngineWorker`` actors.
 
     Connects to (or starts) Ray and asks for the workers now; the items go out when the iterator is advanced."""
@@ -120,8 +125,10 @@ def _run(actors: list[Any], items: Iterable[Any], started: bool) -> Iterator[tup
                 msg = _died_message(e)
                 if e.actor_init_failed:  # the worker cannot even start: every item would fail the same way
                     raise InpaintKitError(f"a Ray worker could not start: {msg}") from None
-                res = Failure(f"item {i}: its Ray worker died {MAX_TASK_RETRIES + 1} times while running it "
-                              f"(out of memory?): {msg}")
+                res = Failure(
+                    f"item {i}: its Ray worker died {MAX_TASK_RETRIES + 1} times while running it "
+                    f"(out of memory?): {msg}"
+                )
             yield i, res
             submit(a)
     finally:

@@ -5,9 +5,22 @@ and its report.
 writes ``metrics.csv`` (one row per model, bucket, image, mask), ``summary.json``, ``report.md``/``report.html``,
 plots and sample grids, and returns the summary.
 """
-from .metrics import (PSNR_CAP, fid_from_features, frechet_distance, hole_psnr, image_metrics, l1, mean_ci, psnr,
-                      ssim)
+
+from .metrics import PSNR_CAP, fid_from_features, frechet_distance, hole_psnr, image_metrics, l1, mean_ci, psnr, ssim
 from .runner import COLUMNS, EvalConfig, evaluate, read_metrics_csv
 
-__all__ = ["COLUMNS", "EvalConfig", "PSNR_CAP", "evaluate", "fid_from_features", "frechet_distance", "hole_psnr",
-           "image_metrics", "l1", "mean_ci", "psnr", "read_metrics_csv", "ssim"]
+__all__ = [
+    "COLUMNS",
+    "EvalConfig",
+    "PSNR_CAP",
+    "evaluate",
+    "fid_from_features",
+    "frechet_distance",
+    "hole_psnr",
+    "image_metrics",
+    "l1",
+    "mean_ci",
+    "psnr",
+    "read_metrics_csv",
+    "ssim",
+]

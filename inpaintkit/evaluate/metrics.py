@@ -10,6 +10,7 @@ All metrics compare an inpainted 8-bit RGB composite with its ground truth, both
 
 A PSNR of two identical images is infinite; we cap it at ``PSNR_CAP`` dB so that means stay finite.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,18 +23,29 @@ PSNR_CAP = 100.0
 #: SSIM's window is 7x7: smaller images cannot be scored.
 MIN_SIDE = 7
 #: name -> True when higher is better. The order is the report's order.
-HIGHER_IS_BETTER = {"psnr": True, "hole_psnr": True, "ssim": True, "l1": False, "lpips_hed": False,
-                    "seconds": False, "kid_hed": False, "lpips": False, "fid": False}
+HIGHER_IS_BETTER = {
+    "psnr": True,
+    "hole_psnr": True,
+    "ssim": True,
+    "l1": False,
+    "lpips_hed": False,
+    "seconds": False,
+    "kid_hed": False,
+    "lpips": False,
+    "fid": False,
+}
 
 
 def _check(pred: np.ndarray, target: np.ndarray) -> None:
     if pred.shape != target.shape or pred.dtype != np.uint8 or target.dtype != np.uint8:
-        raise ValueError(f"metrics need two uint8 arrays of one shape, got {pred.shape} {pred.dtype} "
-                         f"and {target.shape} {target.dtype}")
+        raise ValueError(
+            f"metrics need two uint8 arrays of one shape, got {pred.shape} {pred.dtype} "
+            f"and {target.shape} {target.dtype}"
+        )
 
 
 def _psnr_from_mse(mse: float) -> float:
-    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10.0 * math.log10(255.0 ** 2 / mse))
+    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
 
 
 def psnr(pred: np.ndarray, target: np.ndarray) -> float:
@@ -50,7 +62,7 @@ def hole_psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
     if not mask.any():
         return float("nan")
     diff = pred[mask].astype(np.float64) - target[mask].astype(np.float64)  # (n_hole, 3)
-    return _psnr_from_mse(float(np.mean(diff ** 2)))
+    return _psnr_from_mse(float(np.mean(diff**2)))
 
 
 def ssim(pred: np.ndarray, target: np.ndarray) -> float:
@@ -67,8 +79,12 @@ def l1(pred: np.ndarray, target: np.ndarray) -> float:
 
 def image_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """All per-image metrics at once: ``{"psnr", "hole_psnr", "ssim", "l1"}``."""
-    return {"psnr": psnr(pred, target), "hole_psnr": hole_psnr(pred, target, mask),
-            "ssim": ssim(pred, target), "l1": l1(pred, target)}
+    return {
+        "psnr": psnr(pred, target),
+        "hole_psnr": hole_psnr(pred, target, mask),
+        "ssim": ssim(pred, target),
+        "l1": l1(pred, target),
+    }
 
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, int]:
@@ -140,13 +156,14 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
     a1, a2 = real - mu1, fake - mu2
     tr_covmean = float(np.linalg.svd(a1 @ a2.T, compute_uv=False).sum()) / np.sqrt((n1 - 1) * (n2 - 1))
     diff = mu1 - mu2
-    tr1 = float(np.sum(a1 ** 2)) / (n1 - 1)
-    tr2 = float(np.sum(a2 ** 2)) / (n2 - 1)
+    tr1 = float(np.sum(a1**2)) / (n1 - 1)
+    tr2 = float(np.sum(a2**2)) / (n2 - 1)
     return float(max(0.0, diff @ diff + tr1 + tr2 - 2.0 * tr_covmean))
 
 
-def kid_from_features(real: np.ndarray, fake: np.ndarray, subset_size: int = 1000, subsets: int = 100,
-                      seed: int = 0) -> tuple[float, float]:
+def kid_from_features(
+    real: np.ndarray, fake: np.ndarray, subset_size: int = 1000, subsets: int = 100, seed: int = 0
+) -> tuple[float, float]:
     """Kernel inception distance (Binkowski et al. 2018): unbiased MMD² with the cubic polynomial kernel
     ``k(x, y) = (x·y / d + 1)³`` between two feature sets (N, D), each vector first scaled to length sqrt(D) (so
     ``x·y / d`` is the cosine, the kernel lies in [0, 8] and the value does not depend on the features' scale).
@@ -169,8 +186,9 @@ def kid_from_features(real: np.ndarray, fake: np.ndarray, subset_size: int = 100
         m, n = len(a), len(b)
         kaa, kbb, kab = (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
         cross = (kab.sum() - np.trace(kab)) / (m * (m - 1)) if paired else kab.mean()
-        return float((kaa.sum() - np.trace(kaa)) / (m * (m - 1)) + (kbb.sum() - np.trace(kbb)) / (n * (n - 1))
-                     - 2 * cross)
+        return float(
+            (kaa.sum() - np.trace(kaa)) / (m * (m - 1)) + (kbb.sum() - np.trace(kbb)) / (n * (n - 1)) - 2 * cross
+        )
 
     if max(len(x), len(y)) <= subset_size:
         return mmd(x, y), float("nan")

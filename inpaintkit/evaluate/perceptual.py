@@ -20,6 +20,7 @@
 
 Nothing here downloads: weights come only from files named on the command line.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,11 +29,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InpaintKitError
 from ..backbones.inception import load_fid_inception
-from ..backbones.vgg import (KID_HED_TAPS, LPIPS_HED_TAPS, HEDPerceptual, VGG16Features,  # noqa: F401 (API)
-                                    default_vgg16_weights,
-                                    load_state_dict_file, normalize_channels)
+from ..backbones.vgg import (
+    VGG16Features,  # noqa: F401 (API)
+    default_vgg16_weights,
+    load_state_dict_file,
+    normalize_channels,
+)
+from ..errors import InpaintKitError
 
 LPIPS_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
 LPIPS_CHANNELS = (64, 128, 256, 512, 512)
@@ -62,8 +66,10 @@ class FIDFeatures:
 
 
 #: Why ``lpips_hed``/``kid_hed`` are empty when the bundled features are missing (a stripped install).
-HED_MISSING = ("not computed: the bundled VGG16 features (inpaintkit/weights/vgg16_hed/vgg16_hed.safetensors) are "
-               "missing from this install and no --vgg-weights was given; reinstall inpaintkit")
+HED_MISSING = (
+    "not computed: the bundled VGG16 features (inpaintkit/weights/vgg16_hed/vgg16_hed.safetensors) are "
+    "missing from this install and no --vgg-weights was given; reinstall inpaintkit"
+)
 
 
 def hed_available(vgg_weights: str | os.PathLike | None = None) -> bool:
@@ -88,18 +94,24 @@ class LPIPS(nn.Module):
         for i, ch in enumerate(LPIPS_CHANNELS):
             w = sd.get(f"lin{i}.model.1.weight")
             if w is None:
-                raise InpaintKitError(f"{lin_weights}: not LPIPS weights (missing lin{i}.model.1.weight; expected the "
-                                      "lpips package's vgg.pth)")
+                raise InpaintKitError(
+                    f"{lin_weights}: not LPIPS weights (missing lin{i}.model.1.weight; expected the "
+                    "lpips package's vgg.pth)"
+                )
             if tuple(w.shape) != (1, ch, 1, 1):
-                raise InpaintKitError(f"{lin_weights}: lin{i}.model.1.weight has shape {tuple(w.shape)}, expected "
-                                      f"(1, {ch}, 1, 1) (LPIPS 'vgg' variant)")
+                raise InpaintKitError(
+                    f"{lin_weights}: lin{i}.model.1.weight has shape {tuple(w.shape)}, expected "
+                    f"(1, {ch}, 1, 1) (LPIPS 'vgg' variant)"
+                )
             lin = nn.Conv2d(ch, 1, 1, bias=False)
             lin.weight.data.copy_(w.float())
             self.lins.append(lin)
         if vgg_weights is None:
             if not any(k.startswith("features.") for k in sd):
-                raise InpaintKitError(f"{lin_weights}: has no VGG16 backbone; pass --vgg-weights FILE "
-                                      "(torchvision VGG16 state dict, features.N.weight keys)")
+                raise InpaintKitError(
+                    f"{lin_weights}: has no VGG16 backbone; pass --vgg-weights FILE "
+                    "(torchvision VGG16 state dict, features.N.weight keys)"
+                )
             vgg_weights = lin_weights
         self.vgg = VGG16Features(vgg_weights, taps=LPIPS_TAPS, normalize=False)
         self.register_buffer("shift", torch.tensor(_LPIPS_SHIFT).view(1, 3, 1, 1), persistent=False)
@@ -123,4 +135,3 @@ class LPIPS(nn.Module):
         """LPIPS between two uint8 RGB images of one size."""
         dev = self.shift.device
         return float(self(to_tensor([pred], dev), to_tensor([target], dev))[0])
-

@@ -2,6 +2,7 @@
 names that key them. Shared by ``runner`` (which makes and executes the plan) and ``report`` (which renders it),
 so neither imports the other.
 """
+
 from __future__ import annotations
 
 import re

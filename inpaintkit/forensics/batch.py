@@ -3,6 +3,7 @@
 ``DetectWork`` is the picklable factory: each worker loads the detector once, then scores items ``(image path,
 heatmap stem or None)``, writing the heatmap and overlay PNGs itself when a heatmap folder is given.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,11 @@ class _Scorer:
         path, stem = item
         pic = read_image(path, max_pixels=self.w.max_pixels)
         # the fused detector calibrates JPEG files apart from lossless ones
-        res = (self.det.detect(pic.rgb, jpeg=pic.format == "JPEG") if hasattr(self.det, "combine")
-               else self.det.detect(pic.rgb))
+        res = (
+            self.det.detect(pic.rgb, jpeg=pic.format == "JPEG")
+            if hasattr(self.det, "combine")
+            else self.det.detect(pic.rgb)
+        )
         row: dict[str, Any] = {"path": str(path), **res.as_dict()}  # + each branch's probability (fused)
         if self.w.heatmap_dir is not None and stem is not None:
             d = self.w.heatmap_dir

@@ -12,6 +12,7 @@ comes from a generator seeded with (seed, source id, crop), so the output is the
 (``--engine local|ray``: each worker builds the inpainters once and writes its samples itself) and a run that was
 interrupted resumes where it stopped (each finished source leaves a record file).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -90,7 +91,7 @@ def split_for(sid: str, spec: DatasetSpec) -> str:
     """The split of a source: forced to test by ``test_sources``, else a seeded hash of its id."""
     if any(fnmatch.fnmatch(sid, p) for p in spec.test_sources):
         return "test"
-    u = zlib.crc32(f"{spec.seed}:{sid}".encode()) / 2 ** 32
+    u = zlib.crc32(f"{spec.seed}:{sid}".encode()) / 2**32
     return "test" if u < spec.test_frac else ("val" if u < spec.test_frac + spec.val_frac else "train")
 
 
@@ -112,8 +113,9 @@ def parse_scale(text: str) -> list[float] | None:
     return [parts[0], parts[-1]]
 
 
-def random_crop(rgb: np.ndarray, rng: np.random.Generator, size: int, max_crop: float = 1.0,
-                scale: list[float] | None = None) -> np.ndarray:
+def random_crop(
+    rgb: np.ndarray, rng: np.random.Generator, size: int, max_crop: float = 1.0, scale: list[float] | None = None
+) -> np.ndarray:
     """A random square crop resized to size x size.
 
     Its side is log-uniform in [size, max_crop * short side], or, with ``scale=(lo, hi)``, size / s for s
@@ -130,7 +132,7 @@ def random_crop(rgb: np.ndarray, rng: np.random.Generator, size: int, max_crop: 
         side = int(round(np.exp(rng.uniform(np.log(lo), np.log(hi))))) if hi > lo else hi
     t = int(rng.integers(0, h - side + 1))
     l = int(rng.integers(0, w - side + 1))
-    crop = rgb[t:t + side, l:l + side]
+    crop = rgb[t : t + side, l : l + side]
     if side != size:
         # INTER_AREA when shrinking (no aliasing), cubic when a small source must grow
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
@@ -171,8 +173,9 @@ class _SourceBuilder:
         return _build_source(item, self.spec, self.out_dir, self.inpainters, self.gens)
 
 
-def _build_source(item: tuple[str, str], spec: DatasetSpec, out_dir: Path, inpainters: list,
-                  gens: list) -> list[dict[str, Any]]:
+def _build_source(
+    item: tuple[str, str], spec: DatasetSpec, out_dir: Path, inpainters: list, gens: list
+) -> list[dict[str, Any]]:
     """All samples of one source image; writes files, returns index records (also saved as a record file)."""
     path, sid = item
     rgb = read_image(path).rgb
@@ -185,8 +188,19 @@ def _build_source(item: tuple[str, str], spec: DatasetSpec, out_dir: Path, inpai
         crop = random_crop(rgb, rng, spec.size, spec.max_crop, spec.scale)
         name = _sample_name(spec, sid, c, 0)
         atomic_write_bytes(out_dir / "images" / f"{name}.{ext}", encode_sample(crop, spec))
-        records.append({"path": f"images/{name}.{ext}", "label": 0, "inpainter": None, "mask_path": None,
-                        "mask_kind": None, "source_id": sid, "crop": c, "split": split, "hole_ratio": 0.0})
+        records.append(
+            {
+                "path": f"images/{name}.{ext}",
+                "label": 0,
+                "inpainter": None,
+                "mask_path": None,
+                "mask_kind": None,
+                "source_id": sid,
+                "crop": c,
+                "split": split,
+                "hole_ratio": 0.0,
+            }
+        )
         for k in range(spec.per_image):
             which = (c * spec.per_image + k) % len(inpainters)  # every inpainter equally often
             kind = int(rng.integers(len(gens)))
@@ -195,9 +209,19 @@ def _build_source(item: tuple[str, str], spec: DatasetSpec, out_dir: Path, inpai
             name = _sample_name(spec, sid, c, k + 1)
             atomic_write_bytes(out_dir / "images" / f"{name}.{ext}", encode_sample(fake, spec))
             write_mask(out_dir / "masks" / f"{name}.png", mask)
-            records.append({"path": f"images/{name}.{ext}", "label": 1, "inpainter": spec.inpainters[which],
-                            "mask_path": f"masks/{name}.png", "mask_kind": spec.masks[kind], "source_id": sid,
-                            "crop": c, "split": split, "hole_ratio": round(float(mask.mean()), 6)})
+            records.append(
+                {
+                    "path": f"images/{name}.{ext}",
+                    "label": 1,
+                    "inpainter": spec.inpainters[which],
+                    "mask_path": f"masks/{name}.png",
+                    "mask_kind": spec.masks[kind],
+                    "source_id": sid,
+                    "crop": c,
+                    "split": split,
+                    "hole_ratio": round(float(mask.mean()), 6),
+                }
+            )
     atomic_write_bytes(out_dir / "records" / f"{sid}.json", json.dumps(records).encode())
     return records
 
@@ -216,14 +240,23 @@ def collect_sources(images: Iterable[str | Path]) -> list[tuple[Path, str]]:
     ids = [sid for _, sid in out]
     dup = sorted({s for s in ids if ids.count(s) > 1})
     if dup:
-        raise InpaintKitError(f"source images with the same name: {', '.join(dup)}; rename them (ids come from file names)")
+        raise InpaintKitError(
+            f"source images with the same name: {', '.join(dup)}; rename them (ids come from file names)"
+        )
     if not out:
         raise InpaintKitError("no source images found; pass image files or folders with --images")
     return sorted(out, key=lambda t: t[1])
 
 
-def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpec, *, jobs: int | None = 1,
-                 progress: bool = True, engine: EngineOptions | None = None) -> Path:
+def make_dataset(
+    images: Iterable[str | Path],
+    out: str | Path,
+    spec: DatasetSpec,
+    *,
+    jobs: int | None = 1,
+    progress: bool = True,
+    engine: EngineOptions | None = None,
+) -> Path:
     """Build (or resume) a dataset in ``out``; returns the path of ``index.jsonl``.
 
     ``engine`` says where the sources are processed (default: ``jobs`` local processes); an unreadable source
@@ -247,17 +280,26 @@ def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpe
         old = {**asdict(DatasetSpec(inpainters=[], masks=[])), **json.loads(spec_p.read_text())}
         if old != asdict(spec):
             diff = sorted(k for k in set(old) | set(asdict(spec)) if old.get(k) != asdict(spec).get(k))
-            raise InpaintKitError(f"{out}: holds a dataset made with other settings ({', '.join(diff)}); "
-                                  "use another --out folder or the same settings to resume")
+            raise InpaintKitError(
+                f"{out}: holds a dataset made with other settings ({', '.join(diff)}); "
+                "use another --out folder or the same settings to resume"
+            )
     else:
         atomic_write_bytes(spec_p, (json.dumps(asdict(spec), indent=2) + "\n").encode())
     todo = [(str(p), sid) for p, sid in sources if not (out / "records" / f"{sid}.json").is_file()]
     if len(sources) > len(todo):
-        print(f"make-dataset: {len(sources) - len(todo)} of {len(sources)} sources already done in {out}",
-              file=sys.stderr)
+        print(
+            f"make-dataset: {len(sources) - len(todo)} of {len(sources)} sources already done in {out}", file=sys.stderr
+        )
     failed = set()
-    for i, res in map_items(engine, DatasetWork(spec, str(out)), todo, total=len(todo), desc="make-dataset",
-                            progress=progress and bool(todo)):
+    for i, res in map_items(
+        engine,
+        DatasetWork(spec, str(out)),
+        todo,
+        total=len(todo),
+        desc="make-dataset",
+        progress=progress and bool(todo),
+    ):
         if isinstance(res, Failure):
             failed.add(todo[i][1])
             print(f"error: {res.message}", file=sys.stderr)
@@ -268,8 +310,10 @@ def make_dataset(images: Iterable[str | Path], out: str | Path, spec: DatasetSpe
     index = out / INDEX_FILE
     atomic_write_bytes(index, ("\n".join(lines) + "\n").encode())
     if failed:
-        raise InpaintKitError(f"{len(failed)} of {len(sources)} source images failed (listed above); {index} "
-                              "holds the others; fix or remove them and re-run to finish")
+        raise InpaintKitError(
+            f"{len(failed)} of {len(sources)} source images failed (listed above); {index} "
+            "holds the others; fix or remove them and re-run to finish"
+        )
     return index
 
 

@@ -9,6 +9,7 @@ cut into overlapping tiles; the heatmap averages the tiles' maps, the image scor
 (an image is inpainted if any part of it is). ``load_detector(None)`` gives the bundled detector,
 ``load_detector("RUN_DIR")`` a trained run, an ensemble folder gives the stacked ensemble (``ensemble.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,16 +26,20 @@ from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import InpaintKitError
-from ..layers.forensic import ForensicStem
 from ..backbones.efficientnet import efficientnet_b0
 from ..backbones.resnet import resnet34, resnext50_32x4d
 from ..backbones.swin import swin_t
+from ..errors import InpaintKitError
+from ..layers.forensic import ForensicStem
 from ..models.base import StrictConfig
 
 #: name -> constructor(in_chans, width); the only list of detector backbones.
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "resnet34": resnet34, "resnext50_32x4d": resnext50_32x4d, "swin_t": swin_t, "efficientnet_b0": efficientnet_b0}
+    "resnet34": resnet34,
+    "resnext50_32x4d": resnext50_32x4d,
+    "swin_t": swin_t,
+    "efficientnet_b0": efficientnet_b0,
+}
 BackboneName = Literal["resnet34", "resnext50_32x4d", "swin_t", "efficientnet_b0"]
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "weights" / "detector"
@@ -70,8 +75,9 @@ class ForgeryNet(nn.Module):
         chans = self.backbone.feature_channels
         d = cfg.decoder_channels
         self.lateral = nn.ModuleList(nn.Conv2d(c, d, 1) for c in chans)
-        self.fuse = nn.Sequential(nn.Conv2d(d, d, 3, padding=1, bias=False), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
-                                  nn.Conv2d(d, 1, 1))
+        self.fuse = nn.Sequential(
+            nn.Conv2d(d, d, 3, padding=1, bias=False), nn.BatchNorm2d(d), nn.ReLU(inplace=True), nn.Conv2d(d, 1, 1)
+        )
         # image head: average *and* max pooling — a small inpainted patch shows up in the max, not in the mean
         self.head = nn.Linear(2 * chans[-1] + 2, 1)
         # most pixels are not inpainted: start the map at a prior of ~10 % instead of 50 % (faster, stabler start)
@@ -129,8 +135,14 @@ def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
 class Detector:
     """A trained ``ForgeryNet`` with its threshold, for any image size. ``detect(rgb) -> Detection``."""
 
-    def __init__(self, net: ForgeryNet, threshold: float = 0.5, name: str = "detector", batch_size: int = 16,
-                 meta: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        net: ForgeryNet,
+        threshold: float = 0.5,
+        name: str = "detector",
+        batch_size: int = 16,
+        meta: dict[str, Any] | None = None,
+    ):
         self.net = net.eval()
         self.cfg = net.cfg
         self.threshold = float(threshold)
@@ -155,14 +167,14 @@ class Detector:
         weight = torch.zeros(ph, pw)
         best = -math.inf
         for i in range(0, len(boxes), self.batch_size):
-            chunk = boxes[i:i + self.batch_size]
-            batch = torch.cat([x[..., t:t + th, l:l + tw] for t, l in chunk])  # (B, 3, th, tw)
+            chunk = boxes[i : i + self.batch_size]
+            batch = torch.cat([x[..., t : t + th, l : l + tw] for t, l in chunk])  # (B, 3, th, tw)
             logits, maps = self.net(batch)
             best = max(best, float(logits.max()))
             probs = torch.sigmoid(maps[:, 0])
             for (t, l), p in zip(chunk, probs):
-                heat[t:t + th, l:l + tw] += p
-                weight[t:t + th, l:l + tw] += 1
+                heat[t : t + th, l : l + tw] += p
+                weight[t : t + th, l : l + tw] += 1
         heat = (heat / weight.clamp_min(1))[:h, :w]
         return best, heat.numpy().astype(np.float32)
 
@@ -189,13 +201,22 @@ def _check_rgb(rgb: Any) -> np.ndarray:
 
 # -- run folders ----------------------------------------------------------------------------------------------------
 
-def save_detector_run(run_dir: str | Path, net: ForgeryNet, *, threshold: float = 0.5,
-                      extra_meta: dict[str, Any] | None = None, weights_dtype: torch.dtype = torch.float32) -> Path:
+
+def save_detector_run(
+    run_dir: str | Path,
+    net: ForgeryNet,
+    *,
+    threshold: float = 0.5,
+    extra_meta: dict[str, Any] | None = None,
+    weights_dtype: torch.dtype = torch.float32,
+) -> Path:
     """Write ``model.safetensors`` and ``detector.json`` (threshold, model config) into ``run_dir``."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to(weights_dtype if v.is_floating_point() else v.dtype).contiguous()
-             for k, v in net.state_dict().items()}
+    state = {
+        k: v.detach().to(weights_dtype if v.is_floating_point() else v.dtype).contiguous()
+        for k, v in net.state_dict().items()
+    }
     save_file(state, str(run_dir / WEIGHTS_FILE))
     meta = {"threshold": float(threshold), "model": net.cfg.model_dump(), **(extra_meta or {})}
     (run_dir / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
@@ -210,8 +231,10 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
     if cfg_p.is_file():
         cfg = yaml.safe_load(cfg_p.read_text()) or {}
         return {"threshold": 0.5, "model": cfg.get("model", {})}
-    raise InpaintKitError(f"{run_dir}: not a detector run folder (no {META_FILE} or config.yaml); "
-                          "train one with `inpaintkit forensics train`")
+    raise InpaintKitError(
+        f"{run_dir}: not a detector run folder (no {META_FILE} or config.yaml); "
+        "train one with `inpaintkit forensics train`"
+    )
 
 
 def load_detector_net(run_dir: str | Path) -> tuple[ForgeryNet, dict[str, Any]]:
@@ -224,6 +247,8 @@ def load_detector_net(run_dir: str | Path) -> tuple[ForgeryNet, dict[str, Any]]:
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
     missing, unexpected = net.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise InpaintKitError(f"{weights}: weights do not match the model config "
-                              f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+        raise InpaintKitError(
+            f"{weights}: weights do not match the model config "
+            f"({len(missing)} missing, {len(unexpected)} unexpected tensors)"
+        )
     return net.eval(), meta

@@ -11,6 +11,7 @@ region it was taken from does not).
 
 Only the threshold on the score is set from data, on untouched photos (``fusion.py``). ~30 ms at 256².
 """
+
 from __future__ import annotations
 
 import cv2
@@ -30,7 +31,7 @@ def window_dct(y: np.ndarray, coeffs: tuple[tuple[int, int], ...] = _ZIGZAG) -> 
     for i, (u, v) in enumerate(coeffs):
         # correlation with the basis image D[u] (rows) x D[v] (columns), anchored at the window's top-left corner
         r = cv2.sepFilter2D(y, cv2.CV_32F, DCT8[v], DCT8[u], anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-        out[..., i] = r[:h - WIN + 1, :w - WIN + 1]
+        out[..., i] = r[: h - WIN + 1, : w - WIN + 1]
     return out
 
 
@@ -39,9 +40,19 @@ class DuplicationBranch:
 
     name = "duplication"
 
-    def __init__(self, *, min_shift: int = 16, min_votes: int = 60, min_std: float = 4.0, tol: float = 8.0,
-                 quant: float = 12.0, neighbours: int = 3, blur: float = 1.0, peak_ratio: float = 2.0,
-                 copy_side_only: bool = True):
+    def __init__(
+        self,
+        *,
+        min_shift: int = 16,
+        min_votes: int = 60,
+        min_std: float = 4.0,
+        tol: float = 8.0,
+        quant: float = 12.0,
+        neighbours: int = 3,
+        blur: float = 1.0,
+        peak_ratio: float = 2.0,
+        copy_side_only: bool = True,
+    ):
         self.min_shift = min_shift
         self.min_votes = min_votes
         self.min_std = min_std
@@ -71,7 +82,7 @@ class DuplicationBranch:
         pos = np.stack(np.divmod(idx, gw), axis=1)  # (n, 2) window top-left (row, col)
         # hash the coarsely quantised descriptor (twice, the second grid offset by half a step, so two windows
         # on either side of a rounding boundary still meet), sort by hash: equal hashes are neighbours
-        weights = np.random.default_rng(0).integers(1, 2 ** 31, k, dtype=np.int64)
+        weights = np.random.default_rng(0).integers(1, 2**31, k, dtype=np.int64)
         pairs_a, pairs_b = [], []
         for offset in (0.0, 0.5):
             key = np.floor(feats * (1.0 / self.quant) + offset).astype(np.int64) @ weights
@@ -101,8 +112,7 @@ class DuplicationBranch:
             # a copy votes for one exact shift; a self-similar texture (waves, a gradient) for a drifting band of
             # neighbouring shifts: keep a shift only when it clearly beats its 8 neighbours
             k0 = int(uniq[u])
-            near = max(votes.get(k0 + (ddy << 16) + ddx, 0) for ddy in (-1, 0, 1) for ddx in (-1, 0, 1)
-                       if ddy or ddx)
+            near = max(votes.get(k0 + (ddy << 16) + ddx, 0) for ddy in (-1, 0, 1) for ddx in (-1, 0, 1) if ddy or ddx)
             if counts[u] < self.peak_ratio * near:
                 continue
             sel = inv == u
@@ -124,7 +134,9 @@ class DuplicationBranch:
         """Mean |Laplacian| on a 2-pixel ring around ``region`` relative to the image's median |Laplacian|."""
         lap = np.abs(cv2.Laplacian(y, cv2.CV_32F))
         r = region.astype(np.uint8)
-        ring = cv2.dilate(r, np.ones((3, 3), np.uint8)).astype(bool) & ~cv2.erode(r, np.ones((3, 3), np.uint8)).astype(bool)
+        ring = cv2.dilate(r, np.ones((3, 3), np.uint8)).astype(bool) & ~cv2.erode(r, np.ones((3, 3), np.uint8)).astype(
+            bool
+        )
         return float(lap[ring].mean() / (np.median(lap) + 1e-3)) if ring.any() else 0.0
 
     def predict(self, rgb: np.ndarray, max_side: int = 1024) -> tuple[float, np.ndarray]:

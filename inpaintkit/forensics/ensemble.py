@@ -11,6 +11,7 @@ in numpy — logistic regression: scaler + coefficients in ``ensemble.json``; ra
 arrays, SVC: support vectors and dual coefficients (+ a Platt sigmoid), in ``stacker.safetensors``. The numpy
 predictions equal scikit-learn's (tested). Member detectors are copied into the ensemble folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,16 +81,30 @@ class Stacker:
             return cls(kind, {**base, "trees": n}, arrays)
         if kind == "svc":
             from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_predict
+
             svc = SVC(C=1.0, kernel="rbf", gamma="scale").fit(Z, y)
             gamma = float(svc._gamma)
             # Platt scaling fitted on out-of-fold decision values (libsvm's own probability is not reproducible)
-            cv = GroupKFold(5) if groups is not None and len(set(groups)) >= 5 else StratifiedKFold(5, shuffle=True, random_state=seed)
-            dec = cross_val_predict(SVC(C=1.0, kernel="rbf", gamma="scale"), Z, y, cv=cv, groups=groups,
-                                    method="decision_function")
+            cv = (
+                GroupKFold(5)
+                if groups is not None and len(set(groups)) >= 5
+                else StratifiedKFold(5, shuffle=True, random_state=seed)
+            )
+            dec = cross_val_predict(
+                SVC(C=1.0, kernel="rbf", gamma="scale"), Z, y, cv=cv, groups=groups, method="decision_function"
+            )
             platt = LogisticRegression(max_iter=1000).fit(dec[:, None], y)
-            return cls(kind, {**base, "gamma": gamma, "intercept": float(svc.intercept_[0]),
-                              "platt_a": float(platt.coef_[0, 0]), "platt_b": float(platt.intercept_[0])},
-                       {"sv": svc.support_vectors_.astype(np.float64), "dual": svc.dual_coef_[0].astype(np.float64)})
+            return cls(
+                kind,
+                {
+                    **base,
+                    "gamma": gamma,
+                    "intercept": float(svc.intercept_[0]),
+                    "platt_a": float(platt.coef_[0, 0]),
+                    "platt_b": float(platt.intercept_[0]),
+                },
+                {"sv": svc.support_vectors_.astype(np.float64), "dual": svc.dual_coef_[0].astype(np.float64)},
+            )
         raise InpaintKitError(f"unknown stacker {kind!r}; choose from: {', '.join(STACKERS)}")
 
     # -- numpy inference -------------------------------------------------------------------------------------------
@@ -143,8 +158,11 @@ def cv_scores(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, kind: str
     from sklearn.model_selection import GroupKFold, StratifiedKFold
 
     n_groups = len(set(groups)) if groups is not None else 0
-    splits = (GroupKFold(min(5, n_groups)).split(X, y, groups) if n_groups >= 3
-              else StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y))
+    splits = (
+        GroupKFold(min(5, n_groups)).split(X, y, groups)
+        if n_groups >= 3
+        else StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y)
+    )
     out = np.zeros(len(y))
     for tr, te in splits:
         if len(set(y[tr])) < 2:
@@ -157,8 +175,14 @@ def cv_scores(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, kind: str
 class EnsembleDetector:
     """Members' features -> stacker -> score; the heatmap is the members' mean. Same API as ``Detector``."""
 
-    def __init__(self, members: list[Detector], stacker: Stacker, threshold: float = 0.5, name: str = "ensemble",
-                 meta: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        members: list[Detector],
+        stacker: Stacker,
+        threshold: float = 0.5,
+        name: str = "ensemble",
+        meta: dict[str, Any] | None = None,
+    ):
         self.members, self.stacker = members, stacker
         self.threshold = float(threshold)
         self.name = name
@@ -180,8 +204,14 @@ class EnsembleDetector:
     __call__ = detect
 
 
-def save_ensemble(out: str | Path, member_dirs: list[str | Path], stacker: Stacker, *, threshold: float,
-                  extra: dict[str, Any] | None = None) -> Path:
+def save_ensemble(
+    out: str | Path,
+    member_dirs: list[str | Path],
+    stacker: Stacker,
+    *,
+    threshold: float,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Copy the members' weights into ``out/members/`` and write the stacker next to them."""
     out = Path(out)
     (out / "members").mkdir(parents=True, exist_ok=True)
@@ -213,13 +243,23 @@ def load_ensemble(folder: str | Path) -> EnsembleDetector:
     for rel in info["members"]:
         net, meta = load_detector_net(folder / rel)
         members.append(Detector(net, meta.get("threshold", 0.5), name=rel, meta=meta))
-    return EnsembleDetector(members, Stacker.load(info["stacker"], folder), info.get("threshold", 0.5),
-                            name=str(folder), meta=info)
+    return EnsembleDetector(
+        members, Stacker.load(info["stacker"], folder), info.get("threshold", 0.5), name=str(folder), meta=info
+    )
 
 
-def fit_ensemble(member_dirs: list[str | Path], index: str | Path, out: str | Path, *,
-                 kinds: tuple[str, ...] = STACKERS, split: str = "val", limit: int | None = None,
-                 target_fpr: float = 0.02, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+def fit_ensemble(
+    member_dirs: list[str | Path],
+    index: str | Path,
+    out: str | Path,
+    *,
+    kinds: tuple[str, ...] = STACKERS,
+    split: str = "val",
+    limit: int | None = None,
+    target_fpr: float = 0.02,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Score ``split`` with every member, pick the stacker kind with the best grouped-CV ROC-AUC, fit and save it.
 
     Returns ``{"cv_auc": {kind: auc}, "chosen": kind, "threshold": t}``.
@@ -241,10 +281,16 @@ def fit_ensemble(member_dirs: list[str | Path], index: str | Path, out: str | Pa
         net, meta = load_detector_net(d)
         members.append(Detector(net, meta.get("threshold", 0.5), name=str(d)))
     ens = EnsembleDetector(members, Stacker("logistic", {}, {}))
-    from tqdm import tqdm
     import sys
-    X = np.asarray([ens.features(load_sample(root, r)[0])[0]
-                    for r in tqdm(recs, desc="ensemble features", disable=not progress, file=sys.stderr)])
+
+    from tqdm import tqdm
+
+    X = np.asarray(
+        [
+            ens.features(load_sample(root, r)[0])[0]
+            for r in tqdm(recs, desc="ensemble features", disable=not progress, file=sys.stderr)
+        ]
+    )
     y = np.asarray([r["label"] for r in recs])
     groups = np.asarray([r["source_id"] for r in recs])
     aucs = {k: float(roc_auc_score(y, cv_scores(X, y, groups, k, seed))) for k in kinds}

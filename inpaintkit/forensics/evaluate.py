@@ -8,9 +8,9 @@ mask is resized with the image), and a leave-one-inpainter-out table from runs t
 
 The metric functions are numpy (rank-based AUC, step-wise AP) and are tested against scikit-learn.
 """
+
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -74,8 +74,13 @@ def binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"accuracy": (tp + tn) / max(1, len(y)), "precision": precision, "recall": recall, "f1": f1,
-            "confusion": [[tn, fp], [fn, tp]]}
+    return {
+        "accuracy": (tp + tn) / max(1, len(y)),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "confusion": [[tn, fp], [fn, tp]],
+    }
 
 
 def iou(y: np.ndarray, pred: np.ndarray) -> float:
@@ -87,14 +92,21 @@ def iou(y: np.ndarray, pred: np.ndarray) -> float:
 def image_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
     y, scores = np.asarray(y), np.asarray(scores)
     out = binary_metrics(y, scores >= threshold)
-    out.update({"roc_auc": roc_auc(y, scores), "ap": average_precision(y, scores),
-                "fpr": float((scores[y == 0] >= threshold).mean()) if (y == 0).any() else float("nan"),
-                "n_real": int((y == 0).sum()), "n_inpainted": int((y == 1).sum())})
+    out.update(
+        {
+            "roc_auc": roc_auc(y, scores),
+            "ap": average_precision(y, scores),
+            "fpr": float((scores[y == 0] >= threshold).mean()) if (y == 0).any() else float("nan"),
+            "n_real": int((y == 0).sum()),
+            "n_inpainted": int((y == 1).sum()),
+        }
+    )
     return out
 
 
-def pixel_metrics(masks: list[np.ndarray], heats: list[np.ndarray], *, max_pixels: int = 2_000_000,
-                  seed: int = 0) -> dict[str, float]:
+def pixel_metrics(
+    masks: list[np.ndarray], heats: list[np.ndarray], *, max_pixels: int = 2_000_000, seed: int = 0
+) -> dict[str, float]:
     """Mean per-image F1 and IoU of ``heat >= 0.5``, and pooled pixel ROC-AUC (subsampled to ``max_pixels``)."""
     if not masks:
         return {"pixel_f1": float("nan"), "pixel_iou": float("nan"), "pixel_auc": float("nan")}
@@ -110,6 +122,7 @@ def pixel_metrics(masks: list[np.ndarray], heats: list[np.ndarray], *, max_pixel
 
 # -- evaluation -------------------------------------------------------------------------------------------------------
 
+
 def _jpeg_t(q: int) -> Callable:
     return lambda rgb, mask: (jpeg(rgb, q), mask)
 
@@ -119,13 +132,25 @@ def _resize_t(f: float) -> Callable:
 
 
 #: name -> (image, mask) transform of the robustness table
-CONDITIONS: dict[str, Callable | None] = {"clean": None, "jpeg90": _jpeg_t(90), "jpeg75": _jpeg_t(75),
-                                          "jpeg50": _jpeg_t(50), "resize0.75": _resize_t(0.75),
-                                          "resize0.5": _resize_t(0.5)}
+CONDITIONS: dict[str, Callable | None] = {
+    "clean": None,
+    "jpeg90": _jpeg_t(90),
+    "jpeg75": _jpeg_t(75),
+    "jpeg50": _jpeg_t(50),
+    "resize0.75": _resize_t(0.75),
+    "resize0.5": _resize_t(0.5),
+}
 
 
-def score_split(det, root: Path, recs: list[dict[str, Any]], transform: Callable | None = None,
-                progress: bool = True, desc: str = "score", jpeg: bool = False) -> dict[str, Any]:
+def score_split(
+    det,
+    root: Path,
+    recs: list[dict[str, Any]],
+    transform: Callable | None = None,
+    progress: bool = True,
+    desc: str = "score",
+    jpeg: bool = False,
+) -> dict[str, Any]:
     """Run ``det`` on ``recs``; returns labels, scores, inpainters, masks and heatmaps, and for a fused detector
     each branch's calibrated scores and per-image pixel F1 (``branch_scores``, ``branch_f1``).
 
@@ -153,9 +178,16 @@ def score_split(det, root: Path, recs: list[dict[str, Any]], transform: Callable
         inps.append(rec.get("inpainter"))
         masks.append(mask)
         heats.append(res.heatmap)
-    return {"y": np.asarray(ys), "scores": np.asarray(scores), "inpainters": inps, "masks": masks, "heats": heats,
-            "records": recs, "branch_scores": {b: np.asarray(v) for b, v in b_scores.items()},
-            "branch_f1": {b: np.asarray(v) for b, v in b_f1.items()}}
+    return {
+        "y": np.asarray(ys),
+        "scores": np.asarray(scores),
+        "inpainters": inps,
+        "masks": masks,
+        "heats": heats,
+        "records": recs,
+        "branch_scores": {b: np.asarray(v) for b, v in b_scores.items()},
+        "branch_f1": {b: np.asarray(v) for b, v in b_f1.items()},
+    }
 
 
 def summarize(scored: dict[str, Any], threshold: float) -> dict[str, Any]:
@@ -174,8 +206,10 @@ def summarize(scored: dict[str, Any], threshold: float) -> dict[str, Any]:
     # each branch of a fused detector on its own: ROC-AUC overall and per inpainter, mean pixel F1 of its map
     fake_inps = [inps[i] for i in fake]
     for b, bs in scored.get("branch_scores", {}).items():
-        row = {"roc_auc": roc_auc(y, bs), "pixel_f1": float(np.mean(scored["branch_f1"][b]))
-               if len(scored["branch_f1"].get(b, [])) else float("nan")}
+        row = {
+            "roc_auc": roc_auc(y, bs),
+            "pixel_f1": float(np.mean(scored["branch_f1"][b])) if len(scored["branch_f1"].get(b, [])) else float("nan"),
+        }
         for name in sorted({n for n in inps if n}):
             sel = real | np.array([n == name for n in inps])
             row[name] = roc_auc(y[sel], bs[sel])
@@ -197,8 +231,15 @@ def pick_records(index: str | Path, split: str, limit_per_source: int | None = N
     return root, recs
 
 
-def evaluate(det, index: str | Path, *, split: str = "test", conditions: list[str] = ("clean",),
-             limit_per_source: int | None = None, progress: bool = True) -> dict[str, Any]:
+def evaluate(
+    det,
+    index: str | Path,
+    *,
+    split: str = "test",
+    conditions: list[str] = ("clean",),
+    limit_per_source: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """``{condition: summarize(...)}`` plus the clean run's raw scores (for curves and examples)."""
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
@@ -216,8 +257,14 @@ def evaluate(det, index: str | Path, *, split: str = "test", conditions: list[st
     return results
 
 
-def leave_one_out(run_dirs: list[str | Path], index: str | Path, *, split: str = "test",
-                  limit_per_source: int | None = None, progress: bool = True) -> list[dict[str, Any]]:
+def leave_one_out(
+    run_dirs: list[str | Path],
+    index: str | Path,
+    *,
+    split: str = "test",
+    limit_per_source: int | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """For each run trained with ``exclude_inpainters = [X]``: ROC-AUC and recall on X (unseen) and on the
     inpainters it saw, against the same real samples."""
     from .load import load_detector
@@ -228,19 +275,26 @@ def leave_one_out(run_dirs: list[str | Path], index: str | Path, *, split: str =
         det = load_detector(d)
         left_out = det.meta.get("exclude_inpainters") or []
         if len(left_out) != 1:
-            raise InpaintKitError(f"{d}: not a leave-one-out run (exclude_inpainters = {left_out}); train it with "
-                                  "--set data.exclude_inpainters=[NAME]")
+            raise InpaintKitError(
+                f"{d}: not a leave-one-out run (exclude_inpainters = {left_out}); train it with "
+                "--set data.exclude_inpainters=[NAME]"
+            )
         x = left_out[0]
         scored = score_split(det, root, recs, None, progress, desc=f"loo {x}")
         y, s, inps = scored["y"], scored["scores"], scored["inpainters"]
         real = y == 0
         unseen = np.array([n == x for n in inps])
         seen = (y == 1) & ~unseen
-        rows.append({"run": str(d), "left_out": x,
-                     "auc_unseen": roc_auc(y[real | unseen], s[real | unseen]),
-                     "recall_unseen": float((s[unseen] >= det.threshold).mean()) if unseen.any() else float("nan"),
-                     "auc_seen": roc_auc(y[real | seen], s[real | seen]),
-                     "fpr": float((s[real] >= det.threshold).mean())})
+        rows.append(
+            {
+                "run": str(d),
+                "left_out": x,
+                "auc_unseen": roc_auc(y[real | unseen], s[real | unseen]),
+                "recall_unseen": float((s[unseen] >= det.threshold).mean()) if unseen.any() else float("nan"),
+                "auc_seen": roc_auc(y[real | seen], s[real | seen]),
+                "fpr": float((s[real] >= det.threshold).mean()),
+            }
+        )
     return rows
 
 

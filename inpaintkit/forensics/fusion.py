@@ -13,6 +13,7 @@ Folder layout (the bundled detector and ``inpaintkit forensics fit-detector`` ru
 thresholds, settings), ``noise_lgbm.txt`` (the noise branch's trees) and, for the CNN branch, the CNN detector's own
 ``model.safetensors`` + ``detector.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -84,8 +85,15 @@ def looks_jpeg(rgb: np.ndarray) -> bool:
 class FusedDetector:
     """``detect(rgb, jpeg=None) -> Detection`` with ``branches`` = each branch's calibrated probability."""
 
-    def __init__(self, meta: dict[str, Any], *, noise: NoiseBranch | None = None,
-                 duplication: DuplicationBranch | None = None, cnn: Any = None, name: str = "fused"):
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        *,
+        noise: NoiseBranch | None = None,
+        duplication: DuplicationBranch | None = None,
+        cnn: Any = None,
+        name: str = "fused",
+    ):
         self.meta = meta
         self.noise, self.duplication, self.cnn = noise, duplication, cnn
         self.name = name
@@ -138,8 +146,7 @@ class FusedDetector:
         if heat is None:
             raise InpaintKitError(f"{self.folder}: no calibrated branch among {', '.join(raw) or 'none'}")
         score = 1.0 / (1.0 + math.exp(-z))
-        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=probs,
-                         maps=maps)
+        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=probs, maps=maps)
 
     def detect(self, rgb: np.ndarray, jpeg: bool | None = None) -> Detection:
         rgb = _check_rgb(rgb)
@@ -158,8 +165,13 @@ def load_cnn(folder: Path):
     return Detector(net, cmeta.get("threshold", 0.5), name="cnn", meta=cmeta)
 
 
-def calibrate(raw_scores: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray], *,
-              fpr_budget: float = 0.05, split: dict[str, float] | None = None) -> dict[str, Any]:
+def calibrate(
+    raw_scores: dict[str, dict[str, np.ndarray]],
+    labels: dict[str, np.ndarray],
+    *,
+    fpr_budget: float = 0.05,
+    split: dict[str, float] | None = None,
+) -> dict[str, Any]:
     """Platt fits and thresholds per input kind ('png', 'jpeg') and branch.
 
     Args:
@@ -183,9 +195,16 @@ def calibrate(raw_scores: dict[str, dict[str, np.ndarray]], labels: dict[str, np
             # just above the calibrated score of the untouched image that would exceed the budget, so at most
             # `budget` of them are flagged; the margin (1e-3 in logit) keeps that image's fused score below 0.5
             k = int(math.floor(budget * len(p_real)))
-            thr = float(platt((1.0, float(_logit(p_real[len(p_real) - k - 1])) + 1e-3), 0.0)) if k < len(p_real) else 0.0
-            out[kind][b] = {"platt": [ab[0], ab[1]], "threshold": min(max(thr, 1e-6), 1 - 1e-6),
-                            "budget": budget, "n_real": int((y == 0).sum()), "n_inpainted": int((y == 1).sum())}
+            thr = (
+                float(platt((1.0, float(_logit(p_real[len(p_real) - k - 1])) + 1e-3), 0.0)) if k < len(p_real) else 0.0
+            )
+            out[kind][b] = {
+                "platt": [ab[0], ab[1]],
+                "threshold": min(max(thr, 1e-6), 1 - 1e-6),
+                "budget": budget,
+                "n_real": int((y == 0).sum()),
+                "n_inpainted": int((y == 1).sum()),
+            }
     return out
 
 
@@ -195,8 +214,9 @@ def calibrate(raw_scores: dict[str, dict[str, np.ndarray]], labels: dict[str, np
 SCORES_FILE = "calibration_scores.json"
 
 
-def validation_scores(det: FusedDetector, root: Path, recs: list[dict[str, Any]], progress: bool = True
-                      ) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]]]:
+def validation_scores(
+    det: FusedDetector, root: Path, recs: list[dict[str, Any]], progress: bool = True
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]]]:
     """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg')."""
     import sys
 
@@ -216,25 +236,40 @@ def validation_scores(det: FusedDetector, root: Path, recs: list[dict[str, Any]]
     return raw, labels
 
 
-def recalibrate(folder: str | Path, *, fpr_budget: float | None = None, split: dict[str, float] | None = None
-                ) -> dict[str, Any]:
+def recalibrate(
+    folder: str | Path, *, fpr_budget: float | None = None, split: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Redo the Platt fits and thresholds of a fitted folder from its saved validation scores (new budget or
     split of it between the branches); rewrites ``fusion.json``."""
     folder = Path(folder)
     meta = json.loads((folder / FUSION_FILE).read_text())
     saved = json.loads((folder / SCORES_FILE).read_text())
     budget = meta["fpr_budget"] if fpr_budget is None else fpr_budget
-    meta["calibration"] = calibrate({k: {b: np.asarray(v) for b, v in d.items()} for k, d in saved["raw"].items()},
-                                    {k: np.asarray(v) for k, v in saved["labels"].items()}, fpr_budget=budget,
-                                    split=split)
+    meta["calibration"] = calibrate(
+        {k: {b: np.asarray(v) for b, v in d.items()} for k, d in saved["raw"].items()},
+        {k: np.asarray(v) for k, v in saved["labels"].items()},
+        fpr_budget=budget,
+        split=split,
+    )
     meta["fpr_budget"] = budget
     meta["budget_split"] = split or DEFAULT_SPLIT
     (folder / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
-def fit_detector(index: str | Path, out: str | Path, *, cnn: str | Path | None = None, exclude: list[str] = (),
-                 train_split: str = "train", val_split: str = "val", fpr_budget: float = 0.05, seed: int = 0,
-                 val_limit: int | None = None, progress: bool = True) -> dict[str, Any]:
+
+def fit_detector(
+    index: str | Path,
+    out: str | Path,
+    *,
+    cnn: str | Path | None = None,
+    exclude: list[str] = (),
+    train_split: str = "train",
+    val_split: str = "val",
+    fpr_budget: float = 0.05,
+    seed: int = 0,
+    val_limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train the noise branch on ``train_split``, calibrate every branch on ``val_split`` (PNG as stored, JPEG
     re-compressed at q50/75/90 in turn), copy the CNN detector ``cnn`` in, write ``out``; returns the meta.
 
@@ -282,12 +317,24 @@ def fit_detector(index: str | Path, out: str | Path, *, cnn: str | Path | None =
     det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det)
     raw, labels = validation_scores(det, root, val, progress=progress)
     (out / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": labels}) + "\n")
-    cal = calibrate({k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()},
-                    {k: np.asarray(v) for k, v in labels.items()}, fpr_budget=fpr_budget)
-    meta = {"branches": det.branches, "noise_quantile": noise.quantile, "duplication": {},
-            "calibration": cal, "fpr_budget": fpr_budget, "budget_split": DEFAULT_SPLIT, "exclude_inpainters": sorted(excl),
-            "trained_on": sorted({r["inpainter"] for r in train if r.get("inpainter")}),
-            "calibrated_on": sorted({r["inpainter"] for r in val if r.get("inpainter")}),
-            "n_train": len(train), "n_val": len(val), "seed": seed}
+    cal = calibrate(
+        {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()},
+        {k: np.asarray(v) for k, v in labels.items()},
+        fpr_budget=fpr_budget,
+    )
+    meta = {
+        "branches": det.branches,
+        "noise_quantile": noise.quantile,
+        "duplication": {},
+        "calibration": cal,
+        "fpr_budget": fpr_budget,
+        "budget_split": DEFAULT_SPLIT,
+        "exclude_inpainters": sorted(excl),
+        "trained_on": sorted({r["inpainter"] for r in train if r.get("inpainter")}),
+        "calibrated_on": sorted({r["inpainter"] for r in val if r.get("inpainter")}),
+        "n_train": len(train),
+        "n_val": len(val),
+        "seed": seed,
+    }
     (out / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta

@@ -2,6 +2,7 @@
 
 Kept apart from the detector kinds it dispatches to, so none of them imports another through it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,10 @@ def load_detector(spec: str | Path | None = None, *, threshold: float | None = N
     """
     if spec is None or str(spec) == BUNDLED_NAME:
         if not _has_detector(BUNDLED_DIR):
-            raise InpaintKitError(f"no bundled detector weights in {BUNDLED_DIR}; pass a run folder "
-                                  "(train one with `inpaintkit forensics train`)")
+            raise InpaintKitError(
+                f"no bundled detector weights in {BUNDLED_DIR}; pass a run folder "
+                "(train one with `inpaintkit forensics train`)"
+            )
         path, name = BUNDLED_DIR, BUNDLED_NAME
     else:
         path, name = Path(spec), str(spec)

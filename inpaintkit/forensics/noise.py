@@ -13,6 +13,7 @@ Features are plain numpy/OpenCV over the whole image at once (~10 ms at 256²). 
 on local noise inconsistencies; Fridrich & Kodovsky (2012) for the SRM residuals; Cozzolino & Verdoliva's
 Noiseprint (2020) for the idea of judging a region against the image's own noise.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,12 @@ MODEL_FILE = "noise_lgbm.txt"
 # high-pass residual kernels: 3x3 Laplacian, SRM first-order-ish "edge" 3x3 and the 5x5 "KV" square filter
 _LAP = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
 _SRM3 = np.array([[-1, 2, -1], [2, -4, 2], [-1, 2, -1]], np.float32) / 4
-_KV = np.array([[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2],
-                [-1, 2, -2, 2, -1]], np.float32) / 12
+_KV = (
+    np.array(
+        [[-1, 2, -2, 2, -1], [2, -6, 8, -6, 2], [-2, 8, -12, 8, -2], [2, -6, 8, -6, 2], [-1, 2, -2, 2, -1]], np.float32
+    )
+    / 12
+)
 
 
 def _dct_matrix(n: int = BLOCK) -> np.ndarray:
@@ -41,7 +46,7 @@ def _dct_matrix(n: int = BLOCK) -> np.ndarray:
 
 
 DCT8 = _dct_matrix()
-_HF = (np.add.outer(np.arange(BLOCK), np.arange(BLOCK)) >= 6)  # high-frequency DCT positions (u + v >= 6)
+_HF = np.add.outer(np.arange(BLOCK), np.arange(BLOCK)) >= 6  # high-frequency DCT positions (u + v >= 6)
 
 
 def blocks_of(x: np.ndarray, b: int = BLOCK) -> np.ndarray:
@@ -79,10 +84,12 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     feats: dict[str, np.ndarray] = {}
     # residual energies (mean |r| per block), relative to the image's median block, over 1x1, 3x3, 7x7 blocks
     med = cv2.medianBlur(np.ascontiguousarray(rgb[:h, :w]), 3).astype(np.float32)
-    res = {"lap": cv2.filter2D(y, -1, _LAP, borderType=cv2.BORDER_REFLECT),
-           "srm3": cv2.filter2D(y, -1, _SRM3, borderType=cv2.BORDER_REFLECT),
-           "kv": cv2.filter2D(y, -1, _KV, borderType=cv2.BORDER_REFLECT),
-           "med": (x - med) @ np.array([0.299, 0.587, 0.114], np.float32)}
+    res = {
+        "lap": cv2.filter2D(y, -1, _LAP, borderType=cv2.BORDER_REFLECT),
+        "srm3": cv2.filter2D(y, -1, _SRM3, borderType=cv2.BORDER_REFLECT),
+        "kv": cv2.filter2D(y, -1, _KV, borderType=cv2.BORDER_REFLECT),
+        "med": (x - med) @ np.array([0.299, 0.587, 0.114], np.float32),
+    }
     for name, r in res.items():
         e = _block_mean(np.abs(r))
         rel = _log_rel(e)
@@ -92,9 +99,10 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
         feats[f"{name}_abs"] = np.log(e + 1e-4)
     # the residual's own spread of energy within the block (a fill's border blocks are half noisy, half smooth)
     lap_b = blocks_of(np.abs(res["lap"]))
-    feats["lap_min_quarter"] = np.log(np.min(lap_b.reshape(*lap_b.shape[:2], 2, 4, 2, 4).mean(axis=(3, 5))
-                                             .reshape(*lap_b.shape[:2], 4), axis=2) + 1e-4) - np.log(
-        _block_mean(np.abs(res["lap"])) + 1e-4)
+    feats["lap_min_quarter"] = np.log(
+        np.min(lap_b.reshape(*lap_b.shape[:2], 2, 4, 2, 4).mean(axis=(3, 5)).reshape(*lap_b.shape[:2], 4), axis=2)
+        + 1e-4
+    ) - np.log(_block_mean(np.abs(res["lap"])) + 1e-4)
     # DCT of each luma block: share of high-frequency coefficients near zero, and their energy (relative)
     c = np.einsum("ij,abjk,lk->abil", DCT8, blocks_of(y - 128.0), DCT8, optimize=True)  # (h/8, w/8, 8, 8)
     hf = np.abs(c[..., _HF])
@@ -113,7 +121,7 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     rr = x - med
     rb = blocks_of(rr)  # (a, b, 8, 8, 3)
     rb = rb - rb.mean(axis=(2, 3), keepdims=True)
-    var = (rb ** 2).sum(axis=(2, 3)) + 1e-3  # (a, b, 3)
+    var = (rb**2).sum(axis=(2, 3)) + 1e-3  # (a, b, 3)
     for i, j, n in ((0, 1, "rg"), (1, 2, "gb")):
         feats[f"corr_{n}"] = (rb[..., i] * rb[..., j]).sum(axis=(2, 3)) / np.sqrt(var[..., i] * var[..., j])
     feats["corr_3"] = _box((feats["corr_rg"] + feats["corr_gb"]) / 2, 3)
@@ -194,7 +202,7 @@ class NoiseBranch:
                 f = block_features(rgb[t:b, l:r])
                 gh, gw, nf = f.shape
                 p = self.booster.predict(f.reshape(-1, nf), num_threads=1)
-                out[t // BLOCK:t // BLOCK + gh, l // BLOCK:l // BLOCK + gw] = p.reshape(gh, gw)
+                out[t // BLOCK : t // BLOCK + gh, l // BLOCK : l // BLOCK + gw] = p.reshape(gh, gw)
         return out
 
     def predict(self, rgb: np.ndarray) -> tuple[float, np.ndarray]:
@@ -202,8 +210,9 @@ class NoiseBranch:
         return image_score(g, self.quantile), upsample(g, rgb.shape[:2])
 
 
-def training_rows(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator,
-                  max_blocks: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def training_rows(
+    rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Generator, max_blocks: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """(features, 0/1 labels) of up to ``max_blocks`` blocks of one sample: blocks > 50 % hole are positive,
     blocks with no hole pixel negative, the rest (a fill's border) left out."""
     f = block_features(rgb)
@@ -215,25 +224,48 @@ def training_rows(rgb: np.ndarray, mask: np.ndarray | None, rng: np.random.Gener
     return f[keep], (lab[keep] > 0.5).astype(np.float32)
 
 
-def fit_noise_rows(x: np.ndarray, y: np.ndarray, *, seed: int = 0, rounds: int = 200,
-                   quantile: float = 0.98) -> NoiseBranch:
+def fit_noise_rows(
+    x: np.ndarray, y: np.ndarray, *, seed: int = 0, rounds: int = 200, quantile: float = 0.98
+) -> NoiseBranch:
     """Gradient-boosted trees (LightGBM, one thread) on block rows; the classes are weighted to balance."""
     import lightgbm as lgb
 
     if len(y) == 0 or y.min() == y.max():
         raise InpaintKitError("noise branch: training needs both untouched and inpainted samples")
     w = np.where(y > 0, 0.5 / y.mean(), 0.5 / (1 - y.mean()))
-    params = {"objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 50,
-              "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
-              "seed": seed, "num_threads": 1, "verbose": -1, "deterministic": True}
+    params = {
+        "objective": "binary",
+        "learning_rate": 0.05,
+        "num_leaves": 31,
+        "min_data_in_leaf": 50,
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "seed": seed,
+        "num_threads": 1,
+        "verbose": -1,
+        "deterministic": True,
+    }
     booster = lgb.train(params, lgb.Dataset(x, y, weight=w, feature_name=list(FEATURE_NAMES)), num_boost_round=rounds)
     return NoiseBranch(booster, quantile)
 
 
-def fit_noise_branch(samples: list[tuple[np.ndarray, np.ndarray | None]], *, seed: int = 0, rounds: int = 200,
-                     max_blocks_per_image: int = 256, quantile: float = 0.98) -> NoiseBranch:
+def fit_noise_branch(
+    samples: list[tuple[np.ndarray, np.ndarray | None]],
+    *,
+    seed: int = 0,
+    rounds: int = 200,
+    max_blocks_per_image: int = 256,
+    quantile: float = 0.98,
+) -> NoiseBranch:
     """Train the trees on (rgb, mask or None) samples (see ``training_rows``)."""
     rng = np.random.default_rng(seed)
     rows = [training_rows(rgb, mask, rng, max_blocks_per_image) for rgb, mask in samples]
-    return fit_noise_rows(np.concatenate([r[0] for r in rows]), np.concatenate([r[1] for r in rows]), seed=seed,
-                          rounds=rounds, quantile=quantile)
+    return fit_noise_rows(
+        np.concatenate([r[0] for r in rows]),
+        np.concatenate([r[1] for r in rows]),
+        seed=seed,
+        rounds=rounds,
+        quantile=quantile,
+    )

@@ -1,4 +1,5 @@
 """The evaluation report: ``report.md`` + ``report.html`` with the tables, ROC curves and example heatmaps."""
+
 from __future__ import annotations
 
 import html
@@ -35,6 +36,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def _plot_roc(results: dict[str, Any], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -73,46 +75,80 @@ def _examples(results: dict[str, Any], folder: Path, per_inpainter: int = 2) -> 
         rec = raw["records"][i]
         rgb, mask = load_sample(root, rec)
         heat = raw["heats"][i]
-        strip = np.concatenate([rgb, np.repeat((mask * 255).astype(np.uint8)[..., None], 3, 2),
-                                np.repeat(heat_png(heat)[..., None], 3, 2), overlay(rgb, heat)], axis=1)
+        strip = np.concatenate(
+            [
+                rgb,
+                np.repeat((mask * 255).astype(np.uint8)[..., None], 3, 2),
+                np.repeat(heat_png(heat)[..., None], 3, 2),
+                overlay(rgb, heat),
+            ],
+            axis=1,
+        )
         p = folder / f"example_{i:04d}.png"
         write_image(p, strip)
         out.append((f"{rec.get('inpainter') or 'real'} — score {raw['scores'][i]:.3f}", p.name))
     return out
 
 
-def write_report(results: dict[str, Any], out: str | Path, loo: list[dict[str, Any]] | None = None,
-                 title: str = "Detector evaluation") -> Path:
+def write_report(
+    results: dict[str, Any],
+    out: str | Path,
+    loo: list[dict[str, Any]] | None = None,
+    title: str = "Detector evaluation",
+) -> Path:
     """Write ``metrics.json``, ``report.md``, ``report.html``, ``roc.png`` and ``examples/`` into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps({**jsonable(results), "leave_one_out": loo or []}, indent=1) + "\n")
     conds = results["conditions"]
     first = next(iter(conds))
-    md = [f"# {title}", "", f"Split `{results['split']}`, {results['n']} images, threshold {results['threshold']:.3f}.",
-          "", f"## Per inpainter ({first})", ""]
-    rows = [[name] + [_fmt(m.get(c, float('nan'))) for c in _IMAGE_COLS] for name, m in conds[first].items()
-            if name != "branches"]
+    md = [
+        f"# {title}",
+        "",
+        f"Split `{results['split']}`, {results['n']} images, threshold {results['threshold']:.3f}.",
+        "",
+        f"## Per inpainter ({first})",
+        "",
+    ]
+    rows = [
+        [name] + [_fmt(m.get(c, float("nan"))) for c in _IMAGE_COLS]
+        for name, m in conds[first].items()
+        if name != "branches"
+    ]
     md += [_table(rows, ["inpainter", *_IMAGE_COLS]), ""]
     cm = conds[first]["overall"]["confusion"]
-    md += [f"Confusion matrix (rows: true real / inpainted; columns: predicted real / inpainted): "
-           f"`{cm[0]}` / `{cm[1]}`", ""]
+    md += [
+        f"Confusion matrix (rows: true real / inpainted; columns: predicted real / inpainted): `{cm[0]}` / `{cm[1]}`",
+        "",
+    ]
     if len(conds) > 1:
         md += ["## Robustness (all inpainters)", ""]
-        rows = [[c] + [_fmt(conds[c]["overall"][k]) for k in ("roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1")]
-                for c in conds]
+        rows = [
+            [c] + [_fmt(conds[c]["overall"][k]) for k in ("roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1")]
+            for c in conds
+        ]
         md += [_table(rows, ["condition", "roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1"]), ""]
     if "branches" in conds[first]:
         inps = sorted(k for k in conds[first] if k not in ("overall", "branches"))
-        md += ["## Each branch on its own", "", "Image ROC-AUC of each branch's calibrated score (all inpainters, "
-               "then per inpainter) and the mean pixel F1 of its map at 0.5, per condition.", ""]
-        rows = [[c, b, _fmt(r["roc_auc"]), _fmt(r["pixel_f1"])] + [_fmt(r.get(n, float("nan"))) for n in inps]
-                for c in conds for b, r in conds[c].get("branches", {}).items()]
+        md += [
+            "## Each branch on its own",
+            "",
+            "Image ROC-AUC of each branch's calibrated score (all inpainters, "
+            "then per inpainter) and the mean pixel F1 of its map at 0.5, per condition.",
+            "",
+        ]
+        rows = [
+            [c, b, _fmt(r["roc_auc"]), _fmt(r["pixel_f1"])] + [_fmt(r.get(n, float("nan"))) for n in inps]
+            for c in conds
+            for b, r in conds[c].get("branches", {}).items()
+        ]
         md += [_table(rows, ["condition", "branch", "roc_auc", "pixel_f1", *inps]), ""]
     if loo:
         md += ["## Leave one inpainter out", "", "Each run was trained without the inpainter in the first column.", ""]
-        rows = [[r["left_out"], _fmt(r["auc_unseen"]), _fmt(r["recall_unseen"]), _fmt(r["auc_seen"]), _fmt(r["fpr"])]
-                for r in loo]
+        rows = [
+            [r["left_out"], _fmt(r["auc_unseen"]), _fmt(r["recall_unseen"]), _fmt(r["auc_seen"]), _fmt(r["fpr"])]
+            for r in loo
+        ]
         md += [_table(rows, ["left out", "auc_unseen", "recall_unseen", "auc_seen", "fpr"]), ""]
     _plot_roc(results, out / "roc.png")
     md += ["## ROC curves", "", "![ROC](roc.png)", "", "## Examples (image | mask | heatmap | overlay)", ""]
@@ -131,9 +167,16 @@ def _html(md: str, title: str) -> str:
     def flush():
         if table:
             cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table if not set(r) <= set("|-")]
-            body.append("<table>" + "".join(
-                "<tr>" + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>"
-                                 for c in row) + "</tr>" for i, row in enumerate(cells)) + "</table>")
+            body.append(
+                "<table>"
+                + "".join(
+                    "<tr>"
+                    + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>" for c in row)
+                    + "</tr>"
+                    for i, row in enumerate(cells)
+                )
+                + "</table>"
+            )
             table.clear()
 
     for line in md.splitlines():
@@ -150,7 +193,11 @@ def _html(md: str, title: str) -> str:
         elif line.strip():
             body.append(f"<p>{html.escape(line.replace('**', '').replace('`', ''))}</p>")
     flush()
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+    )

@@ -10,13 +10,14 @@ them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at qua
 Checkpoints, resume, EMA and the run-folder layout come from the shared training system
 (``inpaintkit.train.checkpoint`` / ``inpaintkit.train.ema``); the family name in the checkpoints is ``detector``.
 """
+
 from __future__ import annotations
 
 import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -142,6 +143,7 @@ def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None 
 
 # -- data -------------------------------------------------------------------------------------------------------
 
+
 def jpeg(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Re-compress RGB uint8 as JPEG at ``quality`` (OpenCV, 4:2:0 like most cameras and sites)."""
     ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
@@ -156,8 +158,9 @@ def rescale(rgb: np.ndarray, mask: np.ndarray, factor: float) -> tuple[np.ndarra
     return cv2.resize(rgb, size, interpolation=interp), m
 
 
-def augment(rgb: np.ndarray, mask: np.ndarray, cfg: AugmentConfig, crop: int,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def augment(
+    rgb: np.ndarray, mask: np.ndarray, cfg: AugmentConfig, crop: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Random resize, crop of ``crop``², blur, JPEG, flip. rgb uint8 (H, W, 3), mask bool (H, W)."""
     if rng.random() < cfg.p_resize:
         lo = max(cfg.resize[0], crop / min(rgb.shape[:2]))  # never smaller than the crop
@@ -168,7 +171,7 @@ def augment(rgb: np.ndarray, mask: np.ndarray, cfg: AugmentConfig, crop: int,
         rgb, mask = rescale(rgb, mask, crop / min(h, w) + 1e-6)
         h, w = rgb.shape[:2]
     t, l = int(rng.integers(0, h - crop + 1)), int(rng.integers(0, w - crop + 1))
-    rgb, mask = rgb[t:t + crop, l:l + crop], mask[t:t + crop, l:l + crop]
+    rgb, mask = rgb[t : t + crop, l : l + crop], mask[t : t + crop, l : l + crop]
     if rng.random() < cfg.p_blur:
         rgb = cv2.GaussianBlur(rgb, (0, 0), float(rng.uniform(*cfg.blur_sigma)))
     if rng.random() < cfg.p_jpeg:
@@ -212,8 +215,9 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
     return (1 - (2 * inter + eps) / (p.sum(1) + t.sum(1) + eps)).mean()
 
 
-def detector_losses(net: nn.Module, x: torch.Tensor, m: torch.Tensor, y: torch.Tensor,
-                    cfg: LossConfig) -> dict[str, torch.Tensor]:
+def detector_losses(
+    net: nn.Module, x: torch.Tensor, m: torch.Tensor, y: torch.Tensor, cfg: LossConfig
+) -> dict[str, torch.Tensor]:
     """Weighted named losses; keys are the config keys with a ``loss_`` prefix."""
     logit, maps = net(x)
     out = {"loss_image": cfg.image * F.binary_cross_entropy_with_logits(logit, y)}
@@ -225,8 +229,9 @@ def detector_losses(net: nn.Module, x: torch.Tensor, m: torch.Tensor, y: torch.T
 
 
 @torch.no_grad()
-def score_records(det: Detector, root: Path, records: list[dict[str, Any]],
-                  transform=None, progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+def score_records(
+    det: Detector, root: Path, records: list[dict[str, Any]], transform=None, progress: bool = False
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Image scores and heatmaps of ``records`` (optionally after ``transform(rgb, mask) -> (rgb, mask)``)."""
     scores, heats = [], []
     for rec in tqdm(records, desc="score", disable=not progress, file=sys.stderr, leave=False):
@@ -247,6 +252,7 @@ def calibrate_threshold(real_scores: np.ndarray, target_fpr: float) -> float:
 
 
 # -- the loop ---------------------------------------------------------------------------------------------------
+
 
 def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
     """Train (or resume) the run in ``cfg.run.dir``; returns the run folder with the exported detector."""
@@ -279,10 +285,12 @@ def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
     net = ForgeryNet(cfg.model)
     ema = EMA(net, cfg.train.ema) if cfg.train.ema > 0 else None
     decay, no_decay = [], []
-    for n, p in net.named_parameters():
+    for _name, p in net.named_parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.optim.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.optim.lr)
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=cfg.optim.lr,
+    )
 
     def lr_at(step: int) -> float:
         if step < cfg.optim.warmup_steps:
@@ -308,6 +316,7 @@ def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
     writer = None
     if cfg.run.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
+
         writer = SummaryWriter(str(run))
 
     def validate() -> dict[str, float]:
@@ -315,8 +324,10 @@ def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
         det = Detector(model.eval(), 0.5)
         scores, _ = score_records(det, root, val_recs)
         y = np.array([r["label"] for r in val_recs])
-        out = {"val_auc": float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else float("nan"),
-               "val_acc": float(((scores >= 0.5) == y).mean())}
+        out = {
+            "val_auc": float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else float("nan"),
+            "val_acc": float(((scores >= 0.5) == y).mean()),
+        }
         net.train()
         return {**out, "threshold": calibrate_threshold(scores[y == 0], cfg.train.target_fpr)}
 
@@ -324,12 +335,22 @@ def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
         state = {"optimizer": opt.state_dict(), "step": step, "best_auc": best_auc}
         if ema is not None:
             state["ema"] = ema.state_dict()
-        save_checkpoint(run, step, family=FAMILY, generator=net, discriminators=nn.ModuleDict(),
-                        ema=ema.module if ema is not None else None, state=state, metrics=metrics, best=best)
+        save_checkpoint(
+            run,
+            step,
+            family=FAMILY,
+            generator=net,
+            discriminators=nn.ModuleDict(),
+            ema=ema.module if ema is not None else None,
+            state=state,
+            metrics=metrics,
+            best=best,
+        )
 
     net.train()
-    bar = tqdm(total=cfg.train.steps, initial=step, desc=f"train {run.name}", disable=not cfg.run.progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=cfg.train.steps, initial=step, desc=f"train {run.name}", disable=not cfg.run.progress, file=sys.stderr
+    )
     t0, seen = time.perf_counter(), 0
     while step < cfg.train.steps:
         idx = rng.choice(len(train_recs), size=cfg.data.batch_size, p=weights)
@@ -392,8 +413,17 @@ def export_run(run: str | Path, cfg: DetectorTrainConfig | None = None, which: s
     if val_real:
         scores, _ = score_records(Detector(net.eval(), 0.5), root, val_real)
         threshold = calibrate_threshold(scores, cfg.train.target_fpr)
-    save_detector_run(run, net, threshold=threshold, extra_meta={
-        "exclude_inpainters": cfg.data.exclude_inpainters, "checkpoint": ck.name,
-        "trained_on": sorted({r["inpainter"] for r in records if r["split"] == "train" and r["inpainter"]}
-                             - set(cfg.data.exclude_inpainters))})
+    save_detector_run(
+        run,
+        net,
+        threshold=threshold,
+        extra_meta={
+            "exclude_inpainters": cfg.data.exclude_inpainters,
+            "checkpoint": ck.name,
+            "trained_on": sorted(
+                {r["inpainter"] for r in records if r["split"] == "train" and r["inpainter"]}
+                - set(cfg.data.exclude_inpainters)
+            ),
+        },
+    )
     return run

@@ -1,4 +1,5 @@
 """The desktop app (``inpaintkit gui``, PySide6): paint over what should go, press Fill, compare, save."""
+
 from __future__ import annotations
 
 import sys

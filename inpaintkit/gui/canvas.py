@@ -4,6 +4,7 @@ The mask lives in an ARGB overlay image of the photo's size: painted pixels are 
 transparent, so ``mask()`` is simply "alpha > 0". Widths are in screen pixels (what the user sees), converted to
 photo pixels when painting, so a 20 px brush feels the same on a small and a huge photo.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -203,8 +204,11 @@ class MaskCanvas(QWidget):
         p.fillRect(self.rect(), QColor(22, 25, 34))
         if not self.has_image:
             p.setPen(QColor(152, 160, 179))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
-                       "Open a photo (Ctrl+O) or drop one here,\npaint over what should go, then press Fill.")
+            p.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "Open a photo (Ctrl+O) or drop one here,\npaint over what should go, then press Fill.",
+            )
             return
         t = self._target()
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -224,6 +228,8 @@ class MaskCanvas(QWidget):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(QPen(QColor(0, 0, 0, 160), 3))
             p.drawEllipse(self._hover, self.width_px / 2, self.width_px / 2)
-            p.setPen(QPen(QColor("white"), 1.5, Qt.PenStyle.DashLine if self.tool == "eraser" else Qt.PenStyle.SolidLine))
+            p.setPen(
+                QPen(QColor("white"), 1.5, Qt.PenStyle.DashLine if self.tool == "eraser" else Qt.PenStyle.SolidLine)
+            )
             p.drawEllipse(self._hover, self.width_px / 2, self.width_px / 2)
         p.end()

@@ -4,6 +4,7 @@ Model work runs in a ``QThread`` (``_Job``), so the window keeps repainting and 
 a detector looks; the buttons that would start a second job are disabled meanwhile. Models come from the same
 ``ModelCache`` the web server uses.
 """
+
 from __future__ import annotations
 
 import time
@@ -11,15 +12,31 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QSize, QThread, Qt, Signal
+from PySide6.QtCore import QEventLoop, QSize, Qt, QThread, Signal
 from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap, QStandardItemModel
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFrame, QHBoxLayout,
-                               QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton, QSlider, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..errors import InpaintKitError
-from ..io import IMAGE_EXTENSIONS, read_image, write_image, write_mask
 from ..inference import MAX_SAMPLES, SAMPLE_SEED, DetectorSlot, ModelCache
+from ..io import IMAGE_EXTENSIONS, read_image, write_image, write_mask
 from .canvas import MaskCanvas
 
 STYLE = """
@@ -70,8 +87,8 @@ def _heading(text: str) -> QLabel:
 
 class MainWindow(QMainWindow):
     """Args:
-        model: inpainter ``NAME`` or ``NAME:CHECKPOINT`` selected at start (default: the best available).
-        detector: a ready detector (``detect(rgb)``); ``None`` loads the bundled one on first Detect.
+    model: inpainter ``NAME`` or ``NAME:CHECKPOINT`` selected at start (default: the best available).
+    detector: a ready detector (``detect(rgb)``); ``None`` loads the bundled one on first Detect.
     """
 
     def __init__(self, model: str | None = None, detector: Any = None):
@@ -230,7 +247,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Open a photo to start.")
         self.setAcceptDrops(True)
 
-        for seq, fn in ((QKeySequence.StandardKey.Open, self.open_dialog), (QKeySequence.StandardKey.Save, self.save_result)):
+        for seq, fn in (
+            (QKeySequence.StandardKey.Open, self.open_dialog),
+            (QKeySequence.StandardKey.Save, self.save_result),
+        ):
             act = QAction(self)
             act.setShortcut(seq)
             act.triggered.connect(lambda _=False, f=fn: f())
@@ -329,7 +349,9 @@ class MainWindow(QMainWindow):
             return None
         if path is None:
             stem = self.path.stem if self.path else "photo"
-            path, _ = QFileDialog.getSaveFileName(self, "Save result", f"{stem}_inpainted.png", "Images (*.png *.jpg *.webp)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save result", f"{stem}_inpainted.png", "Images (*.png *.jpg *.webp)"
+            )
             if not path:
                 return None
         out = self._try(lambda: write_image(path, self.result))
@@ -408,8 +430,9 @@ class MainWindow(QMainWindow):
         n = self.samples.value() if self.samples.isVisible() else 1
 
         def work():  # sample i: seed SAMPLE_SEED + i, as the REST API's sd_seed + i
-            return [self.models.fill(image, mask, name, caption=caption or None, seed=SAMPLE_SEED + i)
-                    for i in range(n)]
+            return [
+                self.models.fill(image, mask, name, caption=caption or None, seed=SAMPLE_SEED + i) for i in range(n)
+            ]
 
         def done(results) -> None:
             res = results[0]
@@ -419,8 +442,10 @@ class MainWindow(QMainWindow):
             self.canvas.set_image(res.image)  # the mask is cleared: painting again keeps editing the result
             self._show_samples([r.image for r in results])
             more = f" {n} samples: click one to use it." if n > 1 else ""
-            self.statusBar().showMessage(f"Filled with {res.model} in {sum(r.seconds for r in results):.2f} s.{more} "
-                                         "Paint again to keep editing, or save.")
+            self.statusBar().showMessage(
+                f"Filled with {res.model} in {sum(r.seconds for r in results):.2f} s.{more} "
+                "Paint again to keep editing, or save."
+            )
 
         self._start(work, done, f"Filling with {name}…")
 
@@ -441,8 +466,13 @@ class MainWindow(QMainWindow):
             h, w = img.shape[:2]
             rgb = np.ascontiguousarray(img)
             qimg = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-            b.setIcon(QIcon(QPixmap.fromImage(qimg).scaled(64, 64, Qt.AspectRatioMode.KeepAspectRatio,
-                                                           Qt.TransformationMode.SmoothTransformation)))
+            b.setIcon(
+                QIcon(
+                    QPixmap.fromImage(qimg).scaled(
+                        64, 64, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+                    )
+                )
+            )
             b.setIconSize(QSize(64, 64))
             b.clicked.connect(lambda _=False, im=img: self.choose_sample(im))
             group.addButton(b)
@@ -463,8 +493,9 @@ class MainWindow(QMainWindow):
         def done(det) -> None:
             self.detection = det
             inpainted = det.verdict == "inpainted"
-            self.verdict.setText(f"<b>{'Likely inpainted' if inpainted else 'Looks authentic'}</b><br>"
-                                 f"score {det.score * 100:.1f} %")
+            self.verdict.setText(
+                f"<b>{'Likely inpainted' if inpainted else 'Looks authentic'}</b><br>score {det.score * 100:.1f} %"
+            )
             color = "#ff8da0" if inpainted else "#6ee0a3"
             self.verdict.setStyleSheet(f"color: {color};")
             self.verdict_frame.show()

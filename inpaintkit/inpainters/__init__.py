@@ -3,6 +3,7 @@
 This registry is the only list of inpainters. Classical fills register below; learned families register from
 ``inpaintkit.models`` when it is imported (``create_inpainter`` imports it on first use).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,17 +16,26 @@ from .base import HD_STRATEGIES, HDStrategy, Inpainter, as_mask
 INPAINTERS: Registry[type[Inpainter]] = Registry("inpainter")
 
 
-def register_inpainter(name: str, *, description: str, kind: str = "classical", needs_weights: bool = False,
-                       priority: int = 0, **extra: Any) -> Callable[[type[Inpainter]], type[Inpainter]]:
+def register_inpainter(
+    name: str,
+    *,
+    description: str,
+    kind: str = "classical",
+    needs_weights: bool = False,
+    priority: int = 0,
+    **extra: Any,
+) -> Callable[[type[Inpainter]], type[Inpainter]]:
     """Class decorator: add an ``Inpainter`` subclass to the registry under ``name``.
 
     ``extra`` may carry ``bundled=True`` for a learned inpainter whose weights ship in the package (then it is
     available without a checkpoint) and ``text_guided=True`` for models that take a caption.
     """
+
     def deco(cls: type[Inpainter]) -> type[Inpainter]:
         cls.name = name
-        return INPAINTERS.register(name, description=description, kind=kind, needs_weights=needs_weights,
-                                   priority=priority, **extra)(cls)
+        return INPAINTERS.register(
+            name, description=description, kind=kind, needs_weights=needs_weights, priority=priority, **extra
+        )(cls)
 
     return deco
 
@@ -79,8 +89,9 @@ def create_inpainter(name: str | None = None, **options: Any) -> Inpainter:
     valid = entry.options()
     unknown = sorted(set(options) - set(valid))
     if unknown:
-        raise InpaintKitError(f"inpainter {entry.name!r} has no option(s) {', '.join(unknown)}; "
-                              f"choose from: {', '.join(valid)}")
+        raise InpaintKitError(
+            f"inpainter {entry.name!r} has no option(s) {', '.join(unknown)}; choose from: {', '.join(valid)}"
+        )
     try:
         return entry.obj(**options)
     except (TypeError, ValueError) as e:
@@ -101,6 +112,18 @@ def create_inpainter_from_spec(spec: str, **options: Any) -> Inpainter:
 
 from . import biharmonic, opencv, patchmatch, probes  # noqa: E402,F401  (registration)
 
-__all__ = ["INPAINTERS", "HD_STRATEGIES", "HDStrategy", "Inpainter", "as_mask", "create_inpainter", "create_inpainter_from_spec",
-           "default_inpainter_name", "get_inpainter_entry", "is_available", "list_inpainters", "parse_model_spec",
-           "register_inpainter"]
+__all__ = [
+    "INPAINTERS",
+    "HD_STRATEGIES",
+    "HDStrategy",
+    "Inpainter",
+    "as_mask",
+    "create_inpainter",
+    "create_inpainter_from_spec",
+    "default_inpainter_name",
+    "get_inpainter_entry",
+    "is_available",
+    "list_inpainters",
+    "parse_model_spec",
+    "register_inpainter",
+]

@@ -11,6 +11,7 @@ phase, so the result does not depend on thread scheduling: the same seed gives t
 thread count (on one machine: the vectorised patch distance may round differently on another CPU). Random numbers
 come from a counter-based hash of (seed, level, iteration, pixel, draw).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,6 @@ from numba import njit as _numba_njit
 from scipy import ndimage
 
 
-
 def njit(**kw: Any) -> Any:
     """``numba.njit(**kw)``, without ``cache=True`` where numba has nowhere to write its cache.
 
@@ -32,6 +32,7 @@ def njit(**kw: Any) -> Any:
     package's ``__pycache__`` nor a cache folder in the home folder is writable (read-only installs, services with
     no HOME); compiling each run is slower to start but works.
     """
+
     def deco(fn: Any) -> Any:
         try:
             return _numba_njit(**kw)(fn)
@@ -41,6 +42,7 @@ def njit(**kw: Any) -> Any:
             return _numba_njit(**{**kw, "cache": False})(fn)
 
     return deco
+
 
 _BAND = 16  # rows per search band (two phases of alternating bands run on the threads)
 _GAMMA = 1.3  # Wexler's confidence base: a patch centred k px inside the hole votes with weight gamma^-k
@@ -100,8 +102,17 @@ def _patch_dist(est, rows, known, ty, tx, sy, sx, r, strict, limit):
     is what makes the search cheap.
     """
     h, w = known.shape
-    if (strict and ty - r >= 0 and ty + r < h and tx - r >= 0 and tx + r < w
-            and sy - r >= 0 and sy + r < h and sx - r >= 0 and sx + r < w):
+    if (
+        strict
+        and ty - r >= 0
+        and ty + r < h
+        and tx - r >= 0
+        and tx + r < w
+        and sy - r >= 0
+        and sy + r < h
+        and sx - r >= 0
+        and sx + r < w
+    ):
         p = 2 * r + 1
         nc = est.shape[2]
         n = p * nc
@@ -389,8 +400,17 @@ def _make_level(est: np.ndarray, known: np.ndarray, r: int) -> _Level:
     snap = np.ascontiguousarray(np.stack(idx, axis=-1).astype(np.int32))
     depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     conf = np.power(np.float32(_GAMMA), -depth).astype(np.float32)
-    return _Level(np.ascontiguousarray(est, dtype=np.float32), known, hole, tgt, src_ok,
-                  np.argwhere(src_ok).astype(np.int64), strict, snap, conf)
+    return _Level(
+        np.ascontiguousarray(est, dtype=np.float32),
+        known,
+        hole,
+        tgt,
+        src_ok,
+        np.argwhere(src_ok).astype(np.int64),
+        strict,
+        snap,
+        conf,
+    )
 
 
 def _texture_features(image: np.ndarray, known: np.ndarray, size: int) -> np.ndarray:
@@ -403,8 +423,12 @@ def _texture_features(image: np.ndarray, known: np.ndarray, size: int) -> np.nda
     gray = image.astype(np.float32).mean(axis=2)
     h, w = known.shape
     out = np.zeros((h, w, 2), np.float32)
-    for c, (g, v) in enumerate(((np.abs(np.diff(gray, axis=1)), known[:, 1:] & known[:, :-1]),
-                                (np.abs(np.diff(gray, axis=0)), known[1:, :] & known[:-1, :]))):
+    for c, (g, v) in enumerate(
+        (
+            (np.abs(np.diff(gray, axis=1)), known[:, 1:] & known[:, :-1]),
+            (np.abs(np.diff(gray, axis=0)), known[1:, :] & known[:-1, :]),
+        )
+    ):
         pad = ((0, 0), (0, 1)) if c == 0 else ((0, 1), (0, 0))
         g = np.pad(g * v, pad)
         v = np.pad(v.astype(np.float32), pad)
@@ -421,9 +445,15 @@ def _downsample(est: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndar
     size = ((w + 1) // 2, (h + 1) // 2)
     k = known.astype(np.float32)
     weighted = est * k[..., None]
-    num = np.concatenate([cv2.resize(np.ascontiguousarray(weighted[..., c:c + 3]), size,
-                                     interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
-                          for c in range(0, est.shape[2], 3)], axis=2)  # OpenCV resizes at most 4 channels
+    num = np.concatenate(
+        [
+            cv2.resize(np.ascontiguousarray(weighted[..., c : c + 3]), size, interpolation=cv2.INTER_AREA).reshape(
+                size[1], size[0], -1
+            )
+            for c in range(0, est.shape[2], 3)
+        ],
+        axis=2,
+    )  # OpenCV resizes at most 4 channels
     den = cv2.resize(k, size, interpolation=cv2.INTER_AREA)
     small_known = den >= 0.5
     small = num / np.maximum(den, 1e-6)[..., None]
@@ -450,24 +480,50 @@ class _Runner:
         cuts = np.linspace(0, h, n + 1).astype(int)
         return [(int(cuts[i]), int(cuts[i + 1])) for i in range(n)]
 
-    def search(self, lv: _Level, nnf: np.ndarray, dist: np.ndarray, r: int, reverse: bool, key: int,
-               radius: int) -> None:
+    def search(
+        self, lv: _Level, nnf: np.ndarray, dist: np.ndarray, r: int, reverse: bool, key: int, radius: int
+    ) -> None:
         h, w = lv.known.shape
         n_bands = -(-h // _BAND)
         for phase in (0, 1):
             bands = np.arange(phase, n_bands, 2, dtype=np.int64)
             if bands.size == 0:
                 continue
-            chunks = [bands[t::self.threads].copy() for t in range(min(self.threads, bands.size))]
-            self.map(_search_bands, [(lv.est, lv.known, lv.src_ok, lv.snap, lv.tgt, nnf, dist, r, lv.strict, c,
-                                      _BAND, reverse, key, radius) for c in chunks])
+            chunks = [bands[t :: self.threads].copy() for t in range(min(self.threads, bands.size))]
+            self.map(
+                _search_bands,
+                [
+                    (
+                        lv.est,
+                        lv.known,
+                        lv.src_ok,
+                        lv.snap,
+                        lv.tgt,
+                        nnf,
+                        dist,
+                        r,
+                        lv.strict,
+                        c,
+                        _BAND,
+                        reverse,
+                        key,
+                        radius,
+                    )
+                    for c in chunks
+                ],
+            )
 
     def vote(self, lv: _Level, nnf: np.ndarray, dist: np.ndarray, r: int, inv_2s2: float) -> None:
         out = lv.est.copy()
         weight = lv.conf * np.exp(-np.minimum(dist, 1e30) * np.float32(inv_2s2))  # (H, W) float32
         weight[~lv.tgt] = 0
-        self.map(_vote_rows, [(lv.est, lv.known, lv.hole, lv.tgt, nnf, weight, r, y0, y1, out, _NC)
-                              for y0, y1 in self._row_chunks(lv.known.shape[0])])
+        self.map(
+            _vote_rows,
+            [
+                (lv.est, lv.known, lv.hole, lv.tgt, nnf, weight, r, y0, y1, out, _NC)
+                for y0, y1 in self._row_chunks(lv.known.shape[0])
+            ],
+        )
         lv.est = out
 
 
@@ -498,8 +554,7 @@ def _auto_levels(shape: tuple[int, int], depth: float, patch_size: int) -> int:
     return n
 
 
-def _guide_channels(image: np.ndarray, mask: np.ndarray, guide: np.ndarray, blur: float,
-                    weight: float) -> np.ndarray:
+def _guide_channels(image: np.ndarray, mask: np.ndarray, guide: np.ndarray, blur: float, weight: float) -> np.ndarray:
     """(H, W, 3) float32: the guide's structure for the patch distance, ``sqrt(weight)`` x a Gaussian blur (sigma
     ``blur``) of the known pixels composited with the guide's hole.
 
@@ -512,10 +567,21 @@ def _guide_channels(image: np.ndarray, mask: np.ndarray, guide: np.ndarray, blur
     return comp * np.float32(np.sqrt(weight))
 
 
-def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7, iterations: int = 4,
-                    levels: int | None = None, seed: int = 0, sharpness: float = 10.0,
-                    texture_weight: float = 8.0, threads: int | None = None, guide: np.ndarray | None = None,
-                    guide_weight: float = 1.0, guide_blur: float = 2.0) -> np.ndarray:
+def patchmatch_fill(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    patch_size: int = 7,
+    iterations: int = 4,
+    levels: int | None = None,
+    seed: int = 0,
+    sharpness: float = 10.0,
+    texture_weight: float = 8.0,
+    threads: int | None = None,
+    guide: np.ndarray | None = None,
+    guide_weight: float = 1.0,
+    guide_blur: float = 2.0,
+) -> np.ndarray:
     """Fill ``mask`` (bool (H, W), True = hole) in ``image`` (uint8 (H, W, 3)); see the module docstring.
 
     Args:
@@ -557,8 +623,14 @@ def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7,
         small, small_known = _downsample(est, known)
         if small_known.all() or not small_known.any():  # the hole (or the known part) vanished
             break
-        n_src = int(cv2.erode(small_known.astype(np.uint8), np.ones((patch_size, patch_size), np.uint8),
-                              borderType=cv2.BORDER_CONSTANT, borderValue=0).sum())
+        n_src = int(
+            cv2.erode(
+                small_known.astype(np.uint8),
+                np.ones((patch_size, patch_size), np.uint8),
+                borderType=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            ).sum()
+        )
         if n_src < (~small_known).sum():  # too few whole known patches left to fill from: stay finer
             break
         pyramid.append((small, small_known))
@@ -566,7 +638,7 @@ def patchmatch_fill(image: np.ndarray, mask: np.ndarray, *, patch_size: int = 7,
     guides: list[tuple[np.ndarray, np.ndarray]] = []
     if guide is not None:
         g, c = _guide_channels(image, mask, guide, guide_blur, guide_weight), guide.astype(np.float32)
-        for est, known in pyramid:
+        for _est, known in pyramid:
             size = (known.shape[1], known.shape[0])
             if guides:
                 g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)

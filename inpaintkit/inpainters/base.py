@@ -15,6 +15,7 @@ owns the rest, IOPaint-style:
 - padding to ``pad_multiple`` (and up to ``min_size``) with mirrored borders, for networks that need it;
 - pasting known pixels back: pixels outside the hole are bit-identical to the input, always.
 """
+
 from __future__ import annotations
 
 import math
@@ -145,8 +146,14 @@ def crop_windows(mask: np.ndarray, margin: int, max_calls: int = 16) -> list[tup
         clusters.append((x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1, y0 + int(ys.max()) + 1))
     windows = _merge_overlapping([crop_window(b, margin, w, h) for b in clusters])
     if len(windows) > max_calls:
-        windows = [(min(b[0] for b in windows), min(b[1] for b in windows),
-                    max(b[2] for b in windows), max(b[3] for b in windows))]
+        windows = [
+            (
+                min(b[0] for b in windows),
+                min(b[1] for b in windows),
+                max(b[2] for b in windows),
+                max(b[3] for b in windows),
+            )
+        ]
     return windows
 
 
@@ -167,10 +174,17 @@ class Inpainter:
     #: The ``crop`` strategy runs the model at most this many times per fill (see ``crop_windows``).
     max_crop_calls: ClassVar[int] = 16
 
-    def __init__(self, *, hd_strategy: str = "crop", hd_strategy_crop_margin: int = 128,
-                 hd_strategy_crop_trigger_size: int = 800, hd_strategy_resize_limit: int = 1280):
-        self.hd = HDStrategy(hd_strategy, hd_strategy_crop_margin, hd_strategy_crop_trigger_size,
-                             hd_strategy_resize_limit)
+    def __init__(
+        self,
+        *,
+        hd_strategy: str = "crop",
+        hd_strategy_crop_margin: int = 128,
+        hd_strategy_crop_trigger_size: int = 800,
+        hd_strategy_resize_limit: int = 1280,
+    ):
+        self.hd = HDStrategy(
+            hd_strategy, hd_strategy_crop_margin, hd_strategy_crop_trigger_size, hd_strategy_resize_limit
+        )
         #: Seconds spent in ``forward`` during the last ``inpaint`` call (the algorithm's own time).
         self.last_forward_seconds = 0.0
         #: Model calls made by the last ``inpaint`` call, and how many of them ran downscaled to fit the budget.
@@ -189,8 +203,15 @@ class Inpainter:
         raise NotImplementedError
 
     # -- the public call ----------------------------------------------------------------------------------------
-    def inpaint(self, image: Any, mask: Any, *, cancel: Callable[[], bool] | None = None,
-                memory_budget: int | None | Literal["default"] = "default", **options: Any) -> np.ndarray:
+    def inpaint(
+        self,
+        image: Any,
+        mask: Any,
+        *,
+        cancel: Callable[[], bool] | None = None,
+        memory_budget: int | None | Literal["default"] = "default",
+        **options: Any,
+    ) -> np.ndarray:
         """Fill the hole of ``image``.
 
         Args:
@@ -211,7 +232,9 @@ class Inpainter:
         if img.dtype == object or img.dtype.kind not in "biufc":
             raise InpaintKitError(f"image must be a uint8 array, got {type(image).__name__} of dtype {img.dtype}")
         if img.dtype != np.uint8:
-            raise InpaintKitError(f"image must be uint8, got {img.dtype}; convert with (x * 255).round().astype(np.uint8)")
+            raise InpaintKitError(
+                f"image must be uint8, got {img.dtype}; convert with (x * 255).round().astype(np.uint8)"
+            )
         if img.ndim == 2:
             rgb, extra = np.repeat(img[..., None], 3, axis=2), None
         elif img.ndim == 3 and img.shape[2] in (3, 4):
@@ -237,7 +260,8 @@ class Inpainter:
             if left < self.bytes_per_pixel * 64 * 64:
                 raise InpaintKitError(
                     f"a {m.shape[1]}x{m.shape[0]} image needs more than the memory budget of {budget / 1e9:.2f} GB "
-                    "just to hold its copies; send a smaller image or raise the budget")
+                    "just to hold its copies; send a smaller image or raise the budget"
+                )
             self._call_pixels = max(64 * 64, int(left / self.bytes_per_pixel))
         else:
             self._call_pixels = None
@@ -261,8 +285,10 @@ class Inpainter:
         unknown = set(overrides) - set(names)
         if unknown:
             valid = [*names, *self.call_options]
-            raise InpaintKitError(f"{self.name or type(self).__name__}: unknown option(s) {', '.join(sorted(unknown))}; "
-                                  f"choose from: {', '.join(valid)}")
+            raise InpaintKitError(
+                f"{self.name or type(self).__name__}: unknown option(s) {', '.join(sorted(unknown))}; "
+                f"choose from: {', '.join(valid)}"
+            )
         return replace(self.hd, **{names[k]: v for k, v in overrides.items() if v is not None})
 
     def _run_hd(self, rgb: np.ndarray, mask: np.ndarray, hd: HDStrategy, call_kw: dict[str, Any]) -> np.ndarray:
@@ -306,12 +332,14 @@ class Inpainter:
         ph, pw = self._padded_shape(h, w)
         return ph * pw
 
-    def _resize_forward(self, rgb: np.ndarray, mask: np.ndarray, sw: int, sh: int,
-                        call_kw: dict[str, Any]) -> np.ndarray:
+    def _resize_forward(
+        self, rgb: np.ndarray, mask: np.ndarray, sw: int, sh: int, call_kw: dict[str, Any]
+    ) -> np.ndarray:
         """Fill at (sw, sh) and upscale back to the input's size (only the hole pixels of the result are used)."""
         h, w = mask.shape
-        small_img = cv2.resize(np.where(mask[..., None], 0, rgb).astype(np.uint8), (sw, sh),
-                               interpolation=cv2.INTER_AREA)
+        small_img = cv2.resize(
+            np.where(mask[..., None], 0, rgb).astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA
+        )
         # Any hole coverage makes a small pixel a hole, grown by the bicubic kernel's reach (2 px), so every
         # hole pixel of the upscaled result is interpolated from filled pixels only (no zeroed pixel leaks in).
         small_mask = cv2.resize(mask.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0
@@ -337,6 +365,7 @@ class Inpainter:
         self.last_forward_seconds += time.perf_counter() - t0
         out = np.asarray(out)
         if out.shape != image.shape or out.dtype != np.uint8:
-            raise RuntimeError(f"{type(self).__name__}.forward returned {out.shape} {out.dtype}, "
-                               f"expected {image.shape} uint8")
+            raise RuntimeError(
+                f"{type(self).__name__}.forward returned {out.shape} {out.dtype}, expected {image.shape} uint8"
+            )
         return out[:h, :w]

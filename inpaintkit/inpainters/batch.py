@@ -3,6 +3,7 @@
 ``FillWork`` is the picklable factory: each worker calls it once to build its inpainter, then fills items
 ``(image, mask file or folder, output, seed)``. An item whose output exists is skipped when ``skip_existing``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,9 +71,11 @@ class _Filler:
             return FillResult(out_p, -1, 0.0)
         pic = read_image(img_p, max_pixels=w.max_pixels)
         mask_p = resolve_mask_for(img_p, mask_src)
-        m = read_mask(mask_p, shape=pic.rgb.shape[:2], resize=w.resize_mask, max_pixels=w.max_pixels,
-                      image_name=str(img_p))
-        result = self.inpainter.inpaint(pic.rgb, m, memory_budget=w.memory_budget, **w.call,
-                                        **({"seed": seed} if seed is not None else {}))
+        m = read_mask(
+            mask_p, shape=pic.rgb.shape[:2], resize=w.resize_mask, max_pixels=w.max_pixels, image_name=str(img_p)
+        )
+        result = self.inpainter.inpaint(
+            pic.rgb, m, memory_budget=w.memory_budget, **w.call, **({"seed": seed} if seed is not None else {})
+        )
         write_image(out_p, result, pic.alpha, quality=w.quality)
         return FillResult(out_p, int(m.sum()), self.inpainter.last_forward_seconds)

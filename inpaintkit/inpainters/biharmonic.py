@@ -1,4 +1,5 @@
 """Biharmonic fill (scikit-image; Damelin & Hoang 2018): the smoothest surface through the hole's border."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,6 +11,7 @@ from .base import Inpainter
 @register_inpainter("biharmonic", description="scikit-image biharmonic fill: very smooth, slow on large holes")
 class BiharmonicInpainter(Inpainter):
     bytes_per_pixel = 3000.0  # measured 2959 (half-hole mask; a sparse solve per hole region), memory_model.py
+
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
         if mask.all():  # nothing known to extend: mid-gray
             return np.full_like(image, 128)

@@ -1,4 +1,5 @@
 """OpenCV's diffusion fills: Telea (2004, fast marching) and Navier–Stokes (Bertalmio et al. 2001)."""
+
 from __future__ import annotations
 
 import cv2

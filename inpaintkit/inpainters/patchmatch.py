@@ -24,6 +24,7 @@ The numba kernels and the pyramid live in ``_patchmatch``, loaded on the first f
 import; the registry and ``--help`` stay light); its docstring says how the threads share the work and why the
 same seed gives the same output whatever the thread count.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -56,15 +57,21 @@ def _int_option(name: str, value: Any, lo: int, hi: int | None = None, *, odd: b
 
 
 def _float_option(name: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not lo <= float(value) <= hi:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not lo <= float(value) <= hi
+    ):
         raise InpaintKitError(f"patchmatch: {name} must be a number in [{lo:g}, {hi:g}], got {value!r}")
     return float(value)
 
 
-@register_inpainter("patchmatch", priority=10,
-                    description="multi-scale PatchMatch (Barnes 2009 + Wexler 2007 EM): copies sharp texture "
-                                "from the rest of the image, no training")
+@register_inpainter(
+    "patchmatch",
+    priority=10,
+    description="multi-scale PatchMatch (Barnes 2009 + Wexler 2007 EM): copies sharp texture "
+    "from the rest of the image, no training",
+)
 class PatchMatchInpainter(Inpainter):
     """Training-free "content-aware fill". ``seed`` may also be given per call: ``inpaint(img, mask, seed=3)``.
 
@@ -76,8 +83,17 @@ class PatchMatchInpainter(Inpainter):
     call_options = ("seed",)
     bytes_per_pixel = 140.0  # measured 132 (benchmarks/memory_model.py)
 
-    def __init__(self, patch_size: int = 7, iterations: int = 4, levels: int | None = None, seed: int = 0,
-                 sharpness: float = 10.0, texture_weight: float = 8.0, threads: int | None = None, **kw):
+    def __init__(
+        self,
+        patch_size: int = 7,
+        iterations: int = 4,
+        levels: int | None = None,
+        seed: int = 0,
+        sharpness: float = 10.0,
+        texture_weight: float = 8.0,
+        threads: int | None = None,
+        **kw,
+    ):
         super().__init__(**kw)
         self.patch_size = _int_option("patch_size", patch_size, 3, 31, odd=True)
         self.iterations = _int_option("iterations", iterations, 1, 100)
@@ -89,6 +105,14 @@ class PatchMatchInpainter(Inpainter):
 
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
         seed = self.seed if call_kw.get("seed") is None else _int_option("seed", call_kw["seed"], 0)
-        return patchmatch_fill(image, mask, patch_size=self.patch_size, iterations=self.iterations,
-                               levels=self.levels, seed=seed, sharpness=self.sharpness,
-                               texture_weight=self.texture_weight, threads=self.threads)
+        return patchmatch_fill(
+            image,
+            mask,
+            patch_size=self.patch_size,
+            iterations=self.iterations,
+            levels=self.levels,
+            seed=seed,
+            sharpness=self.sharpness,
+            texture_weight=self.texture_weight,
+            threads=self.threads,
+        )

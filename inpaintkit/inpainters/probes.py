@@ -6,6 +6,7 @@ at its crudest. ``heat``: the hole is filled by running the heat equation (Jacob
 equation) from the hole's mean border colour — a diffusion fill that is neither Telea's fast marching nor
 Navier-Stokes nor biharmonic.
 """
+
 from __future__ import annotations
 
 import cv2

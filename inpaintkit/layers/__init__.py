@@ -1,4 +1,5 @@
 """Reusable network blocks shared by the learned families (timm's ``layers/``)."""
+
 from .ffc import FFC, FFCBNAct, FFCResBlock, FourierUnit, SpectralTransform
 
 __all__ = ["FFC", "FFCBNAct", "FFCResBlock", "FourierUnit", "SpectralTransform"]

@@ -10,6 +10,7 @@
 
 Masks are (N, 1, H, W) with 1 = hole.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,8 +45,15 @@ class ContextualAttention(nn.Module):
         softmax_scale: sharpness of the softmax over background patches (10).
     """
 
-    def __init__(self, ksize: int = 3, stride: int = 1, rate: int = 2, fuse_k: int = 3,
-                 softmax_scale: float = 10.0, fuse: bool = True):
+    def __init__(
+        self,
+        ksize: int = 3,
+        stride: int = 1,
+        rate: int = 2,
+        fuse_k: int = 3,
+        softmax_scale: float = 10.0,
+        fuse: bool = True,
+    ):
         super().__init__()
         self.ksize, self.stride, self.rate = ksize, stride, rate
         self.fuse_k, self.softmax_scale, self.fuse = fuse_k, softmax_scale, fuse
@@ -79,7 +87,7 @@ class ContextualAttention(nn.Module):
         for i in range(n):
             wi = wpat[i]
             wi = wi / wi.flatten(1).norm(dim=1).clamp(min=1e-4).view(-1, 1, 1, 1)  # cosine on the background side
-            y = F.conv2d(F.pad(fs[i:i + 1], (pb_[0], pb_[1], pf[0], pf[1])), wi)[0]  # (Lb, fh, fw)
+            y = F.conv2d(F.pad(fs[i : i + 1], (pb_[0], pb_[1], pf[0], pf[1])), wi)[0]  # (Lb, fh, fw)
             if self.fuse:
                 y = self._propagate(y, fh, fw, bh, bw)
             mm = usable[i].view(-1, 1, 1)
@@ -88,7 +96,7 @@ class ContextualAttention(nn.Module):
             rec = F.conv_transpose2d(y[None], raw[i], stride=r * self.stride) / 4.0  # (1, C, ~H + r, ~W + r)
             pt, _ = _same_pad(h, kraw, r * self.stride)
             pl, _ = _same_pad(w, kraw, r * self.stride)
-            out.append(rec[..., pt:pt + h, pl:pl + w])
+            out.append(rec[..., pt : pt + h, pl : pl + w])
         return torch.cat(out, dim=0)
 
 

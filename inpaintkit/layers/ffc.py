@@ -8,6 +8,7 @@ share of global channels is ``ratio`` (LaMa: 0.75 in the residual blocks, 0 in t
 Tensors are (N, C, H, W); a two-stream activation is a tuple ``(x_local, x_global)`` where either may be the int 0
 when its stream has no channels (as in LaMa's reference code).
 """
+
 from __future__ import annotations
 
 from typing import Union
@@ -46,8 +47,9 @@ class SpectralTransform(nn.Module):
         super().__init__()
         self.down = nn.AvgPool2d(2, 2) if stride == 2 else nn.Identity()
         hidden = max(1, out_channels // 2)
-        self.conv1 = nn.Sequential(nn.Conv2d(in_channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
-                                   nn.ReLU(inplace=True))
+        self.conv1 = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU(inplace=True)
+        )
         self.fu = FourierUnit(hidden, hidden)
         self.conv2 = nn.Conv2d(hidden, out_channels, 1, bias=False)
 
@@ -59,8 +61,18 @@ class SpectralTransform(nn.Module):
 class FFC(nn.Module):
     """One Fast Fourier Convolution with ``ratio_gin`` / ``ratio_gout`` of the channels in the global stream."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, ratio_gin: float, ratio_gout: float,
-                 stride: int = 1, padding: int = 0, dilation: int = 1, padding_mode: str = "reflect"):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        ratio_gin: float,
+        ratio_gout: float,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        padding_mode: str = "reflect",
+    ):
         super().__init__()
         in_g, out_g = int(in_channels * ratio_gin), int(out_channels * ratio_gout)
         in_l, out_l = in_channels - in_g, out_channels - out_g
@@ -92,12 +104,23 @@ class FFC(nn.Module):
 class FFCBNAct(nn.Module):
     """FFC followed by BatchNorm and an activation on each non-empty stream."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, ratio_gin: float, ratio_gout: float,
-                 stride: int = 1, padding: int = 0, dilation: int = 1, padding_mode: str = "reflect",
-                 act: type[nn.Module] = nn.ReLU):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        ratio_gin: float,
+        ratio_gout: float,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        padding_mode: str = "reflect",
+        act: type[nn.Module] = nn.ReLU,
+    ):
         super().__init__()
-        self.ffc = FFC(in_channels, out_channels, kernel_size, ratio_gin, ratio_gout, stride, padding, dilation,
-                       padding_mode)
+        self.ffc = FFC(
+            in_channels, out_channels, kernel_size, ratio_gin, ratio_gout, stride, padding, dilation, padding_mode
+        )
         out_g = self.ffc.out_g
         out_l = out_channels - out_g
         self.bn_l = nn.BatchNorm2d(out_l) if out_l else nn.Identity()
@@ -119,10 +142,12 @@ class FFCResBlock(nn.Module):
 
     def __init__(self, channels: int, ratio: float = 0.75, dilation: int = 1, padding_mode: str = "reflect"):
         super().__init__()
-        self.conv1 = FFCBNAct(channels, channels, 3, ratio, ratio, padding=dilation, dilation=dilation,
-                              padding_mode=padding_mode)
-        self.conv2 = FFCBNAct(channels, channels, 3, ratio, ratio, padding=dilation, dilation=dilation,
-                              padding_mode=padding_mode)
+        self.conv1 = FFCBNAct(
+            channels, channels, 3, ratio, ratio, padding=dilation, dilation=dilation, padding_mode=padding_mode
+        )
+        self.conv2 = FFCBNAct(
+            channels, channels, 3, ratio, ratio, padding=dilation, dilation=dilation, padding_mode=padding_mode
+        )
 
     def forward(self, x: tuple[Stream, Stream]) -> tuple[Stream, Stream]:
         x_l, x_g = x

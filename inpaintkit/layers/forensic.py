@@ -9,6 +9,7 @@ weights summing to 1), as in MVSS-Net (Chen et al., ICCV 2021).
 Both suppress image content and keep the noise residual, where inpainted regions differ most (diffusion fills are
 too smooth, patch fills repeat another place's noise).
 """
+
 from __future__ import annotations
 
 import torch

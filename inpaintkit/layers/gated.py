@@ -5,6 +5,7 @@
 ``Conv_f`` (features) and ``Conv_g`` (gates) are *separate* convolutions with their own weights; a gate computed
 from the same convolution as the feature (a reference bug) is no gating at all.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,8 +19,15 @@ class GatedConv2d(nn.Module):
     ``padding`` defaults to "same" for stride 1 and ``dilation * (k - 1) // 2`` otherwise.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 dilation: int = 1, activation: nn.Module | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        dilation: int = 1,
+        activation: nn.Module | None = None,
+    ):
         super().__init__()
         pad = dilation * (kernel_size - 1) // 2
         self.feature = nn.Conv2d(in_channels, out_channels, kernel_size, stride, pad, dilation)

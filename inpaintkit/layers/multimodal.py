@@ -14,6 +14,7 @@ and Pluralistic Image Completion's short+long-term attention (Zheng et al., CVPR
 Shapes: features (N, C, H, W); words (N, L, D); word masks (N, L) bool, True = a real word; region weights
 (N, 1, H, W) in [0, 1].
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def word_region_attention(regions: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
-                          negate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def word_region_attention(
+    regions: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor, negate: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention of every region over the words.
 
     Args:
@@ -71,16 +73,27 @@ class DualMultimodalAttention(nn.Module):
         self.word_proj = nn.Linear(text_dim, out_dim)
         self.region_proj = nn.Conv2d(image_dim, out_dim, 1)
 
-    def path(self, feats: torch.Tensor, region_weight: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
-             negate: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def path(
+        self,
+        feats: torch.Tensor,
+        region_weight: torch.Tensor,
+        words: torch.Tensor,
+        word_mask: torch.Tensor,
+        negate: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One path: (N, C_img, H, W) features, (N, 1, H, W) region weights -> ((N, out_dim), attn (N, HW, L))."""
         w = self.word_proj(words) * word_mask.unsqueeze(-1)  # (N, L, out)
         context, attn = word_region_attention(self.region_proj(feats), w, word_mask, negate=negate)
         return masked_max_pool(context, region_weight), attn
 
-    def forward(self, visible_feats: torch.Tensor, hole_fraction: torch.Tensor, words: torch.Tensor,
-                word_mask: torch.Tensor, hole_feats: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self,
+        visible_feats: torch.Tensor,
+        hole_fraction: torch.Tensor,
+        words: torch.Tensor,
+        word_mask: torch.Tensor,
+        hole_feats: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Text vectors of the inpainting path and (when ``hole_feats`` is given) of the auxiliary path.
 
         Args:
@@ -125,7 +138,7 @@ class ShortLongTermAttention(nn.Module):
         v = self.value(x).flatten(2)  # (N, C, HW)
         short = x + self.gamma * torch.bmm(v, attn.transpose(1, 2)).view(n, c, h, w)
         # long term: attend only to visible keys (hole features of the encoder are features of zeros)
-        visible = (mask.flatten(2) < 0.5)  # (N, 1, HW)
+        visible = mask.flatten(2) < 0.5  # (N, 1, HW)
         visible = visible | ~visible.any(-1, keepdim=True)
         attn_ctx = torch.softmax(scores.masked_fill(~visible, float("-inf")), dim=-1)
         copied = torch.bmm(enc.flatten(2), attn_ctx.transpose(1, 2)).view(n, -1, h, w)
@@ -143,8 +156,14 @@ def _matching_ce(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(sub, labels) + F.cross_entropy(sub.t(), labels)
 
 
-def damsm_word_loss(regions: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor, gamma1: float = 4.0,
-                    gamma2: float = 5.0, gamma3: float = 10.0) -> torch.Tensor:
+def damsm_word_loss(
+    regions: torch.Tensor,
+    words: torch.Tensor,
+    word_mask: torch.Tensor,
+    gamma1: float = 4.0,
+    gamma2: float = 5.0,
+    gamma3: float = 10.0,
+) -> torch.Tensor:
     """AttnGAN's DAMSM word loss (Xu et al. 2018, eq. 7-11) over the batch.
 
     For caption i and image j, every word attends over image j's regions (softmax of gamma1 x cosine), its
@@ -176,5 +195,11 @@ def damsm_sentence_loss(image_code: torch.Tensor, sentence: torch.Tensor, gamma3
     return _matching_ce(logits, sentence.abs().sum(-1) > 0)
 
 
-__all__ = ["DualMultimodalAttention", "ShortLongTermAttention", "damsm_sentence_loss", "damsm_word_loss",
-           "masked_max_pool", "word_region_attention"]
+__all__ = [
+    "DualMultimodalAttention",
+    "ShortLongTermAttention",
+    "damsm_sentence_loss",
+    "damsm_word_loss",
+    "masked_max_pool",
+    "word_region_attention",
+]

@@ -1,4 +1,5 @@
 """Padding a generator's input up to the multiple its architecture needs, and cropping the output back."""
+
 from __future__ import annotations
 
 import torch

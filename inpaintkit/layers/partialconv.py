@@ -9,6 +9,7 @@ scaling the bias). Zero padding counts as invalid, so borders are re-weighted th
 
 The layer's public boundary speaks the house convention (mask 1 = hole); inside it works on M = 1 - hole.
 """
+
 from __future__ import annotations
 
 import torch

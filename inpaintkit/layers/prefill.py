@@ -4,6 +4,7 @@ A network that sees a black hole must first learn to paint the surrounding colou
 smooth guess only has to learn a correction. ``push_pull_fill`` is that guess for the ``default`` model (lama
 ``arch: unet``) and for TDANet's ``prefill`` option.
 """
+
 from __future__ import annotations
 
 import torch

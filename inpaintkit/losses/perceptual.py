@@ -10,6 +10,7 @@ The VGG16 weights are the bundled ones (``backbones.vgg.HED_VGG16``: the VGG16 t
 install without the bundled file and with no file named, the terms are disabled, never computed with random
 weights, and the log says so once per process (on the first call).
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,10 @@ import torch
 from torch import nn
 
 log = logging.getLogger(__name__)
-DISABLED_MESSAGE = ("perceptual/style disabled: the bundled VGG16 features are missing from this install and no "
-                    "losses.vgg_weights file is given")
+DISABLED_MESSAGE = (
+    "perceptual/style disabled: the bundled VGG16 features are missing from this install and no "
+    "losses.vgg_weights file is given"
+)
 _said_disabled = False
 
 
@@ -52,8 +55,10 @@ class PerceptualStyle(nn.Module):
         self.layers = tuple(layers)
         unknown = [t for t in self.layers if t not in VGG16_TAPS]
         if unknown or not self.layers:
-            raise InpaintKitError(f"unknown VGG16 layer(s) {unknown or list(self.layers)} for the perceptual loss; "
-                                  f"choose from: {', '.join(VGG16_TAPS)}")
+            raise InpaintKitError(
+                f"unknown VGG16 layer(s) {unknown or list(self.layers)} for the perceptual loss; "
+                f"choose from: {', '.join(VGG16_TAPS)}"
+            )
         given = weights_path is not None and str(weights_path) != ""
         self.weights_path = Path(weights_path) if given else default_vgg16_weights()
         if given:
@@ -73,8 +78,9 @@ class PerceptualStyle(nn.Module):
     def available(self) -> bool:
         return self.weights_path is not None
 
-    def forward(self, pred: torch.Tensor, target: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
+    def forward(
+        self, pred: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor] | tuple[None, None]:
         if self.weights_path is None:
             global _said_disabled
             if not _said_disabled:  # said when a loss is first asked for (training), not when a model is loaded

@@ -7,6 +7,7 @@ therefore gives a small hole loss, exactly as in the paper; the loss weights in 
 
 All tensors are (N, C, H, W) images in [0, 1] and (N, 1, H, W) masks with **1 = hole**.
 """
+
 from __future__ import annotations
 
 import torch

@@ -9,13 +9,46 @@
 ``MASKS`` is the only list of kinds; ``generate_protocol`` builds the fixed evaluation sets; ``OnDemandSchedule``
 is on-demand learning's per-band batch schedule.
 """
-from .generators import (DEFAULT_MAX_ATTEMPTS, LAMA_CONFIGS, MASKS, ONDEMAND_BANDS, MaskGenerator, MaskMixture,
-                         as_rng, as_shape, create_mask_generator, get_mask_class, list_mask_kinds, mask_ratio,
-                         parse_ratio, register_mask)
+
+from .generators import (
+    DEFAULT_MAX_ATTEMPTS,
+    LAMA_CONFIGS,
+    MASKS,
+    ONDEMAND_BANDS,
+    MaskGenerator,
+    MaskMixture,
+    as_rng,
+    as_shape,
+    create_mask_generator,
+    get_mask_class,
+    list_mask_kinds,
+    mask_ratio,
+    parse_ratio,
+    register_mask,
+)
 from .ondemand import OnDemandSchedule
 from .protocols import PCONV_BUCKETS, PROTOCOLS, bucket_name, generate_protocol, mask_seed, protocol_buckets
 
-__all__ = ["DEFAULT_MAX_ATTEMPTS", "LAMA_CONFIGS", "MASKS", "ONDEMAND_BANDS", "MaskGenerator", "MaskMixture",
-           "OnDemandSchedule", "PCONV_BUCKETS", "PROTOCOLS", "as_rng", "as_shape", "bucket_name",
-           "create_mask_generator", "generate_protocol", "get_mask_class", "list_mask_kinds", "mask_ratio",
-           "mask_seed", "parse_ratio", "protocol_buckets", "register_mask"]
+__all__ = [
+    "DEFAULT_MAX_ATTEMPTS",
+    "LAMA_CONFIGS",
+    "MASKS",
+    "ONDEMAND_BANDS",
+    "MaskGenerator",
+    "MaskMixture",
+    "OnDemandSchedule",
+    "PCONV_BUCKETS",
+    "PROTOCOLS",
+    "as_rng",
+    "as_shape",
+    "bucket_name",
+    "create_mask_generator",
+    "generate_protocol",
+    "get_mask_class",
+    "list_mask_kinds",
+    "mask_ratio",
+    "mask_seed",
+    "parse_ratio",
+    "protocol_buckets",
+    "register_mask",
+]

@@ -22,6 +22,7 @@ Sizes defined by the original at a fixed resolution scale with ``sqrt(H*W) / ref
 Any kind takes ``ratio=(lo, hi)``: samples are redrawn (at most ``max_attempts`` times) until the hole ratio
 lies in ``[lo, hi)``. Masks are never empty.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -141,11 +142,13 @@ class MaskGenerator:
         if self.ratio is None:
             raise InpaintKitError(
                 f"mask kind {self.kind!r}: only empty masks in {self.max_attempts} attempts at "
-                f"{shape[1]}x{shape[0]}; check its options")
+                f"{shape[1]}x{shape[0]}; check its options"
+            )
         raise InpaintKitError(
             f"mask kind {self.kind!r}: no mask with hole ratio in [{lo:g}, {hi:g}) in {self.max_attempts} "
             f"attempts at {shape[1]}x{shape[0]} (ratios seen {min(seen):.3f}-{max(seen):.3f}); "
-            "choose another ratio range or kind")
+            "choose another ratio range or kind"
+        )
 
     def params(self) -> dict[str, Any]:
         """The options this generator was built with (JSON-ready), for manifests and logs."""
@@ -202,7 +205,8 @@ def create_mask_generator(kind: str, ratio: Any = None, **params: Any) -> MaskGe
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise InpaintKitError(
-            f"mask kind {kind!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+            f"mask kind {kind!r}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}"
+        )
     try:
         return entry.obj(ratio=ratio, **params)
     except InpaintKitError:
@@ -252,17 +256,21 @@ class IrregularMask(MaskGenerator):
         for _ in range(ri(1, self.max_objects)):
             cv2.circle(m, (ri(1, w), ri(1, h)), ri(3, size), 1, -1)
         for _ in range(ri(1, self.max_objects)):
-            cv2.ellipse(m, (ri(1, w), ri(1, h)), (ri(1, w), ri(1, h)), ri(3, 180), ri(3, 180), ri(3, 180), 1,
-                        ri(3, size))
+            cv2.ellipse(
+                m, (ri(1, w), ri(1, h)), (ri(1, w), ri(1, h)), ri(3, 180), ri(3, 180), ri(3, 180), 1, ri(3, size)
+            )
         return m.astype(bool)
 
 
-@register_mask("strokes", description="TDANet/Pluralistic: 16-64 lines (60%), circles (20%), ellipses (20%), width 4-20 at 256 px.")
+@register_mask(
+    "strokes", description="TDANet/Pluralistic: 16-64 lines (60%), circles (20%), ellipses (20%), width 4-20 at 256 px."
+)
 class StrokesMask(MaskGenerator):
     composable = True
 
-    def __init__(self, count: tuple[int, int] = (16, 64), width: tuple[int, int] = (4, 20),
-                 reference: int = 256, **kwargs: Any):
+    def __init__(
+        self, count: tuple[int, int] = (16, 64), width: tuple[int, int] = (4, 20), reference: int = 256, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         self.count = _range("count", "strokes", count, low=1)
         self.width = _range("width", "strokes", width, low=1)
@@ -282,8 +290,9 @@ class StrokesMask(MaskGenerator):
             elif u < 0.8:
                 cv2.circle(m, (ri(1, w), ri(1, h)), ri(lo_w, hi_w), 1, -1)
             else:
-                cv2.ellipse(m, (ri(1, w), ri(1, h)), (ri(1, w), ri(1, h)), ri(3, 180), ri(3, 180), ri(3, 180), 1,
-                            ri(lo_w, hi_w))
+                cv2.ellipse(
+                    m, (ri(1, w), ri(1, h)), (ri(1, w), ri(1, h)), ri(3, 180), ri(3, 180), ri(3, 180), 1, ri(lo_w, hi_w)
+                )
         return m.astype(bool)
 
 
@@ -293,9 +302,16 @@ class FreeFormMask(MaskGenerator):
 
     composable = True
 
-    def __init__(self, strokes: tuple[int, int] = (1, 3), vertices: tuple[int, int] = (4, 11),
-                 width: tuple[int, int] = (12, 40), mean_angle: float = 2 * math.pi / 5,
-                 angle_range: float = 2 * math.pi / 15, reference: int = 256, **kwargs: Any):
+    def __init__(
+        self,
+        strokes: tuple[int, int] = (1, 3),
+        vertices: tuple[int, int] = (4, 11),
+        width: tuple[int, int] = (12, 40),
+        mean_angle: float = 2 * math.pi / 5,
+        angle_range: float = 2 * math.pi / 15,
+        reference: int = 256,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.strokes = _range("strokes", "freeform", strokes, low=1)
         self.vertices = _range("vertices", "freeform", vertices, low=1)
@@ -342,16 +358,28 @@ LAMA_CONFIGS: dict[str, dict[int, dict[str, Any]]] = {
         512: dict(irregular=dict(min_times=4, max_times=70, max_width=20, max_angle=4, max_len=100), box_proba=0),
     },
     "medium": {
-        256: dict(irregular=dict(min_times=4, max_times=5, max_width=50, max_angle=4, max_len=100), box_proba=0.3,
-                  box=dict(margin=0, bbox_min_size=10, bbox_max_size=50, min_times=1, max_times=5)),
-        512: dict(irregular=dict(min_times=4, max_times=10, max_width=100, max_angle=4, max_len=200), box_proba=0.3,
-                  box=dict(margin=0, bbox_min_size=30, bbox_max_size=150, min_times=1, max_times=5)),
+        256: dict(
+            irregular=dict(min_times=4, max_times=5, max_width=50, max_angle=4, max_len=100),
+            box_proba=0.3,
+            box=dict(margin=0, bbox_min_size=10, bbox_max_size=50, min_times=1, max_times=5),
+        ),
+        512: dict(
+            irregular=dict(min_times=4, max_times=10, max_width=100, max_angle=4, max_len=200),
+            box_proba=0.3,
+            box=dict(margin=0, bbox_min_size=30, bbox_max_size=150, min_times=1, max_times=5),
+        ),
     },
     "thick": {
-        256: dict(irregular=dict(min_times=1, max_times=5, max_width=100, max_angle=4, max_len=200), box_proba=0.3,
-                  box=dict(margin=10, bbox_min_size=30, bbox_max_size=150, min_times=1, max_times=3)),
-        512: dict(irregular=dict(min_times=1, max_times=5, max_width=250, max_angle=4, max_len=450), box_proba=0.3,
-                  box=dict(margin=10, bbox_min_size=30, bbox_max_size=300, min_times=1, max_times=4)),
+        256: dict(
+            irregular=dict(min_times=1, max_times=5, max_width=100, max_angle=4, max_len=200),
+            box_proba=0.3,
+            box=dict(margin=10, bbox_min_size=30, bbox_max_size=150, min_times=1, max_times=3),
+        ),
+        512: dict(
+            irregular=dict(min_times=1, max_times=5, max_width=250, max_angle=4, max_len=450),
+            box_proba=0.3,
+            box=dict(margin=10, bbox_min_size=30, bbox_max_size=300, min_times=1, max_times=4),
+        ),
     },
 }
 LAMA_MAX_TAMPER_AREA = 0.5  # LaMa's gen_mask_dataset drops masks covering more than this
@@ -390,7 +418,7 @@ def _lama_boxes(rng, shape, s, margin, bbox_min_size, bbox_max_size, min_times, 
         bw, bh = int(rng.integers(lo, hi)), int(rng.integers(lo, hi))
         x0 = int(rng.integers(margin, max(margin, w - margin - bw) + 1))
         y0 = int(rng.integers(margin, max(margin, h - margin - bh) + 1))
-        m[y0:y0 + bh, x0:x0 + bw] = True
+        m[y0 : y0 + bh, x0 : x0 + bw] = True
     return m
 
 
@@ -449,7 +477,7 @@ def _square_at_random(rng, shape, side: int) -> np.ndarray:
     sh, sw = min(side, h), min(side, w)
     y0, x0 = int(rng.integers(0, h - sh + 1)), int(rng.integers(0, w - sw + 1))
     m = np.zeros(shape, bool)
-    m[y0:y0 + sh, x0:x0 + sw] = True
+    m[y0 : y0 + sh, x0 : x0 + sw] = True
     return m
 
 
@@ -475,7 +503,9 @@ class BoxesMask(MaskGenerator):
         return m
 
 
-@register_mask("square", description="One square at a random place; side 64/90/128 px at 256 px (GLCIC, on-demand, DeepFill).")
+@register_mask(
+    "square", description="One square at a random place; side 64/90/128 px at 256 px (GLCIC, on-demand, DeepFill)."
+)
 class SquareMask(MaskGenerator):
     """One ``side`` x ``side`` square (``side`` given for a ``reference``-px canvas, scaled with image size)."""
 
@@ -490,23 +520,31 @@ class SquareMask(MaskGenerator):
         return _square_at_random(rng, shape, _px(self.side, _scale(shape, self.reference)))
 
 
-@register_mask("objects", description="1-3 object-shaped silhouettes (smooth random star-shaped blobs, 8-45% of the "
-                                  "short side, slightly dilated as a user's removal brush is): object removal.")
+@register_mask(
+    "objects",
+    description="1-3 object-shaped silhouettes (smooth random star-shaped blobs, 8-45% of the "
+    "short side, slightly dilated as a user's removal brush is): object removal.",
+)
 class ObjectsMask(MaskGenerator):
     """Object-shaped holes, as left by removing things from a photo: each a closed curve ``r(t) = r0 (1 + sum_k a_k
     cos(k t + phi_k))`` with 2-6 harmonics (amplitudes ~ 1/k: lumpy but smooth, like animals, people, posts), radius
     ``min_size``..``max_size`` of the short side, aspect up to 1:2.5, randomly rotated, then dilated by ~2 % of
     the short side (a removal mask covers the object's edge and its shadow/halo)."""
 
-    def __init__(self, min_objects: int = 1, max_objects: int = 3, min_size: float = 0.08, max_size: float = 0.45,
-                 **kwargs: Any):
+    def __init__(
+        self, min_objects: int = 1, max_objects: int = 3, min_size: float = 0.08, max_size: float = 0.45, **kwargs: Any
+    ):
         super().__init__(**kwargs)
-        self.min_objects, self.max_objects = _range("(min_objects, max_objects)", "objects",
-                                                    (min_objects, max_objects), low=1)
-        self.min_size, self.max_size = _range("(min_size, max_size)", "objects", (min_size, max_size), low=0,
-                                              integer=False)
+        self.min_objects, self.max_objects = _range(
+            "(min_objects, max_objects)", "objects", (min_objects, max_objects), low=1
+        )
+        self.min_size, self.max_size = _range(
+            "(min_size, max_size)", "objects", (min_size, max_size), low=0, integer=False
+        )
         if not 0 < self.min_size <= self.max_size <= 1:
-            raise InpaintKitError("mask kind 'objects': need 0 < min_size <= max_size <= 1 (fractions of the short side)")
+            raise InpaintKitError(
+                "mask kind 'objects': need 0 < min_size <= max_size <= 1 (fractions of the short side)"
+            )
 
     def draw(self, rng, shape):
         h, w = shape
@@ -519,7 +557,7 @@ class ObjectsMask(MaskGenerator):
             for k in range(1, int(rng.integers(2, 7)) + 1):
                 r += rng.uniform(0, 0.35 / k) * np.cos(k * t + rng.uniform(0, 2 * np.pi))
             aspect = rng.uniform(1.0, 2.5)
-            x, y = r * np.cos(t) * size * aspect ** 0.5, r * np.sin(t) * size / aspect ** 0.5
+            x, y = r * np.cos(t) * size * aspect**0.5, r * np.sin(t) * size / aspect**0.5
             rot = rng.uniform(0, np.pi)
             cx, cy = rng.uniform(0, w), rng.uniform(0, h)
             px = cx + x * np.cos(rot) - y * np.sin(rot)
@@ -534,7 +572,7 @@ class CenterMask(MaskGenerator):
     def draw(self, rng, shape):
         h, w = shape
         m = np.zeros(shape, bool)
-        m[h // 4:h // 4 + max(1, h // 2), w // 4:w // 4 + max(1, w // 2)] = True
+        m[h // 4 : h // 4 + max(1, h // 2), w // 4 : w // 4 + max(1, w // 2)] = True
         return m
 
 
@@ -542,7 +580,10 @@ class CenterMask(MaskGenerator):
 ONDEMAND_BANDS: tuple[tuple[int, int], ...] = ((1, 18), (19, 36), (37, 54), (55, 72), (73, 90))
 
 
-@register_mask("ondemand", description="Square with side from difficulty band 0-4 (1-18 ... 73-90 px at 128 px); on-demand learning.")
+@register_mask(
+    "ondemand",
+    description="Square with side from difficulty band 0-4 (1-18 ... 73-90 px at 128 px); on-demand learning.",
+)
 class OnDemandMask(MaskGenerator):
     """``band`` in 0..4 chooses the side range; ``None`` draws the band uniformly."""
 
@@ -576,9 +617,16 @@ class FileMask(MaskGenerator):
         flip: random horizontal and vertical flips.
     """
 
-    def __init__(self, root: str | Path | Sequence[str | Path] | None = None, rotate: float = 0.0,
-                 scale: tuple[float, float] | None = None, dilate: int = 0, crop: bool = True,
-                 flip: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        root: str | Path | Sequence[str | Path] | None = None,
+        rotate: float = 0.0,
+        scale: tuple[float, float] | None = None,
+        dilate: int = 0,
+        crop: bool = True,
+        flip: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         from ..io import list_images
 
@@ -616,13 +664,15 @@ class FileMask(MaskGenerator):
             m = np.ascontiguousarray(m)
         if self.scale is not None:
             f = rng.uniform(*self.scale)
-            m = cv2.resize(m, (max(1, round(m.shape[1] * f)), max(1, round(m.shape[0] * f))),
-                           interpolation=cv2.INTER_NEAREST)
+            m = cv2.resize(
+                m, (max(1, round(m.shape[1] * f)), max(1, round(m.shape[0] * f))), interpolation=cv2.INTER_NEAREST
+            )
         if self.rotate > 0:
             angle = rng.uniform(-self.rotate, self.rotate)
             rot = cv2.getRotationMatrix2D(((m.shape[1] - 1) / 2, (m.shape[0] - 1) / 2), angle, 1.0)
-            m = cv2.warpAffine(m, rot, (m.shape[1], m.shape[0]), flags=cv2.INTER_NEAREST,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            m = cv2.warpAffine(
+                m, rot, (m.shape[1], m.shape[0]), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+            )
         if self.dilate > 0:
             r = int(rng.integers(0, self.dilate + 1))
             if r:
@@ -632,11 +682,14 @@ class FileMask(MaskGenerator):
             return cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
         if m.shape[0] < h or m.shape[1] < w:  # upscale so the crop fits, keeping the aspect ratio
             f = max(h / m.shape[0], w / m.shape[1])
-            m = cv2.resize(m, (max(w, math.ceil(m.shape[1] * f)), max(h, math.ceil(m.shape[0] * f))),
-                           interpolation=cv2.INTER_NEAREST)
+            m = cv2.resize(
+                m,
+                (max(w, math.ceil(m.shape[1] * f)), max(h, math.ceil(m.shape[0] * f))),
+                interpolation=cv2.INTER_NEAREST,
+            )
         y0 = int(rng.integers(0, m.shape[0] - h + 1))
         x0 = int(rng.integers(0, m.shape[1] - w + 1))
-        return m[y0:y0 + h, x0:x0 + w].astype(bool)
+        return m[y0 : y0 + h, x0 : x0 + w].astype(bool)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ each validation the trainer reports a PSNR per band; the next batches give band 
 so bands the model is bad at (low PSNR) get more samples; the remainder goes to the hardest band (lowest PSNR).
 PSNR per band is a running value (exponential moving average), so one noisy batch does not swing the shares.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,8 +30,13 @@ class OnDemandSchedule:
         max_psnr: cap for PSNR (a perfect reconstruction is +inf dB).
     """
 
-    def __init__(self, n_bands: int = len(ONDEMAND_BANDS), momentum: float = 0.9, initial_psnr: float = 20.0,
-                 max_psnr: float = 100.0):
+    def __init__(
+        self,
+        n_bands: int = len(ONDEMAND_BANDS),
+        momentum: float = 0.9,
+        initial_psnr: float = 20.0,
+        max_psnr: float = 100.0,
+    ):
         if int(n_bands) < 1:
             raise InpaintKitError(f"on-demand schedule: n_bands must be >= 1, got {n_bands!r}")
         if not 0.0 <= float(momentum) < 1.0:
@@ -92,8 +98,9 @@ class OnDemandSchedule:
     def masks(self, batch_size: int, rng: Any, shape: Any) -> tuple[np.ndarray, list[int]]:
         """A batch of ``ondemand`` masks, bool (B, H, W), drawn with the current shares, plus their bands."""
         if self.n_bands != len(ONDEMAND_BANDS):
-            raise InpaintKitError(f"on-demand schedule: masks() needs {len(ONDEMAND_BANDS)} bands, "
-                                  f"this schedule has {self.n_bands}")
+            raise InpaintKitError(
+                f"on-demand schedule: masks() needs {len(ONDEMAND_BANDS)} bands, this schedule has {self.n_bands}"
+            )
         rng, shape = as_rng(rng), as_shape(shape)
         bands = self.bands_for_batch(batch_size, rng)
         gens = [OnDemandMask(band=i) for i in range(self.n_bands)]
@@ -116,9 +123,15 @@ class OnDemandSchedule:
 
     def state_dict(self) -> dict[str, Any]:
         """Plain Python values only (loads with ``torch.load(..., weights_only=True)``)."""
-        return {"n_bands": self.n_bands, "momentum": self.momentum, "initial_psnr": self.initial_psnr,
-                "max_psnr": self.max_psnr, "psnr": list(self.psnr), "counts": list(self.counts),
-                "last_shares": None if self.last_shares is None else list(self.last_shares)}
+        return {
+            "n_bands": self.n_bands,
+            "momentum": self.momentum,
+            "initial_psnr": self.initial_psnr,
+            "max_psnr": self.max_psnr,
+            "psnr": list(self.psnr),
+            "counts": list(self.counts),
+            "last_shares": None if self.last_shares is None else list(self.last_shares),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         try:

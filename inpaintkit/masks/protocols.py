@@ -9,6 +9,7 @@ Mask ``i`` of bucket ``b`` is drawn from its own seed (``mask_seed(seed, b, i)``
 single mask can be regenerated with ``create_mask_generator(meta["kind"], **meta["params"])(meta["seed"], shape)``
 and adding masks to a bucket does not change the earlier ones.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -18,8 +19,14 @@ import numpy as np
 from ..errors import InpaintKitError
 from .generators import as_shape, create_mask_generator, mask_ratio
 
-PCONV_BUCKETS: tuple[tuple[float, float], ...] = ((0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5),
-                                                  (0.5, 0.6))
+PCONV_BUCKETS: tuple[tuple[float, float], ...] = (
+    (0.01, 0.1),
+    (0.1, 0.2),
+    (0.2, 0.3),
+    (0.3, 0.4),
+    (0.4, 0.5),
+    (0.5, 0.6),
+)
 
 
 def bucket_name(lo: float, hi: float) -> str:
@@ -67,9 +74,13 @@ def protocol_buckets(name: str) -> list[tuple[str, str, dict[str, Any]]]:
         raise InpaintKitError(f"unknown mask protocol {name!r}; choose from: {', '.join(PROTOCOLS)}") from None
 
 
-def generate_protocol(name: str, size: Any = 256, per_bucket: int = 100, seed: int = 0,
-                      progress: Callable[[int], None] | None = None,
-                      ) -> dict[str, list[tuple[np.ndarray, dict[str, Any]]]]:
+def generate_protocol(
+    name: str,
+    size: Any = 256,
+    per_bucket: int = 100,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, list[tuple[np.ndarray, dict[str, Any]]]]:
     """All masks of protocol ``name``: ``{bucket: [(mask bool (H, W), meta), ...]}``.
 
     ``meta`` has ``kind``, ``params`` (options to rebuild the generator, ``ratio`` included), ``seed`` (of this
@@ -88,8 +99,20 @@ def generate_protocol(name: str, size: Any = 256, per_bucket: int = 100, seed: i
         for i in range(int(per_bucket)):
             s = mask_seed(seed, b, i)
             m = gen(s, shape)
-            items.append((m, {"kind": kind, "params": params, "seed": s, "ratio": round(mask_ratio(m), 6),
-                              "bucket": bucket, "protocol": name, "index": i}))
+            items.append(
+                (
+                    m,
+                    {
+                        "kind": kind,
+                        "params": params,
+                        "seed": s,
+                        "ratio": round(mask_ratio(m), 6),
+                        "bucket": bucket,
+                        "protocol": name,
+                        "index": i,
+                    },
+                )
+            )
             if progress is not None:
                 progress(1)
         out[bucket] = items

@@ -1,6 +1,7 @@
 """Learned inpainting families. Importing this package registers each family in ``MODELS`` (for training) and as
 an inpainter of the same name (which loads a trained run: ``create_inpainter("lama", checkpoint=RUN_DIR)``).
 """
+
 from . import (
     context_encoder,  # noqa: E402,F401  (registration)
     deepfill_v2,  # noqa: E402,F401  (registration)

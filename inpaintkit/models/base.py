@@ -17,6 +17,7 @@ Three pydantic models describe the config groups a family reads: ``ModelConfig``
 ``@register_model(name, description=...)`` puts the family in ``MODELS`` (the trainer's list) and registers an
 inpainter of the same name in the inpainter registry, which loads a trained run (``checkpoint=RUN_DIR``).
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -104,12 +105,16 @@ class Family(nn.Module):
 MODELS: Registry[type[Family]] = Registry("model")
 
 
-def create_model(name: str, model: dict | None = None, discriminator: dict | None = None,
-                 losses: dict | None = None) -> Family:
+def create_model(
+    name: str, model: dict | None = None, discriminator: dict | None = None, losses: dict | None = None
+) -> Family:
     """Build a family from plain dicts of its config groups (validated; unknown keys are errors)."""
     cls = MODELS.get(name).obj
-    return cls(cls.ModelConfig(**(model or {})), cls.DiscriminatorConfig(**(discriminator or {})),
-               cls.LossConfig(**(losses or {})))
+    return cls(
+        cls.ModelConfig(**(model or {})),
+        cls.DiscriminatorConfig(**(discriminator or {})),
+        cls.LossConfig(**(losses or {})),
+    )
 
 
 def list_models(pattern: str | None = None) -> list[str]:

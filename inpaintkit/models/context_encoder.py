@@ -18,6 +18,7 @@ bottleneck). The generator accepts any size: it resizes the input to ``size``×`
 any hole inside a downsampled pixel makes it hole), runs, and resizes the prediction back (bilinear). Inference
 on large photos therefore gives a coarse fill; the inpainter's ``crop`` HD strategy keeps the crop near the hole.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
@@ -63,7 +64,7 @@ class ChannelWiseFC(nn.Module):
     def __init__(self, channels: int, side: int):
         super().__init__()
         n = side * side
-        self.weight = nn.Parameter(torch.randn(channels, n, n) / n ** 0.5)
+        self.weight = nn.Parameter(torch.randn(channels, n, n) / n**0.5)
         self.bias = nn.Parameter(torch.zeros(channels, n))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,8 +89,12 @@ class ContextEncoderNet(nn.Module):
             enc.append(nn.LeakyReLU(0.1))
             cin = cout
         self.encoder = nn.Sequential(*enc)
-        self.bottleneck = nn.Sequential(ChannelWiseFC(8 * c, cfg.size // 32), nn.Conv2d(8 * c, 8 * c, 1, bias=False),
-                                        nn.BatchNorm2d(8 * c), nn.ReLU())
+        self.bottleneck = nn.Sequential(
+            ChannelWiseFC(8 * c, cfg.size // 32),
+            nn.Conv2d(8 * c, 8 * c, 1, bias=False),
+            nn.BatchNorm2d(8 * c),
+            nn.ReLU(),
+        )
         dec = []
         outs = [4 * c, 2 * c, c, c]
         for cout in outs:
@@ -115,18 +120,28 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, c: int = 64):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(3, c, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * c), nn.LeakyReLU(0.2),
-            nn.Conv2d(4 * c, 8 * c, 4, 2, 1, bias=False), nn.BatchNorm2d(8 * c), nn.LeakyReLU(0.2),
-            nn.Conv2d(8 * c, 1, 4, 1, 0))
+            nn.Conv2d(3, c, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * c, 4 * c, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(4 * c),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * c, 8 * c, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(8 * c),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(8 * c, 1, 4, 1, 0),
+        )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.net(image * 2 - 1)  # (N, 1, H/16 - 3, W/16 - 3)
 
 
-@register_model("context_encoder", description="Context encoder with channel-wise FC bottleneck (Pathak et al. "
-                                               "2016; on-demand learning settings)")
+@register_model(
+    "context_encoder",
+    description="Context encoder with channel-wise FC bottleneck (Pathak et al. 2016; on-demand learning settings)",
+)
 class ContextEncoder(Family):
     ModelConfig: ClassVar = ContextEncoderModelConfig
     DiscriminatorConfig: ClassVar = ContextEncoderDiscriminatorConfig
@@ -134,8 +149,12 @@ class ContextEncoder(Family):
     pad_multiple: ClassVar[int] = 1  # the generator resizes to its fixed size itself
     min_size: ClassVar[int] = 64  # the default native size: smaller inputs are padded up rather than upscaled
 
-    def __init__(self, model: ContextEncoderModelConfig, discriminator: ContextEncoderDiscriminatorConfig,
-                 losses: ContextEncoderLossConfig):
+    def __init__(
+        self,
+        model: ContextEncoderModelConfig,
+        discriminator: ContextEncoderDiscriminatorConfig,
+        losses: ContextEncoderLossConfig,
+    ):
         super().__init__(model, discriminator, losses)
         self.generator = ContextEncoderNet(model)
         if losses.adv > 0:

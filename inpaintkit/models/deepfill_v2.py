@@ -15,6 +15,7 @@ the refined output is the prediction. Discriminator: SN-PatchGAN, six 5×5 strid
 (64, 128, 256, 256, 256, 256) with LeakyReLU(0.2) on the composite *and* the mask; every output element is a logit;
 hinge loss. Default weights: L1 1, adversarial 0.01. Internally the network works in [-1, 1] as the authors'.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
@@ -64,11 +65,22 @@ class CoarseNet(nn.Module):
         super().__init__()
         g = GatedConv2d
         self.net = nn.Sequential(
-            g(5, c, 5), g(c, 2 * c, 3, 2), g(2 * c, 2 * c, 3), g(2 * c, 4 * c, 3, 2), g(4 * c, 4 * c, 3),
-            g(4 * c, 4 * c, 3), *[g(4 * c, 4 * c, 3, dilation=d) for d in (2, 4, 8, 16)],
-            g(4 * c, 4 * c, 3), g(4 * c, 4 * c, 3),
-            GatedDeconv2d(4 * c, 2 * c), g(2 * c, 2 * c, 3), GatedDeconv2d(2 * c, c), g(c, c // 2, 3),
-            _plain_conv(c // 2, 3), nn.Tanh())
+            g(5, c, 5),
+            g(c, 2 * c, 3, 2),
+            g(2 * c, 2 * c, 3),
+            g(2 * c, 4 * c, 3, 2),
+            g(4 * c, 4 * c, 3),
+            g(4 * c, 4 * c, 3),
+            *[g(4 * c, 4 * c, 3, dilation=d) for d in (2, 4, 8, 16)],
+            g(4 * c, 4 * c, 3),
+            g(4 * c, 4 * c, 3),
+            GatedDeconv2d(4 * c, 2 * c),
+            g(2 * c, 2 * c, 3),
+            GatedDeconv2d(2 * c, c),
+            g(c, c // 2, 3),
+            _plain_conv(c // 2, 3),
+            nn.Tanh(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -79,18 +91,39 @@ class RefineNet(nn.Module):
         super().__init__()
         g = GatedConv2d
         self.hallu = nn.Sequential(
-            g(5, c, 5), g(c, c, 3, 2), g(c, 2 * c, 3), g(2 * c, 2 * c, 3, 2), g(2 * c, 4 * c, 3), g(4 * c, 4 * c, 3),
-            *[g(4 * c, 4 * c, 3, dilation=d) for d in (2, 4, 8, 16)])
+            g(5, c, 5),
+            g(c, c, 3, 2),
+            g(c, 2 * c, 3),
+            g(2 * c, 2 * c, 3, 2),
+            g(2 * c, 4 * c, 3),
+            g(4 * c, 4 * c, 3),
+            *[g(4 * c, 4 * c, 3, dilation=d) for d in (2, 4, 8, 16)],
+        )
         self.att_in = nn.Sequential(
-            g(5, c, 5), g(c, c, 3, 2), g(c, 2 * c, 3), g(2 * c, 4 * c, 3, 2), g(4 * c, 4 * c, 3),
-            g(4 * c, 4 * c, 3, activation=nn.ReLU()))
+            g(5, c, 5),
+            g(c, c, 3, 2),
+            g(c, 2 * c, 3),
+            g(2 * c, 4 * c, 3, 2),
+            g(4 * c, 4 * c, 3),
+            g(4 * c, 4 * c, 3, activation=nn.ReLU()),
+        )
         self.contextual = cfg.attention == "contextual"
-        self.attention = (ContextualAttention(3, 1, 2, softmax_scale=cfg.softmax_scale, fuse=cfg.fuse)
-                          if self.contextual else SelfAttention(4 * c))
+        self.attention = (
+            ContextualAttention(3, 1, 2, softmax_scale=cfg.softmax_scale, fuse=cfg.fuse)
+            if self.contextual
+            else SelfAttention(4 * c)
+        )
         self.att_out = nn.Sequential(g(4 * c, 4 * c, 3), g(4 * c, 4 * c, 3))
         self.decoder = nn.Sequential(
-            g(8 * c, 4 * c, 3), g(4 * c, 4 * c, 3), GatedDeconv2d(4 * c, 2 * c), g(2 * c, 2 * c, 3),
-            GatedDeconv2d(2 * c, c), g(c, c // 2, 3), _plain_conv(c // 2, 3), nn.Tanh())
+            g(8 * c, 4 * c, 3),
+            g(4 * c, 4 * c, 3),
+            GatedDeconv2d(4 * c, 2 * c),
+            g(2 * c, 2 * c, 3),
+            GatedDeconv2d(2 * c, c),
+            g(c, c // 2, 3),
+            _plain_conv(c // 2, 3),
+            nn.Tanh(),
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         a = self.att_in(x)  # (N, 4c, H/4, W/4)
@@ -112,8 +145,9 @@ class DeepFillGenerator(nn.Module):
         self.coarse = CoarseNet(cfg.channels)
         self.refine = RefineNet(cfg.channels, cfg)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, with_coarse: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, with_coarse: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         h, w = image.shape[-2:]
         image, mask = pad_to_multiple(image, 8), pad_to_multiple(mask, 8)  # two downsamplings + attention rate 2
         x = (image * 2 - 1) * (1 - mask)  # [-1, 1], hole at 0 as in the authors' code
@@ -141,16 +175,19 @@ class SNPatchGAN(nn.Module):
         return self.net(torch.cat([image * 2 - 1, mask], dim=1))
 
 
-@register_model("deepfill_v2", description="Gated-convolution two-stage inpainting with contextual attention "
-                                           "(DeepFill v2, Yu et al. 2019)")
+@register_model(
+    "deepfill_v2",
+    description="Gated-convolution two-stage inpainting with contextual attention (DeepFill v2, Yu et al. 2019)",
+)
 class DeepFillV2(Family):
     ModelConfig: ClassVar = DeepFillModelConfig
     DiscriminatorConfig: ClassVar = DeepFillDiscriminatorConfig
     LossConfig: ClassVar = DeepFillLossConfig
     pad_multiple: ClassVar[int] = 8
 
-    def __init__(self, model: DeepFillModelConfig, discriminator: DeepFillDiscriminatorConfig,
-                 losses: DeepFillLossConfig):
+    def __init__(
+        self, model: DeepFillModelConfig, discriminator: DeepFillDiscriminatorConfig, losses: DeepFillLossConfig
+    ):
         super().__init__(model, discriminator, losses)
         self.generator = DeepFillGenerator(model)
         self.discriminators["patch"] = SNPatchGAN(discriminator.channels)
@@ -163,8 +200,10 @@ class DeepFillV2(Family):
         image, mask = batch["image"], batch["mask"]
         coarse, pred = self.generator(zero_hole(image, mask), mask, with_coarse=True)
         w = self.loss_cfg
-        losses = {"l1_coarse": w.l1_coarse * (coarse - image).abs().mean(),
-                  "l1_refine": w.l1_refine * (pred - image).abs().mean()}
+        losses = {
+            "l1_coarse": w.l1_coarse * (coarse - image).abs().mean(),
+            "l1_refine": w.l1_refine * (pred - image).abs().mean(),
+        }
         if self.trains_discriminator(step) and w.adv > 0:
             fake = self.discriminators["patch"](composite(pred, image, mask), mask)
             losses["adv"] = w.adv * generator_adversarial(w.adv_kind, fake)

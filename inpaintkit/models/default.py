@@ -14,6 +14,7 @@ the hole at full resolution from patches of the known region whose blur matches 
 runs it only for holes deep enough that texture shows (``TEXTURE_MIN_DEPTH``); docs/default-model.md has the
 measurements behind the threshold and the default.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -70,8 +71,14 @@ def wants_texture(mask: np.ndarray, mode: str) -> bool:
     return bool(depth.max() >= TEXTURE_MIN_DEPTH)
 
 
-@register_inpainter("default", kind="learned", needs_weights=True, bundled=True, priority=20,
-                    description="inpaintkit's own compact LaMa-style FFC U-Net, bundled weights (see its model card)")
+@register_inpainter(
+    "default",
+    kind="learned",
+    needs_weights=True,
+    bundled=True,
+    priority=20,
+    description="inpaintkit's own compact LaMa-style FFC U-Net, bundled weights (see its model card)",
+)
 class DefaultInpainter(LearnedInpainter):
     """The bundled model; options: ``device`` (torch runtime), ``runtime`` (auto | torch | onnx), ``threads``,
     ``texture`` (auto | on | off, also per call: ``inpaint(img, mask, texture="on")``) and the HD strategy."""
@@ -82,15 +89,19 @@ class DefaultInpainter(LearnedInpainter):
     hidden_options = ("checkpoint", "onnx_file")
     call_options = ("texture",)
 
-    def __init__(self, device: str = "auto", runtime: str = DEFAULT_RUNTIME, texture: str = DEFAULT_TEXTURE,
-                 **kw: Any):
+    def __init__(self, device: str = "auto", runtime: str = DEFAULT_RUNTIME, texture: str = DEFAULT_TEXTURE, **kw: Any):
         self.texture = check_texture(texture)
         if runtime == "auto":
             runtime = resolve_runtime(device)
         elif runtime not in RUNTIMES:
             raise InpaintKitError(f"runtime {runtime!r}: choose from auto, {', '.join(RUNTIMES)}")
-        super().__init__(checkpoint=str(WEIGHTS), device=device, runtime=runtime,
-                         onnx_file=str(ONNX_FILE) if runtime == "onnx" else None, **kw)
+        super().__init__(
+            checkpoint=str(WEIGHTS),
+            device=device,
+            runtime=runtime,
+            onnx_file=str(ONNX_FILE) if runtime == "onnx" else None,
+            **kw,
+        )
 
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
         mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])

@@ -14,6 +14,7 @@ with the adversarial term weighted by α = 0.0004. The discriminators see the co
 Inference option: Poisson blending of the fill into the image (paper §3.4 uses it as post-processing), with
 ``cv2.seamlessClone``; on by ``model.poisson_blend: true`` or per call (``poisson_blend=True``).
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
@@ -48,8 +49,10 @@ class GLCICDiscriminatorConfig(StrictConfig):
     @model_validator(mode="after")
     def _sizes(self) -> "GLCICDiscriminatorConfig":
         if self.global_size % 64 or self.local_size % 32 or self.local_size > self.global_size:
-            raise ValueError(f"global_size ({self.global_size}) must be a multiple of 64 and local_size "
-                             f"({self.local_size}) a multiple of 32 not above it")
+            raise ValueError(
+                f"global_size ({self.global_size}) must be a multiple of 64 and local_size "
+                f"({self.local_size}) a multiple of 32 not above it"
+            )
         return self
 
 
@@ -66,13 +69,17 @@ class GLCICLossConfig(StrictConfig):
 
 
 def conv_bn_relu(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, dilation * (k // 2), dilation, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, stride, dilation * (k // 2), dilation, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 def deconv_bn_relu(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout),
-                         nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class CompletionNetwork(nn.Module):
@@ -82,13 +89,21 @@ class CompletionNetwork(nn.Module):
         super().__init__()
         self.net = nn.Sequential(
             conv_bn_relu(4, c, 5),
-            conv_bn_relu(c, 2 * c, 3, 2), conv_bn_relu(2 * c, 2 * c, 3),
-            conv_bn_relu(2 * c, 4 * c, 3, 2), conv_bn_relu(4 * c, 4 * c, 3), conv_bn_relu(4 * c, 4 * c, 3),
+            conv_bn_relu(c, 2 * c, 3, 2),
+            conv_bn_relu(2 * c, 2 * c, 3),
+            conv_bn_relu(2 * c, 4 * c, 3, 2),
+            conv_bn_relu(4 * c, 4 * c, 3),
+            conv_bn_relu(4 * c, 4 * c, 3),
             *[conv_bn_relu(4 * c, 4 * c, 3, dilation=d) for d in (2, 4, 8, 16)],
-            conv_bn_relu(4 * c, 4 * c, 3), conv_bn_relu(4 * c, 4 * c, 3),
-            deconv_bn_relu(4 * c, 2 * c), conv_bn_relu(2 * c, 2 * c, 3),
-            deconv_bn_relu(2 * c, c), conv_bn_relu(c, c // 2 or 1, 3),
-            nn.Conv2d(c // 2 or 1, 3, 3, padding=1), nn.Sigmoid())
+            conv_bn_relu(4 * c, 4 * c, 3),
+            conv_bn_relu(4 * c, 4 * c, 3),
+            deconv_bn_relu(4 * c, 2 * c),
+            conv_bn_relu(2 * c, 2 * c, 3),
+            deconv_bn_relu(2 * c, c),
+            conv_bn_relu(c, c // 2 or 1, 3),
+            nn.Conv2d(c // 2 or 1, 3, 3, padding=1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2:]
@@ -107,7 +122,7 @@ class _ConvStack(nn.Module):
             layers += [nn.Conv2d(cin, cout, 5, 2, 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
             cin = cout
         self.convs = nn.Sequential(*layers)
-        side = size // 2 ** n
+        side = size // 2**n
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(cin * side * side, 1024), nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,8 +135,11 @@ def hole_windows(mask: torch.Tensor, side: int) -> list[tuple[int, int]]:
     out = []
     for i in range(n):
         ys, xs = torch.nonzero(mask[i, 0] > 0.5, as_tuple=True)
-        cy, cx = ((int(ys.min()) + int(ys.max()) + 1) // 2, (int(xs.min()) + int(xs.max()) + 1) // 2) \
-            if len(ys) else (h // 2, w // 2)
+        cy, cx = (
+            ((int(ys.min()) + int(ys.max()) + 1) // 2, (int(xs.min()) + int(xs.max()) + 1) // 2)
+            if len(ys)
+            else (h // 2, w // 2)
+        )
         out.append((min(max(cy - side // 2, 0), h - side), min(max(cx - side // 2, 0), w - side)))
     return out
 
@@ -143,7 +161,7 @@ class GlobalLocalDiscriminator(nn.Module):
             mask = F.interpolate(mask, size=(s, s), mode="area")
         corners = hole_windows(mask, self.local_size)
         k = self.local_size
-        local = torch.stack([image[i, :, y:y + k, x:x + k] for i, (y, x) in enumerate(corners)])  # (N, 3, k, k)
+        local = torch.stack([image[i, :, y : y + k, x : x + k] for i, (y, x) in enumerate(corners)])  # (N, 3, k, k)
         return self.fc(torch.cat([self.glob(image), self.local(local)], dim=1))
 
 
@@ -159,8 +177,11 @@ def seamless_blend(fill: np.ndarray, image: np.ndarray, mask: np.ndarray) -> np.
     return np.where(mask[..., None], out, fill)
 
 
-@register_model("glcic", description="Globally and locally consistent completion (Iizuka et al. 2017)",
-                call_options=("poisson_blend",))
+@register_model(
+    "glcic",
+    description="Globally and locally consistent completion (Iizuka et al. 2017)",
+    call_options=("poisson_blend",),
+)
 class GLCIC(Family):
     ModelConfig: ClassVar = GLCICModelConfig
     DiscriminatorConfig: ClassVar = GLCICDiscriminatorConfig
@@ -174,9 +195,11 @@ class GLCIC(Family):
 
     @classmethod
     def tiny_config(cls) -> dict[str, dict[str, Any]]:
-        return {"model": {"channels": 8},
-                "discriminator": {"channels": 8, "global_size": 64, "local_size": 32},
-                "losses": {"phase_generator_steps": 1, "phase_discriminator_steps": 1}}
+        return {
+            "model": {"channels": 8},
+            "discriminator": {"channels": 8, "global_size": 64, "local_size": 32},
+            "losses": {"phase_generator_steps": 1, "phase_discriminator_steps": 1},
+        }
 
     # phases: [0, T_C) generator only; [T_C, T_C + T_D) discriminator only; then both
     def trains_generator(self, step: int) -> bool:
@@ -204,13 +227,13 @@ class GLCIC(Family):
         return {"adv": discriminator_adversarial(self.loss_cfg.adv_kind, real, fake)}
 
     @torch.no_grad()
-    def predict(self, image: torch.Tensor, mask: torch.Tensor, poisson_blend: bool | None = None,
-                **kw: Any) -> torch.Tensor:
+    def predict(
+        self, image: torch.Tensor, mask: torch.Tensor, poisson_blend: bool | None = None, **kw: Any
+    ) -> torch.Tensor:
         out = super().predict(image, mask, **kw)
         if not (self.model_cfg.poisson_blend if poisson_blend is None else poisson_blend):
             return out
         to_u8 = lambda t: (t.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()  # noqa: E731
-        blended = [seamless_blend(to_u8(o), to_u8(i), m[0].cpu().numpy() > 0.5)
-                   for o, i, m in zip(out, image, mask)]
+        blended = [seamless_blend(to_u8(o), to_u8(i), m[0].cpu().numpy() > 0.5) for o, i, m in zip(out, image, mask)]
         filled = torch.stack([torch.from_numpy(b).permute(2, 0, 1) for b in blended]).to(out) / 255.0
         return composite(filled, image, mask)  # known pixels exactly as given

@@ -5,6 +5,7 @@ the family. Its constructor takes ``checkpoint``: a run folder (its ``config.yam
 weights; the EMA generator when the run kept one) or a generator ``.safetensors`` file from such a folder (the
 run's ``config.yaml`` is found in a parent folder). The base class does the rest (HD strategy, padding, paste-back).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,9 @@ def pick_device(device: str = "auto") -> torch.device:
     return dev
 
 
-def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
-                device: str | torch.device = "cpu") -> tuple[Family, Path]:
+def load_family(
+    name: str, family_cls: type[Family], checkpoint: str | Path, device: str | torch.device = "cpu"
+) -> tuple[Family, Path]:
     """Build family ``name`` from a run folder or generator file and load its generator weights (eval mode).
 
     Returns the family and the weights file it loaded."""
@@ -55,16 +57,19 @@ def load_family(name: str, family_cls: type[Family], checkpoint: str | Path,
     weights, config_path = find_generator_weights(checkpoint)
     family_name, groups = read_model_groups(config_path)
     if family_name != name:
-        raise InpaintKitError(f"{checkpoint}: this is a {family_name!r} run, not {name!r}; "
-                              f"use --model {family_name}")
+        raise InpaintKitError(f"{checkpoint}: this is a {family_name!r} run, not {name!r}; use --model {family_name}")
     try:
-        family = family_cls(family_cls.ModelConfig(**groups["model"]),
-                            family_cls.DiscriminatorConfig(**groups["discriminator"]),
-                            family_cls.LossConfig(**groups["losses"]))
+        family = family_cls(
+            family_cls.ModelConfig(**groups["model"]),
+            family_cls.DiscriminatorConfig(**groups["discriminator"]),
+            family_cls.LossConfig(**groups["losses"]),
+        )
     except ValidationError as e:
         first = e.errors()[0]
-        raise InpaintKitError(f"{config_path}: {'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}; "
-                              "is this run from another inpaintkit version?") from None
+        raise InpaintKitError(
+            f"{config_path}: {'.'.join(map(str, first.get('loc', ())))}: {first.get('msg')}; "
+            "is this run from another inpaintkit version?"
+        ) from None
     load_generator(family.generator, weights, expect_family=name)
     return family.to(device).eval(), weights
 
@@ -147,8 +152,15 @@ class LearnedInpainter(Inpainter):
     #: measured for ``default`` (464 B/px, benchmarks/memory_model.py); families without a measurement share it
     bytes_per_pixel: ClassVar[float] = 480.0
 
-    def __init__(self, checkpoint: str | None = None, device: str = "auto", runtime: str = "torch",
-                 onnx_file: str | None = None, threads: int | None = None, **kw: Any):
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        device: str = "auto",
+        runtime: str = "torch",
+        onnx_file: str | None = None,
+        threads: int | None = None,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.min_size = safe_min_size(self.pad_multiple, self.min_size)
         name = self.family_name
@@ -163,8 +175,10 @@ class LearnedInpainter(Inpainter):
             self.onnx = self._open_onnx(onnx_file)
             return
         if not checkpoint:
-            raise InpaintKitError(f"{name}: needs a trained checkpoint; pass --checkpoint RUN_DIR "
-                                  f"(train one with `inpaintkit train --config configs/{name}.yaml`)")
+            raise InpaintKitError(
+                f"{name}: needs a trained checkpoint; pass --checkpoint RUN_DIR "
+                f"(train one with `inpaintkit train --config configs/{name}.yaml`)"
+            )
         self.device = pick_device(device)
         if runtime == "onnx" and self.device.type != "cpu":
             raise InpaintKitError(f"runtime onnx runs on the CPU; drop --device {device} or use runtime torch")
@@ -192,17 +206,23 @@ class LearnedInpainter(Inpainter):
             out = torch.from_numpy(self.onnx(x, m))
         else:
             with torch.inference_mode(), torch_threads(self.threads):
-                out = self.family.predict(torch.from_numpy(x).to(self.device), torch.from_numpy(m).to(self.device),
-                                          **call_kw)
+                out = self.family.predict(
+                    torch.from_numpy(x).to(self.device), torch.from_numpy(m).to(self.device), **call_kw
+                )
         out = (out[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0)
         return np.ascontiguousarray(out.cpu().numpy())
 
 
 def register_learned_inpainter(name: str, family_cls: type[Family], *, description: str, **extra: Any) -> None:
     """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint."""
-    attrs = {"family_name": name, "family_cls": family_cls, "pad_multiple": family_cls.pad_multiple,
-             "min_size": safe_min_size(family_cls.pad_multiple, family_cls.min_size), "call_options": tuple(extra.get("call_options", ())),
-             "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description})."}
+    attrs = {
+        "family_name": name,
+        "family_cls": family_cls,
+        "pad_multiple": family_cls.pad_multiple,
+        "min_size": safe_min_size(family_cls.pad_multiple, family_cls.min_size),
+        "call_options": tuple(extra.get("call_options", ())),
+        "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description}).",
+    }
     cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
     reg_extra = {k: v for k, v in extra.items() if k != "call_options"}
     register_inpainter(name, description=description, kind="learned", needs_weights=True, **reg_extra)(cls)
@@ -211,6 +231,7 @@ def register_learned_inpainter(name: str, family_cls: type[Family], *, descripti
 def register_model(name: str, *, description: str, **extra: Any) -> Callable[[type[Family]], type[Family]]:
     """Class decorator for a ``Family``: registers it for training (``MODELS``) and as a checkpoint-loading
     inpainter (the one registry of inpainters)."""
+
     def deco(cls: type[Family]) -> type[Family]:
         cls.name = name
         MODELS.register(name, description=description, kind="learned", **extra)(cls)

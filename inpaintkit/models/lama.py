@@ -10,6 +10,7 @@ hole-aware fake labels (``mask_as_fake_target``: the known part of a fake counts
 images x0.001 (``gp_coef``), discriminator feature matching x100, and a VGG16 perceptual term on the bundled
 features (``losses.perceptual_layers``; LaMa's own ResNet-ADE20k perceptual net is not available offline).
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal, Optional
@@ -83,17 +84,20 @@ class FFCResNetGenerator(nn.Module):
         self.stem_ffc = FFCBNAct(4, ngf, 7, 0.0, 0.0)
         downs = []
         for i in range(nd):
-            cin, cout = min(cap, ngf * 2 ** i), min(cap, ngf * 2 ** (i + 1))
+            cin, cout = min(cap, ngf * 2**i), min(cap, ngf * 2 ** (i + 1))
             # the last downsampling splits its output into the local/global streams of the residual blocks
             downs.append(FFCBNAct(cin, cout, 3, 0.0, cfg.ratio if i == nd - 1 else 0.0, stride=2, padding=1))
         self.downs = nn.ModuleList(downs)
-        width = min(cap, ngf * 2 ** nd)
+        width = min(cap, ngf * 2**nd)
         self.blocks = nn.ModuleList(FFCResBlock(width, cfg.ratio) for _ in range(cfg.n_blocks))
         ups: list[nn.Module] = []
         for i in range(nd, 0, -1):
-            cin, cout = min(cap, ngf * 2 ** i), min(cap, ngf * 2 ** (i - 1))
-            ups += [nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1),
-                    nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            cin, cout = min(cap, ngf * 2**i), min(cap, ngf * 2 ** (i - 1))
+            ups += [
+                nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+            ]
         self.up = nn.Sequential(*ups, nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Sigmoid())
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -109,8 +113,11 @@ class FFCResNetGenerator(nn.Module):
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False, padding_mode="reflect"),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1, bias=False, padding_mode="reflect"),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class FFCUNetGenerator(nn.Module):
@@ -130,7 +137,7 @@ class FFCUNetGenerator(nn.Module):
     def __init__(self, cfg: LamaModelConfig):
         super().__init__()
         ngf, nd, cap = cfg.ngf, cfg.n_downsampling, cfg.max_features
-        widths = [max(1, ngf // 2)] + [min(cap, ngf * 2 ** i) for i in range(nd)]
+        widths = [max(1, ngf // 2)] + [min(cap, ngf * 2**i) for i in range(nd)]
         self.stem = _conv_bn_relu(4, widths[0])
         self.downs = nn.ModuleList(_conv_bn_relu(widths[i], widths[i + 1], stride=2) for i in range(nd))
         width = widths[-1]
@@ -138,10 +145,16 @@ class FFCUNetGenerator(nn.Module):
         self.prefill = cfg.prefill
         self.blocks = nn.Sequential(*(FFCResBlock(width, cfg.ratio) for _ in range(cfg.n_blocks)))
         self.ups = nn.ModuleList(
-            nn.Sequential(nn.ConvTranspose2d(widths[i + 1], widths[i], 3, 2, 1, output_padding=1, bias=False),
-                          nn.BatchNorm2d(widths[i]), nn.ReLU(inplace=True)) for i in range(nd - 1, -1, -1))
-        self.refine = nn.ModuleList(_conv_bn_relu(widths[i], widths[i]) if i > 0 else nn.Identity()
-                                    for i in range(nd - 1, -1, -1))
+            nn.Sequential(
+                nn.ConvTranspose2d(widths[i + 1], widths[i], 3, 2, 1, output_padding=1, bias=False),
+                nn.BatchNorm2d(widths[i]),
+                nn.ReLU(inplace=True),
+            )
+            for i in range(nd - 1, -1, -1)
+        )
+        self.refine = nn.ModuleList(
+            _conv_bn_relu(widths[i], widths[i]) if i > 0 else nn.Identity() for i in range(nd - 1, -1, -1)
+        )
         self.head = nn.Conv2d(widths[0], 3, 3, 1, 1, padding_mode="reflect")
         nn.init.zeros_(self.head.weight)  # an untrained network returns the pre-fill
         nn.init.zeros_(self.head.bias)
@@ -169,7 +182,7 @@ class NLayerDiscriminator(nn.Module):
         ndf = cfg.ndf
         layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, ndf, 4, 2, 2), nn.LeakyReLU(0.2, True))]
         nf = ndf
-        for n in range(1, cfg.n_layers):
+        for _ in range(1, cfg.n_layers):
             prev, nf = nf, min(nf * 2, 512)
             layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 2, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
         prev, nf = nf, min(nf * 2, 512)
@@ -196,13 +209,17 @@ class Lama(Family):
         super().__init__(model, discriminator, losses)
         self.generator = FFCUNetGenerator(model) if model.arch == "unet" else FFCResNetGenerator(model)
         self.discriminators = nn.ModuleDict({"patch": NLayerDiscriminator(discriminator)})
-        self.perceptual = (PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers))
-                           if losses.perceptual > 0 else None)
+        self.perceptual = (
+            PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers)) if losses.perceptual > 0 else None
+        )
 
     @classmethod
     def tiny_config(cls) -> dict[str, dict[str, Any]]:
-        return {"model": {"ngf": 8, "n_downsampling": 3, "n_blocks": 1},
-                "discriminator": {"ndf": 8, "n_layers": 2}, "losses": {}}
+        return {
+            "model": {"ngf": 8, "n_downsampling": 3, "n_blocks": 1},
+            "discriminator": {"ndf": 8, "n_layers": 2},
+            "losses": {},
+        }
 
     def generator_step(self, batch: dict[str, Any], step: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         img, mask = batch["image"], batch["mask"]  # (N,3,H,W), (N,1,H,W)
@@ -235,8 +252,11 @@ class Lama(Family):
         real = img.detach().requires_grad_(c.r1 > 0)
         real_logits, _ = disc(real)
         fake_logits, _ = disc(pred.detach())
-        losses = {"adv": discriminator_adversarial("nonsaturating", real_logits, fake_logits,
-                                                   mask if c.mask_as_fake_target else None)}
+        losses = {
+            "adv": discriminator_adversarial(
+                "nonsaturating", real_logits, fake_logits, mask if c.mask_as_fake_target else None
+            )
+        }
         if c.r1 > 0:
             losses["r1"] = c.r1 * r1_penalty(real_logits, real)
         return losses

@@ -9,6 +9,7 @@ the graph on onnxruntime's CPU provider.
 ``cached_export(family, weights)`` exports once per weights file into ``$XDG_CACHE_HOME/inpaintkit/onnx`` (the
 runtime ``onnx`` of a learned inpainter uses it when no ``.onnx`` file is given).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,8 +57,16 @@ def file_sha256(path: str | Path) -> str:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence the exporter's progress prints, warnings and log lines (errors still raise)."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.onnx._internal.exporter._registration",
-                                               "torch.export", "torch._dynamo", "onnxscript")]
+    loggers = [
+        logging.getLogger(n)
+        for n in (
+            "torch.onnx",
+            "torch.onnx._internal.exporter._registration",
+            "torch.export",
+            "torch._dynamo",
+            "onnxscript",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     try:
         for lg in loggers:
@@ -82,17 +91,23 @@ def export_onnx(family: Family, output: str | Path, *, metadata: dict[str, str] 
     graph = InferenceGraph(family).eval()
     m = max(1, int(family.pad_multiple))
     side = max(EXPORT_SIZE // m, 1) * m
-    example = (torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)),
-               torch.zeros(1, 1, side, side))
-    example[1][..., side // 4:side // 2, side // 4:side // 2] = 1.0
+    example = (torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)), torch.zeros(1, 1, side, side))
+    example[1][..., side // 4 : side // 2, side // 4 : side // 2] = 1.0
     n = torch.export.Dim("batch", min=1, max=256)
     h, w = torch.export.Dim("h", min=1, max=4096), torch.export.Dim("w", min=1, max=4096)
     dims = {0: n, 2: m * h, 3: m * w}
     try:
         with torch.no_grad(), _quiet():
-            program = torch.onnx.export(graph, example, dynamo=True, opset_version=OPSET, verbose=False,
-                                        input_names=["image", "mask"], output_names=["output"],
-                                        dynamic_shapes={"image": dims, "mask": dims})
+            program = torch.onnx.export(
+                graph,
+                example,
+                dynamo=True,
+                opset_version=OPSET,
+                verbose=False,
+                input_names=["image", "mask"],
+                output_names=["output"],
+                dynamic_shapes={"image": dims, "mask": dims},
+            )
     except Exception as e:  # the exporter raises many types; the user needs the first line
         first = " ".join(str(e).split())[:300]
         raise InpaintKitError(f"cannot export {family.name!r} to ONNX ({type(e).__name__}: {first})") from None
@@ -101,8 +116,12 @@ def export_onnx(family: Family, output: str | Path, *, metadata: dict[str, str] 
     # width), and onnxruntime's allocator trusts them ("Shape mismatch attempting to re-use buffer"); without them
     # onnxruntime infers the shapes itself.
     del model.graph.value_info[:]
-    meta = {"inpaintkit_family": family.name, "pad_multiple": str(m), "min_size": str(family.min_size),
-            **(metadata or {})}
+    meta = {
+        "inpaintkit_family": family.name,
+        "pad_multiple": str(m),
+        "min_size": str(family.min_size),
+        **(metadata or {}),
+    }
     for k, v in meta.items():
         model.metadata_props.add(key=k, value=str(v))
     onnx.checker.check_model(model)
@@ -146,16 +165,19 @@ class OnnxGraph:
             raise InpaintKitError(f"{path}: not a loadable ONNX model ({' '.join(str(e).split())[:200]})") from None
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
         if "inpaintkit_family" not in self.metadata:
-            raise InpaintKitError(f"{path}: not an inpaintkit export (no inpaintkit_family metadata); "
-                                  "make one with `inpaintkit export`")
+            raise InpaintKitError(
+                f"{path}: not an inpaintkit export (no inpaintkit_family metadata); make one with `inpaintkit export`"
+            )
         self.family = self.metadata["inpaintkit_family"]
         self.pad_multiple = int(self.metadata.get("pad_multiple", "8"))
         self.min_size = int(self.metadata.get("min_size", "1"))
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(N,3,H,W), (N,1,H,W) float32 -> (N,3,H,W) float32 in [0, 1]."""
-        feed: dict[str, Any] = {"image": np.ascontiguousarray(image, np.float32),
-                                "mask": np.ascontiguousarray(mask, np.float32)}
+        feed: dict[str, Any] = {
+            "image": np.ascontiguousarray(image, np.float32),
+            "mask": np.ascontiguousarray(mask, np.float32),
+        }
         return self.session.run(["output"], feed)[0]
 
 
@@ -164,7 +186,7 @@ def compare_runtimes(family: Family, onnx_path: str | Path, size: int = 256, see
     rng = np.random.default_rng(seed)
     x = rng.random((1, 3, size, size), dtype=np.float32)
     m = np.zeros((1, 1, size, size), np.float32)
-    m[..., size // 4:size // 2, size // 3:size // 2 + size // 8] = 1.0
+    m[..., size // 4 : size // 2, size // 3 : size // 2 + size // 8] = 1.0
     m[..., size * 3 // 4, :] = 1.0
     with torch.inference_mode():
         ref = family.predict(torch.from_numpy(x), torch.from_numpy(m)).numpy()

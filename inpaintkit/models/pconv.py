@@ -15,6 +15,7 @@ and not to the bias (see ``layers/partialconv.py``), and the TV loss uses the ri
 Our last layer is linear as in the paper; its output is clamped to [0, 1] in the forward pass with an identity
 gradient, so the losses see the image the user gets while training behaves as the paper's linear output.
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Optional
@@ -85,9 +86,17 @@ class PConvUNet(nn.Module):
         skips = [3] + self.chans[:-1]  # what each level concatenates on the way up
         for i in range(cfg.layer_size - 1, -1, -1):
             last = i == 0
-            self.dec.append(PConvBlock(self.chans[i] + skips[i], 3 if last else skips[i], 3, 1, bn=not last,
-                                       act=None if last else nn.LeakyReLU(0.2)))
-        self.multiple = 2 ** cfg.layer_size
+            self.dec.append(
+                PConvBlock(
+                    self.chans[i] + skips[i],
+                    3 if last else skips[i],
+                    3,
+                    1,
+                    bn=not last,
+                    act=None if last else nn.LeakyReLU(0.2),
+                )
+            )
+        self.multiple = 2**cfg.layer_size
         self.train()
 
     def train(self, mode: bool = True) -> "PConvUNet":
@@ -113,8 +122,9 @@ class PConvUNet(nn.Module):
             up_hole = nn.functional.interpolate(hole, scale_factor=2, mode="nearest")
             x = torch.cat([up, skip], dim=1)
             # one mask channel per input channel: the upsampled features and the skip have different holes
-            hole = torch.cat([up_hole.expand(-1, up.shape[1], -1, -1), skip_hole.expand(-1, skip.shape[1], -1, -1)],
-                             dim=1)
+            hole = torch.cat(
+                [up_hole.expand(-1, up.shape[1], -1, -1), skip_hole.expand(-1, skip.shape[1], -1, -1)], dim=1
+            )
             x, hole = block(x, hole)
         x = x[..., :h, :w]
         return x + (x.clamp(0, 1) - x).detach()  # values in [0, 1], gradient of the linear output
@@ -141,9 +151,11 @@ class PConv(Family):
         pred = self.generator(zero_hole(image, mask), mask)
         comp = composite(pred, image, mask)
         w = self.loss_cfg
-        losses = {"l1_valid": w.l1_valid * l1_valid(pred, image, mask),
-                  "l1_hole": w.l1_hole * l1_hole(pred, image, mask),
-                  "tv": w.tv * tv_loss(comp, mask)}
+        losses = {
+            "l1_valid": w.l1_valid * l1_valid(pred, image, mask),
+            "l1_hole": w.l1_hole * l1_hole(pred, image, mask),
+            "tv": w.tv * tv_loss(comp, mask),
+        }
         p_out, s_out = self.vgg(pred, image)  # (None, None) without VGG weights: those keys are left out
         if p_out is not None:
             p_comp, s_comp = self.vgg(comp, image)

@@ -15,6 +15,7 @@ which is our ``nonsaturating``); the discriminator's loss is halved, as in pix2p
 Dropout is the only noise (pix2pix keeps it on at test time; we switch it off in ``eval()`` so inpainting is
 deterministic).
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
@@ -54,8 +55,8 @@ class UNetGenerator(nn.Module):
     def __init__(self, cfg: Pix2PixModelConfig):
         super().__init__()
         n, c = cfg.num_downs, cfg.channels
-        self.multiple = 2 ** n
-        ch = [min(c * 2 ** i, 8 * c) for i in range(n)]  # output channels of down level i
+        self.multiple = 2**n
+        ch = [min(c * 2**i, 8 * c) for i in range(n)]  # output channels of down level i
         self.down = nn.ModuleList()
         for i in range(n):
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2)]
@@ -96,7 +97,7 @@ class ConditionalPatchGAN(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(7, c, 4, 2, 1), nn.LeakyReLU(0.2)]
         cin = c
         for i in range(1, n_layers + 1):
-            cout = c * min(2 ** i, 8)
+            cout = c * min(2**i, 8)
             stride = 2 if i < n_layers else 1
             layers += [nn.Conv2d(cin, cout, 4, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
             cin = cout
@@ -114,8 +115,7 @@ class Pix2Pix(Family):
     LossConfig: ClassVar = Pix2PixLossConfig
     pad_multiple: ClassVar[int] = 8  # the generator pads itself to 2**num_downs
 
-    def __init__(self, model: Pix2PixModelConfig, discriminator: Pix2PixDiscriminatorConfig,
-                 losses: Pix2PixLossConfig):
+    def __init__(self, model: Pix2PixModelConfig, discriminator: Pix2PixDiscriminatorConfig, losses: Pix2PixLossConfig):
         super().__init__(model, discriminator, losses)
         self.generator = UNetGenerator(model)
         self.discriminators["patch"] = ConditionalPatchGAN(discriminator.channels, discriminator.n_layers)

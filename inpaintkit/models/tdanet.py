@@ -34,6 +34,7 @@ Inference: ``create_inpainter("tdanet", checkpoint=RUN)(image, mask, caption="a 
 seeds give different completions (``inpaintkit run --samples N``), ``diversity=`` (``--opt diversity=4``) scales
 how different. An empty caption is allowed.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal, Sequence
@@ -186,10 +187,16 @@ class Decoder(nn.Module):
         self.ups = nn.ModuleList(ResBlock(i, o, "up") for i, o in zip(ins, outs))
         self.attn = ShortLongTermAttention(outs[0], widths[-2]) if attention else None
         self.n_out = min(output_scales, len(outs))
-        self.to_rgb = nn.ModuleList(nn.Conv2d(c, 3, 3, padding=1) for c in outs[-self.n_out:])
+        self.to_rgb = nn.ModuleList(nn.Conv2d(c, 3, 3, padding=1) for c in outs[-self.n_out :])
 
-    def forward(self, x: torch.Tensor, text: torch.Tensor, low: torch.Tensor, mask: torch.Tensor,
-                base: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def forward(
+        self,
+        x: torch.Tensor,
+        text: torch.Tensor,
+        low: torch.Tensor,
+        mask: torch.Tensor,
+        base: torch.Tensor | None = None,
+    ) -> list[torch.Tensor]:
         """x (N, C, h, w), text (N, 2 text_dim), low (N, C', 2h, 2w) encoder features, mask (N, 1, H, W);
         ``base`` (N, 3, H, W) in [0, 1]: each output is sigmoid(logit(base at that scale) + RGB head)."""
         x = self.inject(torch.cat([x, text[:, :, None, None].expand(-1, -1, *x.shape[-2:])], dim=1))
@@ -239,8 +246,13 @@ class TDANetGenerator(nn.Module):
         if cfg.text_encoder == "minilm":
             self.text = create_text_encoder("minilm", frozen=cfg.text_frozen, max_tokens=cfg.max_words + 2)
         else:
-            self.text = create_text_encoder("bigru", hidden=cfg.gru_hidden, embed_dim=cfg.gru_embed,
-                                            vocab_size=cfg.vocab_size, max_words=cfg.max_words)
+            self.text = create_text_encoder(
+                "bigru",
+                hidden=cfg.gru_hidden,
+                embed_dim=cfg.gru_embed,
+                vocab_size=cfg.vocab_size,
+                max_words=cfg.max_words,
+            )
         self.dma = DualMultimodalAttention(top, self.text.dim, cfg.text_dim)
         self.sentence = nn.Linear(self.text.dim, cfg.text_dim)
         fusion_in = top + 2 * cfg.text_dim
@@ -261,13 +273,21 @@ class TDANetGenerator(nn.Module):
             return zero_hole(image, mask)
         return push_pull_fill(zero_hole(image, mask), mask, kernel=self.cfg.prefill)
 
-    def _fuse(self, net: FusionNet, feats: torch.Tensor, text_vec: torch.Tensor, sent: torch.Tensor
-              ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fuse(
+        self, net: FusionNet, feats: torch.Tensor, text_vec: torch.Tensor, sent: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         t = torch.cat([text_vec, sent], dim=1)[:, :, None, None].expand(-1, -1, *feats.shape[-2:])
         return net(torch.cat([feats, t], dim=1))
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, caption: str | Sequence[str] | None = None,
-                seed: int | None = None, target: torch.Tensor | None = None, diversity: float | None = None) -> Any:
+    def forward(
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        caption: str | Sequence[str] | None = None,
+        seed: int | None = None,
+        target: torch.Tensor | None = None,
+        diversity: float | None = None,
+    ) -> Any:
         """image (N, 3, H, W) with the hole zeroed, mask (N, 1, H, W) 1 = hole -> raw prediction (N, 3, H, W).
 
         ``caption``: one string for the whole batch or one per image; ``seed`` picks the latent sample
@@ -294,8 +314,9 @@ class TDANetGenerator(nn.Module):
         base = None if self.cfg.prefill == "none" else visible
         return self.decoder(top + z, torch.cat([t_inp, sent], dim=1), low, mask, base)[-1]
 
-    def training_forward(self, image: torch.Tensor, mask: torch.Tensor, captions: list[str], target: torch.Tensor
-                         ) -> dict[str, Any]:
+    def training_forward(
+        self, image: torch.Tensor, mask: torch.Tensor, captions: list[str], target: torch.Tensor
+    ) -> dict[str, Any]:
         """Both paths: ``rec``/``gen`` multi-scale outputs (coarsest first), the posterior ``p`` and prior ``q``
         (mu, sigma), the text features, and the DAMSM ``regions`` (N, D, h, w) / ``code`` (N, D) of the
         inpainting path's composite."""
@@ -316,13 +337,25 @@ class TDANetGenerator(nn.Module):
         z_q = q_mu + q_sigma * torch.randn_like(q_mu)
         tvec = torch.cat([t_inp, sent], dim=1)
         base = None if self.cfg.prefill == "none" else torch.cat([visible, visible])
-        outs = self.decoder(torch.cat([top_m + z_p, top_m + z_q]), torch.cat([tvec, tvec]),
-                            torch.cat([low_m, low_m]), torch.cat([mask, mask]), base)
+        outs = self.decoder(
+            torch.cat([top_m + z_p, top_m + z_q]),
+            torch.cat([tvec, tvec]),
+            torch.cat([low_m, low_m]),
+            torch.cat([mask, mask]),
+            base,
+        )
         gen = [o[n:] for o in outs]
         done = composite(gen[-1], target, mask)
         mf = self.encoder(torch.cat([done, torch.zeros_like(mask)], 1))
-        return {"rec": [o[:n] for o in outs], "gen": gen, "p": (p_mu, p_sigma), "q": (q_mu, q_sigma), "text": text,
-                "regions": self.match_regions(mf[-2]), "code": self.match_global(mf[-1].mean(dim=(2, 3)))}
+        return {
+            "rec": [o[:n] for o in outs],
+            "gen": gen,
+            "p": (p_mu, p_sigma),
+            "q": (q_mu, q_sigma),
+            "text": text,
+            "regions": self.match_regions(mf[-2]),
+            "code": self.match_global(mf[-1].mean(dim=(2, 3))),
+        }
 
 
 def unwrap(module: nn.Module) -> nn.Module:
@@ -360,27 +393,42 @@ def _diversity(value: Any) -> float:
     return v
 
 
-@register_model("tdanet", description="TDANet (Zhang 2020): text-guided, diverse fills from a caption",
-                text_guided=True, call_options=("caption", "seed", "diversity"))
+@register_model(
+    "tdanet",
+    description="TDANet (Zhang 2020): text-guided, diverse fills from a caption",
+    text_guided=True,
+    call_options=("caption", "seed", "diversity"),
+)
 class TDANet(Family):
     ModelConfig = TDANetModelConfig
     DiscriminatorConfig = TDANetDiscriminatorConfig
     LossConfig = TDANetLossConfig
     pad_multiple = 32
 
-    def __init__(self, model: TDANetModelConfig, discriminator: TDANetDiscriminatorConfig,
-                 losses: TDANetLossConfig):
+    def __init__(self, model: TDANetModelConfig, discriminator: TDANetDiscriminatorConfig, losses: TDANetLossConfig):
         super().__init__(model, discriminator, losses)
         self.generator = TDANetGenerator(model)
-        self.discriminators = nn.ModuleDict({"g": ResDiscriminator(discriminator),
-                                             "rec": ResDiscriminator(discriminator)})
+        self.discriminators = nn.ModuleDict(
+            {"g": ResDiscriminator(discriminator), "rec": ResDiscriminator(discriminator)}
+        )
         self._rec: torch.Tensor | None = None  # the reconstruction path's output, for the discriminator step
 
     @classmethod
     def tiny_config(cls) -> dict[str, dict[str, Any]]:
-        return {"model": {"width": 4, "max_width": 16, "text_encoder": "bigru", "gru_hidden": 8, "gru_embed": 8,
-                          "vocab_size": 64, "text_dim": 8, "fusion_blocks": 1},
-                "discriminator": {"width": 4, "max_width": 8, "levels": 3}, "losses": {}}
+        return {
+            "model": {
+                "width": 4,
+                "max_width": 16,
+                "text_encoder": "bigru",
+                "gru_hidden": 8,
+                "gru_embed": 8,
+                "vocab_size": 64,
+                "text_dim": 8,
+                "fusion_blocks": 1,
+            },
+            "discriminator": {"width": 4, "max_width": 8, "levels": 3},
+            "losses": {},
+        }
 
     # -- vocabulary ----------------------------------------------------------------------------------------------
     def grow_vocabulary(self, captions: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ fill stops when its client disconnects or it runs past ``request_timeout``, and 
 ``memory_budget``. Only ``iopaint_api``'s file routes open a path from a request: a plain file name inside a
 folder given at start.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,17 +40,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import InpaintKitError, TooLargeError
+from ..inference import DetectorSlot, ModelCache, adjust_mask
 from ..inpainters.base import DEFAULT_MEMORY_BUDGET, Cancelled
 from ..io import encode_image, peek_size, read_image, read_mask
-from .bodies import as_bytes as _as_bytes, parse as _parse
-from .bodies import validation_message as _validation_message
-from ..inference import DetectorSlot, ModelCache, adjust_mask
 from . import iopaint_api
+from .bodies import as_bytes as _as_bytes
+from .bodies import parse as _parse
+from .bodies import validation_message as _validation_message
 from .iopaint_api import IOPaintSettings, error_body, model_info
 from .iopaint_schemas import IOPaintModelInfo
 from .pool import Busy, Ticket, WorkerPool
-from .schemas import (AdjustMaskParams, AdjustMaskRequest, DetectParams, DetectRequest, DetectResponse, InpaintParams,
-                      InpaintRequest, ModelInfo, SwitchModelRequest)
+from .schemas import (
+    AdjustMaskParams,
+    AdjustMaskRequest,
+    DetectParams,
+    DetectRequest,
+    DetectResponse,
+    InpaintParams,
+    InpaintRequest,
+    ModelInfo,
+    SwitchModelRequest,
+)
 
 log = logging.getLogger("inpaintkit.server")
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -131,13 +142,21 @@ def _encode(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str) -> bytes:
 def _request_schema(model: type[BaseModel], files: tuple[str, ...]) -> dict[str, Any]:
     """OpenAPI requestBody for a route that takes the model as JSON or the same fields as a multipart upload."""
     json_schema = model.model_json_schema()
-    form_props = {k: ({"type": "string", "format": "binary", "description": v.get("description", "")}
-                      if k in files else v) for k, v in json_schema["properties"].items()}
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": json_schema},
-        "multipart/form-data": {"schema": {"type": "object", "properties": form_props,
-                                           "required": list(files)}},
-    }}}
+    form_props = {
+        k: ({"type": "string", "format": "binary", "description": v.get("description", "")} if k in files else v)
+        for k, v in json_schema["properties"].items()
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": json_schema},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": form_props, "required": list(files)}
+                },
+            },
+        }
+    }
 
 
 class _BugsAre500:
@@ -163,13 +182,15 @@ class _BugsAre500:
             log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
             if started:  # half a response is out: nothing sane to add, the connection must close
                 raise
-            await JSONResponse(error_body(type(e).__name__,
-                                          f"internal error ({type(e).__name__}); this is a bug in inpaintkit"),
-                               status_code=500)(scope, receive, send)
+            await JSONResponse(
+                error_body(type(e).__name__, f"internal error ({type(e).__name__}); this is a bug in inpaintkit"),
+                status_code=500,
+            )(scope, receive, send)
 
 
-async def _run_watched(request: Request, pool: WorkerPool, ticket: Ticket, fn: Any, *args: Any,
-                       heavy: bool = False) -> Any:
+async def _run_watched(
+    request: Request, pool: WorkerPool, ticket: Ticket, fn: Any, *args: Any, heavy: bool = False
+) -> Any:
     """Run ``fn`` on the pool; cancel it (queued: dropped, running: stops at its next check) if the client leaves."""
     fut = asyncio.ensure_future(pool.run(fn, *args, heavy=heavy, ticket=ticket))
     try:
@@ -202,9 +223,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         pool.shutdown()
 
-    app = FastAPI(title="inpaintkit", version=__version__, lifespan=lifespan,
-                  description="Remove things from photos: inpainting and inpainting detection. "
-                              "`/api/v1/inpaint` takes the same JSON as IOPaint's.")
+    app = FastAPI(
+        title="inpaintkit",
+        version=__version__,
+        lifespan=lifespan,
+        description="Remove things from photos: inpainting and inpainting detection. "
+        "`/api/v1/inpaint` takes the same JSON as IOPaint's.",
+    )
     app.state.settings, app.state.models, app.state.pool, app.state.detector = settings, models, pool, detector
 
     @app.exception_handler(InpaintKitError)
@@ -248,33 +273,48 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def switch_model(req: SwitchModelRequest) -> dict[str, Any]:
         """Change the server-wide default model (IOPaint's model switch); only with ``--allow-model-switch``."""
         if not settings.model_switch_allowed:
-            raise InpaintKitError("changing the server's default model is off; name the model per request "
-                                  "(\"model\": ...) or start the server with --allow-model-switch", status_code=403)
+            raise InpaintKitError(
+                "changing the server's default model is off; name the model per request "
+                '("model": ...) or start the server with --allow-model-switch',
+                status_code=403,
+            )
         models.set_default(req.name)
         return await current_model()
 
-    def inpaint_job(image_bytes: bytes, mask_src: bytes | str, params: InpaintParams,
-                    ticket: Ticket | None = None) -> tuple[bytes, str, dict]:
+    def inpaint_job(
+        image_bytes: bytes, mask_src: bytes | str, params: InpaintParams, ticket: Ticket | None = None
+    ) -> tuple[bytes, str, dict]:
         t0 = time.perf_counter()
         pic = read_image(image_bytes, max_pixels=settings.max_pixels, name="image")
         was_jpeg = pic.format == "JPEG"
         mask = read_mask(_as_bytes(mask_src, "mask"), max_pixels=settings.max_pixels, name="mask")
         if mask.shape != pic.rgb.shape[:2]:
-            raise InpaintKitError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is "
-                                  f"{pic.rgb.shape[1]}x{pic.rgb.shape[0]}; send a mask of the image's size")
+            raise InpaintKitError(
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but image is "
+                f"{pic.rgb.shape[1]}x{pic.rgb.shape[0]}; send a mask of the image's size"
+            )
         t1, c1 = time.perf_counter(), time.thread_time()
         fmt = params.output_format or ("jpeg" if was_jpeg else "png")
         outputs, model_s, encode_s = [], 0.0, 0.0
         for i in range(params.samples):  # sample i: seed sd_seed + i
             p = params if i == 0 else params.model_copy(update={"sd_seed": params.sd_seed + i})
             try:
-                res, alpha = iopaint_api.fill(models, pic.rgb, pic.alpha, mask, p, max_pixels=settings.max_pixels,
-                                              cancel=ticket.cancelled if ticket else None)
+                res, alpha = iopaint_api.fill(
+                    models,
+                    pic.rgb,
+                    pic.alpha,
+                    mask,
+                    p,
+                    max_pixels=settings.max_pixels,
+                    cancel=ticket.cancelled if ticket else None,
+                )
             except Cancelled:
                 if ticket is not None and ticket.timed_out:
-                    raise TooLargeError(f"the fill ran past this server's time budget of "
-                                        f"{settings.request_timeout:g} s; send a smaller image, fewer holes or "
-                                        "hd_strategy resize") from None
+                    raise TooLargeError(
+                        f"the fill ran past this server's time budget of "
+                        f"{settings.request_timeout:g} s; send a smaller image, fewer holes or "
+                        "hd_strategy resize"
+                    ) from None
                 raise
             model_s += res.seconds
             te = time.perf_counter()
@@ -285,10 +325,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # model_cpu: CPU time of this thread in the model (a load-independent figure for single-threaded models)
         return data, fmt, {"decode": t1 - t0, "model": model_s, "model_cpu": c2 - c1, "encode": encode_s}
 
-    @app.post("/api/v1/inpaint", tags=["inpaint"], response_class=Response,
-              openapi_extra=_request_schema(InpaintRequest, ("image", "mask")),
-              responses={200: {"content": {m: {} for m in _MEDIA.values()},
-                               "description": "The filled image (PNG, or JPEG when the input was one)."}})
+    @app.post(
+        "/api/v1/inpaint",
+        tags=["inpaint"],
+        response_class=Response,
+        openapi_extra=_request_schema(InpaintRequest, ("image", "mask")),
+        responses={
+            200: {
+                "content": {m: {} for m in _MEDIA.values()},
+                "description": "The filled image (PNG, or JPEG when the input was one).",
+            }
+        },
+    )
     async def inpaint(request: Request) -> Response:
         """Fill the white part of ``mask`` in ``image``. Pixels outside the mask come back unchanged."""
         t0 = time.perf_counter()
@@ -300,27 +348,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         w, h = peek_size(image_bytes, "image")  # the header only: decides the lane before any decoding
         heavy = w * h > settings.heavy_pixels
         ticket = Ticket(budget=settings.request_timeout)
-        timed = await _run_watched(request, pool, ticket, inpaint_job, image_bytes, blobs["mask"], params, ticket,
-                                   heavy=heavy)
+        timed = await _run_watched(
+            request, pool, ticket, inpaint_job, image_bytes, blobs["mask"], params, ticket, heavy=heavy
+        )
         data, fmt, t = timed.value
         total = time.perf_counter() - t0
-        timing = ", ".join(f"{k};dur={v * 1000:.2f}" for k, v in
-                           {"queue": timed.queued, **t, "total": total}.items())
+        timing = ", ".join(f"{k};dur={v * 1000:.2f}" for k, v in {"queue": timed.queued, **t, "total": total}.items())
         await iopaint_api.notify_finished(app)
         headers = {"Server-Timing": timing, "X-Model": name, **iopaint_api.response_headers(params)}
         if params.samples > 1:  # several fills: JSON with one data URL per seed
-            return JSONResponse({"model": name, "samples": [
-                {"seed": seed, "image": f"data:{_MEDIA[fmt]};base64," + base64.b64encode(blob).decode()}
-                for seed, blob in data]}, headers=headers)
+            return JSONResponse(
+                {
+                    "model": name,
+                    "samples": [
+                        {"seed": seed, "image": f"data:{_MEDIA[fmt]};base64," + base64.b64encode(blob).decode()}
+                        for seed, blob in data
+                    ],
+                },
+                headers=headers,
+            )
         return Response(data, media_type=_MEDIA[fmt], headers=headers)
 
     def adjust_job(mask_src: bytes | str, req: AdjustMaskParams) -> bytes:
         mask = read_mask(_as_bytes(mask_src, "mask"), max_pixels=settings.max_pixels, name="mask")
         return _png(adjust_mask(mask, req.operate, req.kernel_size).astype(np.uint8) * 255)
 
-    @app.post("/api/v1/adjust_mask", tags=["inpaint"], response_class=Response,
-              openapi_extra=_request_schema(AdjustMaskRequest, ("mask",)),
-              responses={200: {"content": {"image/png": {}}, "description": "The new mask (255 = hole)."}})
+    @app.post(
+        "/api/v1/adjust_mask",
+        tags=["inpaint"],
+        response_class=Response,
+        openapi_extra=_request_schema(AdjustMaskRequest, ("mask",)),
+        responses={200: {"content": {"image/png": {}}, "description": "The new mask (255 = hole)."}},
+    )
     async def adjust(request: Request) -> Response:
         """Grow, thin or invert a mask (IOPaint's adjust_mask); answers a black/white PNG, white = hole."""
         params, blobs = await _parse(request, AdjustMaskParams, ("mask",), limit, settings.body_timeout)
@@ -331,12 +390,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pic = read_image(_as_bytes(image_src, "image"), max_pixels=settings.max_pixels, name="image")
         det = detector.detect(pic.rgb)
         heat = (det.heatmap * 255.0).round().astype(np.uint8)
-        return {"score": det.score, "verdict": det.verdict, "heatmap": base64.b64encode(_png(heat)).decode("ascii"),
-                "width": pic.rgb.shape[1], "height": pic.rgb.shape[0]}
+        return {
+            "score": det.score,
+            "verdict": det.verdict,
+            "heatmap": base64.b64encode(_png(heat)).decode("ascii"),
+            "width": pic.rgb.shape[1],
+            "height": pic.rgb.shape[0],
+        }
 
-    @app.post("/api/v1/detect", tags=["forensics"], response_model=DetectResponse,
-              openapi_extra=_request_schema(DetectRequest, ("image",)),
-              responses={503: {"description": "No detector is available on this server, or it is busy."}})
+    @app.post(
+        "/api/v1/detect",
+        tags=["forensics"],
+        response_model=DetectResponse,
+        openapi_extra=_request_schema(DetectRequest, ("image",)),
+        responses={503: {"description": "No detector is available on this server, or it is busy."}},
+    )
     async def detect(request: Request) -> dict[str, Any]:
         """Was this photo inpainted? Score, verdict and a heatmap of where."""
         _, blobs = await _parse(request, DetectParams, ("image",), limit, settings.body_timeout)
@@ -350,12 +418,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path = f"/api/{rest}"
         allowed = sorted({m for r in app.routes if getattr(r, "path", None) == path for m in getattr(r, "methods", ())})
         if allowed:
-            raise InpaintKitError(f"{request.method} is not allowed on {path}; use {' or '.join(allowed)}",
-                                  status_code=405)
+            raise InpaintKitError(
+                f"{request.method} is not allowed on {path}; use {' or '.join(allowed)}", status_code=405
+            )
         raise InpaintKitError(f"no API route {path}; see /docs for the routes", status_code=404)
 
     if settings.serve_web:
         web = settings.iopaint.web_dir if settings.iopaint.ui == "iopaint" else WEB_DIR
         app.mount("/", StaticFiles(directory=web, html=True), name="web")
     return app
-

@@ -1,8 +1,9 @@
 """Run ``inpaintkit serve`` in a child process on a free loopback port (scripts, benchmarks, tests).
 
-    with BackgroundServer(["--model", "telea"]) as url:
-        httpx.get(f"{url}/healthz")
+with BackgroundServer(["--model", "telea"]) as url:
+    httpx.get(f"{url}/healthz")
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,14 @@ class BackgroundServer:
         log: file to receive the server's output (default: discarded).
     """
 
-    def __init__(self, args: list[str] | None = None, *, host: str = "127.0.0.1", timeout: float = 90.0,
-                 log: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        args: list[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        timeout: float = 90.0,
+        log: str | os.PathLike | None = None,
+    ):
         self.args = list(args or [])
         self.host = host
         self.port = free_port(host)
@@ -42,16 +49,28 @@ class BackgroundServer:
 
     def __enter__(self) -> str:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL
-        cmd = [sys.executable, "-m", "inpaintkit", "serve", "--host", self.host, "--port", str(self.port),
-               "--log-level", "warning", *self.args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "inpaintkit",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            *self.args,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
         if out is not subprocess.DEVNULL:
             out.close()
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"inpaintkit serve exited with code {self.proc.returncode} before answering "
-                                   f"({' '.join(cmd)})")
+                raise RuntimeError(
+                    f"inpaintkit serve exited with code {self.proc.returncode} before answering ({' '.join(cmd)})"
+                )
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
                     if r.status == 200:

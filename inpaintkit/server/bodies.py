@@ -2,6 +2,7 @@
 
 Shared by ``app`` (our routes) and ``iopaint_api`` (IOPaint's), so every upload obeys the same limits.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,10 @@ def decode_base64(data: str, name: str) -> bytes:
     try:
         return base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError):
-        raise InpaintKitError(f"{name}: malformed base64; send the file's bytes base64-encoded "
-                              "or as a data URL (data:image/png;base64,...)") from None
+        raise InpaintKitError(
+            f"{name}: malformed base64; send the file's bytes base64-encoded "
+            "or as a data URL (data:image/png;base64,...)"
+        ) from None
 
 
 def as_bytes(value: bytes | str, name: str) -> bytes:
@@ -61,9 +64,12 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> Any:
 async def read_body(request: Request, limit: int, idle_timeout: float = 20.0) -> bytes:
     """The whole body, refusing (413) past ``limit`` bytes before reading more than that, and (408) when the
     client stops sending for ``idle_timeout`` seconds (a client that sends headers and no body)."""
+
     def too_large(n: str) -> TooLargeError:
-        return TooLargeError(f"request body is {n} bytes, above the limit of {limit / 2**20:.1f} MB; "
-                             "send a smaller image or start the server with a larger --max-upload-mb")
+        return TooLargeError(
+            f"request body is {n} bytes, above the limit of {limit / 2**20:.1f} MB; "
+            "send a smaller image or start the server with a larger --max-upload-mb"
+        )
 
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -76,8 +82,11 @@ async def read_body(request: Request, limit: int, idle_timeout: float = 20.0) ->
         except StopAsyncIteration:
             break
         except asyncio.TimeoutError:
-            raise InpaintKitError(f"request body stalled: nothing received for {idle_timeout:g} s after "
-                                  f"{n} bytes; send the whole body without pausing", status_code=408) from None
+            raise InpaintKitError(
+                f"request body stalled: nothing received for {idle_timeout:g} s after "
+                f"{n} bytes; send the whole body without pausing",
+                status_code=408,
+            ) from None
         n += len(chunk)
         if n > limit:
             raise too_large(f"more than {limit}")
@@ -85,19 +94,22 @@ async def read_body(request: Request, limit: int, idle_timeout: float = 20.0) ->
     return b"".join(chunks)
 
 
-async def parse(request: Request, params_model: type[BaseModel], files: tuple[str, ...],
-                 limit: int, idle_timeout: float = 20.0) -> tuple[Any, dict[str, bytes | str]]:
+async def parse(
+    request: Request, params_model: type[BaseModel], files: tuple[str, ...], limit: int, idle_timeout: float = 20.0
+) -> tuple[Any, dict[str, bytes | str]]:
     """JSON or multipart body -> (validated params, {file field: bytes (upload) or str (base64)})."""
     body = await read_body(request, limit, idle_timeout)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fields: dict[str, Any] = {}
     blobs: dict[str, bytes | str] = {}
     if ctype == "multipart/form-data":
+
         async def stream() -> AsyncIterator[bytes]:
             yield body
 
-        parser = MultiPartParser(request.headers, stream(), max_files=len(files) + 2, max_fields=64,
-                                 max_part_size=limit)
+        parser = MultiPartParser(
+            request.headers, stream(), max_files=len(files) + 2, max_fields=64, max_part_size=limit
+        )
         parser.spool_max_size = limit + 1  # keep uploads in memory: the server writes no files from requests
         try:
             form = await parser.parse()
@@ -113,11 +125,13 @@ async def parse(request: Request, params_model: type[BaseModel], files: tuple[st
         try:
             data = json.loads(body)
         except RecursionError:
-            raise InpaintKitError("request body is nested too deeply to be a request; send a flat JSON object",
-                                  status_code=422) from None
+            raise InpaintKitError(
+                "request body is nested too deeply to be a request; send a flat JSON object", status_code=422
+            ) from None
         except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, integers above Python's digit limit
-            raise InpaintKitError(f"request body is not valid JSON ({e.__class__.__name__}: {e})",
-                                  status_code=422) from None
+            raise InpaintKitError(
+                f"request body is not valid JSON ({e.__class__.__name__}: {e})", status_code=422
+            ) from None
         if not isinstance(data, dict):
             raise InpaintKitError("request body must be a JSON object", status_code=422)
         for key, value in data.items():
@@ -125,16 +139,19 @@ async def parse(request: Request, params_model: type[BaseModel], files: tuple[st
                 if value is None:
                     continue
                 if not isinstance(value, str):
-                    raise InpaintKitError(f"{key}: expected a base64 string or data URL, got {type(value).__name__}",
-                                          status_code=422)
+                    raise InpaintKitError(
+                        f"{key}: expected a base64 string or data URL, got {type(value).__name__}", status_code=422
+                    )
                 blobs[key] = value
             else:
                 fields[key] = value
     else:
-        raise InpaintKitError(f"unsupported content type {ctype!r}; send application/json or multipart/form-data",
-                              status_code=415)
+        raise InpaintKitError(
+            f"unsupported content type {ctype!r}; send application/json or multipart/form-data", status_code=415
+        )
     for key in files:
         if key not in blobs:
-            raise InpaintKitError(f"{key}: missing; send it as a base64 string (JSON) or a file (multipart upload)",
-                                  status_code=422)
+            raise InpaintKitError(
+                f"{key}: missing; send it as a base64 string (JSON) or a file (multipart upload)", status_code=422
+            )
     return validate(params_model, fields), blobs

@@ -18,6 +18,7 @@ tools built on it work against ``inpaintkit serve`` unchanged. Written from IOPa
 
 ``fill`` runs one ``/api/v1/inpaint`` request with IOPaint's croper / extender / seed fields.
 """
+
 from __future__ import annotations
 
 import io
@@ -41,12 +42,21 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
 from ..errors import InpaintKitError, TooLargeError
+from ..inference import FillResult, ModelCache, is_text_guided
 from ..io import atomic_write_bytes
 from .bodies import decode_base64, parse, read_body
-from ..inference import FillResult, ModelCache, is_text_guided
-from .iopaint_schemas import (IMPLEMENTED_FIELDS, GenInfoResponse, IOPaintInpaintFields, IOPaintModelInfo,
-                              MediasResponse, MediaTab, RunPluginRequest, ServerConfigResponse,
-                              SwitchPluginModelRequest, ignored_fields)
+from .iopaint_schemas import (
+    IMPLEMENTED_FIELDS,
+    GenInfoResponse,
+    IOPaintInpaintFields,
+    IOPaintModelInfo,
+    MediasResponse,
+    MediaTab,
+    RunPluginRequest,
+    ServerConfigResponse,
+    SwitchPluginModelRequest,
+    ignored_fields,
+)
 
 log = logging.getLogger("inpaintkit.server")
 UIS = ("inpaintkit", "iopaint")
@@ -80,8 +90,10 @@ class IOPaintSettings:
             raise InpaintKitError(f"--ui {self.ui!r}: choose from {', '.join(UIS)}")
         if self.ui == "iopaint":
             if self.web_dir is None:
-                raise InpaintKitError("--ui iopaint needs --iopaint-web DIR: the folder of IOPaint's built web app "
-                                      "(iopaint/web_app inside its wheel: pip download --no-deps iopaint==1.6.0)")
+                raise InpaintKitError(
+                    "--ui iopaint needs --iopaint-web DIR: the folder of IOPaint's built web app "
+                    "(iopaint/web_app inside its wheel: pip download --no-deps iopaint==1.6.0)"
+                )
             self.web_dir = find_web_dir(self.web_dir)
         if self.input is not None and not self.input.exists():
             raise InpaintKitError(f"--input {self.input}: no such file or folder")
@@ -110,8 +122,10 @@ def find_web_dir(path: Path) -> Path:
     for cand in (path, path / "web_app", path / "iopaint" / "web_app"):
         if (cand / "index.html").is_file() and (cand / "assets").is_dir():
             return cand
-    raise InpaintKitError(f"--iopaint-web {path}: no IOPaint web app there (looked for index.html and assets/ in it, "
-                          "in web_app/ and in iopaint/web_app/); unzip IOPaint's wheel and point to iopaint/web_app")
+    raise InpaintKitError(
+        f"--iopaint-web {path}: no IOPaint web app there (looked for index.html and assets/ in it, "
+        "in web_app/ and in iopaint/web_app/); unzip IOPaint's wheel and point to iopaint/web_app"
+    )
 
 
 # -- bodies ---------------------------------------------------------------------------------------------------------
@@ -127,15 +141,19 @@ def model_info(models: ModelCache, name: str) -> dict[str, Any]:
     """IOPaint's ``ModelInfo`` for one of our models, with our own description of it (``GET /api/v1/models``)."""
     ours = next(m for m in models.describe() if m["name"] == name)
     ckpt = models._configured.get(name, {}).get("checkpoint")
-    return IOPaintModelInfo(path=f"{name}:{ckpt}" if ckpt else name, need_prompt=is_text_guided(name),
-                            **ours).model_dump()
+    return IOPaintModelInfo(
+        path=f"{name}:{ckpt}" if ckpt else name, need_prompt=is_text_guided(name), **ours
+    ).model_dump()
 
 
 def response_headers(params: IOPaintInpaintFields) -> dict[str, str]:
     """``X-Seed`` (IOPaint's) and ``X-Inpaintkit-Ignored``: the fields this request set that had no effect."""
     defaults = IOPaintInpaintFields.model_fields
-    ignored = [k for k in sorted(params.model_fields_set) if k in defaults and k not in IMPLEMENTED_FIELDS
-               and getattr(params, k) != defaults[k].default]
+    ignored = [
+        k
+        for k in sorted(params.model_fields_set)
+        if k in defaults and k not in IMPLEMENTED_FIELDS and getattr(params, k) != defaults[k].default
+    ]
     headers = {"X-Seed": str(params.sd_seed)}
     if ignored:
         headers["X-Inpaintkit-Ignored"] = ", ".join(ignored)
@@ -152,16 +170,26 @@ def _box(x: int, y: int, w: int, h: int, W: int, H: int, what: str) -> tuple[int
     return l, t, r, b
 
 
-def fill(models: ModelCache, rgb: np.ndarray, alpha: np.ndarray | None, mask: np.ndarray, params: Any, *,
-         max_pixels: int, cancel: Callable[[], bool] | None = None) -> tuple[FillResult, np.ndarray | None]:
+def fill(
+    models: ModelCache,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    mask: np.ndarray,
+    params: Any,
+    *,
+    max_pixels: int,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[FillResult, np.ndarray | None]:
     """One ``/api/v1/inpaint`` request: plain fill, IOPaint's croper (fill only inside a rectangle, seeing only
     it) or extender (outpaint to a rectangle). Returns the result and the alpha to write with it.
 
     ``params`` is ``schemas.InpaintParams`` (our fields plus ``IOPaintInpaintFields``); ``model`` is resolved.
     """
     if not params.sd_keep_unmasked_area:
-        raise InpaintKitError("sd_keep_unmasked_area=false is not supported: inpaintkit always keeps the pixels "
-                              "outside the hole; send true or leave the field out")
+        raise InpaintKitError(
+            "sd_keep_unmasked_area=false is not supported: inpaintkit always keeps the pixels "
+            "outside the hole; send true or leave the field out"
+        )
     name = params.model
     kw: dict[str, Any] = dict(params.hd_options())
     if "seed" in models.get(name).call_options:
@@ -172,8 +200,7 @@ def fill(models: ModelCache, rgb: np.ndarray, alpha: np.ndarray | None, mask: np
 
     H, W = rgb.shape[:2]
     if params.use_croper:  # IOPaint checks the croper before the extender
-        l, t, r, b = _box(params.croper_x, params.croper_y, params.croper_width, params.croper_height, W, H,
-                          "croper")
+        l, t, r, b = _box(params.croper_x, params.croper_y, params.croper_width, params.croper_height, W, H, "croper")
         res = run(np.ascontiguousarray(rgb[t:b, l:r]), np.ascontiguousarray(mask[t:b, l:r]))
         out = rgb.copy()
         out[t:b, l:r] = res.image
@@ -184,19 +211,21 @@ def fill(models: ModelCache, rgb: np.ndarray, alpha: np.ndarray | None, mask: np
         pl, pt, pr, pb = max(0, -x), max(0, -y), max(0, x + w - W), max(0, y + h - H)
         oh, ow = H + pt + pb, W + pl + pr
         if oh * ow > max_pixels:
-            raise TooLargeError(f"the extended image would be {ow}x{oh} = {ow * oh / 1e6:.1f} MP, above the limit of "
-                                f"{max_pixels / 1e6:.1f} MP; extend less or start the server with a larger "
-                                "--max-pixels")
+            raise TooLargeError(
+                f"the extended image would be {ow}x{oh} = {ow * oh / 1e6:.1f} MP, above the limit of "
+                f"{max_pixels / 1e6:.1f} MP; extend less or start the server with a larger "
+                "--max-pixels"
+            )
         canvas = np.zeros((oh, ow, 3), np.uint8)
-        canvas[pt:pt + H, pl:pl + W] = rgb
+        canvas[pt : pt + H, pl : pl + W] = rgb
         known = np.zeros((oh, ow), bool)
-        known[pt:pt + H, pl:pl + W] = True
+        known[pt : pt + H, pl : pl + W] = True
         ex, ey = x + pl, y + pt  # the extender rectangle on the canvas; the model sees only it, as in IOPaint
-        res = run(np.ascontiguousarray(canvas[ey:ey + h, ex:ex + w]), ~known[ey:ey + h, ex:ex + w])
-        canvas[ey:ey + h, ex:ex + w] = res.image
+        res = run(np.ascontiguousarray(canvas[ey : ey + h, ex : ex + w]), ~known[ey : ey + h, ex : ex + w])
+        canvas[ey : ey + h, ex : ex + w] = res.image
         if alpha is not None:
             grown = np.full((oh, ow), 255, np.uint8)
-            grown[pt:pt + H, pl:pl + W] = alpha
+            grown[pt : pt + H, pl : pl + W] = alpha
             alpha = grown
         return FillResult(canvas, res.model, res.seconds), alpha
     return run(rgb, mask), alpha
@@ -208,8 +237,10 @@ def mount_socketio(app: FastAPI) -> None:
     try:
         import socketio
     except ImportError:  # an install without the serve extra's python-socketio: the REST API still works
-        log.warning("python-socketio is not installed: IOPaint's web app will retry /socket.io/ "
-                    "(pip install 'inpaintkit[serve]')")
+        log.warning(
+            "python-socketio is not installed: IOPaint's web app will retry /socket.io/ "
+            "(pip install 'inpaintkit[serve]')"
+        )
         app.state.sio = None
         return
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, logger=False, engineio_logger=False)
@@ -226,10 +257,13 @@ async def notify_finished(app: FastAPI) -> None:
 
 # -- files ----------------------------------------------------------------------------------------------------------
 def _plain_name(filename: str, what: str) -> str:
-    if (not filename or filename in (".", "..") or Path(filename).name != filename
-            or any(c in filename for c in "/\\\0")):
-        raise InpaintKitError(f"{what} {filename!r}: give a file name inside the folder, not a path",
-                              status_code=400)
+    if (
+        not filename
+        or filename in (".", "..")
+        or Path(filename).name != filename
+        or any(c in filename for c in "/\\\0")
+    ):
+        raise InpaintKitError(f"{what} {filename!r}: give a file name inside the folder, not a path", status_code=400)
     return filename
 
 
@@ -241,8 +275,13 @@ def _media_path(folder: Path, filename: str) -> Path:
         real = (root / filename).resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError, OSError):
         real = None
-    if (real is None or real.parent != root or not real.is_file()
-            or real.suffix.lower() not in MEDIA_SUFFIXES or filename.startswith(".")):
+    if (
+        real is None
+        or real.parent != root
+        or not real.is_file()
+        or real.suffix.lower() not in MEDIA_SUFFIXES
+        or filename.startswith(".")
+    ):
         raise InpaintKitError(f"no image {filename!r} in that folder", status_code=404)
     return real
 
@@ -304,8 +343,12 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
             "enableAutoSaving": io_cfg.output_dir is not None,
             "disableModelSwitch": not settings.model_switch_allowed,
             "samplers": [],
-            "inpaintkit": {"version": __version__, "implemented_fields": list(IMPLEMENTED_FIELDS),
-                           "ignored_fields": ignored_fields(), "plugins_available": []},
+            "inpaintkit": {
+                "version": __version__,
+                "implemented_fields": list(IMPLEMENTED_FIELDS),
+                "ignored_fields": ignored_fields(),
+                "plugins_available": [],
+            },
         }
 
     @router.get("/samplers", response_model=list[str])
@@ -323,8 +366,9 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
         headers = {}
         if re.fullmatch(r"[\w.\- ]+", path.name):  # IOPaint's web app takes the file name from this header
             headers["Content-Disposition"] = f"inline; filename={path.name}"
-        return Response(data.value, media_type=_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"),
-                        headers=headers)
+        return Response(
+            data.value, media_type=_MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream"), headers=headers
+        )
 
     def gen_info_job(data: bytes) -> dict[str, str]:
         try:
@@ -363,13 +407,15 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
         except FileNotFoundError:
             st = None
         if st is not None and not stat.S_ISREG(st.st_mode):  # never write through a link or over a folder
-            raise InpaintKitError(f"{name!r} in the output folder is not a regular file; not overwriting it",
-                                  status_code=409)
+            raise InpaintKitError(
+                f"{name!r} in the output folder is not a regular file; not overwriting it", status_code=409
+            )
         try:
             atomic_write_bytes(target, data)
         except OSError as e:
-            raise InpaintKitError(f"cannot write {name!r} in the output folder ({e.strerror})", status_code=500) \
-                from None
+            raise InpaintKitError(
+                f"cannot write {name!r} in the output folder ({e.strerror})", status_code=500
+            ) from None
         return {"filename": name}
 
     @router.post("/save_image")
@@ -432,8 +478,9 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
         return buf.getvalue(), width, height
 
     @router.get("/media_thumbnail_file", responses={200: {"content": {"image/jpeg": {}}}})
-    async def media_thumbnail_file(tab: MediaTab, filename: str, width: int = Query(0, ge=0),
-                                   height: int = Query(0, ge=0)) -> Response:
+    async def media_thumbnail_file(
+        tab: MediaTab, filename: str, width: int = Query(0, ge=0), height: int = Query(0, ge=0)
+    ) -> Response:
         """A JPEG thumbnail ``width`` wide (the height follows the aspect ratio), with IOPaint's X-Width/X-Height."""
         path = _media_path(need_folder(tab), filename)
         st = path.stat()
@@ -445,7 +492,9 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
         return InpaintKitError(
             f"plugin {name!r} is not available: inpaintkit has none of IOPaint's plugins "
             f"({', '.join(IOPAINT_PLUGINS)}), their models are not part of it; GET /api/v1/server-config lists the "
-            "plugins (none)", status_code=422)
+            "plugins (none)",
+            status_code=422,
+        )
 
     @router.post("/switch_plugin_model")
     async def switch_plugin_model(req: SwitchPluginModelRequest) -> None:
@@ -456,10 +505,18 @@ def install(app: FastAPI, settings: Any, models: ModelCache, pool: Any) -> None:
         params, _ = await parse(request, RunPluginRequest, (), limit)
         raise no_plugin(params.name)
 
-    router.add_api_route("/run_plugin_gen_mask", run_plugin, methods=["POST"],
-                         summary="IOPaint's plugin mask (interactive segmentation ...): not available here (422).")
-    router.add_api_route("/run_plugin_gen_image", run_plugin, methods=["POST"],
-                         summary="IOPaint's plugin image (remove background, upscale ...): not available (422).")
+    router.add_api_route(
+        "/run_plugin_gen_mask",
+        run_plugin,
+        methods=["POST"],
+        summary="IOPaint's plugin mask (interactive segmentation ...): not available here (422).",
+    )
+    router.add_api_route(
+        "/run_plugin_gen_image",
+        run_plugin,
+        methods=["POST"],
+        summary="IOPaint's plugin image (remove background, upscale ...): not available (422).",
+    )
 
     app.include_router(router)
     mount_socketio(app)

@@ -6,6 +6,7 @@ already have (ours: ``hd_strategy*``, ``prompt``): ``InpaintParams`` inherits it
 IOPaint's types (``ldm_steps: "abc"`` is a 422, as with IOPaint) and ignores unknown fields, as IOPaint does (its
 own frontend sends two misspelt ones).
 """
+
 from __future__ import annotations
 
 import random
@@ -43,31 +44,42 @@ class IOPaintInpaintFields(BaseModel):
     croper_height: int = Field(512, description="Croper rectangle: height.")
     croper_width: int = Field(512, description="Croper rectangle: width.")
 
-    use_extender: bool = Field(False, description="Outpaint: grow the canvas to the extender rectangle and fill "
-                                                  "the new area with the model (the mask is not used).")
+    use_extender: bool = Field(
+        False,
+        description="Outpaint: grow the canvas to the extender rectangle and fill "
+        "the new area with the model (the mask is not used).",
+    )
     extender_x: int = Field(0, description="Extender rectangle: left, may be negative (image pixels).")
     extender_y: int = Field(0, description="Extender rectangle: top, may be negative.")
     extender_height: int = Field(640, description="Extender rectangle: height.")
     extender_width: int = Field(640, description="Extender rectangle: width.")
 
     sd_scale: float = Field(1.0, gt=0.0, le=1.0, description="Diffusion: work scale. Ignored.")
-    sd_mask_blur: int = Field(11, description="Diffusion: mask feathering. Ignored, as IOPaint ignores it for its "
-                                              "erase models: it would blend the removed object back in.")
+    sd_mask_blur: int = Field(
+        11,
+        description="Diffusion: mask feathering. Ignored, as IOPaint ignores it for its "
+        "erase models: it would blend the removed object back in.",
+    )
     sd_strength: float = Field(1.0, le=1.0, description="Diffusion: strength. Ignored.")
     sd_steps: int = Field(50, description="Diffusion: steps. Ignored.")
     sd_guidance_scale: float = Field(7.5, description="Diffusion: guidance scale. Ignored.")
     sd_sampler: str = Field("UniPC", description="Diffusion: sampler. Ignored.")
-    sd_seed: int = Field(42, description="Seed of the fill (models that draw random numbers: patchmatch, tdanet); "
-                                         "-1 picks one at random. Echoed in the X-Seed header.")
+    sd_seed: int = Field(
+        42,
+        description="Seed of the fill (models that draw random numbers: patchmatch, tdanet); "
+        "-1 picks one at random. Echoed in the X-Seed header.",
+    )
     sd_match_histograms: bool = Field(False, description="Diffusion: histogram matching. Ignored.")
     sd_outpainting_softness: float = Field(20.0, description="Diffusion outpainting. Ignored.")
     sd_outpainting_space: float = Field(20.0, description="Diffusion outpainting. Ignored.")
     sd_lcm_lora: bool = Field(False, description="Diffusion: LCM LoRA. Ignored.")
-    sd_keep_unmasked_area: bool = Field(True, description="Pixels outside the hole are always kept; false is "
-                                                          "refused (400).")
+    sd_keep_unmasked_area: bool = Field(
+        True, description="Pixels outside the hole are always kept; false is refused (400)."
+    )
 
     cv2_flag: Literal["INPAINT_NS", "INPAINT_TELEA"] = Field(
-        "INPAINT_NS", description="IOPaint's cv2 model: algorithm. Ignored (use the models ns or telea).")
+        "INPAINT_NS", description="IOPaint's cv2 model: algorithm. Ignored (use the models ns or telea)."
+    )
     cv2_radius: int = Field(4, description="IOPaint's cv2 model: radius. Ignored (ns/telea take --opt radius=).")
 
     paint_by_example_example_image: Optional[str] = Field(None, description="Paint-by-Example. Ignored.")
@@ -83,7 +95,8 @@ class IOPaintInpaintFields(BaseModel):
 
     enable_powerpaint_v2: bool = Field(False, description="PowerPaint v2. Ignored.")
     powerpaint_task: Literal["text-guided", "context-aware", "shape-guided", "object-remove", "outpainting"] = Field(
-        "text-guided", description="PowerPaint task. Ignored.")
+        "text-guided", description="PowerPaint task. Ignored."
+    )
     fitting_degree: float = Field(1.0, gt=0.0, le=1.0, description="PowerPaint. Ignored.")
 
     @model_validator(mode="after")
@@ -94,16 +107,36 @@ class IOPaintInpaintFields(BaseModel):
 
 
 #: Fields of IOPaint's InpaintRequest that act here (the rest of IOPaintInpaintFields has no effect).
-IMPLEMENTED_FIELDS = ("image", "mask", "hd_strategy", "hd_strategy_crop_trigger_size", "hd_strategy_crop_margin",
-                      "hd_strategy_resize_limit", "prompt", "use_croper", "croper_x", "croper_y", "croper_height",
-                      "croper_width", "use_extender", "extender_x", "extender_y", "extender_height",
-                      "extender_width", "sd_seed", "sd_keep_unmasked_area")
+IMPLEMENTED_FIELDS = (
+    "image",
+    "mask",
+    "hd_strategy",
+    "hd_strategy_crop_trigger_size",
+    "hd_strategy_crop_margin",
+    "hd_strategy_resize_limit",
+    "prompt",
+    "use_croper",
+    "croper_x",
+    "croper_y",
+    "croper_height",
+    "croper_width",
+    "use_extender",
+    "extender_x",
+    "extender_y",
+    "extender_height",
+    "extender_width",
+    "sd_seed",
+    "sd_keep_unmasked_area",
+)
 
 
 def ignored_fields() -> dict[str, str]:
     """Every IOPaint inpaint field that has no effect here, with why (from its description)."""
-    return {name: f.description or "ignored" for name, f in IOPaintInpaintFields.model_fields.items()
-            if name not in IMPLEMENTED_FIELDS}
+    return {
+        name: f.description or "ignored"
+        for name, f in IOPaintInpaintFields.model_fields.items()
+        if name not in IMPLEMENTED_FIELDS
+    }
 
 
 class IOPaintModelInfo(BaseModel):
@@ -111,8 +144,9 @@ class IOPaintModelInfo(BaseModel):
 
     name: str
     path: str = Field(..., description="The model's name, or NAME:CHECKPOINT when started with a checkpoint.")
-    model_type: Literal["inpaint", "diffusers_sd", "diffusers_sd_inpaint", "diffusers_sdxl",
-                        "diffusers_sdxl_inpaint", "diffusers_other"] = "inpaint"
+    model_type: Literal[
+        "inpaint", "diffusers_sd", "diffusers_sd_inpaint", "diffusers_sdxl", "diffusers_sdxl_inpaint", "diffusers_other"
+    ] = "inpaint"
     is_single_file_diffusers: bool = False
     need_prompt: bool = Field(False, description="True for text-guided models: IOPaint's UI then shows a prompt box.")
     controlnets: list[str] = []

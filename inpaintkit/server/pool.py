@@ -10,6 +10,7 @@ make every small request wait behind them. Each job gets a ``Ticket``: the job p
 (the client went away, or the job ran past its time budget) and stops early; a job still queued when it is
 cancelled never runs.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -98,15 +99,20 @@ class WorkerPool:
 
     def stats(self) -> dict[str, int]:
         with self._lock:
-            return {"workers": self.workers, "running": self._running, "waiting": self._waiting(),
-                    "capacity": self.capacity}
+            return {
+                "workers": self.workers,
+                "running": self._running,
+                "waiting": self._waiting(),
+                "capacity": self.capacity,
+            }
 
     def _retry_after(self) -> int:
         waves = (self._running + self._waiting() - self.workers + 1) / self.workers
         return max(1, math.ceil(self._avg_seconds * max(waves, 1)))
 
-    def submit(self, fn: Callable[..., T], *args: Any, heavy: bool = False, ticket: Ticket | None = None,
-               **kwargs: Any) -> Future:
+    def submit(
+        self, fn: Callable[..., T], *args: Any, heavy: bool = False, ticket: Ticket | None = None, **kwargs: Any
+    ) -> Future:
         """Queue ``fn``; raises ``Busy`` when the pool and its queue are full. The future holds a ``Timed``.
 
         Cancelling the future (or ``ticket``) before a worker picks the job up drops it.
@@ -173,8 +179,9 @@ class WorkerPool:
                 self._avg_seconds = 0.8 * self._avg_seconds + 0.2 * dt
             self._dispatch()
 
-    async def run(self, fn: Callable[..., T], *args: Any, heavy: bool = False, ticket: Ticket | None = None,
-                  **kwargs: Any) -> Timed:
+    async def run(
+        self, fn: Callable[..., T], *args: Any, heavy: bool = False, ticket: Ticket | None = None, **kwargs: Any
+    ) -> Timed:
         """``submit`` and await the result from the event loop; cancelling the await cancels the job."""
         ticket = ticket or Ticket()
         fut = self.submit(fn, *args, heavy=heavy, ticket=ticket, **kwargs)

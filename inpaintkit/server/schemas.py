@@ -5,6 +5,7 @@
 ``"Original" | "Resize" | "Crop"`` as well as ours in any case; IOPaint's ``prompt`` is our ``caption`` for
 text-guided models.
 """
+
 from __future__ import annotations
 
 from typing import Literal, Optional
@@ -12,8 +13,8 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import InpaintKitError
-from ..inpainters import HD_STRATEGIES
 from ..inference import MAX_SAMPLES
+from ..inpainters import HD_STRATEGIES
 from ..inpainters.base import normalize_hd_strategy
 from .iopaint_schemas import IOPaintInpaintFields
 
@@ -28,18 +29,27 @@ class InpaintParams(IOPaintInpaintFields):
 
     model: Optional[str] = Field(None, description="Inpainter name (GET /api/v1/models); default: the server's.")
     hd_strategy: Optional[str] = Field(
-        None, description=f"Large-image strategy: {' | '.join(HD_STRATEGIES)} (IOPaint's Original/Resize/Crop too).")
+        None, description=f"Large-image strategy: {' | '.join(HD_STRATEGIES)} (IOPaint's Original/Resize/Crop too)."
+    )
     hd_strategy_crop_margin: Optional[int] = Field(None, ge=0, description="Context around each hole (crop).")
     hd_strategy_crop_trigger_size: Optional[int] = Field(
-        None, ge=1, description="Crop only when the long side is above this.")
+        None, ge=1, description="Crop only when the long side is above this."
+    )
     hd_strategy_resize_limit: Optional[int] = Field(None, ge=1, description="Long side to resize to (resize).")
     caption: Optional[str] = Field(None, max_length=2000, description="Text for text-guided models.")
     prompt: Optional[str] = Field(None, max_length=2000, description="IOPaint's name for caption.")
     output_format: Optional[Literal["png", "jpeg", "webp"]] = Field(
-        None, description="Response image format; default PNG, or JPEG when the input was a JPEG.")
-    samples: int = Field(1, ge=1, le=MAX_SAMPLES, description=(
-        "Fills to make with seeds sd_seed, sd_seed+1, ... (text-guided models give different ones). 1: the "
-        "answer is the image; more: JSON {model, samples: [{seed, image (data URL)}]}."))
+        None, description="Response image format; default PNG, or JPEG when the input was a JPEG."
+    )
+    samples: int = Field(
+        1,
+        ge=1,
+        le=MAX_SAMPLES,
+        description=(
+            "Fills to make with seeds sd_seed, sd_seed+1, ... (text-guided models give different ones). 1: the "
+            "answer is the image; more: JSON {model, samples: [{seed, image (data URL)}]}."
+        ),
+    )
 
     @field_validator("hd_strategy")
     @classmethod
@@ -67,8 +77,15 @@ class InpaintParams(IOPaintInpaintFields):
         return self.caption or self.prompt
 
     def hd_options(self) -> dict:
-        return {k: getattr(self, k) for k in ("hd_strategy", "hd_strategy_crop_margin",
-                                              "hd_strategy_crop_trigger_size", "hd_strategy_resize_limit")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "hd_strategy",
+                "hd_strategy_crop_margin",
+                "hd_strategy_crop_trigger_size",
+                "hd_strategy_resize_limit",
+            )
+        }
 
 
 class InpaintRequest(InpaintParams):

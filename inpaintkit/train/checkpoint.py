@@ -15,6 +15,7 @@ Only ``last`` and ``best`` are kept; older step folders are removed after the li
 before its rename and each folder after it, so a checkpoint survives power loss, not only a killed process;
 temp folders left by a process killed mid-write (``.step_N.tmpPID``) are removed by the next save or resume.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,9 +50,19 @@ def _tensors(module_or_sd: nn.Module | dict[str, torch.Tensor]) -> dict[str, tor
     return {k: v.detach().to("cpu").contiguous().clone() for k, v in sd.items()}
 
 
-def save_checkpoint(run_dir: str | Path, step: int, *, family: str, generator: nn.Module,
-                    discriminators: nn.ModuleDict, ema: nn.Module | None, state: dict[str, Any],
-                    metrics: dict[str, float] | None = None, best: bool = False, keep: bool = False) -> Path:
+def save_checkpoint(
+    run_dir: str | Path,
+    step: int,
+    *,
+    family: str,
+    generator: nn.Module,
+    discriminators: nn.ModuleDict,
+    ema: nn.Module | None,
+    state: dict[str, Any],
+    metrics: dict[str, float] | None = None,
+    best: bool = False,
+    keep: bool = False,
+) -> Path:
     """Write checkpoint ``step`` atomically, point ``last`` (and ``best`` when ``best``) at it, prune the rest."""
     run_dir = Path(run_dir)
     ckdir = run_dir / "checkpoints"
@@ -144,8 +155,13 @@ def rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     out: dict[str, Any] = {
         "python": [py[0], list(py[1]), py[2]],
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype("int64")), int(np_state[2]), int(np_state[3]),
-                  float(np_state[4])],
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].astype("int64")),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():

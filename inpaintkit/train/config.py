@@ -8,6 +8,7 @@ and ``run``. ``model.name`` picks the registered family; the family's own pydant
 The resolved config (defaults filled in, overrides applied) is written to the run folder as ``config.yaml``, so a
 run reloads from its folder alone.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -140,8 +141,13 @@ class Config(BaseModel):
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
 
-_FIXED: dict[str, type[StrictConfig]] = {"data": DataConfig, "masks": MasksConfig, "optim": OptimConfig,
-                                         "train": TrainConfig, "run": RunConfig}
+_FIXED: dict[str, type[StrictConfig]] = {
+    "data": DataConfig,
+    "masks": MasksConfig,
+    "optim": OptimConfig,
+    "train": TrainConfig,
+    "run": RunConfig,
+}
 
 
 def _group_classes(family: str) -> dict[str, type[BaseModel]]:
@@ -188,8 +194,9 @@ def _check_key(key: str, classes: dict[str, type[BaseModel]]) -> None:
             return
         if p not in fields:
             where = ".".join(parts[:i])
-            raise InpaintKitError(f"--set {key}: unknown key {p!r} in {where}; "
-                                  f"valid keys: {', '.join(fields) or '(none)'}")
+            raise InpaintKitError(
+                f"--set {key}: unknown key {p!r} in {where}; valid keys: {', '.join(fields) or '(none)'}"
+            )
         ann = fields[p].annotation
         cls = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
         if cls is None and i < len(parts) - 1:
@@ -246,8 +253,9 @@ def resolve_config(raw: dict[str, Any], where: str = "config") -> Config:
             raise InpaintKitError(f"{where}: {g}: {e}") from None
     cfg = Config(family=family, **groups)
     if cfg.data.min_scale > cfg.data.max_scale:
-        raise InpaintKitError(f"{where}: data.min_scale ({cfg.data.min_scale}) is above data.max_scale "
-                              f"({cfg.data.max_scale})")
+        raise InpaintKitError(
+            f"{where}: data.min_scale ({cfg.data.min_scale}) is above data.max_scale ({cfg.data.max_scale})"
+        )
     return cfg
 
 
@@ -262,8 +270,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return raw or {}
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
-                base: dict[str, Any] | None = None) -> Config:
+def load_config(
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> Config:
     """Read a YAML config (or start from ``base``), apply overrides, validate."""
     raw = read_yaml(path) if path is not None else dict(base or {})
     if isinstance(overrides, list):

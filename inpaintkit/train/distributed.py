@@ -3,6 +3,7 @@
 torchrun sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE``; with them we join the process group (NCCL on CUDA, gloo on
 CPU), each rank takes its own shard of the samples (``StepSampler``) and only rank 0 writes the run folder.
 """
+
 from __future__ import annotations
 
 import os
@@ -95,5 +96,5 @@ def average_buffers(info: DistInfo, *modules: torch.nn.Module) -> None:
     flat /= info.world
     offset = 0
     for b in bufs:
-        b.copy_(flat[offset:offset + b.numel()].view_as(b))
+        b.copy_(flat[offset : offset + b.numel()].view_as(b))
         offset += b.numel()

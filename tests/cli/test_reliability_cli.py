@@ -1,4 +1,5 @@
 """Regression tests for issue 19 at the CLI: filesystem errors, silent loss, flag edges, one exit-code rule."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,9 @@ def test_same_stem_inputs_get_distinct_outputs(cli, tmp_path):
     _, mask = _pair(tmp_path / "in", "x.png")
     Image.open(tmp_path / "in" / "x.png").save(tmp_path / "in" / "x.jpg")
     (tmp_path / "in" / "mask.png").rename(tmp_path / "mask.png")
-    code, out, _ = cli("run", "--model", "telea", "-i", tmp_path / "in", "-m", tmp_path / "mask.png",
-                       "-o", tmp_path / "out")
+    code, out, _ = cli(
+        "run", "--model", "telea", "-i", tmp_path / "in", "-m", tmp_path / "mask.png", "-o", tmp_path / "out"
+    )
     assert code == 0 and "2 of 2 images written" in out
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_jpg.png", "x_png.png"]
 
@@ -59,9 +61,12 @@ def test_output_under_a_file_and_long_names(cli, tmp_path):
 
 def test_write_errors_are_inpaintkit_errors(tmp_path):
     rgb = np.zeros((4, 4, 3), np.uint8)
-    for args, msg in [((tmp_path / "a\0.png", rgb), "NUL"), ((tmp_path / "a.png", rgb, np.zeros((3, 3), np.uint8)),
-                                                              "alpha must be"),
-                      ((tmp_path / "a.png", rgb.astype(float)), "must be uint8"), ((tmp_path, rgb), "extension")]:
+    for args, msg in [
+        ((tmp_path / "a\0.png", rgb), "NUL"),
+        ((tmp_path / "a.png", rgb, np.zeros((3, 3), np.uint8)), "alpha must be"),
+        ((tmp_path / "a.png", rgb.astype(float)), "must be uint8"),
+        ((tmp_path, rgb), "extension"),
+    ]:
         with pytest.raises(InpaintKitError, match=msg):
             write_image(*args)
     with pytest.raises(InpaintKitError, match="is a folder"):
@@ -90,7 +95,9 @@ def test_exit_code_rule(cli, tmp_path):
     img, mask = _pair(tmp_path / "in")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "b.png").write_bytes(b"junk")
-    code, _, err = cli("run", "--model", "telea", "-i", tmp_path / "bad" / "b.png", "-m", mask, "-o", tmp_path / "o.png")
+    code, _, err = cli(
+        "run", "--model", "telea", "-i", tmp_path / "bad" / "b.png", "-m", mask, "-o", tmp_path / "o.png"
+    )
     assert code == 2 and _one_error_line(err)
     code, _, _ = cli("run", "--model", "telea", "-i", tmp_path / "bad", "-m", mask, "-o", tmp_path / "o1")
     assert code == 2
@@ -101,12 +108,15 @@ def test_exit_code_rule(cli, tmp_path):
 
 def test_memory_budget_flag(cli, tmp_path):
     img, mask = _pair(tmp_path / "in")
-    code, _, err = cli("run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png",
-                       "--memory-budget-gb", "-1")
+    code, _, err = cli(
+        "run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png", "--memory-budget-gb", "-1"
+    )
     assert code == 2 and "--memory-budget-gb must be >= 0" in err
-    code, _, err = cli("run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png",
-                       "--memory-budget-gb", "0.000001")  # 1 kB: not even the image's copies fit
+    code, _, err = cli(
+        "run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png", "--memory-budget-gb", "0.000001"
+    )  # 1 kB: not even the image's copies fit
     assert code == 2 and "memory budget" in err
-    code, _, _ = cli("run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png",
-                     "--memory-budget-gb", "0")
+    code, _, _ = cli(
+        "run", "--model", "telea", "-i", img, "-m", mask, "-o", tmp_path / "o.png", "--memory-budget-gb", "0"
+    )
     assert code == 0 and (tmp_path / "o.png").is_file()

@@ -1,4 +1,5 @@
 """A tiny Qt resource archive (.rcc) writer for tests: the same layout Qt's rcc tool writes (version 3)."""
+
 from __future__ import annotations
 
 import struct

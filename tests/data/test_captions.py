@@ -1,4 +1,5 @@
 """Caption parsing: CSV/JSONL tables, CUB-style folders, COCO captions JSON; matching captions to images."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ def test_caption_key_drops_extension_and_normalises_separators():
 
 def test_csv_with_header_collects_several_captions_per_image(tmp_path):
     p = tmp_path / "caps.csv"
-    p.write_text('file_name,caption\nbirds/a.jpg,"a red bird,  small"\nbirds/a.jpg,a bird with a red crown\n'
-                 "b.png,a   grey cat\n")
+    p.write_text(
+        'file_name,caption\nbirds/a.jpg,"a red bird,  small"\nbirds/a.jpg,a bird with a red crown\nb.png,a   grey cat\n'
+    )
     assert read_captions(p) == {"birds/a": ["a red bird, small", "a bird with a red crown"], "b": ["a grey cat"]}
 
 
@@ -37,9 +39,14 @@ def test_csv_with_unknown_columns_is_one_clear_error(tmp_path):
 
 def test_jsonl_accepts_a_string_or_a_list_of_captions(tmp_path):
     p = tmp_path / "caps.jsonl"
-    p.write_text(json.dumps({"image": "a.jpg", "caption": "one"}) + "\n\n"
-                 + json.dumps({"image": "a.jpg", "captions": ["two", " "]}) + "\n"
-                 + json.dumps({"path": "sub/b.jpg", "text": "three"}) + "\n")
+    p.write_text(
+        json.dumps({"image": "a.jpg", "caption": "one"})
+        + "\n\n"
+        + json.dumps({"image": "a.jpg", "captions": ["two", " "]})
+        + "\n"
+        + json.dumps({"path": "sub/b.jpg", "text": "three"})
+        + "\n"
+    )
     assert read_captions(p) == {"a": ["one", "two"], "sub/b": ["three"]}
 
 
@@ -56,19 +63,27 @@ def test_cub_folder_one_caption_per_line(tmp_path):
     (d / "Albatross_0046_18.txt").write_text("this bird is white\n\nit has a long beak\n")
     (d / "Albatross_0002_55.txt").write_text("a large seabird\n")
     caps = read_captions(tmp_path / "text_c10")
-    assert caps == {"001.Albatross/Albatross_0002_55": ["a large seabird"],
-                    "001.Albatross/Albatross_0046_18": ["this bird is white", "it has a long beak"]}
+    assert caps == {
+        "001.Albatross/Albatross_0002_55": ["a large seabird"],
+        "001.Albatross/Albatross_0046_18": ["this bird is white", "it has a long beak"],
+    }
 
 
 def test_coco_captions_json(tmp_path):
     p = tmp_path / "captions_val2017.json"
-    p.write_text(json.dumps({
-        "images": [{"id": 1, "file_name": "000000000001.jpg"}, {"id": 2, "file_name": "000000000002.jpg"}],
-        "annotations": [{"id": 10, "image_id": 1, "caption": "A dog on a couch."},
-                        {"id": 11, "image_id": 2, "caption": "Two cats."},
-                        {"id": 12, "image_id": 1, "caption": "A sleeping dog.\n"}]}))
-    assert read_captions(p) == {"000000000001": ["A dog on a couch.", "A sleeping dog."],
-                                "000000000002": ["Two cats."]}
+    p.write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "000000000001.jpg"}, {"id": 2, "file_name": "000000000002.jpg"}],
+                "annotations": [
+                    {"id": 10, "image_id": 1, "caption": "A dog on a couch."},
+                    {"id": 11, "image_id": 2, "caption": "Two cats."},
+                    {"id": 12, "image_id": 1, "caption": "A sleeping dog.\n"},
+                ],
+            }
+        )
+    )
+    assert read_captions(p) == {"000000000001": ["A dog on a couch.", "A sleeping dog."], "000000000002": ["Two cats."]}
 
 
 def test_json_that_is_not_coco_is_refused(tmp_path):
@@ -91,7 +106,6 @@ def test_missing_source_and_unknown_format(tmp_path):
 
 def test_match_by_relative_path_then_by_unique_stem(tmp_path):
     caps = {"birds/a": ["a bird"], "c": ["a cat"], "x/d": ["d one"], "y/d": ["d two"]}
-    images = [tmp_path / "birds" / "a.jpg", tmp_path / "other" / "c.png", tmp_path / "z" / "d.jpg",
-              tmp_path / "e.jpg"]
+    images = [tmp_path / "birds" / "a.jpg", tmp_path / "other" / "c.png", tmp_path / "z" / "d.jpg", tmp_path / "e.jpg"]
     got = match_captions(images, tmp_path, caps)
     assert got == {str(images[0]): ["a bird"], str(images[1]): ["a cat"]}  # d is ambiguous, e has none

@@ -1,4 +1,5 @@
 """Training crops and validation sets: determinism per sample number, shapes, scales, flips, masks."""
+
 from __future__ import annotations
 
 import numpy as np

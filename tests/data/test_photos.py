@@ -1,5 +1,6 @@
 """The photo corpus fetcher on a fake package tree (no network): extraction from plain files, .rcc archives and
 installed PyPI packages, manifest, captions, duplicates, the fixed split, failures and re-runs."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,7 @@ from inpaintkit.errors import InpaintKitError
 
 from .rcc_writer import write_rcc
 
-BOARD = '''QtObject {
+BOARD = """QtObject {
     property var tab: [
         {
             "image": "qrc:/gcompris/src/activities/explore/resource/key.svg",
@@ -26,7 +27,7 @@ BOARD = '''QtObject {
         },
         { "title": qsTr("Nothing"), "text": qsTr("no picture here") }
     ]
-}'''
+}"""
 
 
 def _photo(seed: int, w: int = 300, h: int = 200) -> np.ndarray:
@@ -47,26 +48,46 @@ def _fake_packages(root):
     d = root / "usr/share/backgrounds"
     d.mkdir(parents=True)
     (d / "big.jpg").write_bytes(_encode(_photo(1, 2000, 1500), "JPEG"))
-    (d / "small_copy.jpg").write_bytes(_encode(np.asarray(Image.fromarray(_photo(1, 2000, 1500)).resize((400, 300))),
-                                              "JPEG"))
+    (d / "small_copy.jpg").write_bytes(
+        _encode(np.asarray(Image.fromarray(_photo(1, 2000, 1500)).resize((400, 300))), "JPEG")
+    )
     (d / "Kite.jpg").write_bytes(_encode(_photo(2), "JPEG"))
     rcc = root / "usr/share/gcompris-qt/rcc/explore.rcc"
     rcc.parent.mkdir(parents=True)
-    rcc.write_bytes(write_rcc({
-        "gcompris/src/activities/explore/resource/giraffe.webp": _encode(_photo(3), "WEBP"),
-        "gcompris/src/activities/explore/resource/tree.webp": _encode(_photo(4), "WEBP"),
-        "gcompris/src/activities/explore/resource/board/board1.qml": BOARD.encode()},
-        compress={"gcompris/src/activities/explore/resource/board/board1.qml"}))
+    rcc.write_bytes(
+        write_rcc(
+            {
+                "gcompris/src/activities/explore/resource/giraffe.webp": _encode(_photo(3), "WEBP"),
+                "gcompris/src/activities/explore/resource/tree.webp": _encode(_photo(4), "WEBP"),
+                "gcompris/src/activities/explore/resource/board/board1.qml": BOARD.encode(),
+            },
+            compress={"gcompris/src/activities/explore/resource/board/board1.qml"},
+        )
+    )
 
 
-SOURCES = [Source("deb", "walls", "1.0", "-", "usr/share/backgrounds/big.jpg", "CC0"),
-           Source("deb", "walls", "1.0", "-", "usr/share/backgrounds/small_copy.jpg", "CC0"),
-           Source("deb", "walls", "1.0", "-", "usr/share/backgrounds/Kite.jpg", "CC0"),
-           Source("deb-rcc", "gcompris", "3.1", "usr/share/gcompris-qt/rcc/explore.rcc",
-                  "gcompris/src/activities/explore/resource/giraffe.webp", "GPL-3+"),
-           Source("deb-rcc", "gcompris", "3.1", "usr/share/gcompris-qt/rcc/explore.rcc",
-                  "gcompris/src/activities/explore/resource/tree.webp", "GPL-3+"),
-           Source("pypi", "scikit-learn", "any", "-", "sklearn/datasets/images/china.jpg", "CC-BY-2.0")]
+SOURCES = [
+    Source("deb", "walls", "1.0", "-", "usr/share/backgrounds/big.jpg", "CC0"),
+    Source("deb", "walls", "1.0", "-", "usr/share/backgrounds/small_copy.jpg", "CC0"),
+    Source("deb", "walls", "1.0", "-", "usr/share/backgrounds/Kite.jpg", "CC0"),
+    Source(
+        "deb-rcc",
+        "gcompris",
+        "3.1",
+        "usr/share/gcompris-qt/rcc/explore.rcc",
+        "gcompris/src/activities/explore/resource/giraffe.webp",
+        "GPL-3+",
+    ),
+    Source(
+        "deb-rcc",
+        "gcompris",
+        "3.1",
+        "usr/share/gcompris-qt/rcc/explore.rcc",
+        "gcompris/src/activities/explore/resource/tree.webp",
+        "GPL-3+",
+    ),
+    Source("pypi", "scikit-learn", "any", "-", "sklearn/datasets/images/china.jpg", "CC-BY-2.0"),
+]
 
 
 class FakeApt:
@@ -119,13 +140,19 @@ def test_fetch_writes_photos_manifest_captions_and_drops_duplicates(tmp_path, tr
     assert rows["china"]["package"] == "scikit-learn" and rows["china"]["licence"] == "CC-BY-2.0"
     assert res.per_source == {"walls": 2, "gcompris": 2, "scikit-learn": 1}
     lines = [json.loads(x) for x in (out / "captions.jsonl").read_text().splitlines()]
-    assert lines == [{"image": f"{rows['giraffe']['split']}/giraffe.png",
-                      "caption": ['Giraffe. The giraffe is the tallest animal, with a "long" neck.', "a giraffe"]}]
+    assert lines == [
+        {
+            "image": f"{rows['giraffe']['split']}/giraffe.png",
+            "caption": ['Giraffe. The giraffe is the tallest animal, with a "long" neck.', "a giraffe"],
+        }
+    ]
 
 
 def test_short_captions():
     assert photos.short_captions("Giraffe", "The giraffe is tall. It eats leaves.") == [
-        "The giraffe is tall.", "a giraffe"]
+        "The giraffe is tall.",
+        "a giraffe",
+    ]
     assert photos.short_captions("Elephant", "") == ["an elephant"]
     assert photos.short_captions("Colosseum", "A big arena.", proper_name=True) == ["Colosseum"]
 
@@ -180,9 +207,10 @@ def test_needs_apt_for_debian_rows(tmp_path, monkeypatch):
 
 def test_cli_fetch_photos_from_an_unpacked_tree(tmp_path, tree, cli):
     src = tmp_path / "sources.tsv"
-    src.write_text("kind\tpackage\tversion\tcontainer\tpath\tlicence\n"
-                   + "".join(f"{s.kind}\t{s.package}\t{s.version}\t{s.container}\t{s.path}\t{s.licence}\n"
-                             for s in SOURCES[:3]))
+    src.write_text(
+        "kind\tpackage\tversion\tcontainer\tpath\tlicence\n"
+        + "".join(f"{s.kind}\t{s.package}\t{s.version}\t{s.container}\t{s.path}\t{s.licence}\n" for s in SOURCES[:3])
+    )
     code, stdout, err = cli("data", "fetch-photos", "--out", tmp_path / "c", "--unpacked", tree, "--sources", src)
     assert code == 0, err
     assert "2 photos" in stdout and "1 duplicates dropped" in stdout and "walls 2" in stdout

@@ -1,4 +1,5 @@
 """``inpaintkit prepare``: reproducible splits by source image, sizes, captions, errors."""
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,8 @@ def folder(tmp_path):
     for i in range(20):
         w, h = 40 + i, 30 + 2 * i
         Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
-            d / ("sub" if i % 3 == 0 else "") / f"img{i:02d}.png")
+            d / ("sub" if i % 3 == 0 else "") / f"img{i:02d}.png"
+        )
     (d / ".hidden.png").write_bytes(b"not an image")
     (d / "notes.txt").write_text("x")
     return d
@@ -30,7 +32,7 @@ def test_index_is_reproducible_and_split_by_image(folder, tmp_path):
     a = prepare(folder, tmp_path / "a.jsonl", split="0.7,0.2,0.1", seed=0)
     b = prepare(folder, tmp_path / "b.jsonl", split="0.7,0.2,0.1", seed=0)
     c = prepare(folder, tmp_path / "c.jsonl", split="0.7,0.2,0.1", seed=1)
-    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text() and a == b
     assert [r["split"] for r in a] != [r["split"] for r in c]
     assert len(a) == 20  # hidden file and non-images skipped
     counts = {s: sum(r["split"] == s for r in a) for s in ("train", "val", "test")}
@@ -46,7 +48,7 @@ def test_index_is_reproducible_and_split_by_image(folder, tmp_path):
 
 def test_captions_csv_and_jsonl(folder, tmp_path):
     csv = tmp_path / "caps.csv"
-    csv.write_text("image,caption\nimg01.png,a red thing\nimg01.png,\"a thing, red\"\nsub/img03.png,three\n")
+    csv.write_text('image,caption\nimg01.png,a red thing\nimg01.png,"a thing, red"\nsub/img03.png,three\n')
     recs = prepare(folder, tmp_path / "i.jsonl", captions=csv)
     by = {r["path"].rsplit("/", 1)[-1]: r for r in recs}
     assert by["img01.png"]["captions"] == ["a red thing", "a thing, red"]

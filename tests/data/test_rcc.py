@@ -1,4 +1,5 @@
 """The Qt resource archive reader: nested paths, raw and zlib entries, versions, corrupt files as one-line errors."""
+
 import pytest
 
 from inpaintkit.data.rcc import RccArchive
@@ -6,10 +7,12 @@ from inpaintkit.errors import InpaintKitError
 
 from .rcc_writer import write_rcc
 
-FILES = {"gcompris/src/activities/a/resource/cat.webp": b"RIFF-cat-bytes" * 20,
-         "gcompris/src/activities/a/resource/board/board1.qml": "title: qsTr(\"Chat\")".encode(),
-         "gcompris/src/activities/b/dog.jpg": bytes(range(256)),
-         "top.txt": b"x"}
+FILES = {
+    "gcompris/src/activities/a/resource/cat.webp": b"RIFF-cat-bytes" * 20,
+    "gcompris/src/activities/a/resource/board/board1.qml": 'title: qsTr("Chat")'.encode(),
+    "gcompris/src/activities/b/dog.jpg": bytes(range(256)),
+    "top.txt": b"x",
+}
 
 
 @pytest.mark.parametrize("version", [1, 2, 3])

@@ -1,4 +1,5 @@
 """The synthetic captioned shapes data set: determinism, one shape per mask, captions, files, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -112,8 +113,9 @@ def test_write_shapes_with_removals_indexes_each_scene_twice(tmp_path):
     assert np.array_equal(read_image(removal["path"]).rgb, sc.removed)
     scene = json.loads((out / "scenes.jsonl").read_text().splitlines()[4])
     assert scene["removed"] == "removed/00004.png" and scene["removed_caption"] == sc.removed_caption
-    one = read_index(write_shapes(tmp_path / "one", 2, seed=0, min_shapes=1, max_shapes=1, removals=True)
-                     / "index.jsonl")
+    one = read_index(
+        write_shapes(tmp_path / "one", 2, seed=0, min_shapes=1, max_shapes=1, removals=True) / "index.jsonl"
+    )
     assert one[1]["captions"] == [""]
 
 

@@ -1,4 +1,5 @@
 """README.md: the two commands first, short, its links resolve, its model table is the registry's."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,10 +27,12 @@ def test_readme_starts_with_the_two_commands_and_is_short():
 def test_readme_model_table_matches_the_registry():
     gen = _gen_models()
     table = gen.model_table()
-    assert gen.readme_table(README.read_text()) == table, \
+    assert gen.readme_table(README.read_text()) == table, (
         "README.md's model table is stale: run `python docs/gen_models.py --write`"
+    )
     # one row per registered inpainter, each name once
     from inpaintkit import list_inpainters
+
     names = re.findall(r"^\| \[?`([a-z0-9_]+)`", table, flags=re.M)
     assert names == list_inpainters()
 

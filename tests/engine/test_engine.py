@@ -1,4 +1,5 @@
 """The engine flags: bad values and a missing Ray are one clear line; the local pool streams and keeps order."""
+
 from __future__ import annotations
 
 import sys
@@ -17,14 +18,18 @@ class _Square:
             if x < 0:
                 raise InpaintKitError(f"{x}: negative")
             return x * x
+
         return work
 
 
-@pytest.mark.parametrize("opts, message", [
-    (EngineOptions("spark"), "--engine 'spark': choose from local, ray"),
-    (EngineOptions("local", 0), "--jobs 0: must be at least 1"),
-    (EngineOptions("local", None, "auto"), "--ray-address: only with --engine ray"),
-])
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        (EngineOptions("spark"), "--engine 'spark': choose from local, ray"),
+        (EngineOptions("local", 0), "--jobs 0: must be at least 1"),
+        (EngineOptions("local", None, "auto"), "--ray-address: only with --engine ray"),
+    ],
+)
 def test_bad_options_are_refused(opts, message):
     with pytest.raises(InpaintKitError, match=message.replace("(", r"\(")):
         list(map_items(opts, _Square(), [1], progress=False))
@@ -37,8 +42,19 @@ def test_user_errors_become_failures_and_order_is_kept():
 
 def test_without_ray_the_flag_says_how_to_install_it(cli, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
-    code, _, err = cli("run", "--model", "telea", "--image", tmp_path, "--mask", tmp_path, "--output",
-                       tmp_path / "o", "--engine", "ray")
+    code, _, err = cli(
+        "run",
+        "--model",
+        "telea",
+        "--image",
+        tmp_path,
+        "--mask",
+        tmp_path,
+        "--output",
+        tmp_path / "o",
+        "--engine",
+        "ray",
+    )
     assert code == 2
     assert err == "error: --engine ray needs Ray, which is not installed: pip install 'inpaintkit[distributed]'\n"
 

@@ -3,6 +3,7 @@
 Ray is started once per session (``ray_local``, 127.0.0.1, 2 CPUs); each command runs first on the local engine
 (in this process) and then with ``--engine ray --jobs 2`` on the same inputs.
 """
+
 from __future__ import annotations
 
 import csv
@@ -47,8 +48,20 @@ def test_run_same_bytes_failures_and_resume(cli, ray_local, photos, tmp_path):
 
 
 def test_evaluate_same_rows(cli, ray_local, photos, tmp_path):
-    args = ["evaluate", "--model", "telea", "--model", "patchmatch", "--images", photos / "images",
-            "--masks", photos / "masks", "--no-figures", "--quiet", "--no-hed"]  # (a torch net: see detect)
+    args = [
+        "evaluate",
+        "--model",
+        "telea",
+        "--model",
+        "patchmatch",
+        "--images",
+        photos / "images",
+        "--masks",
+        photos / "masks",
+        "--no-figures",
+        "--quiet",
+        "--no-hed",
+    ]  # (a torch net: see detect)
     tables = {}
     for name, extra in (("local", ()), ("ray", RAY1)):
         code, _, err = cli(*args, "--out", tmp_path / name, *extra)
@@ -60,8 +73,22 @@ def test_evaluate_same_rows(cli, ray_local, photos, tmp_path):
 
 
 def test_make_dataset_same_files(cli, ray_local, photos, tmp_path):
-    args = ["forensics", "make-dataset", "--images", photos / "images", "--inpainters", "telea,patchmatch",
-            "--masks", "boxes,irregular", "--per-image", "2", "--size", "48", "--seed", "5"]
+    args = [
+        "forensics",
+        "make-dataset",
+        "--images",
+        photos / "images",
+        "--inpainters",
+        "telea,patchmatch",
+        "--masks",
+        "boxes,irregular",
+        "--per-image",
+        "2",
+        "--size",
+        "48",
+        "--seed",
+        "5",
+    ]
     trees = {}
     for name, extra in (("local", ()), ("ray", RAY1)):
         code, out, err = cli(*args, "--out", tmp_path / name, *extra)

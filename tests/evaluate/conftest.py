@@ -1,12 +1,13 @@
 """Synthetic (random, seeded) perceptual-metric weights saved in the real file formats."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from inpaintkit.evaluate.perceptual import LPIPS_CHANNELS
 from inpaintkit.backbones.inception import FIDInceptionV3
+from inpaintkit.evaluate.perceptual import LPIPS_CHANNELS
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 """Per-image metrics against scikit-image / numpy, confidence intervals, and the Fréchet distance."""
+
 from __future__ import annotations
 
 import math
@@ -8,8 +9,18 @@ import pytest
 from scipy import linalg, stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from inpaintkit.evaluate.metrics import (PSNR_CAP, feature_stats, fid_from_features, frechet_distance, hole_psnr,
-                                         image_metrics, l1, mean_ci, psnr, ssim)
+from inpaintkit.evaluate.metrics import (
+    PSNR_CAP,
+    feature_stats,
+    fid_from_features,
+    frechet_distance,
+    hole_psnr,
+    image_metrics,
+    l1,
+    mean_ci,
+    psnr,
+    ssim,
+)
 
 
 @pytest.fixture
@@ -55,8 +66,8 @@ def test_fixed_values_and_edge_cases():
     mask = np.zeros((8, 8), bool)
     mask[:4] = True
     pred[mask] = 110  # error 10 on half the pixels
-    assert hole_psnr(pred, gt, mask) == pytest.approx(10 * math.log10(255 ** 2 / 100))
-    assert psnr(pred, gt) == pytest.approx(10 * math.log10(255 ** 2 / 50))
+    assert hole_psnr(pred, gt, mask) == pytest.approx(10 * math.log10(255**2 / 100))
+    assert psnr(pred, gt) == pytest.approx(10 * math.log10(255**2 / 50))
     assert l1(pred, gt) == pytest.approx(5 / 255)
     assert psnr(gt, gt) == PSNR_CAP and hole_psnr(gt, gt, mask) == PSNR_CAP
     assert ssim(gt, gt) == pytest.approx(1.0)
@@ -95,8 +106,9 @@ def test_frechet_distance_matches_direct_computation():
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(_direct_frechet(mu1, s1, mu2, s2), rel=1e-7)
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-8)
     # 1-D Gaussians: (m1 - m2)^2 + (sd1 - sd2)^2
-    assert frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])) == \
-        pytest.approx(4.0 + 1.0)
+    assert frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[9.0]])) == pytest.approx(
+        4.0 + 1.0
+    )
 
 
 def test_fid_from_features_self_zero_shift_positive():
@@ -121,4 +133,5 @@ def test_fid_small_sets_use_the_exact_low_rank_path():
     # and the full formula agrees with scipy's sqrtm where that is well conditioned
     big_r, big_f = rng.normal(size=(80, 30)), rng.normal(loc=0.2, size=(90, 30))
     assert fid_from_features(big_r, big_f) == pytest.approx(
-        _direct_frechet(*feature_stats(big_r), *feature_stats(big_f)), rel=1e-6)
+        _direct_frechet(*feature_stats(big_r), *feature_stats(big_f)), rel=1e-6
+    )

@@ -1,15 +1,16 @@
 """FID and LPIPS maths with synthetic (random, seeded) weights saved to files in the real formats."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
+from inpaintkit.backbones.inception import load_fid_inception
+from inpaintkit.backbones.vgg import VGG16Features
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.evaluate.metrics import fid_from_features
 from inpaintkit.evaluate.perceptual import LPIPS, LPIPS_TAPS, FIDFeatures, to_tensor
-from inpaintkit.backbones.inception import load_fid_inception
-from inpaintkit.backbones.vgg import VGG16Features
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +90,10 @@ def hed():
 def _real_photos() -> list[np.ndarray]:
     import skimage.data
 
-    return [np.ascontiguousarray(skimage.data.astronaut()[100:228, 150:278]),
-            np.ascontiguousarray(skimage.data.coffee()[150:278, 200:328])]
+    return [
+        np.ascontiguousarray(skimage.data.astronaut()[100:228, 150:278]),
+        np.ascontiguousarray(skimage.data.coffee()[150:278, 200:328]),
+    ]
 
 
 def test_lpips_hed_zero_on_identity_and_grows_with_blur_and_noise(hed):
@@ -100,8 +103,10 @@ def test_lpips_hed_zero_on_identity_and_grows_with_blur_and_noise(hed):
         assert hed.score(photo, photo) == 0.0
         blur = [hed.score(cv2.GaussianBlur(photo, (0, 0), s), photo) for s in (0.7, 1.5, 3.0)]
         rng = np.random.default_rng(0)
-        noise = [hed.score(np.clip(photo + rng.normal(0, sd, photo.shape), 0, 255).astype(np.uint8), photo)
-                 for sd in (3, 10, 30)]
+        noise = [
+            hed.score(np.clip(photo + rng.normal(0, sd, photo.shape), 0, 255).astype(np.uint8), photo)
+            for sd in (3, 10, 30)
+        ]
         assert 0 < blur[0] < blur[1] < blur[2], blur
         assert 0 < noise[0] < noise[1] < noise[2], noise
 
@@ -134,8 +139,9 @@ def test_kid_zero_for_one_set_positive_for_different_sets():
     near, far = kid_from_features(a, b)[0], kid_from_features(a, c)[0]
     assert abs(near) < far and far > 0
     assert kid_from_features(a * 1000, c)[0] == pytest.approx(far)  # scale of the features does not matter
-    big = kid_from_features(rng.gamma(2.0, 1.0, (300, 8)), rng.gamma(2.0, 1.0, (300, 8)) * 2, subset_size=100,
-                            subsets=10)
+    big = kid_from_features(
+        rng.gamma(2.0, 1.0, (300, 8)), rng.gamma(2.0, 1.0, (300, 8)) * 2, subset_size=100, subsets=10
+    )
     assert big[0] > 0 and np.isfinite(big[1])
     with pytest.raises(ValueError):
         kid_from_features(a[:1], b[:1])

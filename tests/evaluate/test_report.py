@@ -1,4 +1,5 @@
 """Report tables: means, intervals, the best value per row in bold, Markdown and HTML from the same blocks."""
+
 from __future__ import annotations
 
 import math
@@ -10,14 +11,38 @@ from inpaintkit.evaluate.report import ALL, aggregate, best_models, fmt_stat, me
 
 def _rows():
     rows = []
-    for model, psnr, l1, sec in (("a", (30.0, 32.0), (0.02, 0.01), (0.5, 0.7)),
-                                 ("b", (28.0, 29.0), (0.01, 0.005), (0.1, 0.1)),
-                                 ("c", (30.0, 32.0), (0.03, 0.03), (1.0, 2.0))):
+    for model, psnr, l1, sec in (
+        ("a", (30.0, 32.0), (0.02, 0.01), (0.5, 0.7)),
+        ("b", (28.0, 29.0), (0.01, 0.005), (0.1, 0.1)),
+        ("c", (30.0, 32.0), (0.03, 0.03), (1.0, 2.0)),
+    ):
         for i in range(2):
-            rows.append({"model": model, "bucket": "0.1-0.2", "image": f"im{i}.png", "mask": "m.png",
-                         "psnr": psnr[i], "hole_psnr": psnr[i] - 5, "ssim": 0.9, "l1": l1[i], "seconds": sec[i]})
-    rows.append({"model": "a", "bucket": "0.5-0.6", "image": "im0.png", "mask": "m.png", "psnr": 20.0,
-                 "hole_psnr": 10.0, "ssim": 0.5, "l1": 0.1, "seconds": 1.0})
+            rows.append(
+                {
+                    "model": model,
+                    "bucket": "0.1-0.2",
+                    "image": f"im{i}.png",
+                    "mask": "m.png",
+                    "psnr": psnr[i],
+                    "hole_psnr": psnr[i] - 5,
+                    "ssim": 0.9,
+                    "l1": l1[i],
+                    "seconds": sec[i],
+                }
+            )
+    rows.append(
+        {
+            "model": "a",
+            "bucket": "0.5-0.6",
+            "image": "im0.png",
+            "mask": "m.png",
+            "psnr": 20.0,
+            "hole_psnr": 10.0,
+            "ssim": 0.5,
+            "l1": 0.1,
+            "seconds": 1.0,
+        }
+    )
     return rows
 
 
@@ -38,8 +63,9 @@ def test_aggregate_and_best_marks_respect_the_metric_direction():
 def test_rendered_tables_mark_the_best_value_in_bold():
     rows, models, buckets = _rows(), ["a", "b", "c"], ["0.1-0.2", "0.5-0.6"]
     table = aggregate(rows, models, buckets, "l1")
-    block = metric_table(table, "l1", models, buckets, {"0.1-0.2": 0.15, "0.5-0.6": 0.55, ALL: 0.3},
-                         {"0.1-0.2": 2, "0.5-0.6": 1, ALL: 3})
+    block = metric_table(
+        table, "l1", models, buckets, {"0.1-0.2": 0.15, "0.5-0.6": 0.55, ALL: 0.3}, {"0.1-0.2": 2, "0.5-0.6": 1, ALL: 3}
+    )
     md = render_markdown([("h2", "L1"), block])
     lines = md.splitlines()
     assert "| bucket | hole % | pairs | a | b | c |" in lines

@@ -1,4 +1,5 @@
 """``inpaintkit evaluate`` end to end: files, values, resume, jobs, pairing, resizing and bad input."""
+
 from __future__ import annotations
 
 import csv
@@ -9,8 +10,7 @@ import numpy as np
 import pytest
 
 from inpaintkit.errors import InpaintKitError
-from inpaintkit.evaluate import COLUMNS, EvalConfig, evaluate, image_metrics, read_metrics_csv
-from inpaintkit.evaluate import runner
+from inpaintkit.evaluate import COLUMNS, EvalConfig, evaluate, image_metrics, read_metrics_csv, runner
 from inpaintkit.inpainters import create_inpainter
 from inpaintkit.io import read_image, read_mask, write_image, write_mask
 
@@ -22,9 +22,9 @@ def _make_inputs(root: Path, photo: np.ndarray, mask_side: int = 64) -> tuple[Pa
     write_image(images / "beta.png", photo[300:364, 400:464])
     s = mask_side / 64
     small = np.zeros((mask_side, mask_side), bool)
-    small[int(20 * s):int(30 * s), int(20 * s):int(34 * s)] = True
+    small[int(20 * s) : int(30 * s), int(20 * s) : int(34 * s)] = True
     large = np.zeros((mask_side, mask_side), bool)
-    large[int(10 * s):int(40 * s), int(6 * s):int(46 * s)] = True
+    large[int(10 * s) : int(40 * s), int(6 * s) : int(46 * s)] = True
     write_mask(masks / "0.01-0.1" / "m000.png", small)
     write_mask(masks / "0.2-0.3" / "m000.png", large)
     return images, masks
@@ -42,18 +42,26 @@ def inputs(tmp_path, photo):
 def test_end_to_end_files_and_values(tmp_path, inputs, cli):
     images, masks = inputs
     out = tmp_path / "report"
-    code, stdout, err = cli("evaluate", "--model", "telea", "--model", "ns", "--images", images, "--masks", masks,
-                            "--out", out, "--quiet")
+    code, stdout, err = cli(
+        "evaluate", "--model", "telea", "--model", "ns", "--images", images, "--masks", masks, "--out", out, "--quiet"
+    )
     assert code == 0, err
     assert "telea" in stdout and "wrote" in stdout
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert tuple(rows[0]) == COLUMNS == ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1",
-                                         "lpips_hed", "seconds")
+    assert (
+        tuple(rows[0])
+        == COLUMNS
+        == ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "lpips_hed", "seconds")
+    )
     keys = [tuple(r[:4]) for r in rows[1:]]
     # deterministic order: model as given, then bucket, image, mask
-    assert keys == [(m, b, i, "m000.png") for m in ("telea", "ns") for b in ("0.01-0.1", "0.2-0.3")
-                    for i in ("alpha.png", "beta.png")]
+    assert keys == [
+        (m, b, i, "m000.png")
+        for m in ("telea", "ns")
+        for b in ("0.01-0.1", "0.2-0.3")
+        for i in ("alpha.png", "beta.png")
+    ]
     # every value equals a recomputation from the inpainter's own output
     parsed = read_metrics_csv(out / "metrics.csv")
     for r in parsed:
@@ -87,8 +95,12 @@ def test_end_to_end_files_and_values(tmp_path, inputs, cli):
     assert "FID: not computed: no --fid-weights given" in md
     html = (out / "report.html").read_text()
     assert "<table>" in html and "<b>" in html
-    for name in ("plots/metrics_vs_hole_ratio.png", "plots/speed.png", "samples/grid_0.01-0.1.png",
-                 "samples/grid_0.2-0.3.png"):
+    for name in (
+        "plots/metrics_vs_hole_ratio.png",
+        "plots/speed.png",
+        "samples/grid_0.01-0.1.png",
+        "samples/grid_0.2-0.3.png",
+    ):
         assert f"({name})" in md and f"src='{name}'" in html
         pic = read_image(out / name).rgb
         assert pic.shape[0] > 200 and pic.std() > 10  # a real picture, not an empty canvas
@@ -156,8 +168,17 @@ def test_an_interrupted_run_leaves_a_complete_csv(tmp_path, inputs, monkeypatch)
 def test_fid_and_lpips_with_synthetic_weights_and_resume(tmp_path, photo, fid_weights, lpips_files):
     images, masks = _make_inputs(tmp_path, photo)
     out = tmp_path / "report"
-    cfg = EvalConfig(("telea",), images, masks, out, max_images=1, fid_weights=fid_weights,
-                     lpips_weights=lpips_files / "vgg.pth", vgg_weights=lpips_files / "vgg16.pth", figures=False)
+    cfg = EvalConfig(
+        ("telea",),
+        images,
+        masks,
+        out,
+        max_images=1,
+        fid_weights=fid_weights,
+        lpips_weights=lpips_files / "vgg.pth",
+        vgg_weights=lpips_files / "vgg16.pth",
+        figures=False,
+    )
     summary = evaluate(cfg, log=_quiet, progress=False)
     assert summary["not_computed"] == {}
     fid = summary["metrics"]["fid"]
@@ -178,10 +199,10 @@ def test_fid_and_lpips_with_synthetic_weights_and_resume(tmp_path, photo, fid_we
 
 def test_jobs_give_the_same_rows_in_the_same_order(tmp_path, inputs):
     images, masks = inputs
-    one = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "j1", figures=False), log=_quiet,
-                   progress=False)
-    two = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "j2", jobs=2, figures=False), log=_quiet,
-                   progress=False)
+    one = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "j1", figures=False), log=_quiet, progress=False)
+    two = evaluate(
+        EvalConfig(("telea",), images, masks, tmp_path / "j2", jobs=2, figures=False), log=_quiet, progress=False
+    )
     a = read_metrics_csv(tmp_path / "j1" / "metrics.csv")
     b = read_metrics_csv(tmp_path / "j2" / "metrics.csv")
     strip = [{k: v for k, v in r.items() if k != "seconds"} for r in a]
@@ -225,22 +246,26 @@ def test_unreadable_files_are_skipped_and_counted(tmp_path, inputs):
     (images / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (masks / "0.01-0.1" / "m001.png").write_bytes(b"")
     out = tmp_path / "report"
-    summary = evaluate(EvalConfig(("telea",), images, masks, out, max_masks=5, figures=False), log=_quiet,
-                       progress=False)
+    summary = evaluate(
+        EvalConfig(("telea",), images, masks, out, max_masks=5, figures=False), log=_quiet, progress=False
+    )
     assert summary["rows"] == 4
     assert sorted(Path(s["file"]).name for s in summary["skipped"]) == ["broken.jpg", "m001.png"]
     assert "Skipped (unreadable or unusable files, failed fills): **2**" in (out / "report.md").read_text()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("empty_images", "no images"),
-    ("missing_images", "no such folder"),
-    ("empty_masks", "no mask files"),
-    ("unknown_model", "unknown inpainter 'nope'; choose from: "),
-    ("bad_jobs", "--jobs 0"),
-    ("missing_fid", "--fid-weights"),
-    ("bad_lpips_pool", "has no VGG16 backbone; pass --vgg-weights"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("empty_images", "no images"),
+        ("missing_images", "no such folder"),
+        ("empty_masks", "no mask files"),
+        ("unknown_model", "unknown inpainter 'nope'; choose from: "),
+        ("bad_jobs", "--jobs 0"),
+        ("missing_fid", "--fid-weights"),
+        ("bad_lpips_pool", "has no VGG16 backbone; pass --vgg-weights"),
+    ],
+)
 def test_bad_input_is_one_clear_line(tmp_path, inputs, cli, case, message, lpips_files):
     images, masks = inputs
     args = {"--model": "telea", "--images": images, "--masks": masks, "--out": tmp_path / "out"}
@@ -273,13 +298,13 @@ def test_hed_columns_empty_with_a_reason_when_features_are_missing(tmp_path, inp
     from inpaintkit.evaluate import perceptual
 
     images, masks = inputs
-    off = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "off", figures=False, hed=False),
-                   log=_quiet, progress=False)
+    off = evaluate(
+        EvalConfig(("telea",), images, masks, tmp_path / "off", figures=False, hed=False), log=_quiet, progress=False
+    )
     assert off["not_computed"]["lpips_hed"] == "not computed: turned off (--no-hed)"
     assert all(np.isnan(r["lpips_hed"]) for r in read_metrics_csv(tmp_path / "off" / "metrics.csv"))
     monkeypatch.setattr(perceptual, "default_vgg16_weights", lambda: None)  # a stripped install
-    gone = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "gone", figures=False), log=_quiet,
-                    progress=False)
+    gone = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "gone", figures=False), log=_quiet, progress=False)
     assert "missing from this install" in gone["not_computed"]["kid_hed"]
     assert "lpips_hed" not in gone["metrics"]
     assert "missing from this install" in (tmp_path / "gone" / "report.md").read_text()

@@ -1,4 +1,5 @@
 """Tiny forensic datasets and detector runs shared by the forensics tests (built once per session)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,9 +16,13 @@ def source_dir(tmp_path_factory) -> Path:
     from inpaintkit.io import write_image
 
     d = tmp_path_factory.mktemp("sources")
-    imgs = {"astronaut": data.astronaut()[:160, :200], "coffee": data.coffee()[:150, :180],
-            "chelsea": data.chelsea()[:140, :170], "rocket": data.rocket()[:130, :190],
-            "motor": data.stereo_motorcycle()[0][:150, :150]}
+    imgs = {
+        "astronaut": data.astronaut()[:160, :200],
+        "coffee": data.coffee()[:150, :180],
+        "chelsea": data.chelsea()[:140, :170],
+        "rocket": data.rocket()[:130, :190],
+        "motor": data.stereo_motorcycle()[0][:150, :150],
+    }
     for i, (name, rgb) in enumerate(imgs.items()):
         write_image(d / (f"{name}.jpg" if i % 2 else f"{name}.png"), np.ascontiguousarray(rgb))
     return d
@@ -27,8 +32,17 @@ def source_dir(tmp_path_factory) -> Path:
 def tiny_spec():
     from inpaintkit.forensics.dataset import DatasetSpec
 
-    return DatasetSpec(inpainters=["telea", "ns"], masks=["boxes", "irregular"], per_image=2, crops_per_image=2,
-                       size=64, seed=3, val_frac=0.2, test_frac=0.0, test_sources=["chelsea", "coffee"])
+    return DatasetSpec(
+        inpainters=["telea", "ns"],
+        masks=["boxes", "irregular"],
+        per_image=2,
+        crops_per_image=2,
+        size=64,
+        seed=3,
+        val_frac=0.2,
+        test_frac=0.0,
+        test_sources=["chelsea", "coffee"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +60,24 @@ def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
     from inpaintkit.forensics.train import load_train_config, train_detector
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    cfg = load_train_config(None, {
-        "data.index": str(tiny_dataset), "data.crop": 32, "data.batch_size": 4, "data.val_count": 6,
-        "model.backbone": "resnet34", "model.width": 0.25, "model.decoder_channels": 8, "model.tile": 64,
-        "train.steps": 3, "train.val_every": 3, "train.ckpt_every": 2, "train.threads": 1,
-        "run.dir": str(run), "run.tensorboard": False, "run.progress": False})
+    cfg = load_train_config(
+        None,
+        {
+            "data.index": str(tiny_dataset),
+            "data.crop": 32,
+            "data.batch_size": 4,
+            "data.val_count": 6,
+            "model.backbone": "resnet34",
+            "model.width": 0.25,
+            "model.decoder_channels": 8,
+            "model.tile": 64,
+            "train.steps": 3,
+            "train.val_every": 3,
+            "train.ckpt_every": 2,
+            "train.threads": 1,
+            "run.dir": str(run),
+            "run.tensorboard": False,
+            "run.progress": False,
+        },
+    )
     return train_detector(cfg)

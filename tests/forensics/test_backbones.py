@@ -1,4 +1,5 @@
 """Detector backbones (plain torch) with and without the forensic stem; SRM and Bayar layers."""
+
 from __future__ import annotations
 
 import pytest

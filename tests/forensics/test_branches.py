@@ -1,4 +1,5 @@
 """The fused detector's branches (noise, duplication), calibration, fusion and the probe fills."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,14 @@ import pytest
 from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
 from inpaintkit.forensics.duplication import DuplicationBranch, window_dct
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
-from inpaintkit.forensics.noise import FEATURE_NAMES, NoiseBranch, block_features, block_labels, fit_noise_branch, upsample
+from inpaintkit.forensics.noise import (
+    FEATURE_NAMES,
+    NoiseBranch,
+    block_features,
+    block_labels,
+    fit_noise_branch,
+    upsample,
+)
 from inpaintkit.forensics.train import jpeg
 from inpaintkit.io import read_image
 
@@ -47,6 +55,7 @@ def smooth_patch(rgb: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.nd
 
 # -- noise branch ------------------------------------------------------------------------------------------------------
 
+
 def test_block_features_are_finite_and_named():
     f = block_features(noisy_scene(0, 130))  # 130 -> cropped to 128: 16 x 16 blocks
     assert f.shape == (16, 16, len(FEATURE_NAMES)) and np.isfinite(f).all()
@@ -83,6 +92,7 @@ def test_bundled_noise_branch_flags_a_smooth_patch_not_a_flat_sky(photo):
 
 # -- duplication branch ---------------------------------------------------------------------------------------------
 
+
 def test_window_dct_matches_a_direct_dct():
     from inpaintkit.forensics.noise import DCT8
 
@@ -117,6 +127,7 @@ def test_duplication_on_tiny_and_flat_images():
 
 # -- probe fills --------------------------------------------------------------------------------------------------------
 
+
 def test_shift_and_heat_fills(photo):
     from inpaintkit.inpainters import create_inpainter
     from inpaintkit.inpainters.probes import copy_offset
@@ -127,7 +138,7 @@ def test_shift_and_heat_fills(photo):
     off = copy_offset(mask)
     assert off is not None and not mask[40 + off[0], 50 + off[1]]
     out = create_inpainter("shift").inpaint(img, mask)
-    assert np.array_equal(out[40:70, 50:80], img[40 + off[0]:70 + off[0], 50 + off[1]:80 + off[1]])
+    assert np.array_equal(out[40:70, 50:80], img[40 + off[0] : 70 + off[0], 50 + off[1] : 80 + off[1]])
     heat = create_inpainter("heat").inpaint(img, mask)
     assert np.array_equal(heat[~mask], img[~mask])
     assert heat[mask].std() < img[mask].std()  # diffusion smooths
@@ -135,17 +146,23 @@ def test_shift_and_heat_fills(photo):
 
 # -- calibration and fusion ------------------------------------------------------------------------------------------
 
+
 def test_platt_is_monotone_and_thresholds_keep_the_fpr_budget():
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(400), np.ones(400)].astype(int)
-    raw = {"png": {"noise": np.r_[rng.uniform(0, 0.6, 400), rng.uniform(0.4, 1.0, 400)],
-                   "cnn": np.r_[rng.normal(-2, 1, 400), rng.normal(2, 1, 400)]}}
+    raw = {
+        "png": {
+            "noise": np.r_[rng.uniform(0, 0.6, 400), rng.uniform(0.4, 1.0, 400)],
+            "cnn": np.r_[rng.normal(-2, 1, 400), rng.normal(2, 1, 400)],
+        }
+    }
     ab = fit_platt(np.log(raw["png"]["noise"] + 1e-3), y)
     p = platt(ab, np.linspace(-3, 0, 7))
     assert ab[0] > 0 and np.all(np.diff(p) > 0)
     cal = calibrate(raw, {"png": y}, fpr_budget=0.05)
     for b, c in cal["png"].items():
         from inpaintkit.forensics.fusion import raw_feature
+
         flagged = (platt(c["platt"], raw_feature(b, raw["png"][b][y == 0])) >= c["threshold"]).mean()
         share = DEFAULT_SPLIT[b] / (DEFAULT_SPLIT["noise"] + DEFAULT_SPLIT["cnn"])  # the budget split between them
         assert flagged <= c["budget"] + 1e-9 and c["budget"] == pytest.approx(0.05 * share)
@@ -156,8 +173,11 @@ def _fake_fused(cal: dict) -> FusedDetector:
 
 
 def test_fusion_flags_when_any_branch_passes_and_heatmap_is_the_max():
-    cal = {"noise": {"platt": [1.0, 0.0], "threshold": 0.9}, "cnn": {"platt": [1.0, 0.0], "threshold": 0.9},
-           "duplication": {"platt": [10.0, 60.0], "threshold": 0.5}}
+    cal = {
+        "noise": {"platt": [1.0, 0.0], "threshold": 0.9},
+        "cnn": {"platt": [1.0, 0.0], "threshold": 0.9},
+        "duplication": {"platt": [10.0, 60.0], "threshold": 0.5},
+    }
     det = _fake_fused(cal)
     low, high = np.full((4, 4), 0.1, np.float32), np.full((4, 4), 0.7, np.float32)
     quiet = {"noise": (0.5, low), "duplication": (0.0, np.zeros((4, 4), np.float32)), "cnn": (-3.0, low)}
@@ -184,8 +204,10 @@ def test_recalibrate_from_saved_scores(tmp_path):
 
     rng = np.random.default_rng(1)
     y = [0] * 100 + [1] * 100
-    raw = {k: {"noise": rng.uniform(0.01, 0.99, 200).tolist(), "cnn": rng.normal(0, 1, 200).tolist()}
-           for k in ("png", "jpeg")}
+    raw = {
+        k: {"noise": rng.uniform(0.01, 0.99, 200).tolist(), "cnn": rng.normal(0, 1, 200).tolist()}
+        for k in ("png", "jpeg")
+    }
     (tmp_path / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": {"png": y, "jpeg": y}}))
     (tmp_path / FUSION_FILE).write_text(json.dumps({"fpr_budget": 0.05, "calibration": {}}))
     meta = recalibrate(tmp_path, fpr_budget=0.1, split={"noise": 0.9, "cnn": 0.1})

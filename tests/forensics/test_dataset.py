@@ -1,4 +1,5 @@
 """make-dataset: identical pipeline for both classes, splits by source, deterministic, resumable."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,11 @@ from inpaintkit.forensics.dataset import DatasetSpec, make_dataset, read_index, 
 
 
 def _digest(folder) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.parent.name in ("images", "masks")}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.parent.name in ("images", "masks")
+    }
 
 
 def test_index_fields_counts_and_masks(tiny_dataset, tiny_spec):
@@ -61,8 +65,18 @@ def test_a_classifier_cannot_separate_classes_by_size_format_or_metadata(tiny_da
     for r in recs:
         p = root / r["path"]
         with Image.open(p) as im:
-            feats.append([im.width, im.height, len(im.mode), hash(im.format) % 997, len(im.info),
-                          int("exif" in im.info), hash(p.suffix) % 997, len(p.name)])
+            feats.append(
+                [
+                    im.width,
+                    im.height,
+                    len(im.mode),
+                    hash(im.format) % 997,
+                    len(im.info),
+                    int("exif" in im.info),
+                    hash(p.suffix) % 997,
+                    len(p.name),
+                ]
+            )
         y.append(r["label"])
     X, y = np.asarray(feats, float), np.asarray(y)
     # every such feature is constant over the whole dataset ...
@@ -111,8 +125,16 @@ def test_resume_with_other_settings_is_refused(source_dir, tiny_spec, tiny_datas
 
 
 def test_jpeg_format_applies_to_both_classes(source_dir, tmp_path):
-    spec = DatasetSpec(inpainters=["telea"], masks=["boxes"], per_image=1, size=48, format="jpg", quality=80,
-                       test_frac=0.0, val_frac=0.0)
+    spec = DatasetSpec(
+        inpainters=["telea"],
+        masks=["boxes"],
+        per_image=1,
+        size=48,
+        format="jpg",
+        quality=80,
+        test_frac=0.0,
+        val_frac=0.0,
+    )
     root, recs = read_index(make_dataset([source_dir], tmp_path / "j", spec, progress=False))
     formats = {(r["label"], Image.open(root / r["path"]).format) for r in recs}
     assert formats == {(0, "JPEG"), (1, "JPEG")}
@@ -124,8 +146,9 @@ def test_bad_names_are_user_errors(source_dir, tmp_path):
     with pytest.raises(InpaintKitError, match="mask"):
         make_dataset([source_dir], tmp_path / "y", DatasetSpec(inpainters=["telea"], masks=["nope"]), progress=False)
     with pytest.raises(InpaintKitError, match="no such image"):
-        make_dataset([tmp_path / "missing"], tmp_path / "z", DatasetSpec(inpainters=["telea"], masks=["boxes"]),
-                     progress=False)
+        make_dataset(
+            [tmp_path / "missing"], tmp_path / "z", DatasetSpec(inpainters=["telea"], masks=["boxes"]), progress=False
+        )
 
 
 def test_scale_one_keeps_native_pixels_and_scale_half_downsizes_twice():
@@ -135,15 +158,18 @@ def test_scale_one_keeps_native_pixels_and_scale_half_downsizes_twice():
     crop = random_crop(rgb, np.random.default_rng(1), 64, scale=[1.0, 1.0])
     assert crop.shape == (64, 64, 3)
     # a 1:1 window of the photo, not a resize: it occurs verbatim
-    hits = [(t, l) for t in range(300 - 63) for l in range(400 - 63)
-            if np.array_equal(rgb[t:t + 64, l:l + 64], crop)]
+    hits = [
+        (t, l) for t in range(300 - 63) for l in range(400 - 63) if np.array_equal(rgb[t : t + 64, l : l + 64], crop)
+    ]
     assert len(hits) == 1
     # scale 0.5 on a 128² photo: the whole photo, shrunk 2x with INTER_AREA
     import cv2
 
     small = rgb[:128, :128]
-    assert np.array_equal(random_crop(small, np.random.default_rng(1), 64, scale=[0.5, 0.5]),
-                          cv2.resize(small, (64, 64), interpolation=cv2.INTER_AREA))
+    assert np.array_equal(
+        random_crop(small, np.random.default_rng(1), 64, scale=[0.5, 0.5]),
+        cv2.resize(small, (64, 64), interpolation=cv2.INTER_AREA),
+    )
     # a scale asking for a window larger than the photo is capped at its short side
     assert random_crop(rgb[:80, :90], np.random.default_rng(2), 64, scale=[0.5, 0.5]).shape == (64, 64, 3)
 
@@ -155,11 +181,16 @@ def test_scale_flag_parsing_and_checks(source_dir, tmp_path):
     with pytest.raises(InpaintKitError, match="--scale"):
         parse_scale("big")
     with pytest.raises(InpaintKitError, match="--scale"):
-        make_dataset([source_dir], tmp_path / "s", DatasetSpec(inpainters=["telea"], masks=["boxes"], scale=[0.8, 0.5]),
-                     progress=False)
+        make_dataset(
+            [source_dir],
+            tmp_path / "s",
+            DatasetSpec(inpainters=["telea"], masks=["boxes"], scale=[0.8, 0.5]),
+            progress=False,
+        )
     # with scale 1 every inpainted sample still equals its real twin outside the hole (the same native crop)
-    spec = DatasetSpec(inpainters=["telea"], masks=["boxes"], per_image=1, size=48, scale=[1.0, 1.0],
-                       test_frac=0.0, val_frac=0.0)
+    spec = DatasetSpec(
+        inpainters=["telea"], masks=["boxes"], per_image=1, size=48, scale=[1.0, 1.0], test_frac=0.0, val_frac=0.0
+    )
     root, recs = read_index(make_dataset([source_dir], tmp_path / "n", spec, progress=False))
     real = {(r["source_id"], r["crop"]): r for r in recs if r["label"] == 0}
     for r in (r for r in recs if r["label"] == 1):

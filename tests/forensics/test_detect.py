@@ -1,4 +1,5 @@
 """``load_detector`` and ``inpaintkit detect`` with the bundled weights: output format, heatmaps, errors."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ def images(tmp_path_factory, photo=None):
 
 def test_bundled_weights_are_small_safetensors_with_a_model_card():
     weights = BUNDLED_DIR / WEIGHTS_FILE
-    assert weights.is_file() and weights.stat().st_size <= 30 * 2 ** 20
+    assert weights.is_file() and weights.stat().st_size <= 30 * 2**20
     card = (BUNDLED_DIR / "MODEL_CARD.md").read_text()
     assert "CPU" in card and "ROC-AUC" in card
 
@@ -74,13 +75,21 @@ def test_detect_text_output(cli, images):
     assert code == 0, err
     lines = [line.split("\t") for line in out.strip().splitlines()]
     assert [line[0] for line in lines] == [str(images / "real.png"), str(images / "fake.png")]
-    for path, score, verdict in lines:
+    for _path, score, verdict in lines:
         assert 0.0 <= float(score) <= 1.0 and verdict in ("inpainted", "authentic")
 
 
 def test_detect_json_heatmaps_and_threshold(cli, images, tmp_path):
-    code, out, err = cli("detect", images / "fake.png", images / "wide.png", "--json", "--heatmap-dir",
-                         tmp_path / "h", "--threshold", "0.0")
+    code, out, err = cli(
+        "detect",
+        images / "fake.png",
+        images / "wide.png",
+        "--json",
+        "--heatmap-dir",
+        tmp_path / "h",
+        "--threshold",
+        "0.0",
+    )
     assert code == 0, err
     rows = [json.loads(line) for line in out.strip().splitlines()]
     # the bundled detector is the fused one: each branch's calibrated probability is reported too

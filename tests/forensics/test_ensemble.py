@@ -1,4 +1,5 @@
 """Stacking ensemble: numpy re-implementations equal scikit-learn; save/load round trip without pickle."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from inpaintkit.forensics.detector import DetectorConfig, ForgeryNet, save_detector_run
-from inpaintkit.forensics.ensemble import (EnsembleDetector, Stacker, cv_scores, load_ensemble, save_ensemble)
+from inpaintkit.forensics.ensemble import EnsembleDetector, Stacker, cv_scores, load_ensemble, save_ensemble
 
 
 @pytest.fixture
@@ -16,8 +17,15 @@ def scores():
     """Two noisy 'detector' logits per image; the label is in their sum."""
     rng = np.random.default_rng(1)
     y = (rng.random(300) < 0.5).astype(int)
-    X = np.stack([y * 2.0 + rng.normal(0, 1, 300), y * 1.0 + rng.normal(0, 1, 300),
-                  rng.normal(0, 1, 300), y * 0.5 + rng.normal(0, 1, 300)], 1)
+    X = np.stack(
+        [
+            y * 2.0 + rng.normal(0, 1, 300),
+            y * 1.0 + rng.normal(0, 1, 300),
+            rng.normal(0, 1, 300),
+            y * 0.5 + rng.normal(0, 1, 300),
+        ],
+        1,
+    )
     groups = np.repeat(np.arange(30), 10)
     return X, y, groups
 

@@ -1,12 +1,20 @@
 """Evaluation metrics against scikit-learn on fixed data (ties included)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from inpaintkit.forensics.evaluate import (average_precision, binary_metrics, image_metrics, iou, pixel_metrics,
-                                           roc_auc, roc_curve)
+from inpaintkit.forensics.evaluate import (
+    average_precision,
+    binary_metrics,
+    image_metrics,
+    iou,
+    pixel_metrics,
+    roc_auc,
+    roc_curve,
+)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """A few training steps, resume, export, evaluation report and leave-one-out table on the tiny dataset."""
+
 from __future__ import annotations
 
 import json
@@ -80,15 +81,54 @@ def test_evaluate_report_and_leave_one_out(tiny_dataset, tiny_run, tmp_path):
 
 
 def test_cli_make_dataset_and_evaluate(cli, source_dir, tiny_run, tmp_path):
-    code, out, err = cli("forensics", "make-dataset", "--images", source_dir, "--inpainters", "telea",
-                         "--masks", "boxes", "--per-image", "1", "--size", "48", "--out", tmp_path / "d",
-                         "--test-frac", "0.4", "--val-frac", "0", "--test-sources", "rocket")
+    code, out, err = cli(
+        "forensics",
+        "make-dataset",
+        "--images",
+        source_dir,
+        "--inpainters",
+        "telea",
+        "--masks",
+        "boxes",
+        "--per-image",
+        "1",
+        "--size",
+        "48",
+        "--out",
+        tmp_path / "d",
+        "--test-frac",
+        "0.4",
+        "--val-frac",
+        "0",
+        "--test-sources",
+        "rocket",
+    )
     assert code == 0, err
     assert "wrote" in out and "10 samples" in out
-    code, out, err = cli("forensics", "evaluate", "--data", tmp_path / "d", "--model", str(tiny_run),
-                         "--conditions", "clean,jpeg50", "--out", tmp_path / "r")
+    code, out, err = cli(
+        "forensics",
+        "evaluate",
+        "--data",
+        tmp_path / "d",
+        "--model",
+        str(tiny_run),
+        "--conditions",
+        "clean,jpeg50",
+        "--out",
+        tmp_path / "r",
+    )
     assert code == 0, err
     assert "clean: AUC" in out and (tmp_path / "r" / "report.md").is_file()
-    code, _, err = cli("forensics", "evaluate", "--data", tmp_path / "d", "--model", str(tiny_run),
-                       "--conditions", "blur", "--out", tmp_path / "r2")
+    code, _, err = cli(
+        "forensics",
+        "evaluate",
+        "--data",
+        tmp_path / "d",
+        "--model",
+        str(tiny_run),
+        "--conditions",
+        "blur",
+        "--out",
+        tmp_path / "r2",
+    )
     assert code == 2 and "unknown condition" in err

@@ -1,6 +1,7 @@
 """The desktop app under offscreen Qt: brush/rectangle/eraser from synthesized mouse drags, Fill in a worker
 thread, original/result toggle, save, Detect. The screenshot goes to a temporary folder, or to
 $INPAINTKIT_SCREENSHOTS (``make screenshots`` sets it to docs/img/ on purpose): tests never rewrite tracked files."""
+
 from __future__ import annotations
 
 import os

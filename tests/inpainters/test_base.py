@@ -1,4 +1,5 @@
 """The Inpainter base class: validation, HD strategies, padding, paste-back, the registry."""
+
 from __future__ import annotations
 
 import cv2

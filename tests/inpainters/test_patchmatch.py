@@ -1,4 +1,5 @@
 """PatchMatch fill: values on textures with known answers, determinism, edge cases, option errors."""
+
 from __future__ import annotations
 
 import cv2
@@ -38,6 +39,7 @@ def test_registered_as_the_default_classical_fill():
     assert isinstance(pm, PatchMatchInpainter) and pm.patch_size == 5 and pm.seed == 3
     # the best no-checkpoint inpainter among the classical fills
     from inpaintkit.inpainters import INPAINTERS
+
     classical = [e for e in INPAINTERS.entries() if e.kind == "classical"]
     assert max(classical, key=lambda e: e.priority).name == "patchmatch"
 
@@ -55,6 +57,7 @@ def test_known_pixels_bit_identical_and_hole_filled(photo):
     np.testing.assert_array_equal(out[~m], img[~m])
     # the fill is copied from the photo: its colours are colours of the known part (the algorithm saw zeros there)
     from scipy.spatial import cKDTree
+
     gap, _ = cKDTree(img[~m].astype(np.float32)).query(out[m].astype(np.float32))
     assert np.median(gap) < 6 and out[m].mean() > 40, (np.median(gap), out[m].mean())
 
@@ -62,8 +65,9 @@ def test_known_pixels_bit_identical_and_hole_filled(photo):
 def test_periodic_texture_is_continued_exactly():
     yy, xx = np.mgrid[:96, :96]
     checker = ((yy // 8 + xx // 8) % 2).astype(np.uint8)
-    img = np.stack([checker * 200 + 30, (xx % 12 < 6) * 150 + 50, ((yy + xx) % 16 < 8) * 180 + 40],
-                   axis=2).astype(np.uint8)
+    img = np.stack([checker * 200 + 30, (xx % 12 < 6) * 150 + 50, ((yy + xx) % 16 < 8) * 180 + 40], axis=2).astype(
+        np.uint8
+    )
     m = _box((96, 96), 36, 62, 30, 60)
     err_pm = np.abs(create_inpainter("patchmatch").inpaint(img, m)[m].astype(int) - img[m]).mean()
     err_telea = np.abs(create_inpainter("telea").inpaint(img, m)[m].astype(int) - img[m]).mean()
@@ -155,19 +159,22 @@ def test_thin_one_pixel_hole_in_a_photo(photo):
     assert np.abs(out[m].astype(int) - img[m]).mean() < 20
 
 
-@pytest.mark.parametrize("opts, words", [
-    ({"patch_size": 4}, "patch_size must be an odd integer"),
-    ({"patch_size": 1}, "patch_size"),
-    ({"patch_size": "7"}, "patch_size must be an integer"),
-    ({"iterations": 0}, "iterations"),
-    ({"levels": 0}, "levels"),
-    ({"seed": -1}, "seed"),
-    ({"seed": 1.5}, "seed must be an integer"),
-    ({"sharpness": 0.5}, "sharpness must be a number in [1, 1000]"),
-    ({"texture_weight": -1}, "texture_weight"),
-    ({"threads": 0}, "threads"),
-    ({"patch": 7}, "has no option"),
-])
+@pytest.mark.parametrize(
+    "opts, words",
+    [
+        ({"patch_size": 4}, "patch_size must be an odd integer"),
+        ({"patch_size": 1}, "patch_size"),
+        ({"patch_size": "7"}, "patch_size must be an integer"),
+        ({"iterations": 0}, "iterations"),
+        ({"levels": 0}, "levels"),
+        ({"seed": -1}, "seed"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"sharpness": 0.5}, "sharpness must be a number in [1, 1000]"),
+        ({"texture_weight": -1}, "texture_weight"),
+        ({"threads": 0}, "threads"),
+        ({"patch": 7}, "has no option"),
+    ],
+)
 def test_bad_options_are_one_line_errors(opts, words):
     with pytest.raises(InpaintKitError) as e:
         create_inpainter("patchmatch", **opts)

@@ -1,4 +1,5 @@
 """Property tests over random images, masks and modes for every inpainter that needs no weights."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,7 @@ def image_and_mask(draw):
     else:
         mask = np.zeros((h, w), bool)
         y, x = rng.integers(0, h), rng.integers(0, w)
-        mask[y:y + rng.integers(1, h + 1), x:x + rng.integers(1, w + 1)] = True
+        mask[y : y + rng.integers(1, h + 1), x : x + rng.integers(1, w + 1)] = True
     as_uint8 = draw(st.booleans())
     return image, (mask.astype(np.uint8) * 255 if as_uint8 else mask), seed
 

@@ -1,4 +1,5 @@
 """Regression tests for issue 19 at the ``Inpainter`` base: bounded model calls, memory budget, cancellation, odd masks."""
+
 from __future__ import annotations
 
 import io
@@ -69,7 +70,7 @@ def test_memory_budget_downscales_a_call_that_would_not_fit(rng):
     budget = OVERHEAD_BYTES_PER_PIXEL * mask.size + 100 * 100_000  # room for a 100 kpx model call
     r = Counter()
     out = r.inpaint(img, mask, hd_strategy="original", memory_budget=budget)
-    (h, w), = r.shapes
+    ((h, w),) = r.shapes
     assert h * w <= 100_000 and r.last_downscaled == 1 and abs(w / h - 800 / 600) < 0.05
     assert np.array_equal(out[~mask], img[~mask]) and (out[mask] == 200).all()
     r2 = Counter()  # the same fill without a budget runs at full size
@@ -107,8 +108,9 @@ def test_default_with_tiny_resize_limit(rng, limit):
     img = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
     mask = np.zeros((40, 56), bool)
     mask[10:20, 10:30] = True
-    out = create_inpainter("default", device="cpu").inpaint(img, mask, hd_strategy="resize",
-                                                            hd_strategy_resize_limit=limit)
+    out = create_inpainter("default", device="cpu").inpaint(
+        img, mask, hd_strategy="resize", hd_strategy_resize_limit=limit
+    )
     assert np.array_equal(out[~mask], img[~mask])
 
 
@@ -151,9 +153,11 @@ def test_light_imports_for_help_and_classical_fills():
     import subprocess
     import sys
 
-    code = ("import sys; from inpaintkit.cli import app; import inpaintkit.inpainters as i; "
-            "i.create_inpainter('telea'); print(sorted(m for m in ('torch', 'numba', 'scipy', 'skimage') "
-            "if m in sys.modules))")
+    code = (
+        "import sys; from inpaintkit.cli import app; import inpaintkit.inpainters as i; "
+        "i.create_inpainter('telea'); print(sorted(m for m in ('torch', 'numba', 'scipy', 'skimage') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

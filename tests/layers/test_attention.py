@@ -1,4 +1,5 @@
 """Contextual attention copies the matching known patch; self-attention starts as the identity."""
+
 import torch
 
 from inpaintkit.layers.attention import ContextualAttention, SelfAttention

@@ -1,4 +1,5 @@
 """Gated convolution: separate feature and gate convolutions, y = ELU(feature) * sigmoid(gate)."""
+
 import torch
 import torch.nn.functional as F
 

@@ -1,10 +1,17 @@
 """Attention maths of TDANet's dual multimodal attention, short+long-term attention and the DAMSM losses."""
+
 from __future__ import annotations
 
 import torch
 
-from inpaintkit.layers.multimodal import (DualMultimodalAttention, ShortLongTermAttention, damsm_sentence_loss,
-                                          damsm_word_loss, masked_max_pool, word_region_attention)
+from inpaintkit.layers.multimodal import (
+    DualMultimodalAttention,
+    ShortLongTermAttention,
+    damsm_sentence_loss,
+    damsm_word_loss,
+    masked_max_pool,
+    word_region_attention,
+)
 
 
 def _inputs(n=2, c=8, h=3, w=4, L=5, seed=0):
@@ -31,7 +38,7 @@ def test_negated_attention_prefers_the_least_similar_word():
     regions, words, mask = _inputs()
     _, pos = word_region_attention(regions, words, mask)
     _, neg = word_region_attention(regions, words, mask, negate=True)
-    scores = torch.einsum("ncr,nlc->nrl", regions.flatten(2), words) / 8 ** 0.5
+    scores = torch.einsum("ncr,nlc->nrl", regions.flatten(2), words) / 8**0.5
     expected = torch.softmax((-scores).masked_fill(~mask[:, None], float("-inf")), -1)
     assert torch.allclose(neg, expected, atol=1e-6)
     valid = mask[1]

@@ -1,4 +1,5 @@
 """Partial convolution: equals a plain conv when all is valid, mask update rule, re-scaling applied once."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn

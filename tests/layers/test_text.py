@@ -1,11 +1,12 @@
 """Text encoders: the BiGRU with its vocabulary, and the bundled all-MiniLM-L6-v2 loaded offline."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from inpaintkit.errors import UnknownNameError
-from inpaintkit.layers.text import BiGRUTextEncoder, UNK, create_text_encoder, tokenize
+from inpaintkit.layers.text import UNK, BiGRUTextEncoder, create_text_encoder, tokenize
 
 
 def test_tokenize():

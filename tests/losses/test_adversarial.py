@@ -1,4 +1,5 @@
 """Adversarial losses, R1 and feature matching against hand computations."""
+
 import math
 
 import pytest
@@ -25,7 +26,8 @@ def test_nonsaturating_and_vanilla_values():
     assert generator_adversarial("nonsaturating", z).item() == pytest.approx(math.log(2))
     # real logit ln 3 -> sigmoid 3/4 -> -log(3/4)
     assert discriminator_adversarial("nonsaturating", t(math.log(3)), t(-math.log(3))).item() == pytest.approx(
-        2 * math.log(4 / 3))
+        2 * math.log(4 / 3)
+    )
     # vanilla (minimax): the generator minimises log(1 - sigmoid(fake))
     assert generator_adversarial("vanilla", t(math.log(3))).item() == pytest.approx(math.log(1 / 4))
     assert discriminator_adversarial("vanilla", z, z).item() == pytest.approx(2 * math.log(2))
@@ -48,9 +50,11 @@ def test_hole_aware_fake_labels(kind):
     full = torch.ones(2, 1, 16, 16)
     # all hole: the plain loss; no hole: the fake counts as real everywhere
     assert discriminator_adversarial(kind, real, fake, full).item() == pytest.approx(
-        discriminator_adversarial(kind, real, fake).item(), rel=1e-6)
+        discriminator_adversarial(kind, real, fake).item(), rel=1e-6
+    )
     assert discriminator_adversarial(kind, real, fake, torch.zeros_like(full)).item() == pytest.approx(
-        _real_mean(kind, real) + _real_mean(kind, fake), rel=1e-5)
+        _real_mean(kind, real) + _real_mean(kind, fake), rel=1e-5
+    )
 
 
 def _real_mean(kind, logits):

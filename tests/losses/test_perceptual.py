@@ -1,14 +1,15 @@
 """Perceptual / style loss: Gram normalisation, values against hand computation, disabled without weights."""
+
 import logging
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
+from inpaintkit.backbones import VGG16Features
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.losses import DISABLED_MESSAGE, PerceptualStyle, gram
 from inpaintkit.losses import perceptual as perceptual_module
-from inpaintkit.backbones import VGG16Features
 
 
 def vgg_state_dict() -> dict[str, torch.Tensor]:

@@ -1,4 +1,5 @@
 """Pixel losses against hand computations on tiny tensors."""
+
 import pytest
 import torch
 
@@ -18,7 +19,8 @@ def test_l1_hole_and_valid_are_means_over_all_elements():
     assert l1_hole(pred, target, mask).item() == pytest.approx(3 / 4)
     assert l1_valid(pred, target, mask).item() == pytest.approx(3 / 4)
     assert (l1_hole(pred, target, mask) + l1_valid(pred, target, mask)).item() == pytest.approx(
-        (pred - target).abs().mean().item())
+        (pred - target).abs().mean().item()
+    )
 
 
 def test_l1_broadcasts_mask_over_channels():
@@ -45,7 +47,7 @@ def _ramp():
     # I[i, j] = 10 i + j^2: horizontal and vertical differences are distinguishable
     i = torch.arange(4.0).view(4, 1)
     j = torch.arange(4.0).view(1, 4)
-    return (10 * i + j ** 2).view(1, 1, 4, 4)
+    return (10 * i + j**2).view(1, 1, 4, 4)
 
 
 def test_tv_counts_pairs_starting_in_the_dilated_hole():

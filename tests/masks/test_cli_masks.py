@@ -1,4 +1,5 @@
 """``inpaintkit masks``: files, manifest, determinism, protocols, one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,21 @@ def _manifest(folder):
 
 def test_kind_writes_pngs_and_manifest(cli, tmp_path):
     out = tmp_path / "m"
-    code, stdout, _ = cli("masks", "--kind", "irregular", "--count", "6", "--size", "80x60", "--ratio", "0.1-0.2",
-                          "--seed", "3", "--output", out)
+    code, stdout, _ = cli(
+        "masks",
+        "--kind",
+        "irregular",
+        "--count",
+        "6",
+        "--size",
+        "80x60",
+        "--ratio",
+        "0.1-0.2",
+        "--seed",
+        "3",
+        "--output",
+        out,
+    )
     assert code == 0 and "wrote 6 irregular masks" in stdout
     rows = _manifest(out)
     assert [r["file"] for r in rows] == [f"{i:05d}.png" for i in range(6)]
@@ -45,15 +59,29 @@ def test_same_seed_same_files(cli, tmp_path):
 
 
 def test_kind_options_via_opt(cli, tmp_path):
-    code, _, _ = cli("masks", "--kind", "square", "--opt", "side=32", "--opt", "reference=64", "--count", "2",
-                     "--size", "64", "--output", tmp_path)
+    code, _, _ = cli(
+        "masks",
+        "--kind",
+        "square",
+        "--opt",
+        "side=32",
+        "--opt",
+        "reference=64",
+        "--count",
+        "2",
+        "--size",
+        "64",
+        "--output",
+        tmp_path,
+    )
     assert code == 0
     assert all(read_mask(tmp_path / r["file"]).sum() == 32 * 32 for r in _manifest(tmp_path))
 
 
 def test_protocol_writes_one_folder_per_bucket(cli, tmp_path):
-    code, stdout, _ = cli("masks", "--protocol", "pconv", "--size", "64", "--per-bucket", "2", "--seed", "0",
-                          "--output", tmp_path)
+    code, stdout, _ = cli(
+        "masks", "--protocol", "pconv", "--size", "64", "--per-bucket", "2", "--seed", "0", "--output", tmp_path
+    )
     assert code == 0 and "6 buckets x 2 masks" in stdout
     buckets = ["0.01-0.1", "0.1-0.2", "0.2-0.3", "0.3-0.4", "0.4-0.5", "0.5-0.6"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == buckets
@@ -65,20 +93,23 @@ def test_protocol_writes_one_folder_per_bucket(cli, tmp_path):
         assert lo <= mask_ratio(read_mask(tmp_path / r["file"])) < hi
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--kind", "nope"], "unknown mask kind 'nope'; choose from: boxes"),
-    (["--kind", "irregular", "--protocol", "lama"], "exactly one of --kind"),
-    ([], "exactly one of --kind"),
-    (["--kind", "irregular", "--ratio", "0.5-0.2"], "need 0 <= LO < HI <= 1"),
-    (["--kind", "irregular", "--size", "12y"], "--size '12y': expected S"),
-    (["--kind", "irregular", "--count", "0"], "--count 0: must be at least 1"),
-    (["--protocol", "pconv", "--ratio", "0.1-0.2"], "--ratio applies to --kind only"),
-    (["--protocol", "pconv", "--count", "3"], "--count applies to --kind only"),
-    (["--kind", "boxes", "--per-bucket", "3"], "--per-bucket applies to --protocol only"),
-    (["--protocol", "celeba"], "unknown mask protocol 'celeba'"),
-    (["--kind", "irregular", "--opt", "foo=1"], "unknown option(s) foo"),
-    (["--kind", "file"], "give root=FOLDER"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--kind", "nope"], "unknown mask kind 'nope'; choose from: boxes"),
+        (["--kind", "irregular", "--protocol", "lama"], "exactly one of --kind"),
+        ([], "exactly one of --kind"),
+        (["--kind", "irregular", "--ratio", "0.5-0.2"], "need 0 <= LO < HI <= 1"),
+        (["--kind", "irregular", "--size", "12y"], "--size '12y': expected S"),
+        (["--kind", "irregular", "--count", "0"], "--count 0: must be at least 1"),
+        (["--protocol", "pconv", "--ratio", "0.1-0.2"], "--ratio applies to --kind only"),
+        (["--protocol", "pconv", "--count", "3"], "--count applies to --kind only"),
+        (["--kind", "boxes", "--per-bucket", "3"], "--per-bucket applies to --protocol only"),
+        (["--protocol", "celeba"], "unknown mask protocol 'celeba'"),
+        (["--kind", "irregular", "--opt", "foo=1"], "unknown option(s) foo"),
+        (["--kind", "file"], "give root=FOLDER"),
+    ],
+)
 def test_bad_flags_are_one_line_errors(cli, tmp_path, args, message):
     code, _, err = cli("masks", *args, "--output", tmp_path / "out")
     assert code == 2

@@ -1,4 +1,5 @@
 """Mask kinds: shape, type, determinism, ratio buckets, per-kind geometry, LaMa statistics, mixtures, file masks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,16 +8,36 @@ from PIL import Image
 from scipy import ndimage
 
 from inpaintkit.errors import InpaintKitError, UnknownNameError
-from inpaintkit.masks import (MASKS, ONDEMAND_BANDS, MaskGenerator, MaskMixture, create_mask_generator,
-                              list_mask_kinds, mask_ratio, parse_ratio)
+from inpaintkit.masks import (
+    MASKS,
+    ONDEMAND_BANDS,
+    MaskGenerator,
+    MaskMixture,
+    create_mask_generator,
+    list_mask_kinds,
+    mask_ratio,
+    parse_ratio,
+)
 
 RANDOM_KINDS = [k for k in list_mask_kinds() if k not in ("file", "center")]
 SHAPE = (96, 128)
 
 
 def test_registry_lists_every_kind():
-    assert set(list_mask_kinds()) == {"irregular", "strokes", "freeform", "lama-thin", "lama-medium", "lama-thick",
-                                      "boxes", "square", "center", "ondemand", "file", "objects"}
+    assert set(list_mask_kinds()) == {
+        "irregular",
+        "strokes",
+        "freeform",
+        "lama-thin",
+        "lama-medium",
+        "lama-thick",
+        "boxes",
+        "square",
+        "center",
+        "ondemand",
+        "file",
+        "objects",
+    }
     for e in MASKS.entries():
         assert issubclass(e.obj, MaskGenerator) and e.obj.kind == e.name and e.description
         assert "ratio" in e.options()
@@ -48,8 +69,9 @@ def test_center_is_the_half_size_centre():
     np.testing.assert_array_equal(m, expected)
 
 
-@pytest.mark.parametrize("size,side,reference,expected", [(256, 128, 256, 128), (512, 128, 256, 256),
-                                                          (128, 64, 128, 64), (256, 90, 256, 90)])
+@pytest.mark.parametrize(
+    "size,side,reference,expected", [(256, 128, 256, 128), (512, 128, 256, 256), (128, 64, 128, 64), (256, 90, 256, 90)]
+)
 def test_square_side_scales_with_size(size, side, reference, expected):
     for seed in range(5):
         m = create_mask_generator("square", side=side, reference=reference)(seed, (size, size))
@@ -99,10 +121,19 @@ def test_irregular_scales_thickness_option():
     assert r_thin < r_thick
 
 
-@pytest.mark.parametrize("kind,bucket", [("irregular", (0.01, 0.1)), ("irregular", (0.3, 0.4)),
-                                         ("irregular", (0.5, 0.6)), ("boxes", (0.1, 0.2)),
-                                         ("freeform", (0.2, 0.3)), ("strokes", (0.4, 0.5)),
-                                         ("lama-thick", (0.1, 0.2)), ("ondemand", (0.05, 0.1))])
+@pytest.mark.parametrize(
+    "kind,bucket",
+    [
+        ("irregular", (0.01, 0.1)),
+        ("irregular", (0.3, 0.4)),
+        ("irregular", (0.5, 0.6)),
+        ("boxes", (0.1, 0.2)),
+        ("freeform", (0.2, 0.3)),
+        ("strokes", (0.4, 0.5)),
+        ("lama-thick", (0.1, 0.2)),
+        ("ondemand", (0.05, 0.1)),
+    ],
+)
 def test_ratio_bucket_in_range(kind, bucket):
     gen = create_mask_generator(kind, ratio=bucket)
     for seed in range(8):
@@ -171,8 +202,13 @@ def test_lama_config_chosen_by_size():
 
 
 def test_mixture_honours_probabilities():
-    mix = MaskMixture.from_config([{"kind": "center", "p": 0.5}, {"kind": "square", "p": 0.3, "side": 8},
-                                   {"kind": "boxes", "p": 0.2, "max_boxes": 3}])
+    mix = MaskMixture.from_config(
+        [
+            {"kind": "center", "p": 0.5},
+            {"kind": "square", "p": 0.3, "side": 8},
+            {"kind": "boxes", "p": 0.2, "max_boxes": 3},
+        ]
+    )
     rng = np.random.default_rng(0)
     n = 4000
     kinds = [mix.sample(rng, (32, 32))[1].kind for _ in range(n)]
@@ -226,15 +262,15 @@ def test_file_masks_plain_resize_equals_the_file(mask_dir):
 
 def test_file_masks_dilate_grows_the_hole(mask_dir):
     base = create_mask_generator("file", root=mask_dir / "a.png", crop=False)(0, (60, 80))
-    grown = [create_mask_generator("file", root=mask_dir / "a.png", crop=False, dilate=4)(s, (60, 80))
-             for s in range(10)]
+    grown = [
+        create_mask_generator("file", root=mask_dir / "a.png", crop=False, dilate=4)(s, (60, 80)) for s in range(10)
+    ]
     assert all((g | base).sum() == g.sum() for g in grown)  # superset
     assert any(g.sum() > base.sum() for g in grown)
 
 
 def test_file_masks_with_augmentation(mask_dir):
-    gen = create_mask_generator("file", root=mask_dir, rotate=30, scale=(0.8, 1.25), dilate=2, crop=True,
-                                flip=True)
+    gen = create_mask_generator("file", root=mask_dir, rotate=30, scale=(0.8, 1.25), dilate=2, crop=True, flip=True)
     assert len(gen.files) == 3  # notes.txt is not a mask
     np.testing.assert_array_equal(gen(2, (48, 48)), create_mask_generator("file", **gen.params())(2, (48, 48)))
     masks = [gen(s, (48, 48)) for s in range(12)]

@@ -1,4 +1,5 @@
 """On-demand learning schedule: shares formula, hardest band, EMA, checkpointing."""
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Evaluation mask protocols: bucket sets, ratios, seeds."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,7 @@ def test_lama_protocol_uses_the_three_sets():
 
 
 def test_box_half_is_one_half_side_square():
-    (bucket, items), = generate_protocol("box-half", size=200, per_bucket=5, seed=0).items()
+    ((bucket, items),) = generate_protocol("box-half", size=200, per_bucket=5, seed=0).items()
     assert bucket == "box-half"
     positions = set()
     for m, _ in items:
@@ -45,8 +46,9 @@ def test_protocols_are_seeded_and_masks_regenerate_from_meta():
     for bucket in a:
         for (ma, meta), (mb, _) in zip(a[bucket], b[bucket]):
             np.testing.assert_array_equal(ma, mb)
-            np.testing.assert_array_equal(ma, create_mask_generator(meta["kind"], **meta["params"])(meta["seed"],
-                                                                                                    (128, 128)))
+            np.testing.assert_array_equal(
+                ma, create_mask_generator(meta["kind"], **meta["params"])(meta["seed"], (128, 128))
+            )
         assert any(not np.array_equal(x[0], y[0]) for x, y in zip(a[bucket], c[bucket]))
 
 

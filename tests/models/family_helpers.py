@@ -1,4 +1,5 @@
 """Shared by the per-family tests (test_pconv.py, test_glcic.py, ...): one thread, a short overfit loop."""
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -16,8 +17,13 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-def fit(fam: torch.nn.Module, batch: dict[str, Any], loss: Callable[[dict[str, torch.Tensor]], torch.Tensor],
-        steps: int, lr: float = 2e-3) -> tuple[float, float]:
+def fit(
+    fam: torch.nn.Module,
+    batch: dict[str, Any],
+    loss: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    steps: int,
+    lr: float = 2e-3,
+) -> tuple[float, float]:
     """Adam on the generator for ``steps`` steps on one batch; the loss ``loss(generator_step losses)`` at the
     first and at the last step."""
     opt = torch.optim.Adam(fam.generator.parameters(), lr=lr)

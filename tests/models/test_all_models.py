@@ -1,6 +1,7 @@
 """The one test that walks every registered learned family (timm-style): build tiny, forward/backward at 64x64,
 shapes, finiteness, composite keeps known pixels, a saved checkpoint reloads to the same outputs, and the
 inpainter built from it (``create_inpainter(name, checkpoint=...)``) leaves known pixels bit-identical."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,7 +22,7 @@ def _batch(n: int = 2, size: int = 64, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     image = torch.rand(n, 3, size, size, generator=g)
     mask = torch.zeros(n, 1, size, size)
-    mask[:, :, size // 4: size // 2 + 4, size // 3: size // 3 + 20] = 1.0  # one box per image
+    mask[:, :, size // 4 : size // 2 + 4, size // 3 : size // 3 + 20] = 1.0  # one box per image
     mask[1:, :, 40:52, 8:30] = 1.0
     return {"image": image, "mask": mask, "caption": ["a photo of a landscape"] * n}
 
@@ -53,7 +54,7 @@ def test_forward_backward_shapes_and_finite(name):
     assert any(g is not None and g.abs().sum() > 0 for g in grads), f"{name}: no gradient reached the generator"
     if len(fam.discriminators):
         fam.zero_grad(set_to_none=True)
-        d_losses = fam.discriminator_step(batch, pred.detach(), 10 ** 6)
+        d_losses = fam.discriminator_step(batch, pred.detach(), 10**6)
         assert d_losses, f"{name}: discriminator_step returned nothing although the family has discriminators"
         assert all(torch.isfinite(v) for v in d_losses.values()), d_losses
         sum(d_losses.values()).backward()
@@ -79,8 +80,17 @@ def _save_run(name: str, fam, run_dir) -> None:
     cfg = resolve_config(raw)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ck.CONFIG).write_text(cfg.to_yaml())
-    ck.save_checkpoint(run_dir, 1, family=name, generator=fam.generator, discriminators=fam.discriminators,
-                       ema=None, state={"step": 1}, metrics={"val_psnr": 20.0}, best=True)
+    ck.save_checkpoint(
+        run_dir,
+        1,
+        family=name,
+        generator=fam.generator,
+        discriminators=fam.discriminators,
+        ema=None,
+        state={"step": 1},
+        metrics={"val_psnr": 20.0},
+        best=True,
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,4 +1,5 @@
 """context_encoder: fixed native size with resizing, channel-wise FC, tanh output in [0, 1], L2 (+ adversarial)."""
+
 import pytest
 import torch
 
@@ -12,7 +13,7 @@ from tests.models.family_helpers import fit, one_thread  # noqa: F401  (one_thre
 def _batch(size=64, n=2):
     g = torch.Generator().manual_seed(0)
     mask = torch.zeros(n, 1, size, size)
-    mask[..., size // 4: size // 2, size // 4: size // 2] = 1
+    mask[..., size // 4 : size // 2, size // 4 : size // 2] = 1
     return {"image": torch.rand(n, 3, size, size, generator=g), "mask": mask}
 
 

@@ -1,5 +1,6 @@
 """deepfill_v2: gated convs with separate gates, both stages supervised, attention options, SN-PatchGAN on
 image and mask with hinge loss, config errors."""
+
 import pytest
 import torch
 

@@ -3,6 +3,7 @@
 The reference (``data/default_reference.png``) is the bundled model's fill of a fixed input; regenerate it after
 retraining with ``.venv/bin/python tests/models/test_default.py``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,9 +75,10 @@ def test_onnx_runtime_matches_torch_and_is_the_same_weights(model):
     from inpaintkit.models.onnx import file_sha256
 
     meta = ort.InferenceSession(str(ONNX_FILE), providers=["CPUExecutionProvider"]).get_modelmeta()
-    assert meta.custom_metadata_map["weights_sha256"] == file_sha256(WEIGHTS), \
-        "model.onnx is stale: re-export with `inpaintkit export --model default --output " \
+    assert meta.custom_metadata_map["weights_sha256"] == file_sha256(WEIGHTS), (
+        "model.onnx is stale: re-export with `inpaintkit export --model default --output "
         "inpaintkit/weights/default/model.onnx`"
+    )
     img, mask = fixed_input()
     a = model.inpaint(img, mask)
     b = create_inpainter("default", runtime="onnx").inpaint(img, mask)

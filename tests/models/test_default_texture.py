@@ -1,4 +1,5 @@
 """The ``default`` model's texture stage (guided PatchMatch) and its threads knob."""
+
 from __future__ import annotations
 
 import os
@@ -84,8 +85,9 @@ def test_threads_option_is_honoured_and_the_callers_count_restored(noise, monkey
     model = create_inpainter("default", device="cpu", runtime="torch", threads=1)
     seen = []
     predict = model.family.predict
-    monkeypatch.setattr(model.family, "predict", lambda *a, **k: (seen.append(torch.get_num_threads()),
-                                                                  predict(*a, **k))[1])
+    monkeypatch.setattr(
+        model.family, "predict", lambda *a, **k: (seen.append(torch.get_num_threads()), predict(*a, **k))[1]
+    )
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
@@ -134,8 +136,10 @@ def test_cli_texture_and_threads(cli, tmp_path, noise):
     on = read_image(tmp_path / "on.png").rgb
     np.testing.assert_array_equal(on[~mask], img[~mask])
     assert _hf(on, mask) > 0.6 * _hf(img, ~mask)  # YAML's "on" (True) is texture on
-    for extra, words in ((("--opt", "texture=maybe"), "texture='maybe': choose from auto, on, off"),
-                         (("--threads", "0"), "threads=0"),
-                         (("--model", "telea", "--threads", "2"), "--threads 2: model 'telea'")):
+    for extra, words in (
+        (("--opt", "texture=maybe"), "texture='maybe': choose from auto, on, off"),
+        (("--threads", "0"), "threads=0"),
+        (("--model", "telea", "--threads", "2"), "--threads 2: model 'telea'"),
+    ):
         code, _, err = cli(*base, "-o", tmp_path / "x.png", *extra)
         assert code != 0 and words in err and len(err.strip().splitlines()) == 1, err

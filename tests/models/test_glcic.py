@@ -1,4 +1,5 @@
 """glcic: architecture, three training phases, local window around the hole, Poisson blending, config errors."""
+
 import numpy as np
 import pytest
 import torch
@@ -21,8 +22,11 @@ def _smooth(size=64, n=2):
 
 def _tiny(**losses):
     torch.manual_seed(0)
-    cfg = {"model": {"channels": 8}, "discriminator": {"channels": 8, "global_size": 64, "local_size": 32},
-           "losses": {"phase_generator_steps": 3, "phase_discriminator_steps": 2, **losses}}
+    cfg = {
+        "model": {"channels": 8},
+        "discriminator": {"channels": 8, "global_size": 64, "local_size": 32},
+        "losses": {"phase_generator_steps": 3, "phase_discriminator_steps": 2, **losses},
+    }
     return create_model("glcic", **cfg)
 
 
@@ -48,8 +52,7 @@ def test_three_phases():
     losses, pred = fam.generator_step(b, 6)  # joint: alpha-weighted adversarial term
     assert set(losses) == {"l2", "adv"}
     logits = fam.discriminators["global_local"](b["image"] * (1 - b["mask"]) + pred * b["mask"], b["mask"])
-    assert losses["adv"].item() == pytest.approx(0.0004 * torch.nn.functional.softplus(-logits).mean().item(),
-                                                 rel=1e-4)
+    assert losses["adv"].item() == pytest.approx(0.0004 * torch.nn.functional.softplus(-logits).mean().item(), rel=1e-4)
     assert set(fam.discriminator_step(b, pred, 3)) == {"adv"}
 
 
@@ -68,7 +71,7 @@ def test_local_discriminator_sees_the_hole_window():
     b = _smooth()
     d(b["image"], b["mask"])
     y, x = hole_windows(b["mask"], 32)[0]
-    assert torch.equal(seen[0][0], b["image"][0, :, y:y + 32, x:x + 32])
+    assert torch.equal(seen[0][0], b["image"][0, :, y : y + 32, x : x + 32])
 
 
 def test_reconstruction_overfits():

@@ -1,4 +1,5 @@
 """LaMa: Fourier convolutions see the whole image, the generator's contract, the loss wiring."""
+
 from __future__ import annotations
 
 import pytest
@@ -137,8 +138,9 @@ def test_unet_generator_sees_the_prefill_not_the_hole_pixels():
     import inpaintkit.models.lama as lama_mod
 
     torch.manual_seed(0)
-    fam = create_model("lama", {"arch": "unet", "ngf": 8, "n_downsampling": 3, "n_blocks": 1},
-                       {"ndf": 8, "n_layers": 2}, {}).eval()
+    fam = create_model(
+        "lama", {"arch": "unet", "ngf": 8, "n_downsampling": 3, "n_blocks": 1}, {"ndf": 8, "n_layers": 2}, {}
+    ).eval()
     x = torch.rand(1, 3, 48, 64)
     m = torch.zeros(1, 1, 48, 64)
     m[..., 10:30, 8:40] = 1
@@ -163,8 +165,12 @@ def test_unet_generator_sees_the_prefill_not_the_hole_pixels():
 
 def test_unet_trains_the_lama_losses():
     torch.manual_seed(0)
-    fam = create_model("lama", {"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
-                       {"ndf": 8, "n_layers": 2}, {"l1_missing": 6.0, "perceptual": 0.0})
+    fam = create_model(
+        "lama",
+        {"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
+        {"ndf": 8, "n_layers": 2},
+        {"l1_missing": 6.0, "perceptual": 0.0},
+    )
     img = torch.rand(2, 3, 32, 32)
     mask = torch.zeros(2, 1, 32, 32)
     mask[..., 8:20, 8:24] = 1

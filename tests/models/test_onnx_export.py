@@ -1,4 +1,5 @@
 """ONNX export of learned models and the onnxruntime runtime: outputs match torch; errors are one line."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,12 @@ torch.set_num_threads(1)
 @pytest.fixture(scope="module")
 def tiny_unet():
     torch.manual_seed(0)
-    fam = create_model("lama", {"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
-                       {"ndf": 8, "n_layers": 2}, {"perceptual": 0.0}).eval()
+    fam = create_model(
+        "lama",
+        {"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
+        {"ndf": 8, "n_layers": 2},
+        {"perceptual": 0.0},
+    ).eval()
     torch.nn.init.normal_(fam.generator.head.weight, std=0.05)  # not just the pre-fill
     return fam
 
@@ -34,7 +39,7 @@ def test_export_matches_torch_at_other_sizes(tiny_unet, exported):
     for n, h, w in [(1, 64, 64), (2, 48, 96)]:  # dynamic batch, height and width (multiples of 8)
         x = rng.random((n, 3, h, w), dtype=np.float32)
         m = np.zeros((n, 1, h, w), np.float32)
-        m[..., h // 4:h // 2, w // 3:w // 2] = 1
+        m[..., h // 4 : h // 2, w // 3 : w // 2] = 1
         with torch.no_grad():
             ref = tiny_unet.predict(torch.from_numpy(x), torch.from_numpy(m)).numpy()
         out = graph(x, m)
@@ -66,13 +71,27 @@ def test_cli_runtime_onnx_matches_torch(tiny_unet, tmp_path, cli, monkeypatch):
     from inpaintkit.train.config import resolve_config, tiny_config
 
     run = tmp_path / "run"
-    cfg = resolve_config(tiny_config("lama", model={"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
-                                     discriminator={"ndf": 8, "n_layers": 2}, losses={"perceptual": 0.0},
-                                     run={"dir": str(run)}))
+    cfg = resolve_config(
+        tiny_config(
+            "lama",
+            model={"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
+            discriminator={"ndf": 8, "n_layers": 2},
+            losses={"perceptual": 0.0},
+            run={"dir": str(run)},
+        )
+    )
     run.mkdir()
     (run / "config.yaml").write_text(cfg.to_yaml())
-    save_checkpoint(run, 1, family="lama", generator=tiny_unet.generator, discriminators=tiny_unet.discriminators,
-                    ema=None, state={"step": 1}, best=True)
+    save_checkpoint(
+        run,
+        1,
+        family="lama",
+        generator=tiny_unet.generator,
+        discriminators=tiny_unet.discriminators,
+        ema=None,
+        state={"step": 1},
+        best=True,
+    )
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     rng = np.random.default_rng(1)
     Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)).save(tmp_path / "a.png")
@@ -81,17 +100,50 @@ def test_cli_runtime_onnx_matches_torch(tiny_unet, tmp_path, cli, monkeypatch):
     Image.fromarray(m).save(tmp_path / "m.png")
     outs = {}
     for rt in ("torch", "onnx"):
-        code, out, err = cli("run", "--model", f"lama:{run}", "--runtime", rt, "-i", tmp_path / "a.png",
-                             "-m", tmp_path / "m.png", "-o", tmp_path / f"{rt}.png")
+        code, out, err = cli(
+            "run",
+            "--model",
+            f"lama:{run}",
+            "--runtime",
+            rt,
+            "-i",
+            tmp_path / "a.png",
+            "-m",
+            tmp_path / "m.png",
+            "-o",
+            tmp_path / f"{rt}.png",
+        )
         assert code == 0, err
         outs[rt] = np.asarray(Image.open(tmp_path / f"{rt}.png")).astype(int)
     assert np.abs(outs["torch"] - outs["onnx"]).max() <= 1
     assert len(list((tmp_path / "cache" / "inpaintkit" / "onnx").glob("lama-*.onnx"))) == 1
-    code, _, err = cli("run", "--model", "telea", "--runtime", "onnx", "-i", tmp_path / "a.png", "-m",
-                       tmp_path / "m.png", "-o", tmp_path / "t.png")
+    code, _, err = cli(
+        "run",
+        "--model",
+        "telea",
+        "--runtime",
+        "onnx",
+        "-i",
+        tmp_path / "a.png",
+        "-m",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "t.png",
+    )
     assert code != 0 and "not a network" in err
-    code, _, err = cli("run", "--model", f"lama:{run}", "--runtime", "tensorrt", "-i", tmp_path / "a.png", "-m",
-                       tmp_path / "m.png", "-o", tmp_path / "t.png")
+    code, _, err = cli(
+        "run",
+        "--model",
+        f"lama:{run}",
+        "--runtime",
+        "tensorrt",
+        "-i",
+        tmp_path / "a.png",
+        "-m",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "t.png",
+    )
     assert code != 0 and "choose from torch, onnx" in err
 
 

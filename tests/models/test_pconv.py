@@ -1,4 +1,5 @@
 """pconv: native depth, BatchNorm really applied, fine-tune freezes encoder BN, losses, overfit, config errors."""
+
 import pytest
 import torch
 
@@ -12,7 +13,7 @@ def _batch(size=64, n=2):
     g = torch.Generator().manual_seed(0)
     image = torch.rand(n, 3, size, size, generator=g)
     mask = torch.zeros(n, 1, size, size)
-    mask[..., size // 4: size // 2, size // 4: size // 2 + 8] = 1
+    mask[..., size // 4 : size // 2, size // 4 : size // 2 + 8] = 1
     return {"image": image, "mask": mask}
 
 
@@ -60,6 +61,7 @@ def test_loss_keys_and_weights():
     losses, pred = fam.generator_step(_batch(), 0)
     assert set(losses) == {"l1_valid", "l1_hole", "tv", "perceptual", "style"}  # on the bundled VGG16 features
     from inpaintkit.losses import l1_hole
+
     b = _batch()
     assert losses["l1_hole"].item() == pytest.approx(12 * l1_hole(pred, b["image"], b["mask"]).item(), rel=1e-5)
     assert losses["tv"].item() == 0
@@ -86,8 +88,11 @@ def test_perceptual_and_style_with_vgg_weights(tmp_path):
 
     convs = {0: (64, 3), 2: (64, 64), 5: (128, 64), 7: (128, 128), 10: (256, 128), 12: (256, 256), 14: (256, 256)}
     g = torch.Generator().manual_seed(0)
-    sd = {f"features.{i}.{k}": (torch.randn(o, c, 3, 3, generator=g) * 0.1 if k == "weight" else torch.zeros(o))
-          for i, (o, c) in convs.items() for k in ("weight", "bias")}
+    sd = {
+        f"features.{i}.{k}": (torch.randn(o, c, 3, 3, generator=g) * 0.1 if k == "weight" else torch.zeros(o))
+        for i, (o, c) in convs.items()
+        for k in ("weight", "bias")
+    }
     path = tmp_path / "vgg16.safetensors"
     save_file(sd, str(path))
     fam = create_model("pconv", {"layer_size": 4, "channels": 4}, losses={"vgg_weights": str(path)})

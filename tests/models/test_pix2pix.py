@@ -1,4 +1,5 @@
 """pix2pix: U-Net 7 down / 7 up with skips, conditional PatchGAN that sees input and output, L1 x100 + GAN."""
+
 import pytest
 import torch
 

@@ -1,7 +1,7 @@
 """TDANet: shapes and invariants of the generator, the training step's losses, a 3-step training run from
 configs/tdanet.yaml, and the trained run as a captioned, seeded inpainter (API and CLI)."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import pytest
@@ -57,8 +57,10 @@ def test_diversity_scales_how_far_seeds_spread():
 
     assert spread(0.0) == 0.0  # no noise: every seed gives the mean completion
     assert 0 < spread(1.0) < spread(4.0)
-    assert torch.equal(fam.predict(img, mask, caption=caps, seed=1, diversity=fam.generator.cfg.sample_std),
-                       fam.predict(img, mask, caption=caps, seed=1))  # the default is model.sample_std
+    assert torch.equal(
+        fam.predict(img, mask, caption=caps, seed=1, diversity=fam.generator.cfg.sample_std),
+        fam.predict(img, mask, caption=caps, seed=1),
+    )  # the default is model.sample_std
     for bad in (-1, "lots", float("nan"), float("inf")):
         with pytest.raises(InpaintKitError, match="diversity"):
             fam.predict(img, mask, caption=caps, diversity=bad)
@@ -106,8 +108,12 @@ def test_generator_step_losses_and_gradients(prefill):
 def test_weights_of_zero_drop_their_losses():
     torch.manual_seed(0)
     cfg = TDANet.tiny_config()
-    fam = create_model("tdanet", cfg["model"], cfg["discriminator"],
-                       {"adv": 0, "feature_matching": 0, "match_word": 0, "match_sentence": 0})
+    fam = create_model(
+        "tdanet",
+        cfg["model"],
+        cfg["discriminator"],
+        {"adv": 0, "feature_matching": 0, "match_word": 0, "match_sentence": 0},
+    )
     sc, img, mask = scenes(2)
     losses, _ = fam.generator_step({"image": img, "mask": mask, "caption": [s.caption for s in sc]}, 0)
     assert set(losses) == {"kl_rec", "kl_g", "l1_rec", "l1_g"}
@@ -143,20 +149,75 @@ def test_cli_run_with_caption_and_samples(cli, run_dir, tmp_path):
     sc = make_scene(7, 1)
     write_image(tmp_path / "in.png", sc.image)
     write_mask(tmp_path / "m.png", sc.mask)
-    code, out, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "out.png",
-                         "--model", "tdanet", "--checkpoint", run_dir, "--caption", sc.caption, "--samples", "2")
+    code, out, err = cli(
+        "run",
+        "-i",
+        tmp_path / "in.png",
+        "-m",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "out.png",
+        "--model",
+        "tdanet",
+        "--checkpoint",
+        run_dir,
+        "--caption",
+        sc.caption,
+        "--samples",
+        "2",
+    )
     assert code == 0, err
     s0, s1 = (read_image(tmp_path / f"out_sample{i}.png").rgb for i in range(2))
     assert not np.array_equal(s0, s1)
     assert np.array_equal(s0[~sc.mask], sc.image[~sc.mask]) and np.array_equal(s1[~sc.mask], sc.image[~sc.mask])
-    code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "d.png",
-                       "--model", "tdanet", "--checkpoint", run_dir, "--caption", sc.caption, "--opt", "diversity=0",
-                       "--samples", "2")
+    code, _, err = cli(
+        "run",
+        "-i",
+        tmp_path / "in.png",
+        "-m",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "d.png",
+        "--model",
+        "tdanet",
+        "--checkpoint",
+        run_dir,
+        "--caption",
+        sc.caption,
+        "--opt",
+        "diversity=0",
+        "--samples",
+        "2",
+    )
     assert code == 0, err
     assert np.array_equal(read_image(tmp_path / "d_sample0.png").rgb, read_image(tmp_path / "d_sample1.png").rgb)
-    code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "e.png",
-                       "--model", "tdanet", "--checkpoint", run_dir, "--opt", "diversity=-2")
+    code, _, err = cli(
+        "run",
+        "-i",
+        tmp_path / "in.png",
+        "-m",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "e.png",
+        "--model",
+        "tdanet",
+        "--checkpoint",
+        run_dir,
+        "--opt",
+        "diversity=-2",
+    )
     assert code == 2 and "error: diversity: expected a finite number >= 0" in err and not (tmp_path / "e.png").exists()
-    code, _, err = cli("run", "-i", tmp_path / "in.png", "-m", tmp_path / "m.png", "-o", tmp_path / "t.png",
-                       "--model", "telea", "--caption", "a red circle")
+    code, _, err = cli(
+        "run",
+        "-i",
+        tmp_path / "in.png",
+        "-m",
+        tmp_path / "m.png",
+        "-o",
+        tmp_path / "t.png",
+        "--model",
+        "telea",
+        "--caption",
+        "a red circle",
+    )
     assert code == 2 and "does not take a caption" in err

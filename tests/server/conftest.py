@@ -1,4 +1,5 @@
 """Fixtures for the API tests: TestClients on a telea server, small images, and encoders for request bodies."""
+
 from __future__ import annotations
 
 import base64

@@ -1,4 +1,5 @@
 """The REST API through FastAPI's TestClient: every route, IOPaint-style requests, and every kind of bad input."""
+
 from __future__ import annotations
 
 import base64
@@ -22,6 +23,7 @@ def _assert_filled(out: np.ndarray, image: np.ndarray, hole: np.ndarray) -> None
 @pytest.fixture
 def post_json(client, codec):
     """``post_json(image_bytes, mask_bytes, **fields)`` -> response of a base64 JSON inpaint request."""
+
     def post(img: bytes, mask: bytes, c=None, **fields):
         return (c or client).post("/api/v1/inpaint", json={"image": codec.b64(img), "mask": codec.b64(mask), **fields})
 
@@ -49,8 +51,9 @@ def test_models_lists_the_registry(client):
     assert sum(m["default"] for m in models.values()) == 1
     for e in INPAINTERS.entries():  # learned models without bundled weights are listed but not usable here
         assert models[e.name]["available"] == (not e.needs_weights or bool(e.extra.get("bundled")))
-        assert models[e.name]["text_guided"] == bool(e.extra.get("text_guided")
-                                                     or "caption" in getattr(e.obj, "call_options", ()))
+        assert models[e.name]["text_guided"] == bool(
+            e.extra.get("text_guided") or "caption" in getattr(e.obj, "call_options", ())
+        )
 
 
 def test_model_switch_is_opt_in(client):
@@ -123,11 +126,20 @@ def test_inpaint_iopaint_request(client, codec, image, hole, image_png):
     """What IOPaint's front end sends: data URLs, an RGBA canvas mask, 'Crop', and many fields we do not use."""
     rgba = np.zeros((*hole.shape, 4), np.uint8)
     rgba[hole] = (255, 255, 255, 255)  # painted strokes; the rest is transparent = keep
-    body = {"image": "data:image/png;base64," + codec.b64(image_png),
-            "mask": "data:image/png;base64," + codec.b64(codec.encode(rgba, mode="RGBA")),
-            "hd_strategy": "Crop", "hd_strategy_crop_margin": 32, "hd_strategy_crop_trigger_size": 800,
-            "hd_strategy_resize_limit": 1280, "ldm_steps": 20, "sd_seed": 42, "prompt": "", "cv2_flag": "INPAINT_NS",
-            "sd_sampler": "UniPC", "paint_by_example_example_image": None}
+    body = {
+        "image": "data:image/png;base64," + codec.b64(image_png),
+        "mask": "data:image/png;base64," + codec.b64(codec.encode(rgba, mode="RGBA")),
+        "hd_strategy": "Crop",
+        "hd_strategy_crop_margin": 32,
+        "hd_strategy_crop_trigger_size": 800,
+        "hd_strategy_resize_limit": 1280,
+        "ldm_steps": 20,
+        "sd_seed": 42,
+        "prompt": "",
+        "cv2_flag": "INPAINT_NS",
+        "sd_sampler": "UniPC",
+        "paint_by_example_example_image": None,
+    }
     r = client.post("/api/v1/inpaint", json=body)
     assert r.status_code == 200, r.text
     _assert_filled(codec.decode(r.content), image, hole)
@@ -186,8 +198,11 @@ def test_inpaint_passes_hd_options_and_caption(client, post_json, image_png, hol
     r = post_json(image_png, hole_png, hd_strategy="Resize", hd_strategy_resize_limit=32, prompt="grass")
     assert r.status_code == 200
     assert rec.calls == [{"hd_strategy": "resize", "hd_strategy_resize_limit": 32, "caption": "grass"}]
-    r = client.post("/api/v1/inpaint", files={"image": ("a.png", image_png), "mask": ("m.png", hole_png)},
-                    data={"hd_strategy_crop_margin": "7", "caption": "sky"})
+    r = client.post(
+        "/api/v1/inpaint",
+        files={"image": ("a.png", image_png), "mask": ("m.png", hole_png)},
+        data={"hd_strategy_crop_margin": "7", "caption": "sky"},
+    )
     assert r.status_code == 200 and rec.calls[-1] == {"hd_strategy_crop_margin": 7, "caption": "sky"}
 
 
@@ -202,9 +217,16 @@ BAD_JSON = {
     "a server path": ({"image": "/etc/passwd"}, 400, "image: not an image"),
     "mask not an image": ({"mask": "aGVsbG8="}, 400, "mask: not an image"),
     "unknown model": ({"model": "nope"}, 404, "unknown inpainter 'nope'; choose from:"),
-    "bad hd_strategy": ({"hd_strategy": "zoom"}, 422, "unknown hd_strategy 'zoom'; choose from: original, resize, crop"),
-    "negative margin": ({"hd_strategy_crop_margin": -1}, 422,
-                        "hd_strategy_crop_margin: Input should be greater than or equal to 0"),
+    "bad hd_strategy": (
+        {"hd_strategy": "zoom"},
+        422,
+        "unknown hd_strategy 'zoom'; choose from: original, resize, crop",
+    ),
+    "negative margin": (
+        {"hd_strategy_crop_margin": -1},
+        422,
+        "hd_strategy_crop_margin: Input should be greater than or equal to 0",
+    ),
     "margin not a number": ({"hd_strategy_crop_margin": "wide"}, 422, "hd_strategy_crop_margin: Input should be"),
     "missing mask": ({"mask": None}, 422, "mask: missing"),
     "image not a string": ({"image": 12}, 422, "image: expected a base64 string or data URL, got int"),
@@ -230,15 +252,18 @@ def test_inpaint_truncated_and_mismatched(post_json, codec, image_png):
     assert r.json()["detail"] == "mask is 12x10 but image is 64x48; send a mask of the image's size"
 
 
-@pytest.mark.parametrize("content, ctype, status, detail", [
-    (b"{not json", "application/json", 422, "not valid JSON"),
-    (b"[1, 2]", "application/json", 422, "must be a JSON object"),
-    (b"", "application/json", 422, "not valid JSON"),
-    (b"\xff\xfe\x00", "application/json", 422, "not valid JSON"),
-    (b"image=abc", "text/plain", 415, "unsupported content type 'text/plain'"),
-    (b"--xx--\r\n", "multipart/form-data; boundary=xx", 422, "image: missing"),
-    (b"whatever", "multipart/form-data", 400, "malformed multipart upload"),
-])
+@pytest.mark.parametrize(
+    "content, ctype, status, detail",
+    [
+        (b"{not json", "application/json", 422, "not valid JSON"),
+        (b"[1, 2]", "application/json", 422, "must be a JSON object"),
+        (b"", "application/json", 422, "not valid JSON"),
+        (b"\xff\xfe\x00", "application/json", 422, "not valid JSON"),
+        (b"image=abc", "text/plain", 415, "unsupported content type 'text/plain'"),
+        (b"--xx--\r\n", "multipart/form-data; boundary=xx", 422, "image: missing"),
+        (b"whatever", "multipart/form-data", 400, "malformed multipart upload"),
+    ],
+)
 def test_inpaint_bad_bodies(client, content, ctype, status, detail):
     r = client.post("/api/v1/inpaint", content=content, headers={"content-type": ctype})
     assert r.status_code == status, r.text
@@ -250,8 +275,11 @@ def test_inpaint_multipart_bad_files(client, image_png, hole_png):
     assert r.status_code == 400 and r.json()["detail"].startswith("image: ")
     r = client.post("/api/v1/inpaint", files={"image": ("a.png", image_png)})
     assert r.status_code == 422 and r.json()["detail"].startswith("mask: missing")
-    r = client.post("/api/v1/inpaint", files={"image": ("a.png", image_png), "mask": ("m.png", hole_png)},
-                    data={"hd_strategy": "sideways"})
+    r = client.post(
+        "/api/v1/inpaint",
+        files={"image": ("a.png", image_png), "mask": ("m.png", hole_png)},
+        data={"hd_strategy": "sideways"},
+    )
     assert r.status_code == 422 and "unknown hd_strategy 'sideways'" in r.json()["detail"]
 
 
@@ -346,8 +374,9 @@ def test_adjust_mask(client, codec, hole, hole_png, operate):
 
 
 def test_adjust_mask_multipart_and_errors(client, codec, hole, hole_png):
-    r = client.post("/api/v1/adjust_mask", files={"mask": ("m.png", hole_png)},
-                    data={"operate": "expand", "kernel_size": "0"})
+    r = client.post(
+        "/api/v1/adjust_mask", files={"mask": ("m.png", hole_png)}, data={"operate": "expand", "kernel_size": "0"}
+    )
     assert r.status_code == 200 and np.array_equal(codec.decode(r.content) > 127, hole)
     r = client.post("/api/v1/adjust_mask", json={"mask": codec.b64(hole_png), "operate": "grow"})
     assert r.status_code == 422 and r.json()["detail"].startswith("operate: Input should be 'expand', 'shrink'")

@@ -1,4 +1,5 @@
 """POST /api/v1/detect: the response format with an injected detector, and clean 503s when there is none."""
+
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from inpaintkit.forensics.detector import Detection
 from inpaintkit.errors import InpaintKitError
+from inpaintkit.forensics.detector import Detection
 
 
 class _FakeDetector:

@@ -1,6 +1,7 @@
 """IOPaint's API on inpaintkit's server: the requests IOPaint 1.6.0's web app sends, replayed field for field, the
 response schemas checked against IOPaint's own ``schema.py`` / ``api.py`` (read with ``ast`` from its wheel,
 fetched by the ``iopaint_dist`` fixture; never imported), and the file routes' confinement to their folders."""
+
 from __future__ import annotations
 
 import ast
@@ -19,25 +20,57 @@ from inpaintkit.server.iopaint_api import IOPaintSettings, find_web_dir
 from inpaintkit.server.iopaint_schemas import IMPLEMENTED_FIELDS, IOPaintInpaintFields
 from inpaintkit.server.schemas import InpaintParams
 
-NEGATIVE = ("out of frame, lowres, error, cropped, worst quality, low quality, jpeg artifacts, ugly, duplicate, morbid, "
-            "mutilated, out of frame, mutation, deformed, blurry, dehydrated, bad anatomy, bad proportions, extra limbs, "
-            "disfigured, gross proportions, malformed limbs, watermark, signature")
+NEGATIVE = (
+    "out of frame, lowres, error, cropped, worst quality, low quality, jpeg artifacts, ugly, duplicate, morbid, "
+    "mutilated, out of frame, mutation, deformed, blurry, dehydrated, bad anatomy, bad proportions, extra limbs, "
+    "disfigured, gross proportions, malformed limbs, watermark, signature"
+)
 
 
 def frontend_body(image: str, mask: str, **changes) -> dict:
     """The JSON body IOPaint 1.6.0's web app posts to /api/v1/inpaint, with its default settings, in its order
     (two of its keys are misspelt in IOPaint itself: ``hd_strategy_crop_triger_size``, ``hd_trategy_resize_imit``)."""
     body = {
-        "image": image, "mask": mask, "ldm_steps": 30, "ldm_sampler": "ddim", "zits_wireframe": True,
-        "cv2_flag": "INPAINT_NS", "cv2_radius": 5, "hd_strategy": "Crop", "hd_strategy_crop_triger_size": 640,
-        "hd_strategy_crop_margin": 128, "hd_trategy_resize_imit": 2048, "prompt": "", "negative_prompt": NEGATIVE,
-        "use_croper": False, "croper_x": 128, "croper_y": -16, "croper_height": 512, "croper_width": 512,
-        "use_extender": False, "extender_x": 0, "extender_y": 0, "extender_height": 480, "extender_width": 768,
-        "sd_mask_blur": 12, "sd_strength": 1, "sd_steps": 50, "sd_guidance_scale": 7.5, "sd_sampler": "DPM++ 2M",
-        "sd_seed": -1, "sd_match_histograms": False, "sd_lcm_lora": False, "paint_by_example_example_image": None,
-        "p2p_image_guidance_scale": 1.5, "enable_controlnet": False, "controlnet_conditioning_scale": 0.4,
-        "controlnet_method": "lllyasviel/control_v11p_sd15_canny", "enable_brushnet": False,
-        "brushnet_method": "random_mask", "brushnet_conditioning_scale": 1, "enable_powerpaint_v2": False,
+        "image": image,
+        "mask": mask,
+        "ldm_steps": 30,
+        "ldm_sampler": "ddim",
+        "zits_wireframe": True,
+        "cv2_flag": "INPAINT_NS",
+        "cv2_radius": 5,
+        "hd_strategy": "Crop",
+        "hd_strategy_crop_triger_size": 640,
+        "hd_strategy_crop_margin": 128,
+        "hd_trategy_resize_imit": 2048,
+        "prompt": "",
+        "negative_prompt": NEGATIVE,
+        "use_croper": False,
+        "croper_x": 128,
+        "croper_y": -16,
+        "croper_height": 512,
+        "croper_width": 512,
+        "use_extender": False,
+        "extender_x": 0,
+        "extender_y": 0,
+        "extender_height": 480,
+        "extender_width": 768,
+        "sd_mask_blur": 12,
+        "sd_strength": 1,
+        "sd_steps": 50,
+        "sd_guidance_scale": 7.5,
+        "sd_sampler": "DPM++ 2M",
+        "sd_seed": -1,
+        "sd_match_histograms": False,
+        "sd_lcm_lora": False,
+        "paint_by_example_example_image": None,
+        "p2p_image_guidance_scale": 1.5,
+        "enable_controlnet": False,
+        "controlnet_conditioning_scale": 0.4,
+        "controlnet_method": "lllyasviel/control_v11p_sd15_canny",
+        "enable_brushnet": False,
+        "brushnet_method": "random_mask",
+        "brushnet_conditioning_scale": 1,
+        "enable_powerpaint_v2": False,
         "powerpaint_task": "text-guided",
     }
     body.update(changes)
@@ -71,9 +104,13 @@ def test_server_config_lists_usable_models_as_erase_models(client):
     for m in cfg["modelInfos"]:
         assert m["model_type"] == "inpaint" and m["path"] == m["name"] and not m["is_single_file_diffusers"]
         assert m["need_prompt"] == m["text_guided"]
-        assert m["support_outpainting"] and not (m["support_strength"] or m["support_controlnet"]
-                                                 or m["support_brushnet"] or m["support_lcm_lora"]
-                                                 or m["support_powerpaint_v2"])
+        assert m["support_outpainting"] and not (
+            m["support_strength"]
+            or m["support_controlnet"]
+            or m["support_brushnet"]
+            or m["support_lcm_lora"]
+            or m["support_powerpaint_v2"]
+        )
         assert m["controlnets"] == [] and m["brushnets"] == []
     assert cfg["plugins"] == [] and cfg["samplers"] == [] and not cfg["isDesktop"]
     assert not cfg["enableFileManager"] and not cfg["enableAutoSaving"]
@@ -146,8 +183,9 @@ def test_frontend_inpaint_request_fills_and_reports_seed(client, dataurls, image
 
 
 def test_jpeg_in_jpeg_out_like_iopaint(client, image, hole_png, codec):
-    r = client.post("/api/v1/inpaint", json=frontend_body(data_url(codec.encode(image, "JPEG"), "jpeg"),
-                                                          data_url(hole_png)))
+    r = client.post(
+        "/api/v1/inpaint", json=frontend_body(data_url(codec.encode(image, "JPEG"), "jpeg"), data_url(hole_png))
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
 
 
@@ -162,31 +200,60 @@ def test_seed_reaches_models_that_draw_random_numbers(make_client, dataurls, cod
     assert plain.headers["x-seed"] == "42" and "x-inpaintkit-ignored" not in plain.headers  # IOPaint's default
 
 
-@pytest.mark.parametrize("field,value", [
-    ("ldm_steps", "abc"), ("zits_wireframe", "maybe"), ("cv2_radius", 1.5), ("sd_seed", "x"), ("sd_scale", 0),
-    ("sd_strength", 1.5), ("cv2_flag", "INPAINT_FOO"), ("powerpaint_task", "paint"), ("use_croper", "yes please"),
-    ("croper_x", None), ("controlnet_conditioning_scale", 2), ("fitting_degree", 0), ("sd_guidance_scale", "big"),
-    ("hd_strategy_crop_margin", "wide"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("ldm_steps", "abc"),
+        ("zits_wireframe", "maybe"),
+        ("cv2_radius", 1.5),
+        ("sd_seed", "x"),
+        ("sd_scale", 0),
+        ("sd_strength", 1.5),
+        ("cv2_flag", "INPAINT_FOO"),
+        ("powerpaint_task", "paint"),
+        ("use_croper", "yes please"),
+        ("croper_x", None),
+        ("controlnet_conditioning_scale", 2),
+        ("fitting_degree", 0),
+        ("sd_guidance_scale", "big"),
+        ("hd_strategy_crop_margin", "wide"),
+    ],
+)
 def test_bad_types_are_422_as_iopaint(client, dataurls, field, value):
     body = _error_shape(client.post("/api/v1/inpaint", json=frontend_body(*dataurls, **{field: value})), 422)
     assert body["errors"].startswith(field + ":")
 
 
 def test_multipart_form_fields_are_converted_like_json(client, image_png, hole_png, image, hole, codec):
-    fields = {"ldm_steps": "30", "use_croper": "false", "sd_seed": "5", "zits_wireframe": "true", "cv2_flag": "INPAINT_TELEA"}
+    fields = {
+        "ldm_steps": "30",
+        "use_croper": "false",
+        "sd_seed": "5",
+        "zits_wireframe": "true",
+        "cv2_flag": "INPAINT_TELEA",
+    }
     r = client.post("/api/v1/inpaint", files={"image": ("p.png", image_png), "mask": ("m.png", hole_png)}, data=fields)
     assert r.status_code == 200 and r.headers["x-seed"] == "5"
     assert np.array_equal(codec.decode(r.content)[~hole], image[~hole])
-    r = client.post("/api/v1/inpaint", files={"image": ("p.png", image_png), "mask": ("m.png", hole_png)},
-                    data={"ldm_steps": "many"})
+    r = client.post(
+        "/api/v1/inpaint",
+        files={"image": ("p.png", image_png), "mask": ("m.png", hole_png)},
+        data={"ldm_steps": "many"},
+    )
     assert _error_shape(r, 422)["errors"].startswith("ldm_steps:")
 
 
 def test_croper_fills_only_inside_its_rectangle(client, image, codec):
     full = np.full(image.shape[:2], 255, np.uint8)
-    body = frontend_body(data_url(codec.encode(image)), data_url(codec.encode(full)),
-                         use_croper=True, croper_x=10, croper_y=-5, croper_width=20, croper_height=25)
+    body = frontend_body(
+        data_url(codec.encode(image)),
+        data_url(codec.encode(full)),
+        use_croper=True,
+        croper_x=10,
+        croper_y=-5,
+        croper_width=20,
+        croper_height=25,
+    )
     r = client.post("/api/v1/inpaint", json=body)
     assert r.status_code == 200
     out = codec.decode(r.content)
@@ -200,8 +267,15 @@ def test_croper_fills_only_inside_its_rectangle(client, image, codec):
 def test_extender_outpaints_with_our_fill(client, image, codec):
     rgba = np.dstack([image, np.full(image.shape[:2], 200, np.uint8)])
     none = np.zeros(image.shape[:2], np.uint8)  # the extender ignores the mask, as IOPaint does
-    body = frontend_body(data_url(codec.encode(rgba)), data_url(codec.encode(none)), use_extender=True,
-                         extender_x=-8, extender_y=-4, extender_width=80, extender_height=56)
+    body = frontend_body(
+        data_url(codec.encode(rgba)),
+        data_url(codec.encode(none)),
+        use_extender=True,
+        extender_x=-8,
+        extender_y=-4,
+        extender_width=80,
+        extender_height=56,
+    )
     r = client.post("/api/v1/inpaint", json=body)
     assert r.status_code == 200
     out = codec.decode(r.content)
@@ -221,8 +295,7 @@ def test_extender_outpaints_with_our_fill(client, image, codec):
 
 
 def test_cannot_honour_keep_unmasked_false(client, dataurls):
-    body = _error_shape(client.post("/api/v1/inpaint", json=frontend_body(*dataurls, sd_keep_unmasked_area=False)),
-                        400)
+    body = _error_shape(client.post("/api/v1/inpaint", json=frontend_body(*dataurls, sd_keep_unmasked_area=False)), 400)
     assert "sd_keep_unmasked_area" in body["errors"]
 
 
@@ -247,11 +320,14 @@ def test_diffusion_finish_is_emitted_after_a_fill(client, dataurls):
 # -- plugins ------------------------------------------------------------------------------------------------------------
 def test_plugins_are_refused_by_name(client, dataurls):
     for route in ("run_plugin_gen_mask", "run_plugin_gen_image"):
-        r = client.post(f"/api/v1/{route}", json={"name": "InteractiveSeg", "image": dataurls[0],
-                                                  "clicks": [[10, 10, 1]], "scale": 2})
+        r = client.post(
+            f"/api/v1/{route}",
+            json={"name": "InteractiveSeg", "image": dataurls[0], "clicks": [[10, 10, 1]], "scale": 2},
+        )
         assert "plugin 'InteractiveSeg' is not available" in _error_shape(r, 422)["errors"]
-        _error_shape(client.post(f"/api/v1/{route}", json={"name": "RemoveBG", "image": dataurls[0],
-                                                           "clicks": "here"}), 422)
+        _error_shape(
+            client.post(f"/api/v1/{route}", json={"name": "RemoveBG", "image": dataurls[0], "clicks": "here"}), 422
+        )
     r = client.post("/api/v1/switch_plugin_model", json={"plugin_name": "RemoveBG", "model_name": "u2net"})
     assert "plugin 'RemoveBG' is not available" in _error_shape(r, 422)["errors"]
 
@@ -273,8 +349,9 @@ def folders(tmp_path, image, codec):
 
 
 def test_file_manager_lists_and_serves_only_its_folders(make_client, folders, image):
-    c = make_client(iopaint=IOPaintSettings(input=folders["input"], output_dir=folders["output"],
-                                            mask_dir=folders["mask"]))
+    c = make_client(
+        iopaint=IOPaintSettings(input=folders["input"], output_dir=folders["output"], mask_dir=folders["mask"])
+    )
     cfg = c.get("/api/v1/server-config").json()
     assert cfg["enableFileManager"] and cfg["enableAutoSaving"]
     listing = c.get("/api/v1/medias", params={"tab": "input"}).json()
@@ -325,8 +402,7 @@ def test_save_image_writes_only_inside_the_output_folder(make_client, folders, i
     assert c.post("/api/v1/save_image", files={"file": (".bashrc.png", image_png)}).status_code == 400
     assert c.post("/api/v1/save_image", json={"file": "abc"}).status_code == 415
     assert sorted(p.name for p in out.iterdir()) == ["escape.png", "photo.png", "trap.png"]
-    assert [m["name"] for m in c.get("/api/v1/medias", params={"tab": "output"}).json()] == ["escape.png",
-                                                                                             "photo.png"]
+    assert [m["name"] for m in c.get("/api/v1/medias", params={"tab": "output"}).json()] == ["escape.png", "photo.png"]
 
 
 def test_save_image_without_output_folder(client, image_png):
@@ -350,13 +426,16 @@ def test_ui_iopaint_serves_the_given_folder(make_client, tmp_path):
     assert c.get("/api/v1/server-config").status_code == 200
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--ui", "iopaint"], "--ui iopaint needs --iopaint-web DIR"),
-    (["--ui", "iopaint", "--iopaint-web", "{tmp}"], "no IOPaint web app there"),
-    (["--ui", "gradio"], "--ui 'gradio': choose from inpaintkit, iopaint"),
-    (["--input", "{tmp}/missing.png"], "no such file or folder"),
-    (["--mask-dir", "{tmp}/nope"], "not a folder"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--ui", "iopaint"], "--ui iopaint needs --iopaint-web DIR"),
+        (["--ui", "iopaint", "--iopaint-web", "{tmp}"], "no IOPaint web app there"),
+        (["--ui", "gradio"], "--ui 'gradio': choose from inpaintkit, iopaint"),
+        (["--input", "{tmp}/missing.png"], "no such file or folder"),
+        (["--mask-dir", "{tmp}/nope"], "not a folder"),
+    ],
+)
 def test_serve_refuses_bad_iopaint_flags(cli, tmp_path, args, message):
     code, out, err = cli("serve", "--model", "telea", *[a.format(tmp=tmp_path) for a in args])
     assert code == 2 and message in err
@@ -373,7 +452,8 @@ def _classes(path: Path) -> dict[str, dict[str, ast.AST]]:
                 if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
                     fields[item.target.id] = item
                 elif isinstance(item, ast.FunctionDef) and any(
-                        isinstance(d, ast.Name) and d.id == "computed_field" for d in item.decorator_list):
+                    isinstance(d, ast.Name) and d.id == "computed_field" for d in item.decorator_list
+                ):
                     fields[item.name] = item
             out[node.name] = fields
     return out
@@ -384,8 +464,13 @@ def test_inpaint_fields_match_iopaints_schema(iopaint_dist):
     ours = InpaintParams.model_fields
     assert set(theirs) - {"image", "mask"} <= set(ours), set(theirs) - set(ours)
     for name, node in theirs.items():
-        if name in ("image", "mask") or name in ("hd_strategy", "hd_strategy_crop_trigger_size",
-                                                  "hd_strategy_crop_margin", "hd_strategy_resize_limit", "prompt"):
+        if name in ("image", "mask") or name in (
+            "hd_strategy",
+            "hd_strategy_crop_trigger_size",
+            "hd_strategy_crop_margin",
+            "hd_strategy_resize_limit",
+            "prompt",
+        ):
             continue  # ours: None = the model's default, which is IOPaint's (Crop, 800, 128, 1280, "")
         default = node.value.args[0] if isinstance(node.value, ast.Call) else node.value
         if isinstance(default, ast.Constant):

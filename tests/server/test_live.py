@@ -1,4 +1,5 @@
 """A real ``inpaintkit serve`` process on a loopback port, over HTTP; and the serve command's flag checks."""
+
 from __future__ import annotations
 
 import httpx
@@ -23,8 +24,10 @@ def test_live_inpaint_json_and_multipart(live_url, photo, codec):
         health = http.get("/healthz").json()
         assert health["status"] == "ok" and health["default_model"] == "telea"
         assert health["pool"]["capacity"] == 6
-        r = http.post("/api/v1/inpaint", json={"image": codec.b64(img_png), "mask": codec.b64(mask_png),
-                                               "hd_strategy": "Original"})
+        r = http.post(
+            "/api/v1/inpaint",
+            json={"image": codec.b64(img_png), "mask": codec.b64(mask_png), "hd_strategy": "Original"},
+        )
         assert r.status_code == 200 and r.headers["content-type"] == "image/png"
         out = codec.decode(r.content)
         assert np.array_equal(out[~hole], rgb[~hole]) and np.abs(out[hole].astype(int) - rgb[hole]).mean() > 2
@@ -38,8 +41,9 @@ def test_live_errors_are_json(live_url, codec, image_png):
     with httpx.Client(base_url=live_url, timeout=60) as http:
         r = http.post("/api/v1/inpaint", json={"image": "nope!", "mask": "nope!"})
         assert r.status_code == 400 and r.json()["detail"].startswith("image: malformed base64")
-        r = http.post("/api/v1/inpaint", json={"image": codec.b64(image_png), "mask": codec.b64(image_png),
-                                               "model": "missing"})
+        r = http.post(
+            "/api/v1/inpaint", json={"image": codec.b64(image_png), "mask": codec.b64(image_png), "model": "missing"}
+        )
         assert r.status_code == 404 and "choose from" in r.json()["detail"]
         big = b"x" * (1024 * 1024 + 10)
         r = http.post("/api/v1/inpaint", content=big, headers={"content-type": "application/json"})

@@ -1,5 +1,6 @@
 """Regression tests for issue 19 at the server: bugs keep the connection, hostile bodies are 4xx, the pool keeps a
 lane for small requests, stalled bodies and runaway fills end."""
+
 from __future__ import annotations
 
 import http.client
@@ -11,7 +12,6 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
-import pytest
 import uvicorn
 from PIL import Image
 
@@ -30,8 +30,9 @@ def serve_in_thread(settings: Settings, holder: dict | None = None):
     app = create_app(settings)
     if holder is not None:
         holder["app"] = app
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical",
-                                           timeout_keep_alive=30))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", timeout_keep_alive=30)
+    )
     t = threading.Thread(target=server.run, daemon=True)
     t.start()
     deadline = time.monotonic() + 30
@@ -71,8 +72,10 @@ def test_a_body_that_never_comes_gets_408_and_the_connection_closes():
     with serve_in_thread(Settings(models=("telea",), body_timeout=0.5, serve_web=False)) as (host, port):
         with socket.create_connection((host, port), timeout=10) as s:
             t0 = time.monotonic()
-            s.sendall(b"POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 1000\r\n\r\n")
+            s.sendall(
+                b"POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 1000\r\n\r\n"
+            )
             data = b""
             while chunk := s.recv(4096):  # ends when the server closes
                 data += chunk
@@ -155,8 +158,10 @@ def test_one_bit_mask_through_the_api(client, image, hole, codec):
     """A 1-bit PNG mask gave a 500 with biharmonic (issue 19.5)."""
     buf = io.BytesIO()
     Image.fromarray(hole.astype(np.uint8) * 255).convert("1").save(buf, format="PNG")
-    r = client.post("/api/v1/inpaint", json={"image": codec.b64(codec.encode(image)), "mask": codec.b64(buf.getvalue()),
-                                             "model": "biharmonic"})
+    r = client.post(
+        "/api/v1/inpaint",
+        json={"image": codec.b64(codec.encode(image)), "mask": codec.b64(buf.getvalue()), "model": "biharmonic"},
+    )
     assert r.status_code == 200
     out = codec.decode(r.content)
     assert np.array_equal(out[~hole], image[~hole])
@@ -182,8 +187,10 @@ def test_a_queued_fill_is_dropped_when_its_client_leaves(image_png, hole_png, co
     app_holder = {}
     gate = _Gate()
     body = json.dumps({"image": codec.b64(image_png), "mask": codec.b64(hole_png)}).encode()
-    request = (b"POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    request = (
+        b"POST /api/v1/inpaint HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
     with serve_in_thread(settings, app_holder) as (host, port):
         app_holder["app"].state.models.put("telea", gate)
         first = socket.create_connection((host, port), timeout=10)

@@ -1,4 +1,5 @@
 """Fixtures for the training tests: a folder of small real photos (scikit-image samples) and tiny configs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,15 @@ def tiny_raw(family: str, photos: Path, run_dir: Path, **groups) -> dict:
     base = {
         "data": {"root": str(photos), "size": size, "val_count": 2, "num_workers": 0, "min_scale": 0.5},
         "masks": {"mix": [{"kind": "boxes", "p": 0.5}, {"kind": "irregular", "p": 0.5}]},
-        "train": {"steps": 3, "batch_size": 2, "device": "cpu", "val_every": 2, "ckpt_every": 2, "log_every": 1,
-                  "seed": 3},
+        "train": {
+            "steps": 3,
+            "batch_size": 2,
+            "device": "cpu",
+            "val_every": 2,
+            "ckpt_every": 2,
+            "log_every": 1,
+            "seed": 3,
+        },
         "run": {"dir": str(run_dir), "progress": False},
     }
     for g, v in groups.items():

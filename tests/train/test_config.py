@@ -1,4 +1,5 @@
 """Config groups: validation, overrides, the configs shipped for every model, the CLI."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,12 @@ def test_every_model_has_a_config_with_the_required_override_keys(name):
     cfg = load_config(path, REQUIRED)
     assert cfg.family == name
     assert (cfg.data.root, cfg.data.size, cfg.train.steps, cfg.train.batch_size, cfg.run.dir) == (
-        "/photos", 128, 7, 3, "/tmp/r")
+        "/photos",
+        128,
+        7,
+        3,
+        "/tmp/r",
+    )
     # the resolved config round-trips through YAML (what the run folder stores)
     again = resolve_config(yaml.safe_load(cfg.to_yaml()))
     assert again.to_dict() == cfg.to_dict()
@@ -52,11 +58,22 @@ def test_unknown_keys_and_wrong_types_are_one_line_errors(tmp_path):
 
 
 def test_overrides_are_dotted_yaml_scalars_and_checked():
-    assert parse_overrides(["train.steps=10", "optim.generator.betas=[0.5, 0.9]", "run.dir=x", "data.flip=false"]) \
-        == {"train.steps": 10, "optim.generator.betas": [0.5, 0.9], "run.dir": "x", "data.flip": False}
+    assert parse_overrides(["train.steps=10", "optim.generator.betas=[0.5, 0.9]", "run.dir=x", "data.flip=false"]) == {
+        "train.steps": 10,
+        "optim.generator.betas": [0.5, 0.9],
+        "run.dir": "x",
+        "data.flip": False,
+    }
     base = {"model": {"name": "lama"}}
-    cfg = load_config(base=base, overrides=["optim.generator.betas=[0.5, 0.9]", "model.n_blocks=2",
-                                            "losses.adv=0", "masks.mix=[{kind: boxes, p: 1}]"])
+    cfg = load_config(
+        base=base,
+        overrides=[
+            "optim.generator.betas=[0.5, 0.9]",
+            "model.n_blocks=2",
+            "losses.adv=0",
+            "masks.mix=[{kind: boxes, p: 1}]",
+        ],
+    )
     assert cfg.optim.generator.betas == (0.5, 0.9) and cfg.model.n_blocks == 2 and cfg.losses.adv == 0
     assert cfg.masks.mix == [{"kind": "boxes", "p": 1}]
     with pytest.raises(InpaintKitError, match=r"--set train.stpes: unknown key 'stpes' in train; valid keys: steps"):
@@ -74,10 +91,23 @@ def test_overrides_are_dotted_yaml_scalars_and_checked():
 
 def test_cli_train_resume_and_errors(cli, photos, tmp_path):
     run = tmp_path / "run"
-    args = ["train", "--config", str(CONFIGS / "pconv.yaml"), "--set", f"data.root={photos}", "data.size=32",
-            "train.steps=2", "train.batch_size=2", f"run.dir={run}", "train.val_every=2", "data.val_count=2",
-            "data.num_workers=0", "train.device=cpu", "run.progress=false",
-            *[f"model.{k}={v}" for k, v in _tiny("pconv")["model"].items()]]
+    args = [
+        "train",
+        "--config",
+        str(CONFIGS / "pconv.yaml"),
+        "--set",
+        f"data.root={photos}",
+        "data.size=32",
+        "train.steps=2",
+        "train.batch_size=2",
+        f"run.dir={run}",
+        "train.val_every=2",
+        "data.val_count=2",
+        "data.num_workers=0",
+        "train.device=cpu",
+        "run.progress=false",
+        *[f"model.{k}={v}" for k, v in _tiny("pconv")["model"].items()],
+    ]
     code, out, err = cli(*args)
     assert code == 0, err
     assert "trained pconv to step 2" in out and (run / "last").exists()
@@ -93,8 +123,19 @@ def test_cli_train_resume_and_errors(cli, photos, tmp_path):
     mask[10:30, 20:50] = True
     write_image(tmp_path / "in.png", img)
     write_mask(tmp_path / "m.png", mask)
-    code, out, err = cli("run", "--image", tmp_path / "in.png", "--mask", tmp_path / "m.png", "--output",
-                         tmp_path / "out.png", "--model", "pconv", "--checkpoint", run)
+    code, out, err = cli(
+        "run",
+        "--image",
+        tmp_path / "in.png",
+        "--mask",
+        tmp_path / "m.png",
+        "--output",
+        tmp_path / "out.png",
+        "--model",
+        "pconv",
+        "--checkpoint",
+        run,
+    )
     assert code == 0, err
     filled = read_image(tmp_path / "out.png").rgb
     assert np.array_equal(filled[~mask], img[~mask]) and not np.array_equal(filled[mask], img[mask])

@@ -1,5 +1,6 @@
 """Two processes on CPU with the gloo backend (what torchrun --nproc_per_node 2 sets up): DistributedDataParallel
 training ends with identical weights on both ranks, ranks see different samples, and only rank 0 writes."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,15 @@ from safetensors.torch import load_file, save_file
 
 
 def _worker(rank: int, world: int, port: int, raw: dict, out: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                       "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world)})
+    os.environ.update(
+        {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world),
+        }
+    )
     torch.set_num_threads(1)
     from inpaintkit.train.config import resolve_config
     from inpaintkit.train.trainer import train

@@ -1,4 +1,5 @@
 """The training loop: a few steps per family, exact resume, run folder, TensorBoard, schedules, errors."""
+
 from __future__ import annotations
 
 import json
@@ -69,7 +70,9 @@ def test_resume_is_exact(photos, tmp_path, tiny):
     sa, sb = ck.load_state(tmp_path / "a" / "last"), ck.load_state(tmp_path / "b" / "last")
     assert sa["step"] == sb["step"] == 6
     # the global RNGs went on exactly as in the straight run
-    assert torch.equal(sa["rng"][0]["torch"], sb["rng"][0]["torch"]) and sa["rng"][0]["python"] == sb["rng"][0]["python"]
+    assert (
+        torch.equal(sa["rng"][0]["torch"], sb["rng"][0]["torch"]) and sa["rng"][0]["python"] == sb["rng"][0]["python"]
+    )
     assert torch.equal(sa["rng"][0]["numpy"][1], sb["rng"][0]["numpy"][1])
     for k, v in sa["opt_g"]["state"].items():
         assert torch.equal(v["exp_avg"], sb["opt_g"]["state"][k]["exp_avg"])
@@ -85,9 +88,14 @@ def test_resume_past_the_end_says_how_to_continue(photos, tmp_path, tiny):
 
 
 def test_ondemand_masks_grad_accum_clipping_and_schedule(photos, tmp_path, tiny):
-    raw = tiny("pconv", photos, tmp_path / "run", masks={"ondemand": True},
-               train={"steps": 2, "batch_size": 5, "grad_accum": 2, "val_every": 2},
-               optim={"schedule": "cosine", "warmup_steps": 1, "grad_clip": 0.5})
+    raw = tiny(
+        "pconv",
+        photos,
+        tmp_path / "run",
+        masks={"ondemand": True},
+        train={"steps": 2, "batch_size": 5, "grad_accum": 2, "val_every": 2},
+        optim={"schedule": "cosine", "warmup_steps": 1, "grad_clip": 0.5},
+    )
     raw["data"]["size"] = 32
     res = train(resolve_config(raw))
     tags = _scalar_tags(tmp_path / "run")
@@ -104,8 +112,11 @@ def test_ondemand_masks_grad_accum_clipping_and_schedule(photos, tmp_path, tiny)
 
 
 def test_lr_schedules():
-    raw = {"model": {"name": "pconv"}, "train": {"steps": 100},
-           "optim": {"schedule": "cosine", "warmup_steps": 10, "min_lr_ratio": 0.1}}
+    raw = {
+        "model": {"name": "pconv"},
+        "train": {"steps": 100},
+        "optim": {"schedule": "cosine", "warmup_steps": 10, "min_lr_ratio": 0.1},
+    }
     cfg = resolve_config(raw)
     assert lr_factor(0, cfg) == pytest.approx(0.1) and lr_factor(9, cfg) == pytest.approx(1.0)
     assert lr_factor(10, cfg) == pytest.approx(1.0) and lr_factor(100, cfg) == pytest.approx(0.1)
@@ -131,8 +142,7 @@ def test_init_from_starts_from_another_runs_weights(photos, tmp_path, tiny):
     from inpaintkit.train.trainer import init_weights
 
     train(resolve_config(tiny("lama", photos, tmp_path / "src")))
-    cfg = resolve_config(tiny("lama", photos, tmp_path / "ft", train={"init_from": str(tmp_path / "src"),
-                                                                       "steps": 2}))
+    cfg = resolve_config(tiny("lama", photos, tmp_path / "ft", train={"init_from": str(tmp_path / "src"), "steps": 2}))
     fam = MODELS.get("lama").obj(cfg.model, cfg.discriminator, cfg.losses)
     init_weights(str(tmp_path / "src"), "lama", fam.generator, torch.nn.ModuleDict(dict(fam.discriminators)))
     src = load_file(str(tmp_path / "src" / "best" / ck.GENERATOR_EMA))
@@ -145,8 +155,9 @@ def test_init_from_starts_from_another_runs_weights(photos, tmp_path, tiny):
 
 
 def test_best_checkpoint_by_psnr_and_lpips_hed(photos, tmp_path, tiny):
-    cfg = resolve_config(tiny("lama", photos, tmp_path / "run", **{"train": {"select_by": "psnr_lpips",
-                                                                             "select_lpips_weight": 10.0}}))
+    cfg = resolve_config(
+        tiny("lama", photos, tmp_path / "run", **{"train": {"select_by": "psnr_lpips", "select_lpips_weight": 10.0}})
+    )
     train(cfg)
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [2, 3]

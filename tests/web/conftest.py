@@ -1,4 +1,5 @@
 """What the browser tests share: headless Chromium (Debian's, driven by Playwright), the sample photo and stroke."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "inpaintkit" / "assets" / "sample.jpg"
 CHROMIUM = os.environ.get("INPAINTKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # The stroke, in photo pixels (768x480 sample): down the wooden plank in front of the boats.
 STROKE = [(233, 268), (233, 290), (234, 315), (235, 340), (236, 362)]
 
@@ -20,8 +29,10 @@ STROKE = [(233, 268), (233, 290), (234, 315), (235, 340), (236, 362)]
 def browser():
     path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
     if not path:
-        pytest.fail(f"Chromium is not installed ({CHROMIUM} missing): run `make browser` as root, or "
-                    "`apt-get install -y chromium chromium-driver`; the browser test needs it")
+        pytest.fail(
+            f"Chromium is not installed ({CHROMIUM} missing): run `make browser` as root, or "
+            "`apt-get install -y chromium chromium-driver`; the browser test needs it"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

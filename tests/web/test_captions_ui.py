@@ -1,6 +1,7 @@
 """Captions and samples in the web page, with a text-guided model (a tiny TDANet trained for three steps): the
 caption box and samples count appear for it, the caption reaches the API, two different fills come back side by
 side, and clicking the second one makes it the result."""
+
 from __future__ import annotations
 
 import base64

@@ -2,6 +2,7 @@
 ``inpaintkit serve --ui iopaint`` and driven in headless Chromium: for each of our usable fills, switch to it in
 IOPaint's settings dialog, upload a photo, paint one stroke, and check that the fill arrives by itself - no error
 toast, no page error, no 4xx/5xx in the request log, no diffusion settings shown."""
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,16 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 PHOTO = ROOT / "inpaintkit" / "assets" / "sample.jpg"
 CHROMIUM = os.environ.get("INPAINTKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 STROKE = [(233, 268), (233, 290), (234, 315), (235, 340), (236, 362)]  # photo pixels: the plank on the beach
 BRUSH = 40  # IOPaint's default brush, in photo pixels
 # Keys IOPaint's web app sends that are no field of IOPaint's own InpaintRequest (misspelt in IOPaint itself)
@@ -37,8 +46,10 @@ DIFFUSION_LABELS = ("Steps", "Guidance", "Sampler", "Cropper", "Extender", "Nega
 def chromium():
     path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
     if not path:
-        pytest.fail(f"Chromium is not installed ({CHROMIUM} missing): run `make browser` as root, or "
-                    "`apt-get install -y chromium chromium-driver`; the browser test needs it")
+        pytest.fail(
+            f"Chromium is not installed ({CHROMIUM} missing): run `make browser` as root, or "
+            "`apt-get install -y chromium chromium-driver`; the browser test needs it"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -56,8 +67,18 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def iopaint_server(iopaint_dist, folders, tmp_path_factory):
-    args = ["--model", "telea", "--ui", "iopaint", "--iopaint-web", str(iopaint_dist / "iopaint" / "web_app"),
-            "--input", str(folders["input"]), "--output-dir", str(folders["output"])]
+    args = [
+        "--model",
+        "telea",
+        "--ui",
+        "iopaint",
+        "--iopaint-web",
+        str(iopaint_dist / "iopaint" / "web_app"),
+        "--input",
+        str(folders["input"]),
+        "--output-dir",
+        str(folders["output"]),
+    ]
     if "allow_model_switch" in Settings.__dataclass_fields__:  # model switching is opt-in where the server has it
         args.append("--allow-model-switch")
     log = tmp_path_factory.mktemp("log") / "serve.log"
@@ -81,7 +102,8 @@ def _shot(page, box) -> np.ndarray:
 def _save_button(page, canvas_box):
     """The last button of the toolbar under the photo (IOPaint's download; with --output-dir, its save)."""
     boxes = page.locator("button").evaluate_all(
-        "els => els.map((e, i) => { const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y, i]; })")
+        "els => els.map((e, i) => { const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y, i]; })"
+    )
     left, right = canvas_box["x"], canvas_box["x"] + canvas_box["width"]
     below = [(x, i) for x, y, i in boxes if y > canvas_box["y"] + canvas_box["height"] and left < x < right]
     return page.locator("button").nth(max(below)[1])
@@ -99,10 +121,15 @@ def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server,
         problems, bodies, sockets = [], [], []
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-        page.on("response", lambda r: problems.append(f"{r.status} {r.request.method} {r.url}")
-                if r.status >= 400 else None)
-        page.on("requestfailed", lambda r: problems.append(f"failed {r.method} {r.url}: {r.failure}")
-                if "/socket.io/" not in r.url else None)  # a long poll cut at page close is not a failure
+        page.on(
+            "response", lambda r: problems.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None
+        )
+        page.on(
+            "requestfailed",
+            lambda r: (
+                problems.append(f"failed {r.method} {r.url}: {r.failure}") if "/socket.io/" not in r.url else None
+            ),
+        )  # a long poll cut at page close is not a failure
         page.on("websocket", lambda ws: sockets.append(ws.url))
 
         def keep_fill(route):  # pass the fill through, keeping its bytes (Playwright drops bodies read as blobs)
@@ -180,8 +207,9 @@ def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server,
         shown_labels = [t for t in DIFFUSION_LABELS if page.get_by_text(t, exact=True).count()]
         assert shown_labels == [], f"{name}: diffusion settings shown: {shown_labels}"
         assert page.locator("textarea").count() == 0, f"{name}: a prompt box for a model that takes none"
-        assert page.locator("ol li.destructive, ol li[class*=destructive]").count() == 0, \
+        assert page.locator("ol li.destructive, ol li[class*=destructive]").count() == 0, (
             f"{name}: error toast: {page.locator('ol').inner_text()}"
+        )
         assert "Something went wrong" not in body, body
         assert sockets, "socket.io never upgraded to a WebSocket"
         page.close()

@@ -1,6 +1,7 @@
 """The web page in headless Chromium (Playwright) against a live server: open a photo, paint a stroke with the
 mouse, Remove, download, and check the downloaded pixels. Screenshots go to a temporary folder, or to
 $INPAINTKIT_SCREENSHOTS (``make screenshots`` sets it to docs/img/ on purpose): tests never rewrite tracked files."""
+
 from __future__ import annotations
 
 import os
@@ -97,8 +98,11 @@ def test_detect_tab_reports_missing_detector_or_result(browser, server_url):
     page.goto(server_url + "/")
     page.click("#tab-btn-detect")
     page.set_input_files("#detect-file-input", str(PHOTO))
-    page.wait_for_function("document.getElementById('detect-busy').hidden && "
-                           "document.getElementById('detect-status').textContent.length > 0", timeout=60_000)
+    page.wait_for_function(
+        "document.getElementById('detect-busy').hidden && "
+        "document.getElementById('detect-status').textContent.length > 0",
+        timeout=60_000,
+    )
     status = page.locator("#detect-status").inner_text()
     from inpaintkit.forensics import bundled_detectors
 
@@ -125,8 +129,14 @@ def fake_detector_url():
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(models=("telea",), detector=_FakeDetector())),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(Settings(models=("telea",), detector=_FakeDetector())),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
