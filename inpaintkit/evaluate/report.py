@@ -74,37 +74,15 @@ def aggregate(
     return out
 
 
-def fid_table(
+def _set_table(
     rows: list[dict],
     models: list[str],
     buckets: list[str],
     feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]],
+    distance,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{bucket or "all": {model: {"mean": FID, "ci95": nan, "n"}}}: ground truths vs composites of those rows."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for b in [*buckets, ALL]:
-        out[b] = {}
-        for m in models:
-            pairs = [feats.get(row_key(r)) for r in rows if r["model"] == m and (b == ALL or r["bucket"] == b)]
-            pairs = [p for p in pairs if p is not None and p[0] is not None and p[1] is not None]
-            value = (
-                fid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
-                if len(pairs) >= 2
-                else float("nan")
-            )
-            out[b][m] = {"mean": value, "ci95": float("nan"), "n": len(pairs)}
-    return out
-
-
-def kid_table(
-    rows: list[dict],
-    models: list[str],
-    buckets: list[str],
-    feats: dict[Key, tuple[np.ndarray | None, np.ndarray | None]],
-) -> dict[str, dict[str, dict[str, float]]]:
-    """{bucket or "all": {model: {"mean": KID, "ci95": nan or subset std, "n"}}}: ground truths vs composites."""
-    from .metrics import kid_from_features
-
+    """{bucket or "all": {model: {"mean", "ci95", "n"}}}: ``distance(ground truths, composites)`` -> (value, spread)
+    over the features of each cell's rows (cells with fewer than two rows: NaN)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for b in [*buckets, ALL]:
         out[b] = {}
@@ -112,12 +90,24 @@ def kid_table(
             pairs = [feats.get(row_key(r)) for r in rows if r["model"] == m and (b == ALL or r["bucket"] == b)]
             pairs = [p for p in pairs if p is not None and p[0] is not None and p[1] is not None]
             value, spread = (
-                kid_from_features(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
+                distance(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
                 if len(pairs) >= 2
                 else (float("nan"), float("nan"))
             )
             out[b][m] = {"mean": value, "ci95": spread, "n": len(pairs)}
     return out
+
+
+def fid_table(rows, models, buckets, feats) -> dict[str, dict[str, dict[str, float]]]:
+    """FID per cell (no interval): ground truths vs composites of the cell's rows."""
+    return _set_table(rows, models, buckets, feats, lambda a, b: (fid_from_features(a, b), float("nan")))
+
+
+def kid_table(rows, models, buckets, feats) -> dict[str, dict[str, dict[str, float]]]:
+    """KID per cell ("ci95": the std over subsets when a cell has more than 1000 rows, else NaN)."""
+    from .metrics import kid_from_features
+
+    return _set_table(rows, models, buckets, feats, kid_from_features)
 
 
 def best_models(table: dict[str, dict[str, dict[str, float]]], metric: str) -> dict[str, list[str]]:

@@ -294,7 +294,7 @@ class _Worker:
             self.lpips = LPIPS(wc.lpips_weights, wc.vgg_weights).to(wc.device)
         self.hed = None
         if wc.hed:
-            from .perceptual import HEDPerceptual
+            from ..backbones.vgg import HEDPerceptual
 
             self.hed = HEDPerceptual(wc.vgg_weights).to(wc.device)
 

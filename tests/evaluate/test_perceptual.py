@@ -82,7 +82,7 @@ def test_lpips_bad_files_are_refused(lpips_files, tmp_path):
 # ---- lpips_hed and kid_hed on the bundled features ----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hed():
-    from inpaintkit.evaluate.perceptual import HEDPerceptual
+    from inpaintkit.backbones.vgg import HEDPerceptual
 
     return HEDPerceptual()
 

@@ -6,7 +6,6 @@ toast, no page error, no 4xx/5xx in the request log, no diffusion settings shown
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from pathlib import Path
 
@@ -20,42 +19,14 @@ from inpaintkit.server import Settings
 from inpaintkit.server.background import BackgroundServer
 from inpaintkit.server.schemas import InpaintParams
 
+from .conftest import PHOTO, STROKE
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-PHOTO = ROOT / "inpaintkit" / "assets" / "sample.jpg"
-CHROMIUM = os.environ.get("INPAINTKIT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-STROKE = [(233, 268), (233, 290), (234, 315), (235, 340), (236, 362)]  # photo pixels: the plank on the beach
 BRUSH = 40  # IOPaint's default brush, in photo pixels
 # Keys IOPaint's web app sends that are no field of IOPaint's own InpaintRequest (misspelt in IOPaint itself)
 FRONTEND_TYPOS = {"hd_strategy_crop_triger_size", "hd_trategy_resize_imit"}
 DIFFUSION_LABELS = ("Steps", "Guidance", "Sampler", "Cropper", "Extender", "Negative prompt", "Mask blur", "Seed")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    path = CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
-    if not path:
-        pytest.fail(
-            f"Chromium is not installed ({CHROMIUM} missing): run `make browser` as root, or "
-            "`apt-get install -y chromium chromium-driver`; the browser test needs it"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +80,14 @@ def _save_button(page, canvas_box):
     return page.locator("button").nth(max(below)[1])
 
 
-def test_iopaint_web_app_fills_with_each_of_our_models(chromium, iopaint_server, folders, tmp_path):
+def test_iopaint_web_app_fills_with_each_of_our_models(browser, iopaint_server, folders, tmp_path):
     import httpx
 
     models = [m["name"] for m in httpx.get(iopaint_server + "/api/v1/server-config").json()["modelInfos"]]
     assert {"telea", "ns", "biharmonic", "patchmatch", "default"} <= set(models)
     original = read_image(PHOTO).rgb
     for name in models:
-        ctx = chromium.new_context(viewport={"width": 1360, "height": 820})  # fresh localStorage per model
+        ctx = browser.new_context(viewport={"width": 1360, "height": 820})  # fresh localStorage per model
         page = ctx.new_page()
         problems, bodies, sockets = [], [], []
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
