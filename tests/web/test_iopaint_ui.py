@@ -88,6 +88,7 @@ def test_iopaint_web_app_fills_with_each_of_our_models(browser, iopaint_server, 
     original = read_image(PHOTO).rgb
     for name in models:
         ctx = browser.new_context(viewport={"width": 1360, "height": 820})  # fresh localStorage per model
+        ctx.set_default_timeout(90_000)  # CI's 2 cores run this beside the Ray tests: 30 s was seen to run out
         page = ctx.new_page()
         problems, bodies, sockets = [], [], []
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
