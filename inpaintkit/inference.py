@@ -17,6 +17,7 @@ from typing import Any, Callable, Protocol
 import cv2
 import numpy as np
 
+from .detection import Detection
 from .errors import InpaintKitError
 from .inpainters import (
     INPAINTERS,
@@ -198,13 +199,6 @@ def adjust_mask(mask: np.ndarray, operate: str, kernel_size: int = 5) -> np.ndar
 
 class Detector(Protocol):
     def detect(self, rgb: np.ndarray) -> Any: ...
-
-
-@dataclass
-class Detection:
-    score: float  # probability that the image was inpainted, in [0, 1]
-    verdict: str  # "inpainted" | "authentic"
-    heatmap: np.ndarray  # (H, W) float32 in [0, 1], at the image's size
 
 
 def _default_loader(source: str | None) -> Detector:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -29,6 +28,7 @@ from torch import nn
 from ..backbones.efficientnet import efficientnet_b0
 from ..backbones.resnet import resnet34, resnext50_32x4d
 from ..backbones.swin import swin_t
+from ..detection import Detection  # noqa: F401 (the verdict type, re-exported)
 from ..errors import InpaintKitError
 from ..layers.forensic import ForensicStem
 from ..models.base import StrictConfig
@@ -98,22 +98,6 @@ class ForgeryNet(nn.Module):
         pooled = torch.cat([top.mean((2, 3)), top.amax((2, 3)), m.amax((2, 3)), m.mean((2, 3))], dim=1)
         logit = self.head(pooled)[:, 0]
         return logit, F.interpolate(m, size=(h, w), mode="bilinear", align_corners=False)
-
-
-@dataclass
-class Detection:
-    """One image's verdict. ``heatmap``: float32 (H, W) in [0, 1], the probability each pixel was inpainted;
-    ``branches``: each branch's calibrated probability (the fused detector; ``None`` for a single network)."""
-
-    score: float
-    verdict: str
-    heatmap: np.ndarray
-    branches: dict[str, float] | None = None
-    #: each branch's own map (the fused detector), for per-branch evaluation
-    maps: dict[str, np.ndarray] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"score": round(self.score, 6), "verdict": self.verdict, **(self.branches or {})}
 
 
 def verdict_for(score: float, threshold: float) -> str:
