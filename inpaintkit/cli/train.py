@@ -58,7 +58,12 @@ def train_cmd(
     result = train(cfg, resume=resume is not None)
     if not result.main:
         return
-    best = f", best val PSNR {result.best_psnr:.2f} dB" if result.history else ""
+    if not result.history:
+        best = ""
+    elif cfg.train.select_by == "psnr_lpips":  # best_psnr holds the selection score then
+        best = f", best val score {result.best_psnr:.3f} (PSNR - {cfg.train.select_lpips_weight:g} x lpips_hed)"
+    else:
+        best = f", best val PSNR {result.best_psnr:.2f} dB"
     print(f"trained {cfg.family} to step {result.step}{best}; run folder {result.run_dir}")
 
 
