@@ -81,9 +81,7 @@ def nearest_colour(rgb: np.ndarray) -> int:
     return int(np.argmin(((PALETTE - rgb) ** 2).sum(1)))
 
 
-#: Free-form captions of our photos (file stem -> caption), written by looking at them: the training photos' go into
-#: the ``--mix`` index (each crop draws its photo's caption or ""), the held-out photos' are the free-form captions
-#: of the photo check. A photo not listed gets "".
+#: Hand-written captions of the photos used before the corpus existed ("a tabby cat with green eyes"), by file stem.
 PHOTO_CAPTIONS_CSV = Path(__file__).resolve().parent / "data" / "photo_captions.csv"
 
 
@@ -92,6 +90,26 @@ def photo_captions(path: Path = PHOTO_CAPTIONS_CSV) -> dict[str, str]:
 
     with open(path, newline="", encoding="utf-8") as f:
         return {row["image"]: row["caption"] for row in csv.DictReader(f)}
+
+
+def captions_of(photos: list[str]) -> dict[str, list[str]]:
+    """Each photo's captions: those of the photo corpus (``captions.jsonl`` beside the split folders, written by
+    ``inpaintkit data fetch-photos``: the description as written, its first sentence, "a giraffe"), else the
+    hand-written one of ``PHOTO_CAPTIONS_CSV`` for its stem, else none. Keys are the paths as given."""
+    hand, corpora, out = photo_captions(), {}, {}
+    for p in photos:
+        path = Path(p).resolve()
+        root = path.parent.parent
+        if root not in corpora:
+            f = root / "captions.jsonl"
+            corpora[root] = (
+                {(root / r["image"]).resolve(): list(r["caption"]) for r in map(json.loads, f.read_text().splitlines())}
+                if f.is_file()
+                else {}
+            )
+        caps = corpora[root].get(path) or ([hand[path.stem]] if path.stem in hand else [])
+        out[p] = [c for c in caps if c]
+    return out
 
 
 def photo_tiles(rgb: np.ndarray, n: int) -> list[np.ndarray]:
@@ -119,12 +137,12 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
     box[3 * n // 8 : 5 * n // 8, 5 * n // 16 : 11 * n // 16] = True
     irregular = generate_protocol("pconv", size=n, per_bucket=len(photos) * 4, seed=0)
     others = {name: create_inpainter(name) for name in ("telea", "ns", "default")}
-    captions = photo_captions()
+    captions = {p: (c[0] if c else "") for p, c in captions_of(photos).items()}
     scores: dict[str, list[float]] = {k: [] for k in ("tdanet_empty", "tdanet_caption", *others)}
     excess: dict[str, list[float]] = {k: [] for k in scores}
     kept, rows, t, truth_excess, diffs = True, [], 0, [], []
     for p in photos:
-        caption = captions.get(Path(p).stem, "")
+        caption = captions[p]
         for tile in photo_tiles(read_image(p).rgb, n):
             masks = [box] + [irregular[b][t][0] for b in ("0.1-0.2", "0.2-0.3", "0.3-0.4")]
             t += 1
@@ -177,6 +195,136 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
     }
 
 
+def central_square(rgb: np.ndarray, n: int) -> np.ndarray:
+    """The photo's central square, resized to n x n (area): a captioned photo's subject stays in view."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    return cv2.resize(rgb[y : y + side, x : x + side], (n, n), interpolation=cv2.INTER_AREA)
+
+
+def flatness(rgb: np.ndarray) -> float:
+    """Mean |Laplacian| of the grey image: low on sky, fog and still water, high on foliage and fur."""
+    import cv2
+
+    return float(np.abs(cv2.Laplacian(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)).mean())
+
+
+def captioned_eval(inp, photos: list[str], n: int, out: Path, samples: int = 4) -> dict:
+    """Real captioned photos (the corpus's test split): does the caption help?
+
+    Each captioned photo's central square at n x n with five holes (a centred box of 1/4 x 3/8 of the side, a
+    centred half-side box, one irregular mask of each pconv bucket 0.1-0.2 / 0.2-0.3 / 0.3-0.4) is filled by TDANet
+    with its **true** caption (the description as written), its **short** caption ("a cat"), a **wrong** caption
+    (the next captioned photo's description) and the **empty** caption, and by Telea, biharmonic and ``default``.
+    Scores per fill: hole PSNR and ``lpips_hed`` (the bundled VGG16 features); per pair, whether the true caption
+    beats the wrong one. Then the blob check on the flattest half of all the photos' tiles (4 per photo,
+    ``flatness``): the colour excess (``chroma_excess``) of TDANet's fill with an empty and with a wrong caption
+    (a caption naming an animal over a foggy sky is the case that painted blobs before) next to Telea's; and the
+    spread of ``samples`` seeds in the hole. Writes ``out/tdanet_captioned_{n}.npz`` (every fill and original, with
+    photo ids) for the detectability stage and a figure."""
+    from inpaintkit.backbones.vgg import HEDPerceptual
+    from inpaintkit.masks import generate_protocol
+
+    caps = captions_of(photos)
+    captioned = [p for p in photos if caps[p]]
+    if len(captioned) < 2:
+        raise SystemExit(f"captioned_eval: {len(captioned)} captioned photos among {len(photos)}; need 2")
+    hed = HEDPerceptual()
+    irregular = generate_protocol("pconv", size=n, per_bucket=len(captioned), seed=0)
+    small = np.zeros((n, n), bool)
+    small[3 * n // 8 : 5 * n // 8, 5 * n // 16 : 11 * n // 16] = True
+    half = np.zeros((n, n), bool)
+    half[n // 4 : 3 * n // 4, n // 4 : 3 * n // 4] = True
+    others = {name: create_inpainter(name) for name in ("telea", "biharmonic", "default")}
+    keys = ("true", "short", "wrong", "empty", *others)
+    psnr: dict[str, list[float]] = {k: [] for k in keys}
+    lpips: dict[str, list[float]] = {k: [] for k in keys}
+    fills_all: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    originals, ids, masks_all, rows, diffs = [], [], [], [], []
+    for i, p in enumerate(captioned):
+        img = central_square(read_image(p).rgb, n)
+        cap_true, cap_short = caps[p][0], caps[p][-1]
+        cap_wrong = caps[captioned[(i + 1) % len(captioned)]][0]
+        masks = [small, half] + [irregular[b][i][0] for b in ("0.1-0.2", "0.2-0.3", "0.3-0.4")]
+        for j, mask in enumerate(masks):
+            fills = {
+                "true": inp(img, mask, caption=cap_true),
+                "short": inp(img, mask, caption=cap_short),
+                "wrong": inp(img, mask, caption=cap_wrong),
+                "empty": inp(img, mask, caption=""),
+            }
+            fills.update({name: o(img, mask) for name, o in others.items()})
+            for k, f in fills.items():
+                psnr[k].append(hole_psnr(f, img, mask))
+                lpips[k].append(hed.score(f, img))
+                fills_all[k].append(f)
+            originals.append(img)
+            masks_all.append(mask)
+            ids.append(Path(p).stem)
+            if j == 1:
+                seeds = [inp(img, mask, caption=cap_true, seed=s).astype(float) for s in range(samples)]
+                diffs += [np.abs(seeds[a][mask] - seeds[b][mask]).mean() for a in range(samples) for b in range(a)]
+                if len(rows) < 8:
+                    shown = np.where(mask[..., None], 255, img).astype(np.uint8)
+                    rows.append(np.concatenate([shown, *(fills[k] for k in keys), img], axis=1))
+    k = max(1, 192 // n)
+    out.mkdir(parents=True, exist_ok=True)
+    write_image(out / f"tdanet_captioned_{n}.png", np.kron(np.concatenate(rows, axis=0), np.ones((k, k, 1), np.uint8)))
+    np.savez_compressed(
+        out / f"tdanet_captioned_{n}.npz",
+        originals=np.stack(originals),
+        masks=np.stack(masks_all),
+        ids=np.array(ids),
+        **{f"fill_{k}": np.stack(v) for k, v in fills_all.items()},
+    )
+    t, w = np.array(psnr["true"]), np.array(psnr["wrong"])
+    lt, lw = np.array(lpips["true"]), np.array(lpips["wrong"])
+    per_photo = {}
+    for pid in dict.fromkeys(ids):
+        sel = np.array(ids) == pid
+        per_photo[pid] = {
+            "true_minus_wrong_db": round(float((t[sel] - w[sel]).mean()), 3),
+            "wrong_minus_true_lpips": round(float((lw[sel] - lt[sel]).mean()), 4),
+        }
+
+    # blob check on flat tiles: every photo's four tiles, the flattest half
+    tiles = [tile for p in photos for tile in photo_tiles(read_image(p).rgb, n)]
+    flat = sorted(tiles, key=flatness)[: max(1, len(tiles) // 2)]
+    excess: dict[str, list[float]] = {"tdanet_empty": [], "tdanet_wrong": [], "telea": [], "truth": []}
+    wrong_caps = [caps[c][0] for c in captioned]
+    for i, tile in enumerate(flat):
+        for mask in (small, half):
+            excess["tdanet_empty"].append(chroma_excess(inp(tile, mask, caption=""), mask))
+            excess["tdanet_wrong"].append(chroma_excess(inp(tile, mask, caption=wrong_caps[i % len(wrong_caps)]), mask))
+            excess["telea"].append(chroma_excess(others["telea"](tile, mask), mask))
+            excess["truth"].append(chroma_excess(tile, mask))
+    return {
+        "size": n,
+        "captioned_photos": [Path(p).stem for p in captioned],
+        "pairs": int(len(t)),
+        "hole_psnr": {k: round(float(np.mean(v)), 2) for k, v in psnr.items()},
+        "lpips_hed": {k: round(float(np.mean(v)), 4) for k, v in lpips.items()},
+        "true_minus_wrong_db": round(float((t - w).mean()), 3),
+        "share_pairs_true_better_psnr": round(float(np.mean(t > w)), 3),
+        "wrong_minus_true_lpips": round(float((lw - lt).mean()), 4),
+        "share_pairs_true_better_lpips": round(float(np.mean(lt < lw)), 3),
+        "photos_true_better_psnr": int(sum(v["true_minus_wrong_db"] > 0 for v in per_photo.values())),
+        "photos_true_better_lpips": int(sum(v["wrong_minus_true_lpips"] > 0 for v in per_photo.values())),
+        "per_photo": per_photo,
+        "empty_minus_telea_db": round(float(np.mean(psnr["empty"]) - np.mean(psnr["telea"])), 3),
+        "samples": samples,
+        "sample_mean_abs_diff_in_hole": round(float(np.mean(diffs)), 2),
+        "flat_tiles": len(flat),
+        "flat_chroma_excess": {k: round(float(np.mean(v)), 2) for k, v in excess.items()},
+        f"flat_share_chroma_excess_gt_{BLOB_CHROMA:g}": {
+            k: round(float(np.mean(np.array(v) > BLOB_CHROMA)), 3) for k, v in excess.items()
+        },
+    }
+
+
 def evaluate(
     run: str,
     count: int,
@@ -187,6 +335,7 @@ def evaluate(
     min_shapes: int = 2,
     max_shapes: int = 3,
     photo_sizes: tuple[int, ...] = (64,),
+    captioned: list[str] | None = None,
 ) -> dict:
     torch.set_num_threads(1)
     inp = create_inpainter("tdanet", checkpoint=run, device="cpu")
@@ -258,21 +407,27 @@ def evaluate(
 
     if photos:
         res["photos"] = [photo_eval(inp, photos, n, out) for n in photo_sizes]
+    if captioned:
+        res["captioned"] = [captioned_eval(inp, captioned, n, out, samples) for n in photo_sizes]
     (out / "tdanet_shapes.json").write_text(json.dumps(res, indent=1))
     return res
 
 
-def mixed_index(shapes_index: str, photos: list[str], out: Path, count: int = 1500, seed: int = 0) -> Path:
-    """``out/index.jsonl``: the shapes index plus ``count`` 64x64 crops (random scale 0.15-1 of the short side) of
-    ``photos``, each with its photo's free-form caption (``PHOTO_CAPTIONS_CSV``) and "" as its two captions, so that
-    the model also learns to fill real photos, with or without a caption that says nothing about the hole."""
+def mixed_index(
+    shapes_index: str, photos: list[str], out: Path, count: int = 1500, seed: int = 0, shapes_share: float | None = None
+) -> Path:
+    """``out/index.jsonl``: the shapes index plus ``count`` 64x64 crops of ``photos``. A crop of a captioned photo
+    (``captions_of``) is a square of 0.5-1 of the short side, so its subject stays in view, and gets the photo's
+    captions plus "" (the data loader picks one per sample); a crop of an uncaptioned photo is 0.15-1 of the short
+    side and gets no caption. Crops go round the photos in order. ``shapes_share`` (0-1): keep only enough shape
+    records (a seeded random subset) for that share of the index; None keeps them all."""
     import cv2
 
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    small, caps, known = [], [], photo_captions()
+    small, caps, known = [], [], captions_of(photos)
     for p in photos:
-        caps.append([known[Path(p).stem], ""] if Path(p).stem in known else [])
+        caps.append([*known[p], ""] if known[p] else [])
         rgb = read_image(p).rgb
         s = 512 / min(rgb.shape[:2])
         small.append(cv2.resize(rgb, (round(rgb.shape[1] * s), round(rgb.shape[0] * s)), interpolation=cv2.INTER_AREA))
@@ -281,10 +436,15 @@ def mixed_index(shapes_index: str, photos: list[str], out: Path, count: int = 15
     for line in Path(shapes_index).read_text().splitlines():
         r = json.loads(line)
         recs.append({**r, "path": str(base / r["path"]), "mask": str(base / r["mask"])})
+    if shapes_share is not None:
+        if not 0 <= shapes_share < 1:
+            raise ValueError(f"shapes_share: expected 0 <= share < 1, got {shapes_share}")
+        keep = min(len(recs), round(count * shapes_share / (1 - shapes_share)))
+        recs = [recs[i] for i in sorted(rng.permutation(len(recs))[:keep])]
     for i in range(count):
         img, img_caps = small[i % len(small)], caps[i % len(small)]
         h, w = img.shape[:2]
-        side = int(min(h, w) * rng.uniform(0.15, 1.0))
+        side = int(min(h, w) * rng.uniform(0.5 if img_caps else 0.15, 1.0))
         y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
         write_image(
             out / f"photo_{i:05d}.png",
@@ -315,6 +475,13 @@ def main() -> None:
         default=[64],
         help="side(s) of the photo tiles (default: the training size)",
     )
+    ap.add_argument(
+        "--captioned",
+        nargs="*",
+        default=None,
+        help="real photos for the caption check (the corpus's test split: captions from its captions.jsonl): true vs "
+        "wrong vs empty caption, Telea, biharmonic and default alongside, the blob check on the flattest tiles",
+    )
     ap.add_argument("--min-shapes", type=int, default=2, help="as given to `inpaintkit data shapes`")
     ap.add_argument("--max-shapes", type=int, default=3)
     ap.add_argument("--out", default="docs/figures/tdanet")
@@ -326,9 +493,19 @@ def main() -> None:
         help="instead of evaluating: write --out/index.jsonl = shapes index + crops of these photos",
     )
     ap.add_argument("--photo-crops", type=int, default=1500, help="with --mix: how many photo crops")
+    ap.add_argument(
+        "--shapes-share",
+        type=float,
+        default=None,
+        help="with --mix: share of shape records in the index (default: all)",
+    )
     args = ap.parse_args()
     if args.mix:
-        print(mixed_index(args.mix[0], args.mix[1:], Path(args.out), count=args.photo_crops))
+        print(
+            mixed_index(
+                args.mix[0], args.mix[1:], Path(args.out), count=args.photo_crops, shapes_share=args.shapes_share
+            )
+        )
         return
     if not args.run:
         ap.error("--run is required (or --mix to write a mixed index)")
@@ -342,6 +519,7 @@ def main() -> None:
         args.min_shapes,
         args.max_shapes,
         args.photo_size,
+        args.captioned,
     )
     json.dump(res, sys.stdout, indent=1)
     print()

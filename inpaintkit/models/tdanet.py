@@ -37,7 +37,7 @@ how different. An empty caption is allowed.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from typing import Any, Literal, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +61,7 @@ from ..layers.text import (
     tokenize,
     word_hash,
 )
-from ..losses import discriminator_adversarial, feature_matching, generator_adversarial
+from ..losses import PerceptualStyle, discriminator_adversarial, feature_matching, generator_adversarial
 from .base import Family, StrictConfig, composite, zero_hole
 from .inpainter import register_model
 
@@ -114,6 +114,15 @@ class TDANetLossConfig(StrictConfig):
     #: Per-pixel weight of hole pixels in both L1 terms (known pixels: 1). 1 = the paper's plain L1; more makes
     #: the hole, where the text matters, count more than re-drawing the visible image.
     hole_weight: float = Field(1.0, ge=0)
+    #: VGG16 perceptual term (mean |difference| of features, summed over ``perceptual_layers``) on the inpainting
+    #: path's output, as LaMa's recipe adds it next to L1 and the adversarial loss. 0 (off) keeps runs made before
+    #: it existed as they were; ``configs/tdanet.yaml`` sets it.
+    perceptual: float = Field(0.0, ge=0)
+    #: A torchvision-format VGG16 state dict for the perceptual term (none: the bundled VGG16 features).
+    vgg_weights: Optional[str] = None
+    perceptual_layers: list[str] = Field(default_factory=lambda: ["relu1_2", "relu2_2", "pool2"], min_length=1)
+    #: Compute the perceptual term on at most this many images of each batch (0: all).
+    perceptual_max_images: int = Field(0, ge=0)
 
 
 # -- blocks --------------------------------------------------------------------------------------------------------
@@ -412,6 +421,9 @@ class TDANet(Family):
             {"g": ResDiscriminator(discriminator), "rec": ResDiscriminator(discriminator)}
         )
         self._rec: torch.Tensor | None = None  # the reconstruction path's output, for the discriminator step
+        self.perceptual = (
+            PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers)) if losses.perceptual > 0 else None
+        )
 
     @classmethod
     def tiny_config(cls) -> dict[str, dict[str, Any]]:
@@ -473,6 +485,9 @@ class TDANet(Family):
         if c.l1_g > 0:
             losses["l1_g"] = c.l1_g * sum((w * (o - t).abs()).mean() for o, t, w in zip(gen, targets, weights))
         pred, rec_pred = gen[-1], rec[-1]
+        if self.perceptual is not None and self.perceptual.available:
+            k = c.perceptual_max_images or pred.shape[0]
+            losses["perceptual"] = c.perceptual * self.perceptual(pred[:k], img[:k])[0]
         if c.adv > 0 or c.feature_matching > 0:
             adv, fm = img.new_zeros(()), img.new_zeros(())
             for name, fake in (("g", pred), ("rec", rec_pred)):

@@ -120,6 +120,27 @@ def test_weights_of_zero_drop_their_losses():
     assert fam.discriminator_step({"image": img, "mask": mask}, img, 0) == {}
 
 
+def test_perceptual_term_on_the_bundled_features_and_a_subset_of_the_batch():
+    torch.manual_seed(0)
+    cfg = TDANet.tiny_config()
+    off = create_model("tdanet", cfg["model"], cfg["discriminator"], {})
+    assert off.perceptual is None  # 0 by default: runs made before the term existed train as they did
+    fam = create_model(
+        "tdanet",
+        cfg["model"],
+        cfg["discriminator"],
+        {"perceptual": 2.0, "perceptual_layers": ["relu1_2"], "perceptual_max_images": 2},
+    ).train()
+    sc, img, mask = scenes(3)
+    losses, pred = fam.generator_step({"image": img, "mask": mask, "caption": [s.caption for s in sc]}, 0)
+    assert set(losses) == LOSS_KEYS | {"perceptual"}
+    expected, _ = fam.perceptual(pred[:2], img[:2])  # the first two images only
+    assert torch.allclose(losses["perceptual"], 2.0 * expected) and losses["perceptual"] > 0
+    losses["perceptual"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in fam.generator.decoder.parameters())
+    assert not any(k.startswith("perceptual") for k in fam.state_dict())  # the VGG is never saved
+
+
 @pytest.fixture
 def run_dir(tdanet_run):
     return tdanet_run  # tests/conftest.py: three steps from configs/tdanet.yaml on 10 shapes scenes
