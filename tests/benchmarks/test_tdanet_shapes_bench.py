@@ -68,3 +68,26 @@ def test_mixed_index_adds_captioned_photo_crops_to_the_shapes_index(bench, tmp_p
     assert all(Path(r["mask"]).is_file() for r in recs[:8]) and not any("mask" in r for r in recs[8:])
     assert recs[8]["captions"] == [bench.photo_captions()[known], ""]
     assert read_image(recs[8]["path"]).rgb.shape == (64, 64, 3)
+
+
+def test_captions_come_from_the_corpus_captions_file_and_shapes_share_trims_the_shapes(bench, tmp_path):
+    from inpaintkit.data.shapes import write_shapes
+    from inpaintkit.io import write_image
+
+    corpus = tmp_path / "corpus"
+    (corpus / "train").mkdir(parents=True)
+    photo = np.random.default_rng(2).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    for name in ("giraffe", "fog"):
+        write_image(corpus / "train" / f"{name}.png", photo)
+    caps = ["Giraffe. The tallest animal.", "Giraffe.", "a giraffe"]
+    (corpus / "captions.jsonl").write_text(json.dumps({"image": "train/giraffe.png", "caption": caps}) + "\n")
+    paths = [str(corpus / "train" / "giraffe.png"), str(corpus / "train" / "fog.png")]
+    assert bench.captions_of(paths) == {paths[0]: caps, paths[1]: []}
+
+    shapes = write_shapes(tmp_path / "shapes", 6, seed=0, removals=True)  # 12 shape records
+    index = bench.mixed_index(str(shapes / "index.jsonl"), paths, tmp_path / "mix", count=4, shapes_share=0.5)
+    recs = [json.loads(line) for line in index.read_text().splitlines()]
+    assert sum("mask" in r for r in recs) == 4 and len(recs) == 8  # as many shape records as photo crops
+    assert [r["captions"] for r in recs[4:]] == [[*caps, ""], [], [*caps, ""], []]
+    with pytest.raises(ValueError, match="shapes_share"):
+        bench.mixed_index(str(shapes / "index.jsonl"), paths, tmp_path / "mix2", count=4, shapes_share=1.0)
