@@ -90,7 +90,7 @@ def make_data(corpus: Path, work: Path) -> Path:
 
 def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
     """The LOO table (noise + duplication branches), features computed once."""
-    from inpaintkit.forensics.dataset import read_index
+    from inpaintkit.data.dataset import read_index
     from inpaintkit.forensics.duplication import DuplicationBranch
     from inpaintkit.forensics.evaluate import roc_auc
     from inpaintkit.forensics.fusion import FusedDetector, calibrate
@@ -98,11 +98,11 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
     from inpaintkit.forensics.train import jpeg, load_sample, rescale
 
     t0 = time.time()
-    root, recs = read_index(index)
+    recs = read_index(index)
     rng = np.random.default_rng(seed)
     xs, ys, owner = [], [], []
     for r in (r for r in recs if r["split"] == "train"):  # the same augmentation as fit_detector
-        rgb, mask = load_sample(root, r)
+        rgb, mask = load_sample(r)
         if rng.random() < 0.2:
             rgb, mask = rescale(rgb, mask, float(rng.uniform(0.5, 1.0)))
         if rng.random() < 0.5:
@@ -123,7 +123,7 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
     def raw_scores(split: str, kinds: tuple[str, ...]) -> tuple[list[dict], dict]:
         rows, raw = [], {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
         for i, r in enumerate(r for r in recs if r["split"] == split):
-            rgb, mask = load_sample(root, r)
+            rgb, mask = load_sample(r)
             rows.append(r)
             for kind in kinds:
                 img = jpeg(rgb, qualities[i % 3]) if kind == "jpeg" else rgb

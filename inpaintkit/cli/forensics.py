@@ -141,7 +141,8 @@ def make_dataset_cmd(
     ray_address: Optional[str] = ray_address_option(),
 ) -> None:
     """Build an honest original-vs-inpainted dataset with index.jsonl (splits by source image)."""
-    from ..forensics.dataset import DatasetSpec, make_dataset, parse_scale, read_index
+    from ..data.dataset import read_index
+    from ..forensics.dataset import DatasetSpec, make_dataset, parse_scale
 
     spec = DatasetSpec(
         scale=parse_scale(scale),
@@ -159,26 +160,30 @@ def make_dataset_cmd(
         test_sources=[p.strip() for p in test_sources.split(",") if p.strip()],
     )
     index = make_dataset(images, out, spec, engine=engine_options(engine, jobs, ray_address))
-    _, recs = read_index(index)
+    recs = read_index(index)
     counts = {s: sum(r["split"] == s for r in recs) for s in ("train", "val", "test")}
     print(f"wrote {index}: {len(recs)} samples ({', '.join(f'{k} {v}' for k, v in counts.items())})")
 
 
-@forensics_app.command("train")
+@forensics_app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def train_cmd(
+    ctx: typer.Context,
     config: Optional[Path] = typer.Option(None, "--config", help="YAML config (configs/forensics/*.yaml)."),
     set_: Optional[list[str]] = typer.Option(
-        None, "--set", help="Override KEY=VALUE with a dotted key, e.g. train.steps=100."
+        None,
+        "--set",
+        help="Override KEY=VALUE with a dotted key, e.g. --set train.steps=100 (repeatable; values are YAML).",
     ),
     resume: bool = typer.Option(
         True, "--resume/--no-resume", help="Continue the run in run.dir from its last checkpoint."
     ),
 ) -> None:
-    """Train a detector; the run folder gets checkpoints, TensorBoard logs and the exported detector."""
+    """Train a detector on the shared training loop; the run folder gets checkpoints, TensorBoard logs and the
+    exported detector."""
     from ..forensics.train import load_train_config, train_detector
-    from ..train.config import parse_overrides
+    from ..train.config import cli_overrides
 
-    cfg = load_train_config(config, parse_overrides(set_))
+    cfg = load_train_config(config, cli_overrides(set_, ctx.args))  # `--set a=1 b=2` as for `inpaintkit train`
     run = train_detector(cfg, resume=resume)
     meta = json.loads((run / "detector.json").read_text())
     print(f"trained {run} (threshold {meta['threshold']:.3f}); use it with `inpaintkit detect --model {run} IMAGE`")

@@ -33,17 +33,10 @@ def train_cmd(
     """Train a learned inpainting model (also under torchrun for several GPUs)."""
     from ..models import MODELS  # noqa: F401  (registers the families)
     from ..train.checkpoint import CONFIG
-    from ..train.config import load_config, parse_overrides
+    from ..train.config import cli_overrides, load_config
     from ..train.trainer import train
 
-    # `--set a=1 b=2` works like `--set a=1 --set b=2`: the extra KEY=VALUE words belong to --set
-    extra = list(ctx.args)
-    stray = [a for a in extra if "=" not in a or a.startswith("-")]
-    if stray:
-        raise InpaintKitError(f"unexpected argument(s) {' '.join(stray)}; overrides go after --set as KEY=VALUE")
-    if extra and not set_:
-        raise InpaintKitError(f"unexpected argument(s) {' '.join(extra)}; put overrides after --set")
-    overrides = parse_overrides([*(set_ or []), *extra])
+    overrides = cli_overrides(set_, ctx.args)  # `--set a=1 b=2` works like `--set a=1 --set b=2`
     if resume is not None:
         if config is not None:
             raise InpaintKitError("--resume takes the run's own config.yaml; drop --config (use --set to change keys)")

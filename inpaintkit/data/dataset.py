@@ -28,9 +28,23 @@ from ..io import IMAGE_EXTENSIONS, read_image
 SPLITS = ("train", "val", "test")
 
 
+INDEX_FILE = "index.jsonl"
+#: Record fields holding a file path; relative ones are resolved against the index's folder.
+PATH_FIELDS = ("path", "mask", "mask_path")
+
+
 def read_index(path: str | Path) -> list[dict[str, Any]]:
-    """Records of an index file; relative paths are resolved against the index's folder."""
+    """Records of an index file, or of the ``index.jsonl`` in a folder: photo indexes (``inpaintkit prepare``,
+    ``inpaintkit data shapes``) and forensic datasets (``inpaintkit forensics make-dataset``) alike. Every relative
+    path field (``path``, ``mask``, ``mask_path``) is resolved against the index's folder."""
     path = Path(path)
+    if path.is_dir():
+        if not (path / INDEX_FILE).is_file():
+            raise InpaintKitError(
+                f"{path}: no {INDEX_FILE} in this folder; make one with `inpaintkit prepare` or "
+                "`inpaintkit forensics make-dataset`"
+            )
+        path = path / INDEX_FILE
     if not path.is_file():
         raise InpaintKitError(f"{path}: no such index file")
     out = []
@@ -39,13 +53,13 @@ def read_index(path: str | Path) -> list[dict[str, Any]]:
             continue
         try:
             rec = json.loads(line)
-            p = Path(rec["path"])
+            Path(rec["path"])
         except (json.JSONDecodeError, KeyError, TypeError):
             raise InpaintKitError(f'{path}:{n}: not an index record (a JSON object with a "path")') from None
-        rec["path"] = str(p if p.is_absolute() else path.parent / p)
-        if rec.get("mask"):  # a fixed mask per image (e.g. `inpaintkit data shapes`), relative like "path"
-            m = Path(rec["mask"])
-            rec["mask"] = str(m if m.is_absolute() else path.parent / m)
+        for key in PATH_FIELDS:
+            if rec.get(key):  # "mask": a fixed mask per image (`inpaintkit data shapes`); "mask_path": a forensic hole
+                p = Path(rec[key])
+                rec[key] = str(p if p.is_absolute() else path.parent / p)
         out.append(rec)
     return out
 

@@ -28,11 +28,11 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
+from ..data.dataset import INDEX_FILE
 from ..engine import EngineOptions, Failure, map_items
 from ..errors import InpaintKitError
 from ..io import atomic_write_bytes, encode_image, list_images, read_image, write_mask
 
-INDEX_FILE = "index.jsonl"
 SPEC_FILE = "dataset.json"
 SPLITS = ("train", "val", "test")
 
@@ -315,17 +315,3 @@ def make_dataset(
             "holds the others; fix or remove them and re-run to finish"
         )
     return index
-
-
-def read_index(path: str | Path) -> tuple[Path, list[dict[str, Any]]]:
-    """(dataset root, records) from an ``index.jsonl`` or the folder holding one."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / INDEX_FILE
-    if not p.is_file():
-        raise InpaintKitError(f"{path}: no {INDEX_FILE}; make one with `inpaintkit forensics make-dataset`")
-    try:
-        recs = [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise InpaintKitError(f"{p}: not valid JSON lines ({e})") from None
-    return p.parent, recs

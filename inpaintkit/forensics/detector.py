@@ -150,12 +150,13 @@ class Detector:
         heat = torch.zeros(ph, pw)
         weight = torch.zeros(ph, pw)
         best = -math.inf
+        device = next(self.net.parameters()).device  # a network still training may sit on a GPU
         for i in range(0, len(boxes), self.batch_size):
             chunk = boxes[i : i + self.batch_size]
             batch = torch.cat([x[..., t : t + th, l : l + tw] for t, l in chunk])  # (B, 3, th, tw)
-            logits, maps = self.net(batch)
+            logits, maps = self.net(batch.to(device))
             best = max(best, float(logits.max()))
-            probs = torch.sigmoid(maps[:, 0])
+            probs = torch.sigmoid(maps[:, 0]).float().cpu()
             for (t, l), p in zip(chunk, probs):
                 heat[t : t + th, l : l + tw] += p
                 weight[t : t + th, l : l + tw] += 1

@@ -266,10 +266,10 @@ def fit_ensemble(
     """
     from sklearn.metrics import roc_auc_score
 
-    from .dataset import read_index
+    from ..data.dataset import read_index
     from .train import calibrate_threshold, load_sample
 
-    root, recs = read_index(index)
+    recs = read_index(index)
     from .train import spread
 
     recs = [r for r in recs if r["split"] == split]
@@ -287,7 +287,7 @@ def fit_ensemble(
 
     X = np.asarray(
         [
-            ens.features(load_sample(root, r)[0])[0]
+            ens.features(load_sample(r)[0])[0]
             for r in tqdm(recs, desc="ensemble features", disable=not progress, file=sys.stderr)
         ]
     )

@@ -19,8 +19,8 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
+from ..data.dataset import read_index
 from ..errors import InpaintKitError
-from .dataset import read_index
 from .train import jpeg, load_sample, rescale
 
 # -- metrics --------------------------------------------------------------------------------------------------------
@@ -144,7 +144,6 @@ CONDITIONS: dict[str, Callable | None] = {
 
 def score_split(
     det,
-    root: Path,
     recs: list[dict[str, Any]],
     transform: Callable | None = None,
     progress: bool = True,
@@ -162,7 +161,7 @@ def score_split(
     b_scores: dict[str, list[float]] = {}
     b_f1: dict[str, list[float]] = {}
     for rec in tqdm(recs, desc=desc, disable=not progress, file=sys.stderr, leave=False):
-        rgb, mask = load_sample(root, rec)
+        rgb, mask = load_sample(rec)
         if transform is not None:
             rgb, mask = transform(rgb, mask)
         if isinstance(det, FusedDetector):
@@ -219,16 +218,15 @@ def summarize(scored: dict[str, Any], threshold: float) -> dict[str, Any]:
     return out
 
 
-def pick_records(index: str | Path, split: str, limit_per_source: int | None = None) -> tuple[Path, list[dict]]:
+def pick_records(index: str | Path, split: str, limit_per_source: int | None = None) -> list[dict]:
     """The records of ``split``; with ``limit_per_source``, only the first N crops of each source (all samples of
     those crops, so real and inpainted stay paired)."""
-    root, recs = read_index(index)
-    recs = [r for r in recs if r["split"] == split]
+    recs = [r for r in read_index(index) if r["split"] == split]
     if limit_per_source is not None:
         recs = [r for r in recs if r["crop"] < limit_per_source]
     if not recs:
         raise InpaintKitError(f"{index}: no samples in split {split!r}")
-    return root, recs
+    return recs
 
 
 def evaluate(
@@ -244,16 +242,15 @@ def evaluate(
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
         raise InpaintKitError(f"unknown condition(s) {', '.join(unknown)}; choose from: {', '.join(CONDITIONS)}")
-    root, recs = pick_records(index, split, limit_per_source)
+    recs = pick_records(index, split, limit_per_source)
     results: dict[str, Any] = {"threshold": det.threshold, "split": split, "n": len(recs), "conditions": {}}
     raw = None
     for c in conditions:
-        scored = score_split(det, root, recs, CONDITIONS[c], progress, desc=c, jpeg=c.startswith("jpeg"))
+        scored = score_split(det, recs, CONDITIONS[c], progress, desc=c, jpeg=c.startswith("jpeg"))
         results["conditions"][c] = summarize(scored, det.threshold)
         if raw is None:
             raw = scored
     results["_raw"] = raw
-    results["_root"] = root
     return results
 
 
@@ -269,7 +266,7 @@ def leave_one_out(
     inpainters it saw, against the same real samples."""
     from .load import load_detector
 
-    root, recs = pick_records(index, split, limit_per_source)
+    recs = pick_records(index, split, limit_per_source)
     rows = []
     for d in run_dirs:
         det = load_detector(d)
@@ -280,7 +277,7 @@ def leave_one_out(
                 "--set data.exclude_inpainters=[NAME]"
             )
         x = left_out[0]
-        scored = score_split(det, root, recs, None, progress, desc=f"loo {x}")
+        scored = score_split(det, recs, None, progress, desc=f"loo {x}")
         y, s, inps = scored["y"], scored["scores"], scored["inpainters"]
         real = y == 0
         unseen = np.array([n == x for n in inps])

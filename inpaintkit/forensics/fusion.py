@@ -215,7 +215,7 @@ SCORES_FILE = "calibration_scores.json"
 
 
 def validation_scores(
-    det: FusedDetector, root: Path, recs: list[dict[str, Any]], progress: bool = True
+    det: FusedDetector, recs: list[dict[str, Any]], progress: bool = True
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]]]:
     """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg')."""
     import sys
@@ -228,7 +228,7 @@ def validation_scores(
     labels: dict[str, list[int]] = {k: [] for k in KINDS}
     qualities = (50, 75, 90)
     for i, r in enumerate(tqdm(recs, desc="calibrate", disable=not progress, file=sys.stderr, leave=False)):
-        rgb, _ = load_sample(root, r)
+        rgb, _ = load_sample(r)
         for kind, img in (("png", rgb), ("jpeg", jpeg(rgb, qualities[i % len(qualities)]))):
             for b, (score, _) in det.raw(img).items():
                 raw[kind][b].append(float(score))
@@ -280,12 +280,12 @@ def fit_detector(
 
     from tqdm import tqdm
 
-    from .dataset import read_index
+    from ..data.dataset import read_index
     from .noise import fit_noise_branch
     from .train import jpeg, load_sample, rescale, spread
 
     out = Path(out)
-    root, recs = read_index(index)
+    recs = read_index(index)
     excl = set(exclude)
     train = [r for r in recs if r["split"] == train_split and r.get("inpainter") not in excl]
     val = [r for r in recs if r["split"] == val_split and r.get("inpainter") not in excl]
@@ -296,7 +296,7 @@ def fit_detector(
     rng = np.random.default_rng(seed)
     samples = []
     for r in tqdm(train, desc="noise features", disable=not progress, file=sys.stderr, leave=False):
-        rgb, mask = load_sample(root, r)
+        rgb, mask = load_sample(r)
         if rng.random() < 0.2:  # the resize and JPEG conditions the evaluation applies, seen in training too
             rgb, mask = rescale(rgb, mask, float(rng.uniform(0.5, 1.0)))
         if rng.random() < 0.5:
@@ -315,7 +315,7 @@ def fit_detector(
         if cnn_det is None:
             raise InpaintKitError(f"{cnn}: not a CNN detector run folder (needs {WEIGHTS_FILE} and {META_FILE})")
     det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det)
-    raw, labels = validation_scores(det, root, val, progress=progress)
+    raw, labels = validation_scores(det, val, progress=progress)
     (out / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": labels}) + "\n")
     cal = calibrate(
         {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()},

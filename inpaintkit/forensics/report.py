@@ -1,14 +1,15 @@
-"""The evaluation report: ``report.md`` + ``report.html`` with the tables, ROC curves and example heatmaps."""
+"""The evaluation report: ``report.md`` + ``report.html`` with the tables, ROC curves and example heatmaps, rendered
+from one list of blocks by ``inpaintkit.reports`` (the renderer of ``inpaintkit evaluate``'s report too)."""
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..reports import Block, render_html, render_markdown, table_block
 from .evaluate import _fmt, jsonable, roc_curve
 
 _IMAGE_COLS = ("roc_auc", "ap", "accuracy", "precision", "recall", "f1", "fpr", "pixel_f1", "pixel_iou", "pixel_auc")
@@ -26,12 +27,6 @@ def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray
 def heat_png(heat: np.ndarray) -> np.ndarray:
     """A heatmap as a grayscale uint8 image (255 = surely inpainted)."""
     return (np.clip(heat, 0, 1) * 255).round().astype(np.uint8)
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def _plot_roc(results: dict[str, Any], path: Path) -> None:
@@ -63,7 +58,7 @@ def _examples(results: dict[str, Any], folder: Path, per_inpainter: int = 2) -> 
     from ..io import write_image
     from .train import load_sample
 
-    raw, root = results["_raw"], results["_root"]
+    raw = results["_raw"]
     folder.mkdir(parents=True, exist_ok=True)
     picks: list[int] = []
     names = ["(real)", *sorted({n for n in raw["inpainters"] if n})]
@@ -73,7 +68,7 @@ def _examples(results: dict[str, Any], folder: Path, per_inpainter: int = 2) -> 
     out = []
     for i in picks:
         rec = raw["records"][i]
-        rgb, mask = load_sample(root, rec)
+        rgb, mask = load_sample(rec)
         heat = raw["heats"][i]
         strip = np.concatenate(
             [
@@ -102,102 +97,61 @@ def write_report(
     (out / "metrics.json").write_text(json.dumps({**jsonable(results), "leave_one_out": loo or []}, indent=1) + "\n")
     conds = results["conditions"]
     first = next(iter(conds))
-    md = [
-        f"# {title}",
-        "",
-        f"Split `{results['split']}`, {results['n']} images, threshold {results['threshold']:.3f}.",
-        "",
-        f"## Per inpainter ({first})",
-        "",
+    blocks: list[Block] = [
+        ("h1", title),
+        ("p", f"Split `{results['split']}`, {results['n']} images, threshold {results['threshold']:.3f}."),
+        ("h2", f"Per inpainter ({first})"),
     ]
     rows = [
         [name] + [_fmt(m.get(c, float("nan"))) for c in _IMAGE_COLS]
         for name, m in conds[first].items()
         if name != "branches"
     ]
-    md += [_table(rows, ["inpainter", *_IMAGE_COLS]), ""]
+    blocks.append(table_block(["inpainter", *_IMAGE_COLS], rows))
     cm = conds[first]["overall"]["confusion"]
-    md += [
-        f"Confusion matrix (rows: true real / inpainted; columns: predicted real / inpainted): `{cm[0]}` / `{cm[1]}`",
-        "",
-    ]
+    blocks.append(
+        (
+            "p",
+            "Confusion matrix (rows: true real / inpainted; columns: predicted real / inpainted): "
+            f"`{cm[0]}` / `{cm[1]}`",
+        )
+    )
     if len(conds) > 1:
-        md += ["## Robustness (all inpainters)", ""]
-        rows = [
-            [c] + [_fmt(conds[c]["overall"][k]) for k in ("roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1")]
-            for c in conds
-        ]
-        md += [_table(rows, ["condition", "roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1"]), ""]
+        keys = ["roc_auc", "ap", "accuracy", "fpr", "recall", "pixel_f1"]
+        blocks.append(("h2", "Robustness (all inpainters)"))
+        blocks.append(
+            table_block(["condition", *keys], [[c] + [_fmt(conds[c]["overall"][k]) for k in keys] for c in conds])
+        )
     if "branches" in conds[first]:
         inps = sorted(k for k in conds[first] if k not in ("overall", "branches"))
-        md += [
-            "## Each branch on its own",
-            "",
-            "Image ROC-AUC of each branch's calibrated score (all inpainters, "
-            "then per inpainter) and the mean pixel F1 of its map at 0.5, per condition.",
-            "",
+        blocks += [
+            ("h2", "Each branch on its own"),
+            (
+                "p",
+                "Image ROC-AUC of each branch's calibrated score (all inpainters, "
+                "then per inpainter) and the mean pixel F1 of its map at 0.5, per condition.",
+            ),
         ]
         rows = [
             [c, b, _fmt(r["roc_auc"]), _fmt(r["pixel_f1"])] + [_fmt(r.get(n, float("nan"))) for n in inps]
             for c in conds
             for b, r in conds[c].get("branches", {}).items()
         ]
-        md += [_table(rows, ["condition", "branch", "roc_auc", "pixel_f1", *inps]), ""]
+        blocks.append(table_block(["condition", "branch", "roc_auc", "pixel_f1", *inps], rows))
     if loo:
-        md += ["## Leave one inpainter out", "", "Each run was trained without the inpainter in the first column.", ""]
+        blocks += [
+            ("h2", "Leave one inpainter out"),
+            ("p", "Each run was trained without the inpainter in the first column."),
+        ]
         rows = [
             [r["left_out"], _fmt(r["auc_unseen"]), _fmt(r["recall_unseen"]), _fmt(r["auc_seen"]), _fmt(r["fpr"])]
             for r in loo
         ]
-        md += [_table(rows, ["left out", "auc_unseen", "recall_unseen", "auc_seen", "fpr"]), ""]
+        blocks.append(table_block(["left out", "auc_unseen", "recall_unseen", "auc_seen", "fpr"], rows))
     _plot_roc(results, out / "roc.png")
-    md += ["## ROC curves", "", "![ROC](roc.png)", "", "## Examples (image | mask | heatmap | overlay)", ""]
-    ex = _examples(results, out / "examples")
-    md += [f"**{cap}**\n\n![{cap}](examples/{name})\n" for cap, name in ex]
-    text = "\n".join(md) + "\n"
-    (out / "report.md").write_text(text)
-    (out / "report.html").write_text(_html(text, title))
+    blocks += [("h2", "ROC curves"), ("img", "roc.png", "ROC"), ("h2", "Examples (image | mask | heatmap | overlay)")]
+    for cap, name in _examples(results, out / "examples"):
+        blocks += [("p", f"**{cap}**"), ("img", f"examples/{name}", cap)]
+    (out / "report.md").write_text(render_markdown(blocks))
+    (out / "report.html").write_text(render_html(blocks, title))
     return out / "report.md"
-
-
-def _html(md: str, title: str) -> str:
-    """A small Markdown-to-HTML for the report's own subset (headings, tables, images, paragraphs)."""
-    body, table = [], []
-
-    def flush():
-        if table:
-            cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in table if not set(r) <= set("|-")]
-            body.append(
-                "<table>"
-                + "".join(
-                    "<tr>"
-                    + "".join(f"<{'th' if i == 0 else 'td'}>{html.escape(c)}</{'th' if i == 0 else 'td'}>" for c in row)
-                    + "</tr>"
-                    for i, row in enumerate(cells)
-                )
-                + "</table>"
-            )
-            table.clear()
-
-    for line in md.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        flush()
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{html.escape(line.lstrip('#').strip())}</h{level}>")
-        elif line.startswith("!["):
-            alt, src = line[2:].split("](", 1)
-            body.append(f'<p><img src="{html.escape(src.rstrip(")"))}" alt="{html.escape(alt)}"></p>')
-        elif line.strip():
-            body.append(f"<p>{html.escape(line.replace('**', '').replace('`', ''))}</p>")
-    flush()
-    style = (
-        "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}img{max-width:100%}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )

@@ -1,37 +1,40 @@
 """Training a detector (``inpaintkit forensics train --config configs/forensics/X.yaml``).
 
-One function, read top to bottom (nanoGPT-style): config -> data -> model -> optimiser -> loop (step, log,
-validate, checkpoint) -> export (``model.safetensors`` + ``detector.json`` with the calibrated threshold).
+A detector is a *task* of the shared training loop (``inpaintkit.train.loop``): this module brings the config
+groups, the data (augmented crops of an ``index.jsonl``, real and inpainted drawn equally often), the loss step and
+the validation (image ROC-AUC on the val split); the loop brings the LR schedule, EMA, TensorBoard, the console,
+checkpoints and the exact resume every ``inpaintkit train`` run has. When training ends the run is exported
+(``model.safetensors`` + ``detector.json`` with the calibrated threshold).
 
-Loss: BCE on the image logit + BCE and Dice on the pixel map (config keys = TensorBoard keys: ``loss_image``,
-``loss_map_bce``, ``loss_map_dice``). Augmentations the real world applies to images, so the detector survives
-them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at quality 30-100, flips.
+Loss: BCE on the image logit + BCE and Dice on the pixel map (config keys = TensorBoard keys: ``train/loss_image``,
+``train/loss_map_bce``, ``train/loss_map_dice``). Augmentations the real world applies to images, so the detector
+survives them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at quality 30-100, flips.
 
-Checkpoints, resume, EMA and the run-folder layout come from the shared training system
-(``inpaintkit.train.checkpoint`` / ``inpaintkit.train.ema``); the family name in the checkpoints is ``detector``.
+The run folder is the shared one (``inpaintkit.train.checkpoint``); the family name in the checkpoints is
+``detector``.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Literal
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from torch import nn
 from tqdm import tqdm
 
+from ..data.dataset import read_index
 from ..errors import InpaintKitError
 from ..io import read_image, read_mask
 from ..models.base import StrictConfig
-from .dataset import read_index
+from ..train.loop import Task, Validation, fit
 from .detector import Detector, DetectorConfig, ForgeryNet, save_detector_run
 
 FAMILY = "detector"
@@ -70,17 +73,29 @@ class LossConfig(StrictConfig):
 
 
 class OptimConfig(StrictConfig):
+    """AdamW (no weight decay on biases and norms) and the LR schedule of every training run (``lr_factor``)."""
+
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
+    schedule: Literal["constant", "cosine", "step"] = "cosine"
     warmup_steps: int = Field(100, ge=0)
-    #: cosine decay to ``lr * min_lr_ratio`` at ``train.steps``
+    #: ``cosine``: decay to ``lr * min_lr_ratio`` at ``train.steps``
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
+    #: ``step``: the LR is multiplied by ``gamma`` every ``step_size`` steps.
+    step_size: int = Field(1000, ge=1)
+    gamma: float = Field(0.5, gt=0)
     grad_clip: float = Field(5.0, ge=0)
 
 
 class TrainConfig(StrictConfig):
     steps: int = Field(2000, ge=1)
     seed: int = 0
+    #: ``auto`` takes CUDA, then MPS, then CPU (the default keeps detector training on the CPU).
+    device: str = "cpu"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    compile: bool = False
+    #: Micro-batches of ``data.batch_size`` per optimizer step.
+    grad_accum: int = Field(1, ge=1)
     threads: int = Field(0, ge=0)
     ema: float = Field(0.995, ge=0, lt=1)
     log_every: int = Field(25, ge=1)
@@ -113,32 +128,14 @@ class DetectorTrainConfig(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
 
 
-def load_train_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> DetectorTrainConfig:
-    """YAML file (or defaults) + dotted ``--set`` overrides -> validated config; errors name the key."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise InpaintKitError(f"{path}: no such config file")
-        try:
-            raw = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InpaintKitError(f"{path}: not valid YAML ({' '.join(str(e).split())[:200]})") from None
-    for key, value in (overrides or {}).items():
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise InpaintKitError(f"--set {key}: {part} is not a group")
-        node[parts[-1]] = value
-    try:
-        return DetectorTrainConfig(**raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise InpaintKitError(f"{path or 'config'}: {loc}: {msg}") from None
+def load_train_config(
+    path: str | Path | None, overrides: dict[str, Any] | list[str] | None = None
+) -> DetectorTrainConfig:
+    """YAML file (or defaults) + dotted ``--set`` overrides -> validated config: ``inpaintkit train``'s loader
+    (``load_grouped``), so the same key checks and one-line errors naming the key."""
+    from ..train.config import load_grouped
+
+    return load_grouped(DetectorTrainConfig, path, overrides)
 
 
 # -- data -------------------------------------------------------------------------------------------------------
@@ -181,11 +178,11 @@ def augment(
     return np.ascontiguousarray(rgb), np.ascontiguousarray(mask)
 
 
-def load_sample(root: Path, rec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB uint8, bool mask) of one index record; real samples get an empty mask."""
-    rgb = read_image(root / rec["path"]).rgb
+def load_sample(rec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB uint8, bool mask) of one ``read_index`` record; real samples get an empty mask."""
+    rgb = read_image(rec["path"]).rgb
     if rec.get("mask_path"):
-        return rgb, read_mask(root / rec["mask_path"], shape=rgb.shape[:2])
+        return rgb, read_mask(rec["mask_path"], shape=rgb.shape[:2])
     return rgb, np.zeros(rgb.shape[:2], bool)
 
 
@@ -230,12 +227,12 @@ def detector_losses(
 
 @torch.no_grad()
 def score_records(
-    det: Detector, root: Path, records: list[dict[str, Any]], transform=None, progress: bool = False
+    det: Detector, records: list[dict[str, Any]], transform=None, progress: bool = False
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Image scores and heatmaps of ``records`` (optionally after ``transform(rgb, mask) -> (rgb, mask)``)."""
     scores, heats = [], []
     for rec in tqdm(records, desc="score", disable=not progress, file=sys.stderr, leave=False):
-        rgb, mask = load_sample(root, rec)
+        rgb, mask = load_sample(rec)
         if transform is not None:
             rgb, mask = transform(rgb, mask)
         res = det.detect(rgb)
@@ -251,150 +248,117 @@ def calibrate_threshold(real_scores: np.ndarray, target_fpr: float) -> float:
     return float(max(0.5, np.quantile(real_scores, 1.0 - target_fpr)))
 
 
-# -- the loop ---------------------------------------------------------------------------------------------------
+# -- the task -------------------------------------------------------------------------------------------------
+
+
+class DetectorTask(Task):
+    """A detector on the shared loop: batches of augmented crops, the detector losses, validation by image ROC-AUC
+    (the selection score; an equal AUC moves ``best`` to the later checkpoint) and accuracy of the EMA weights."""
+
+    name = FAMILY
+    tags = {
+        "loss_g": "train/",
+        "loss_d": "train/d_",
+        "lr_g": "train/lr",
+        "lr_d": "train/lr_d",
+        "speed": "train/img_per_s",
+    }
+    ties_go_to_later = True
+    lr_keys = "optim.lr"
+
+    def __init__(self, cfg: DetectorTrainConfig, device: torch.device, distributed: bool):
+        if distributed:
+            raise InpaintKitError("forensics train runs in one process; start it without torchrun")
+        self.cfg, self.device = cfg, device
+        self.batch_size = cfg.data.batch_size
+        records = read_index(cfg.data.index)
+        self.train_recs = select(records, "train", cfg.data.exclude_inpainters)
+        self.val_recs = spread(select(records, "val", cfg.data.exclude_inpainters), cfg.data.val_count)
+        if not self.train_recs:
+            raise InpaintKitError(f"{cfg.data.index}: no training samples (split 'train', minus excluded inpainters)")
+        labels = np.array([r["label"] for r in self.train_recs])
+        weights = np.ones(len(self.train_recs))
+        if cfg.data.balance and 0 < labels.sum() < len(labels):
+            weights = np.where(labels == 1, 0.5 / labels.sum(), 0.5 / (len(labels) - labels.sum()))
+        self.weights = weights / weights.sum()
+        self.generator = ForgeryNet(cfg.model).to(device).train()
+        self.discriminators = nn.ModuleDict()
+        # every batch and augmentation draws from this generator; its state is saved with each checkpoint
+        self.rng = np.random.default_rng(cfg.train.seed)
+
+    def optimizers(self) -> tuple[torch.optim.Optimizer, None]:
+        decay, no_decay = [], []
+        for _name, p in self.generator.named_parameters():
+            (no_decay if p.ndim <= 1 else decay).append(p)
+        o = self.cfg.optim
+        groups = [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=o.lr), None
+
+    def batches(self, start: int) -> Iterator[dict[str, torch.Tensor]]:
+        d = self.cfg.data
+        while True:
+            idx = self.rng.choice(len(self.train_recs), size=d.batch_size, p=self.weights)
+            pairs = [augment(*load_sample(self.train_recs[i]), self.cfg.augment, d.crop, self.rng) for i in idx]
+            x, m = to_batch(pairs)  # (N, 3, crop, crop), (N, 1, crop, crop)
+            y = (m.flatten(1).mean(1) >= max(d.min_hole_ratio, 1e-9)).float()  # the crop may miss the hole
+            yield {"image": x.to(self.device), "mask": m.to(self.device), "label": y.to(self.device)}
+
+    def generator_step(self, batch: dict[str, torch.Tensor], it: int) -> tuple[dict[str, torch.Tensor], None]:
+        return detector_losses(self.generator, batch["image"], batch["mask"], batch["label"], self.cfg.losses), None
+
+    def validate(self, module: nn.Module, step: int) -> Validation:
+        from sklearn.metrics import roc_auc_score
+
+        metrics: dict[str, float] = {}
+        score = -math.inf  # nothing to validate on: every validation counts as the best (the latest weights)
+        if self.val_recs:
+            scores, _ = score_records(Detector(module.eval(), 0.5), self.val_recs)
+            y = np.array([r["label"] for r in self.val_recs])
+            auc = float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else float("nan")
+            metrics = {
+                "val_auc": auc,
+                "val_acc": float(((scores >= 0.5) == y).mean()),
+                "threshold": calibrate_threshold(scores[y == 0], self.cfg.train.target_fpr),
+            }
+            score = auc
+        self.generator.train()
+        return Validation(
+            score=score,
+            metrics=metrics,
+            record={k: round(v, 5) for k, v in metrics.items()},
+            scalars={f"val/{k}": v for k, v in metrics.items()},
+            message=", ".join(f"{k} {v:.4f}" for k, v in metrics.items()) or "no validation samples",
+            postfix={"val_auc": f"{metrics['val_auc']:.3f}"} if metrics else {},
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"data_rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "data_rng" in state:
+            self.rng.bit_generator.state = state["data_rng"]
+        else:  # a checkpoint of the loop detectors had before the shared one: fresh, still seeded, batches
+            self.rng = np.random.default_rng([self.cfg.train.seed, int(state["step"])])
+            torch.manual_seed(self.cfg.train.seed + int(state["step"]))
+
+    def upgrade_state(self, state: dict[str, Any]) -> dict[str, Any]:
+        """``state.pt`` of a detector run checkpointed before the shared loop: ``optimizer`` / ``best_auc``."""
+        if "optimizer" in state and "opt_g" not in state:
+            state = {**state, "opt_g": state["optimizer"], "best_score": state.get("best_auc", -math.inf)}
+        return state
 
 
 def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
-    """Train (or resume) the run in ``cfg.run.dir``; returns the run folder with the exported detector."""
-    from sklearn.metrics import roc_auc_score
-
-    from ..train.checkpoint import CONFIG, GENERATOR, checkpoint_dir, load_state, load_weights, save_checkpoint
-    from ..train.ema import EMA
-
+    """Train the run in ``cfg.run.dir`` on the shared loop — with ``resume`` (the CLI's default), continue it from
+    its ``last`` checkpoint when it has one — then export it; returns the run folder."""
     run = Path(cfg.run.dir)
-    if (run / CONFIG).is_file() and not resume:
-        raise InpaintKitError(f"{run}: already holds a run; pass --resume to continue it or choose another run.dir")
-    run.mkdir(parents=True, exist_ok=True)
-    (run / CONFIG).write_text(cfg.to_yaml())
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    torch.manual_seed(cfg.train.seed)
-
-    # data: (N, 3, crop, crop) batches of augmented samples; balanced real/inpainted draws
-    root, records = read_index(cfg.data.index)
-    train_recs = select(records, "train", cfg.data.exclude_inpainters)
-    val_recs = spread(select(records, "val", cfg.data.exclude_inpainters), cfg.data.val_count)
-    if not train_recs:
-        raise InpaintKitError(f"{cfg.data.index}: no training samples (split 'train', minus excluded inpainters)")
-    labels = np.array([r["label"] for r in train_recs])
-    weights = np.ones(len(train_recs))
-    if cfg.data.balance and 0 < labels.sum() < len(labels):
-        weights = np.where(labels == 1, 0.5 / labels.sum(), 0.5 / (len(labels) - labels.sum()))
-    weights /= weights.sum()
-
-    net = ForgeryNet(cfg.model)
-    ema = EMA(net, cfg.train.ema) if cfg.train.ema > 0 else None
-    decay, no_decay = [], []
-    for _name, p in net.named_parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.optim.lr,
+    res = fit(
+        cfg,
+        lambda device, dist, resume: DetectorTask(cfg, device, dist.enabled),
+        resume=resume and (run / "last").exists(),
+        resume_how="--resume (the default of `inpaintkit forensics train`)",
     )
-
-    def lr_at(step: int) -> float:
-        if step < cfg.optim.warmup_steps:
-            return cfg.optim.lr * (step + 1) / cfg.optim.warmup_steps
-        t = (step - cfg.optim.warmup_steps) / max(1, cfg.train.steps - cfg.optim.warmup_steps)
-        lo = cfg.optim.lr * cfg.optim.min_lr_ratio
-        return lo + 0.5 * (cfg.optim.lr - lo) * (1 + math.cos(math.pi * min(1.0, t)))
-
-    step, best_auc = 0, -1.0
-    rng = np.random.default_rng(cfg.train.seed)
-    if resume and (run / "last").exists():
-        ck = checkpoint_dir(run, "last")
-        load_weights(net, ck / GENERATOR, "detector")
-        state = load_state(ck)
-        opt.load_state_dict(state["optimizer"])
-        step, best_auc = int(state["step"]), float(state.get("best_auc", -1.0))
-        if ema is not None and "ema" in state:
-            load_weights(ema.module, ck / "generator_ema.safetensors", "detector EMA")
-            ema.load_state_dict(state["ema"])
-        rng = np.random.default_rng([cfg.train.seed, step])  # a resumed run draws fresh, still seeded, batches
-        torch.manual_seed(cfg.train.seed + step)
-
-    writer = None
-    if cfg.run.tensorboard:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(run))
-
-    def validate() -> dict[str, float]:
-        model = ema.module if ema is not None else net
-        det = Detector(model.eval(), 0.5)
-        scores, _ = score_records(det, root, val_recs)
-        y = np.array([r["label"] for r in val_recs])
-        out = {
-            "val_auc": float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else float("nan"),
-            "val_acc": float(((scores >= 0.5) == y).mean()),
-        }
-        net.train()
-        return {**out, "threshold": calibrate_threshold(scores[y == 0], cfg.train.target_fpr)}
-
-    def checkpoint(metrics: dict[str, float] | None = None, best: bool = False) -> None:
-        state = {"optimizer": opt.state_dict(), "step": step, "best_auc": best_auc}
-        if ema is not None:
-            state["ema"] = ema.state_dict()
-        save_checkpoint(
-            run,
-            step,
-            family=FAMILY,
-            generator=net,
-            discriminators=nn.ModuleDict(),
-            ema=ema.module if ema is not None else None,
-            state=state,
-            metrics=metrics,
-            best=best,
-        )
-
-    net.train()
-    bar = tqdm(
-        total=cfg.train.steps, initial=step, desc=f"train {run.name}", disable=not cfg.run.progress, file=sys.stderr
-    )
-    t0, seen = time.perf_counter(), 0
-    while step < cfg.train.steps:
-        idx = rng.choice(len(train_recs), size=cfg.data.batch_size, p=weights)
-        pairs = [augment(*load_sample(root, train_recs[i]), cfg.augment, cfg.data.crop, rng) for i in idx]
-        x, m = to_batch(pairs)  # (N, 3, crop, crop), (N, 1, crop, crop)
-        y = (m.flatten(1).mean(1) >= max(cfg.data.min_hole_ratio, 1e-9)).float()  # the crop may miss the hole
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step)
-        losses = detector_losses(net, x, m, y, cfg.losses)
-        loss = sum(losses.values())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.optim.grad_clip:
-            nn.utils.clip_grad_norm_(net.parameters(), cfg.optim.grad_clip)
-        opt.step()
-        if ema is not None:
-            ema.update(net)
-        step += 1
-        seen += len(idx)
-        bar.update(1)
-        if step % cfg.train.log_every == 0:
-            logs = {k: float(v.detach()) for k, v in losses.items()}
-            logs["lr"] = lr_at(step)
-            logs["img_per_s"] = seen / (time.perf_counter() - t0)
-            bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items() if k.startswith("loss")})
-            if writer is not None:
-                for k, v in logs.items():
-                    writer.add_scalar(f"train/{k}", v, step)
-        if step % cfg.train.val_every == 0 or step == cfg.train.steps:
-            metrics = validate() if val_recs else {}
-            if writer is not None:
-                for k, v in metrics.items():
-                    writer.add_scalar(f"val/{k}", v, step)
-            auc = metrics.get("val_auc", -1.0)
-            is_best = not math.isnan(auc) and auc >= best_auc
-            best_auc = max(best_auc, auc) if not math.isnan(auc) else best_auc
-            tqdm.write(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()), file=sys.stderr)
-            checkpoint(metrics, best=is_best)
-        elif step % cfg.train.ckpt_every == 0:
-            checkpoint()
-    bar.close()
-    if writer is not None:
-        writer.close()
-    return export_run(run, cfg)
+    return export_run(run, cfg) if res.main else run
 
 
 def export_run(run: str | Path, cfg: DetectorTrainConfig | None = None, which: str = "best") -> Path:
@@ -407,11 +371,11 @@ def export_run(run: str | Path, cfg: DetectorTrainConfig | None = None, which: s
     ck = checkpoint_dir(run, which if (run / which).exists() else "last")
     net = ForgeryNet(cfg.model)
     load_weights(net, ck / GENERATOR_EMA if (ck / GENERATOR_EMA).is_file() else ck / GENERATOR, "detector")
-    root, records = read_index(cfg.data.index)
+    records = read_index(cfg.data.index)
     val_real = [r for r in records if r["split"] == "val" and r["label"] == 0]  # every real validation image
     threshold = 0.5
     if val_real:
-        scores, _ = score_records(Detector(net.eval(), 0.5), root, val_real)
+        scores, _ = score_records(Detector(net.eval(), 0.5), val_real)
         threshold = calibrate_threshold(scores, cfg.train.target_fpr)
     save_detector_run(
         run,

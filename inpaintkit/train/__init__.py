@@ -1,4 +1,5 @@
-"""The training system: configs in groups (``config``), the loop (``trainer.train``), checkpoints and run folders
+"""The training system: configs in groups (``config``), the one loop (``loop.fit``) with its inpainting task
+(``trainer.train``; detectors are a task of it too, ``forensics/train.py``), checkpoints and run folders
 (``checkpoint``), EMA and multi-process helpers. ``inpaintkit train --config configs/<model>.yaml``.
 """
 

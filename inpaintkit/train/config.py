@@ -7,12 +7,15 @@ and ``run``. ``model.name`` picks the registered family; the family's own pydant
 
 The resolved config (defaults filled in, overrides applied) is written to the run folder as ``config.yaml``, so a
 run reloads from its folder alone.
+
+Detector configs (``inpaintkit forensics train``, ``forensics/train.py``) have other, fixed groups; they load through
+``load_grouped`` with the same reading, overrides, checks and error lines.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -21,6 +24,7 @@ from ..errors import InpaintKitError
 from ..models.base import MODELS, StrictConfig
 
 GROUPS = ("data", "masks", "model", "discriminator", "losses", "optim", "train", "run")
+C = TypeVar("C", bound=BaseModel)
 
 
 class DataConfig(StrictConfig):
@@ -180,12 +184,24 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _check_key(key: str, classes: dict[str, type[BaseModel]]) -> None:
+def cli_overrides(set_: list[str] | None, extra: list[str] | None = None) -> dict[str, Any]:
+    """The ``--set`` overrides of a training command: ``--set a=1 b=2`` works like ``--set a=1 --set b=2`` (the
+    extra ``KEY=VALUE`` words after ``--set`` belong to it); any other stray word is an error."""
+    extra = list(extra or [])
+    stray = [a for a in extra if "=" not in a or a.startswith("-")]
+    if stray:
+        raise InpaintKitError(f"unexpected argument(s) {' '.join(stray)}; overrides go after --set as KEY=VALUE")
+    if extra and not set_:
+        raise InpaintKitError(f"unexpected argument(s) {' '.join(extra)}; put overrides after --set")
+    return parse_overrides([*(set_ or []), *extra])
+
+
+def _check_key(key: str, classes: dict[str, type[BaseModel]], groups: tuple[str, ...] = GROUPS) -> None:
     """An override key must name a field: every dotted part down to a non-config value must exist."""
     parts = key.split(".")
-    if parts[0] not in GROUPS:
-        raise InpaintKitError(f"--set {key}: unknown group {parts[0]!r}; choose from: {', '.join(GROUPS)}")
-    if parts == ["model", "name"]:
+    if parts[0] not in groups:
+        raise InpaintKitError(f"--set {key}: unknown group {parts[0]!r}; choose from: {', '.join(groups)}")
+    if parts == ["model", "name"] and groups == GROUPS:  # picks the family, checked when the config resolves
         return
     cls: Any = classes[parts[0]]
     for i, p in enumerate(parts[1:], start=1):
@@ -203,14 +219,21 @@ def _check_key(key: str, classes: dict[str, type[BaseModel]]) -> None:
             return
 
 
-def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Set dotted keys in a raw (YAML) config dict. Keys are checked against the family's config classes."""
+def apply_overrides(
+    raw: dict[str, Any], overrides: dict[str, Any], classes: dict[str, type[BaseModel]] | None = None
+) -> dict[str, Any]:
+    """Set dotted keys in a raw (YAML) config dict. Keys are checked against ``classes`` (group -> config class;
+    default: the inpainting groups of the family that ``model.name`` names)."""
     out = {g: dict(v) if isinstance(v, dict) else v for g, v in raw.items()}
-    family = overrides.get("model.name", (out.get("model") or {}).get("name"))
-    classes = _group_classes(family) if family in MODELS else _FIXED
+    groups = GROUPS
+    if classes is None:
+        family = overrides.get("model.name", (out.get("model") or {}).get("name"))
+        classes = _group_classes(family) if family in MODELS else None
+    else:
+        groups = tuple(classes)
     for key, value in overrides.items():
-        if family in MODELS:
-            _check_key(key, classes)
+        if classes is not None:
+            _check_key(key, classes, groups)
         parts = key.split(".")
         node = out
         for p in parts[:-1]:
@@ -225,16 +248,30 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
     return out
 
 
-def resolve_config(raw: dict[str, Any], where: str = "config") -> Config:
-    """Validate a raw config dict into a ``Config``; any problem is one ``InpaintKitError`` line."""
+def _check_groups(raw: Any, groups: tuple[str, ...], where: str) -> None:
+    """A raw config is a mapping of known groups, each a mapping (or empty)."""
     if not isinstance(raw, dict):
-        raise InpaintKitError(f"{where}: expected a mapping of groups ({', '.join(GROUPS)})")
-    unknown = sorted(set(raw) - set(GROUPS))
+        raise InpaintKitError(f"{where}: expected a mapping of groups ({', '.join(groups)})")
+    unknown = sorted(set(raw) - set(groups))
     if unknown:
-        raise InpaintKitError(f"{where}: unknown group(s) {', '.join(unknown)}; choose from: {', '.join(GROUPS)}")
+        raise InpaintKitError(f"{where}: unknown group(s) {', '.join(unknown)}; choose from: {', '.join(groups)}")
     for g, v in raw.items():
         if v is not None and not isinstance(v, dict):
             raise InpaintKitError(f"{where}: group {g!r} must be a mapping, got {type(v).__name__}")
+
+
+def _validate_group(cls: type[BaseModel], data: dict[str, Any], where: str, group: str) -> BaseModel:
+    try:
+        return cls(**data)
+    except ValidationError as e:
+        raise InpaintKitError(_one_line(e, f"{where}: {group}")) from None
+    except TypeError as e:
+        raise InpaintKitError(f"{where}: {group}: {e}") from None
+
+
+def resolve_config(raw: dict[str, Any], where: str = "config") -> Config:
+    """Validate a raw config dict into a ``Config``; any problem is one ``InpaintKitError`` line."""
+    _check_groups(raw, GROUPS, where)
     model = dict(raw.get("model") or {})
     family = model.pop("name", None)
     if not family:
@@ -242,15 +279,9 @@ def resolve_config(raw: dict[str, Any], where: str = "config") -> Config:
     if family not in MODELS:
         raise InpaintKitError(f"{where}: unknown model.name {family!r}; choose from: {', '.join(MODELS.names())}")
     classes = _group_classes(family)
-    groups: dict[str, Any] = {}
-    for g in GROUPS:
-        data = model if g == "model" else dict(raw.get(g) or {})
-        try:
-            groups[g] = classes[g](**data)
-        except ValidationError as e:
-            raise InpaintKitError(_one_line(e, f"{where}: {g}")) from None
-        except TypeError as e:
-            raise InpaintKitError(f"{where}: {g}: {e}") from None
+    groups = {
+        g: _validate_group(classes[g], model if g == "model" else dict(raw.get(g) or {}), where, g) for g in GROUPS
+    }
     cfg = Config(family=family, **groups)
     if cfg.data.min_scale > cfg.data.max_scale:
         raise InpaintKitError(
@@ -286,6 +317,24 @@ def load_config(
 def load_run_config(path: str | Path) -> Config:
     """The resolved config of a run folder (``config.yaml``)."""
     return load_config(path)
+
+
+def load_grouped(
+    schema: type[C],
+    path: str | Path | None = None,
+    overrides: dict[str, Any] | list[str] | None = None,
+    base: dict[str, Any] | None = None,
+) -> C:
+    """``load_config`` for a config whose groups are fixed classes (``schema``'s fields, e.g. a detector's): the
+    same YAML reading, ``--set`` overrides checked key by key, and one-line errors naming the key."""
+    classes = {g: f.annotation for g, f in schema.model_fields.items()}
+    raw = read_yaml(path) if path is not None else dict(base or {})
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    raw = apply_overrides(raw, overrides or {}, classes)
+    where = str(path) if path is not None else "config"
+    _check_groups(raw, tuple(classes), where)
+    return schema(**{g: _validate_group(cls, dict(raw.get(g) or {}), where, g) for g, cls in classes.items()})
 
 
 def tiny_config(family: str, **groups: dict[str, Any]) -> dict[str, Any]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from inpaintkit.data.dataset import read_index
 from inpaintkit.errors import InpaintKitError
-from inpaintkit.forensics.dataset import DatasetSpec, make_dataset, read_index, split_for
+from inpaintkit.forensics.dataset import DatasetSpec, make_dataset, split_for
 
 
 def _digest(folder) -> dict[str, str]:
@@ -23,14 +25,18 @@ def _digest(folder) -> dict[str, str]:
 
 
 def test_index_fields_counts_and_masks(tiny_dataset, tiny_spec):
-    root, recs = read_index(tiny_dataset)
+    recs = read_index(tiny_dataset)
     assert len(recs) == 5 * tiny_spec.crops_per_image * (1 + tiny_spec.per_image)
+    # the file keeps paths relative to its folder (relocatable); the one read_index resolves them
+    stored = [json.loads(line) for line in (tiny_dataset / "index.jsonl").read_text().splitlines()]
+    assert all(r["path"].startswith("images/") for r in stored)
+    assert [str(tiny_dataset / r["path"]) for r in stored] == [r["path"] for r in recs]
     for r in recs:
         assert set(r) >= {"path", "label", "inpainter", "mask_path", "source_id", "split"}
-        assert (root / r["path"]).is_file()
+        assert Path(r["path"]).is_file()
         if r["label"] == 1:
             assert r["inpainter"] in ("telea", "ns")
-            mask = np.asarray(Image.open(root / r["mask_path"])) > 127
+            mask = np.asarray(Image.open(r["mask_path"])) > 127
             assert mask.shape == (64, 64) and mask.any()
             assert abs(mask.mean() - r["hole_ratio"]) < 1e-4
         else:
@@ -41,14 +47,14 @@ def test_index_fields_counts_and_masks(tiny_dataset, tiny_spec):
 
 
 def test_inpainted_sample_differs_from_real_only_in_the_hole(tiny_dataset):
-    root, recs = read_index(tiny_dataset)
+    recs = read_index(tiny_dataset)
     real = {(r["source_id"], r["crop"]): r for r in recs if r["label"] == 0}
     checked = 0
     for r in recs:
         if r["label"] == 1:
-            a = np.asarray(Image.open(root / real[(r["source_id"], r["crop"])]["path"]))
-            b = np.asarray(Image.open(root / r["path"]))
-            mask = np.asarray(Image.open(root / r["mask_path"])) > 127
+            a = np.asarray(Image.open(real[(r["source_id"], r["crop"])]["path"]))
+            b = np.asarray(Image.open(r["path"]))
+            mask = np.asarray(Image.open(r["mask_path"])) > 127
             assert np.array_equal(a[~mask], b[~mask])  # PNG: lossless, same crop, same resize
             assert not np.array_equal(a[mask], b[mask])
             checked += 1
@@ -60,10 +66,10 @@ def test_a_classifier_cannot_separate_classes_by_size_format_or_metadata(tiny_da
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import cross_val_predict
 
-    root, recs = read_index(tiny_dataset)
+    recs = read_index(tiny_dataset)
     feats, y = [], []
     for r in recs:
-        p = root / r["path"]
+        p = Path(r["path"])
         with Image.open(p) as im:
             feats.append(
                 [
@@ -87,7 +93,7 @@ def test_a_classifier_cannot_separate_classes_by_size_format_or_metadata(tiny_da
 
 
 def test_splits_are_by_source_with_held_out_sources_in_test(tiny_dataset, tiny_spec):
-    _, recs = read_index(tiny_dataset)
+    recs = read_index(tiny_dataset)
     by_source: dict[str, set[str]] = {}
     for r in recs:
         by_source.setdefault(r["source_id"], set()).add(r["split"])
@@ -104,7 +110,7 @@ def test_deterministic_for_any_jobs_and_resumable(source_dir, tiny_spec, tiny_da
     assert (out / "index.jsonl").read_text() == (tiny_dataset / "index.jsonl").read_text()
     assert _digest(out) == _digest(tiny_dataset)
     # interrupt: drop one source's record and files, resume, and get the same dataset back
-    _, recs = read_index(out)
+    recs = read_index(out)
     victim = recs[0]["source_id"]
     (out / "records" / f"{victim}.json").unlink()
     for r in recs:
@@ -135,8 +141,8 @@ def test_jpeg_format_applies_to_both_classes(source_dir, tmp_path):
         test_frac=0.0,
         val_frac=0.0,
     )
-    root, recs = read_index(make_dataset([source_dir], tmp_path / "j", spec, progress=False))
-    formats = {(r["label"], Image.open(root / r["path"]).format) for r in recs}
+    recs = read_index(make_dataset([source_dir], tmp_path / "j", spec, progress=False))
+    formats = {(r["label"], Image.open(r["path"]).format) for r in recs}
     assert formats == {(0, "JPEG"), (1, "JPEG")}
 
 
@@ -191,12 +197,12 @@ def test_scale_flag_parsing_and_checks(source_dir, tmp_path):
     spec = DatasetSpec(
         inpainters=["telea"], masks=["boxes"], per_image=1, size=48, scale=[1.0, 1.0], test_frac=0.0, val_frac=0.0
     )
-    root, recs = read_index(make_dataset([source_dir], tmp_path / "n", spec, progress=False))
+    recs = read_index(make_dataset([source_dir], tmp_path / "n", spec, progress=False))
     real = {(r["source_id"], r["crop"]): r for r in recs if r["label"] == 0}
     for r in (r for r in recs if r["label"] == 1):
-        a = np.asarray(Image.open(root / real[(r["source_id"], r["crop"])]["path"]))
-        b = np.asarray(Image.open(root / r["path"]))
-        mask = np.asarray(Image.open(root / r["mask_path"])) > 127
+        a = np.asarray(Image.open(real[(r["source_id"], r["crop"])]["path"]))
+        b = np.asarray(Image.open(r["path"]))
+        mask = np.asarray(Image.open(r["mask_path"])) > 127
         assert a.shape == b.shape == (48, 48, 3) and np.array_equal(a[~mask], b[~mask])
 
 

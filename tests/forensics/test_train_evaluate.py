@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,22 +17,131 @@ from inpaintkit.forensics.report import write_report
 from inpaintkit.forensics.train import AugmentConfig, augment, dice_loss, load_train_config, train_detector
 
 
-def test_run_folder_and_resume(tiny_run):
+def test_run_folder_and_resume(tiny_run, tmp_path):
     meta = json.loads((tiny_run / "detector.json").read_text())
     assert meta["model"]["width"] == 0.25 and 0.5 <= meta["threshold"] <= 1.0
     assert (tiny_run / "config.yaml").is_file() and (tiny_run / "last").exists()
-    cfg = load_train_config(tiny_run / "config.yaml", {"train.steps": 4})
+    # the shared loop's run folder: metrics.jsonl per validation, meta.json tagged "detector"
+    lines = [json.loads(x) for x in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [3] and set(lines[0]) == {"step", "val_auc", "val_acc", "threshold"}
+    assert json.loads((tiny_run / "last" / "meta.json").read_text())["family"] == "detector"
+    run = tmp_path / "copy"  # resume a copy: the session's tiny_run stays at 3 steps for the other tests
+    shutil.copytree(tiny_run, run, symlinks=True)
+    # a run checkpointed by the loop detectors had before the shared one: its state.pt in that format still resumes
+    state = torch.load(run / "last" / "state.pt", weights_only=True)
+    legacy = {"optimizer": state["opt_g"], "step": 3, "best_auc": state["best_score"], "ema": state["ema"]}
+    torch.save(legacy, run / "last" / "state.pt")
+    cfg = load_train_config(run / "config.yaml", {"train.steps": 4, "run.dir": str(run)})
     train_detector(cfg)  # resumes from step 3
-    assert (tiny_run / "last").resolve().name == "step_0000004"
-    det = load_detector(str(tiny_run))
+    assert (run / "last").resolve().name == "step_0000004"
+    det = load_detector(str(run))
     assert det.detect(np.zeros((64, 64, 3), np.uint8)).heatmap.shape == (64, 64)
+    # the shared resume rule: a finished run says how to train longer; --no-resume refuses to overwrite it
+    with pytest.raises(InpaintKitError, match="already trained 4 steps .* --set train.steps=N"):
+        train_detector(cfg)
+    with pytest.raises(InpaintKitError, match="already holds a run"):
+        train_detector(cfg, resume=False)
+
+
+def _tiny_detector(dataset, run, **over):
+    return load_train_config(
+        None,
+        {
+            "data.index": str(dataset),
+            "data.crop": 32,
+            "data.batch_size": 3,
+            "data.val_count": 4,
+            "model.width": 0.25,
+            "model.decoder_channels": 8,
+            "model.tile": 64,
+            "optim.warmup_steps": 2,
+            "train.steps": 6,
+            "train.val_every": 3,
+            "train.ckpt_every": 3,
+            "train.log_every": 1,
+            "train.threads": 1,
+            "run.dir": str(run),
+            "run.progress": False,
+            **over,
+        },
+    )
+
+
+def _run_tensors(run) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    last = run / "last"
+    return {
+        f"{f}:{k}": v for f in ("generator", "generator_ema") for k, v in load_file(last / f"{f}.safetensors").items()
+    }
+
+
+def test_detector_resume_is_exact(tiny_dataset, tmp_path):
+    """The inpainting side's rule for detectors: 6 steps straight == 3 steps, stop, resume for 3 more: bit-identical
+    weights, EMA, optimizer state, sampler state and exported detector."""
+    from inpaintkit.train import checkpoint as ck
+
+    train_detector(_tiny_detector(tiny_dataset, tmp_path / "a"))
+    train_detector(_tiny_detector(tiny_dataset, tmp_path / "b", **{"train.steps": 3}))
+    assert (tmp_path / "b" / "last").resolve().name == "step_0000003"
+    train_detector(_tiny_detector(tiny_dataset, tmp_path / "b"))  # --resume, the CLI default
+
+    a, b = _run_tensors(tmp_path / "a"), _run_tensors(tmp_path / "b")
+    assert a.keys() == b.keys() and len(a) > 10
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"resumed detector run differs in {different[:5]}"
+    sa, sb = ck.load_state(tmp_path / "a" / "last"), ck.load_state(tmp_path / "b" / "last")
+    assert sa["step"] == sb["step"] == 6 and sa["data_rng"] == sb["data_rng"] and sa["best_score"] == sb["best_score"]
+    for k, v in sa["opt_g"]["state"].items():
+        assert torch.equal(v["exp_avg"], sb["opt_g"]["state"][k]["exp_avg"])
+    assert torch.equal(sa["rng"][0]["torch"], sb["rng"][0]["torch"])
+    ma, mb = (json.loads((tmp_path / r / "detector.json").read_text()) for r in "ab")
+    assert ma == mb
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+    # the shared TensorBoard logging, under the detector's own tags
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "a"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss_image", "train/loss_map_bce", "train/loss_map_dice", "train/lr", "val/val_auc"} <= tags
+    from inpaintkit.train.loop import lr_factor
+
+    cfg = _tiny_detector(tiny_dataset, tmp_path / "a")
+    lrs = [e.value for e in acc.Scalars("train/lr")]  # step i's LR: warmup over 2 steps, then the cosine
+    assert lrs == pytest.approx([1e-3 * lr_factor(i, cfg) for i in range(6)]) and lrs[0] == pytest.approx(0.5e-3)
+
+
+def test_detector_schedule_is_the_shared_one():
+    from inpaintkit.train.loop import lr_factor
+
+    cfg = load_train_config(None, {"train.steps": 100, "optim.warmup_steps": 10, "optim.min_lr_ratio": 0.1})
+    assert cfg.optim.schedule == "cosine"
+    assert [lr_factor(s, cfg) for s in (0, 9, 10, 100)] == pytest.approx([0.1, 1.0, 1.0, 0.1])
+    cfg = load_train_config(None, ["optim.schedule=step", "optim.step_size=5", "optim.warmup_steps=0"])
+    assert [lr_factor(s, cfg) for s in (0, 4, 5, 10)] == [1.0, 1.0, 0.5, 0.25]
 
 
 def test_config_errors_name_the_key(tmp_path):
-    with pytest.raises(InpaintKitError, match="model.backbone"):
+    """The shared loader's checks and one-line errors (as `inpaintkit train`'s)."""
+    with pytest.raises(InpaintKitError, match=r"config: model: backbone: .*'vgg'"):
         load_train_config(None, {"model.backbone": "vgg"})
-    with pytest.raises(InpaintKitError, match="train.stepz: unknown key"):
+    with pytest.raises(InpaintKitError, match=r"--set train.stepz: unknown key 'stepz' in train; valid keys: steps"):
         load_train_config(None, {"train.stepz": 3})
+    with pytest.raises(InpaintKitError, match="unknown group 'masks'"):
+        load_train_config(None, ["masks.mix=[]"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trian: {steps: 3}\n")
+    with pytest.raises(InpaintKitError, match=r"bad.yaml: unknown group\(s\) trian"):
+        load_train_config(bad)
+    bad.write_text("train: [unclosed")
+    with pytest.raises(InpaintKitError, match="not valid YAML"):
+        load_train_config(bad)
+    # every shipped detector config loads
+    configs = Path(__file__).resolve().parents[2] / "configs" / "forensics"
+    for p in sorted(configs.glob("*.yaml")):
+        cfg = load_train_config(p, ["data.index=/x", "run.dir=/tmp/r"])
+        assert (cfg.data.index, cfg.run.dir) == ("/x", "/tmp/r")
 
 
 def test_augment_keeps_mask_aligned():
@@ -77,7 +188,13 @@ def test_evaluate_report_and_leave_one_out(tiny_dataset, tiny_run, tmp_path):
     assert "| telea |" in text and "jpeg75" in text and "| ns |" in text and "Leave one inpainter out" in text
     assert (tmp_path / "rep" / "roc.png").stat().st_size > 1000
     assert len(list((tmp_path / "rep" / "examples").glob("*.png"))) >= 3
-    assert "<table>" in (tmp_path / "rep" / "report.html").read_text()
+    html = (tmp_path / "rep" / "report.html").read_text()
+    # the shared renderer: the same page, tables and inline marks as `inpaintkit evaluate`'s report
+    from inpaintkit.reports import _CSS
+
+    assert f"<style>{_CSS}</style>" in html and "<thead><tr><th>inpainter</th><th>roc_auc</th>" in html
+    assert "<td>telea</td>" in html and "<code>test</code>" in html and "<figure><img src='roc.png'" in html
+    assert "|---|--:|" in text and "Split `test`" in text
 
 
 def test_cli_make_dataset_and_evaluate(cli, source_dir, tiny_run, tmp_path):
@@ -132,3 +249,21 @@ def test_cli_make_dataset_and_evaluate(cli, source_dir, tiny_run, tmp_path):
         tmp_path / "r2",
     )
     assert code == 2 and "unknown condition" in err
+
+
+def test_cli_train_takes_set_like_inpaintkit_train(cli, tiny_dataset, tmp_path):
+    run = tmp_path / "run"
+    args = [f"data.index={tiny_dataset}", "data.crop=32", "data.batch_size=2", "data.val_count=4", "model.width=0.25"]
+    args += ["model.decoder_channels=8", "train.steps=2", "train.val_every=2", "train.threads=1", f"run.dir={run}"]
+    code, out, err = cli("forensics", "train", "--set", *args, "run.progress=false", "run.tensorboard=false")
+    assert code == 0, err
+    assert f"trained {run} (threshold" in out and (run / "model.safetensors").is_file()
+    code, _, err = cli("forensics", "train", "--set", *args, "train.steps=3")  # resumes (the default)
+    assert code == 0, err
+    assert (run / "last").resolve().name == "step_0000003"
+    code, _, err = cli("forensics", "train", "--no-resume", "--set", *args)
+    assert code == 2 and "already holds a run" in err
+    code, _, err = cli("forensics", "train", "--set", "train.stepz=3")
+    assert code == 2 and err.startswith("error: --set train.stepz: unknown key 'stepz'")
+    code, _, err = cli("forensics", "train", "train.steps=3")
+    assert code == 2 and "put overrides after --set" in err
