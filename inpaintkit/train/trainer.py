@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from ..data.dataset import StepSampler, TrainCrops, load_records, validation_set
 from ..errors import InpaintKitError
+from ..evaluate.metrics import psnr_batch
 from ..masks import MaskMixture, OnDemandSchedule, create_mask_generator
 from ..models.base import MODELS, Family, composite, zero_hole
 from ..models.inpainter import pick_device
@@ -82,12 +83,6 @@ def lr_factor(step: int, cfg: Config) -> float:
     return 1.0
 
 
-def psnr_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(N,3,H,W) x2 in [0,1] -> (N,) PSNR in dB (capped at 100 for identical images)."""
-    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-    return (10 * torch.log10(1.0 / mse)).clamp_max(100.0)
-
-
 @contextlib.contextmanager
 def using_generator(family: Family, module: nn.Module) -> Iterator[Family]:
     """Temporarily swap the family's generator (EMA copy / unwrapped module for validation), in eval mode."""
@@ -134,7 +129,7 @@ def validate(
             kw = {"caption": b["caption"]} if any(b["caption"]) else {}
             raw = family.generator(zero_hole(b["image"], b["mask"]), b["mask"], **kw)
             out = composite(raw.float().clamp(0, 1), b["image"], b["mask"])
-            psnrs += psnr_per_image(out, b["image"]).tolist()
+            psnrs += psnr_batch(out, b["image"]).tolist()
             if perceptual is not None:
                 lpips += perceptual.distance(out.float(), b["image"].float()).tolist()
             for o, t in zip(out.cpu().numpy(), b["image"].cpu().numpy()):
@@ -386,9 +381,7 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
             if ondemand is not None:  # running PSNR per band from this batch, summed over ranks
                 with torch.no_grad():
                     p = (
-                        psnr_per_image(
-                            composite(pred.detach().clamp(0, 1), batch["image"], batch["mask"]), batch["image"]
-                        )
+                        psnr_batch(composite(pred.detach().clamp(0, 1), batch["image"], batch["mask"]), batch["image"])
                         .double()
                         .cpu()
                     )
