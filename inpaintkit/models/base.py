@@ -8,8 +8,9 @@ A *family* (pconv, glcic, deepfill_v2, context_encoder, pix2pix, lama, tdanet, .
   (``composite(pred, image, mask)``);
 - ``discriminators``: an ``nn.ModuleDict`` (empty for reconstruction-only families);
 - its training task: ``generator_step`` and ``discriminator_step`` return dicts of *weighted* named losses whose
-  keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key). The trainer sums them,
-  steps the optimizers and logs each key.
+  keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key, and where the term is
+  one function of ``inpaintkit.losses``, its name). The trainer sums them, steps the optimizers and logs each key.
+  A renamed config key keeps old configs and run folders loading through ``renamed_keys``.
 
 Three pydantic models describe the config groups a family reads: ``ModelConfig`` (group ``model``),
 ``DiscriminatorConfig`` (group ``discriminator``) and ``LossConfig`` (group ``losses``). They forbid unknown keys.
@@ -20,6 +21,7 @@ inpainter of the same name in the inpainter registry, which loads a trained run 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import torch
@@ -33,6 +35,28 @@ class StrictConfig(BaseModel):
     """Base of every config group: unknown keys and wrong types are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+
+
+def renamed_keys(data: Any, renamed: dict[str, str], group: str) -> Any:
+    """Config migration for a ``mode="before"`` validator: ``old`` keys of a raw group mapping become their ``new``
+    name, with one ``FutureWarning`` naming them (old run folders and configs keep loading). Both names at once is
+    an error (which one was meant is unknown)."""
+    if not isinstance(data, dict) or not any(old in data for old in renamed):
+        return data
+    data, moved = dict(data), []
+    for old, new in renamed.items():
+        if old not in data:
+            continue
+        if new in data:
+            raise ValueError(f"{group}.{old} is the old name of {group}.{new}; give only {new}")
+        data[new] = data.pop(old)
+        moved.append(f"{group}.{old} was renamed {group}.{new}")
+    warnings.warn(
+        f"old config key(s): {'; '.join(moved)} (the loss functions' names); read as the new names, write those",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return data
 
 
 class NoConfig(StrictConfig):

@@ -5,7 +5,7 @@ convolutions, ``n_blocks`` residual blocks of Fast Fourier Convolutions with 75 
 (spectral) stream, transposed-conv upsampling, a 7x7 head and a sigmoid; reflect padding throughout.
 Discriminator: PatchGAN (``NLayerDiscriminator``, Isola et al. 2017) that also returns its intermediate
 activations for feature matching.
-Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (hole x0), non-saturating adversarial x10 with
+Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (``l1_valid``; hole ``l1_hole`` x0), non-saturating adversarial x10 with
 hole-aware fake labels (``mask_as_fake_target``: the known part of a fake counts as real), R1 penalty on real
 images x0.001 (``gp_coef``), discriminator feature matching x100, and a VGG16 perceptual term on the bundled
 features (``losses.perceptual_layers``; LaMa's own ResNet-ADE20k perceptual net is not available offline).
@@ -13,10 +13,10 @@ features (``losses.perceptual_layers``; LaMa's own ResNet-ADE20k perceptual net 
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from ..layers.ffc import FFCBNAct, FFCResBlock
@@ -30,7 +30,7 @@ from ..losses import (
     l1_valid,
     r1_penalty,
 )
-from .base import Family, StrictConfig, zero_hole
+from .base import Family, StrictConfig, renamed_keys, zero_hole
 from .inpainter import register_model
 
 
@@ -55,8 +55,13 @@ class LamaDiscriminatorConfig(StrictConfig):
 
 
 class LamaLossConfig(StrictConfig):
-    l1_known: float = Field(10.0, ge=0)
-    l1_missing: float = Field(0.0, ge=0)
+    #: Config keys of earlier versions -> their names now (the loss functions' names); old configs still load.
+    RENAMED: ClassVar[dict[str, str]] = {"l1_known": "l1_valid", "l1_missing": "l1_hole"}
+
+    #: L1 on the known pixels (``losses.l1_valid``).
+    l1_valid: float = Field(10.0, ge=0)
+    #: L1 on the hole pixels (``losses.l1_hole``).
+    l1_hole: float = Field(0.0, ge=0)
     adv: float = Field(10.0, ge=0)
     #: R1 gradient penalty weight (LaMa's ``gp_coef``), applied in the discriminator step.
     r1: float = Field(0.001, ge=0)
@@ -72,6 +77,11 @@ class LamaLossConfig(StrictConfig):
     #: Compute the perceptual term on at most this many images of each batch (0: all). The VGG costs several times
     #: the small default generator's step on a CPU; the batch is shuffled, so a subset is an unbiased estimate.
     perceptual_max_images: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed_keys(data, cls.RENAMED, "losses")
 
 
 class FFCResNetGenerator(nn.Module):
@@ -225,9 +235,9 @@ class Lama(Family):
         img, mask = batch["image"], batch["mask"]  # (N,3,H,W), (N,1,H,W)
         c = self.loss_cfg
         pred = self.generator(zero_hole(img, mask), mask)  # (N,3,H,W)
-        losses = {"l1_known": c.l1_known * l1_valid(pred, img, mask)}
-        if c.l1_missing > 0:
-            losses["l1_missing"] = c.l1_missing * l1_hole(pred, img, mask)
+        losses = {"l1_valid": c.l1_valid * l1_valid(pred, img, mask)}
+        if c.l1_hole > 0:
+            losses["l1_hole"] = c.l1_hole * l1_hole(pred, img, mask)
         if self.perceptual is not None and self.perceptual.available:
             k = c.perceptual_max_images or pred.shape[0]
             perceptual, _ = self.perceptual(pred[:k], img[:k])
