@@ -3,7 +3,7 @@
 Generator: LaMa's ``FFCResNetGenerator`` — a 7x7 stem on (masked image, mask), ``n_downsampling`` stride-2 3x3
 convolutions, ``n_blocks`` residual blocks of Fast Fourier Convolutions with 75 % of the channels in the global
 (spectral) stream, transposed-conv upsampling, a 7x7 head and a sigmoid; reflect padding throughout.
-Discriminator: PatchGAN (``NLayerDiscriminator``, Isola et al. 2017) that also returns its intermediate
+Discriminator: LaMa's ``NLayerDiscriminator``, i.e. ``layers.patchgan.PatchGAN`` (Isola et al. 2017), which returns its intermediate
 activations for feature matching.
 Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (``l1_valid``; hole ``l1_hole`` x0), non-saturating adversarial x10 with
 hole-aware fake labels (``mask_as_fake_target``: the known part of a fake counts as real), R1 penalty on real
@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from ..layers.ffc import FFCBNAct, FFCResBlock
+from ..layers.patchgan import PatchGAN
 from ..layers.prefill import push_pull_fill
 from ..losses import (
     PerceptualStyle,
@@ -184,30 +185,6 @@ class FFCUNetGenerator(nn.Module):
         return torch.sigmoid(torch.logit(prefill.clamp(1e-3, 1.0 - 1e-3)) + self.head(x))
 
 
-class NLayerDiscriminator(nn.Module):
-    """PatchGAN: (N,3,H,W) -> logits (N,1,h,w) and the list of intermediate activations."""
-
-    def __init__(self, cfg: LamaDiscriminatorConfig):
-        super().__init__()
-        ndf = cfg.ndf
-        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, ndf, 4, 2, 2), nn.LeakyReLU(0.2, True))]
-        nf = ndf
-        for _ in range(1, cfg.n_layers):
-            prev, nf = nf, min(nf * 2, 512)
-            layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 2, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
-        prev, nf = nf, min(nf * 2, 512)
-        layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 1, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
-        layers.append(nn.Conv2d(nf, 1, 4, 1, 2))
-        self.layers = nn.ModuleList(layers)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for layer in self.layers:
-            x = layer(x)
-            feats.append(x)
-        return feats[-1], feats[:-1]
-
-
 @register_model("lama", description="LaMa (Suvorov 2022): Fourier-convolution ResNet, large masks, GAN-trained")
 class Lama(Family):
     ModelConfig = LamaModelConfig
@@ -218,7 +195,9 @@ class Lama(Family):
     def __init__(self, model: LamaModelConfig, discriminator: LamaDiscriminatorConfig, losses: LamaLossConfig):
         super().__init__(model, discriminator, losses)
         self.generator = FFCUNetGenerator(model) if model.arch == "unet" else FFCResNetGenerator(model)
-        self.discriminators = nn.ModuleDict({"patch": NLayerDiscriminator(discriminator)})
+        # LaMa's NLayerDiscriminator: padding 2, conv bias before BatchNorm, widths capped at 512
+        patch = PatchGAN(3, discriminator.ndf, discriminator.n_layers, max_channels=512, padding=2, norm_bias=True)
+        self.discriminators = nn.ModuleDict({"patch": patch})
         self.perceptual = (
             PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers)) if losses.perceptual > 0 else None
         )
