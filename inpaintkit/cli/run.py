@@ -23,7 +23,7 @@ from ..inpainters import (
     list_inpainters,
     parse_model_spec,
 )
-from ..inpainters.base import normalize_hd_strategy
+from ..inpainters.base import HDStrategy, normalize_hd_strategy
 from ..inpainters.batch import FillWork
 from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, format_for, list_images
 from . import app
@@ -87,7 +87,7 @@ def run_cmd(
     ),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Run folder or weights for a learned model."),
     hd_strategy: Optional[str] = typer.Option(
-        None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."
+        None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default {HDStrategy.strategy})."
     ),
     resize_mask: bool = typer.Option(
         False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."

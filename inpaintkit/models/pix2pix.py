@@ -18,7 +18,7 @@ deterministic).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
@@ -26,7 +26,7 @@ from torch import nn
 
 from ..layers.padding import pad_to_multiple
 from ..layers.patchgan import PatchGAN
-from ..losses import discriminator_adversarial, generator_adversarial
+from ..losses import AdvKind, discriminator_adversarial, generator_adversarial
 from .base import Family, StrictConfig, zero_hole
 from .inpainter import register_model
 
@@ -47,7 +47,7 @@ class Pix2PixDiscriminatorConfig(StrictConfig):
 class Pix2PixLossConfig(StrictConfig):
     l1: float = Field(100.0, ge=0)
     adv: float = Field(1.0, ge=0)
-    adv_kind: Literal["hinge", "nonsaturating", "lsgan", "vanilla"] = "nonsaturating"
+    adv_kind: AdvKind = "nonsaturating"
 
 
 class UNetGenerator(nn.Module):

@@ -72,3 +72,13 @@ def test_full_width_parameter_counts_match_the_papers():
 def test_stem_output_channels():
     stem = ForensicStem(3)
     assert stem(torch.rand(2, 3, 32, 32)).shape == (2, 15, 32, 32)
+
+
+def test_backbone_names_are_the_registry_keys():
+    from typing import get_args
+
+    from inpaintkit.backbones import BackboneName
+
+    assert get_args(BackboneName) == tuple(BACKBONES)
+    with pytest.raises(ValueError, match="resnet34"):
+        DetectorConfig(backbone="resnet35")

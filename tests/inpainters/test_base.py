@@ -149,3 +149,10 @@ def test_padding_to_multiple_and_min_size():
     assert out.shape == img.shape and np.array_equal(out[~mask], img[~mask])
     one = Padded().inpaint(np.full((1, 1, 3), 5, np.uint8), np.ones((1, 1), bool))
     assert one.tolist() == [[[200, 200, 200]]]
+
+
+def test_hd_defaults_are_written_once():
+    from inpaintkit.inpainters import HD_STRATEGIES, HDStrategy, create_inpainter
+
+    assert create_inpainter("telea").hd == HDStrategy() == HDStrategy("crop", 128, 800, 1280)
+    assert HD_STRATEGIES == ("original", "resize", "crop")
