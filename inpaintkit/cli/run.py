@@ -54,7 +54,7 @@ def list_cmd() -> None:
     table = Table("name", "kind", "weights", "description", box=None, pad_edge=False)
     default = default_inpainter_name()
     for e in INPAINTERS.entries():
-        weights = ("bundled" if e.extra.get("bundled") else "needs --checkpoint") if e.needs_weights else "none"
+        weights = ("bundled" if e.bundled else "needs --checkpoint") if e.needs_weights else "none"
         table.add_row(e.name + (" *" if e.name == default else ""), e.kind, weights, e.description)
     Console(width=160).print(table)
     print(f"* default for `inpaintkit run` without --model: {default}")

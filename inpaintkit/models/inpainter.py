@@ -213,29 +213,40 @@ class LearnedInpainter(Inpainter):
         return np.ascontiguousarray(out.cpu().numpy())
 
 
-def register_learned_inpainter(name: str, family_cls: type[Family], *, description: str, **extra: Any) -> None:
+def register_learned_inpainter(
+    name: str,
+    family_cls: type[Family],
+    *,
+    description: str,
+    text_guided: bool = False,
+    call_options: tuple[str, ...] = (),
+) -> None:
     """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint."""
     attrs = {
         "family_name": name,
         "family_cls": family_cls,
         "pad_multiple": family_cls.pad_multiple,
         "min_size": safe_min_size(family_cls.pad_multiple, family_cls.min_size),
-        "call_options": tuple(extra.get("call_options", ())),
+        "call_options": tuple(call_options),
         "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description}).",
     }
     cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
-    reg_extra = {k: v for k, v in extra.items() if k != "call_options"}
-    register_inpainter(name, description=description, kind="learned", needs_weights=True, **reg_extra)(cls)
+    register_inpainter(name, description=description, kind="learned", needs_weights=True, text_guided=text_guided)(cls)
 
 
-def register_model(name: str, *, description: str, **extra: Any) -> Callable[[type[Family]], type[Family]]:
+def register_model(
+    name: str, *, description: str, text_guided: bool = False, call_options: tuple[str, ...] = ()
+) -> Callable[[type[Family]], type[Family]]:
     """Class decorator for a ``Family``: registers it for training (``MODELS``) and as a checkpoint-loading
-    inpainter (the one registry of inpainters)."""
+    inpainter (the one registry of inpainters). ``text_guided``: it takes a caption; ``call_options``: the
+    per-call options of its inpainter (``Inpainter.call_options``)."""
 
     def deco(cls: type[Family]) -> type[Family]:
         cls.name = name
-        MODELS.register(name, description=description, kind="learned", **extra)(cls)
-        register_learned_inpainter(name, cls, description=description, **extra)
+        MODELS.register(name, description=description, kind="learned", text_guided=text_guided)(cls)
+        register_learned_inpainter(
+            name, cls, description=description, text_guided=text_guided, call_options=call_options
+        )
         return cls
 
     return deco

@@ -156,3 +156,16 @@ def test_hd_defaults_are_written_once():
 
     assert create_inpainter("telea").hd == HDStrategy() == HDStrategy("crop", 128, 800, 1280)
     assert HD_STRATEGIES == ("original", "resize", "crop")
+
+
+def test_registry_entries_are_typed_a_misspelt_fact_is_an_error():
+    from inpaintkit.inpainters import get_inpainter_entry
+    from inpaintkit.registry import Registry
+
+    reg: Registry = Registry("thing")
+    with pytest.raises(TypeError, match="bundeld"):
+        reg.register("x", description="d", bundeld=True)
+    reg.register("y", description="d", bundled=True)(object)
+    assert reg.get("y").bundled and not reg.get("y").text_guided
+    assert get_inpainter_entry("default").bundled and get_inpainter_entry("tdanet").text_guided
+    assert not get_inpainter_entry("telea").bundled and not get_inpainter_entry("telea").text_guided

@@ -33,7 +33,7 @@ def _build(name: str):
 
 
 def _call_kw(name: str) -> dict:
-    return {"caption": "a photo of a landscape"} if get_inpainter_entry(name).extra.get("text_guided") else {}
+    return {"caption": "a photo of a landscape"} if get_inpainter_entry(name).text_guided else {}
 
 
 def test_the_registry_has_the_issue_families():

@@ -40,7 +40,7 @@ def model():
 
 def test_default_is_the_bundled_model_and_the_default():
     entry = get_inpainter_entry("default")
-    assert entry.kind == "learned" and entry.extra["bundled"] and is_available(entry)
+    assert entry.kind == "learned" and entry.bundled and is_available(entry)
     assert default_inpainter_name() == "default"
     assert isinstance(create_inpainter(), DefaultInpainter)
     assert set(entry.options()) >= {"device", "runtime", "hd_strategy"}

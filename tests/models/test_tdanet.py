@@ -128,7 +128,7 @@ def run_dir(tdanet_run):
 def test_three_step_training_gives_a_captioned_seeded_inpainter(run_dir):
     from inpaintkit.inpainters import create_inpainter, get_inpainter_entry
 
-    assert get_inpainter_entry("tdanet").extra.get("text_guided") is True
+    assert get_inpainter_entry("tdanet").text_guided is True
     inp = create_inpainter("tdanet", checkpoint=str(run_dir), device="cpu")
     assert set(inp.call_options) == {"caption", "seed", "diversity"}
     assert inp.family.generator.text.vocabulary_size > 10  # the vocabulary came back with the weights
