@@ -16,32 +16,10 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 import torch
 
+from ..device import pick_device
 from ..errors import InpaintKitError
 from ..inpainters import Inpainter, register_inpainter
 from .base import MODELS, Family
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA, else MPS, else CPU; an unavailable device named explicitly is a user error."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda", "mps"):  # meta, xla ...: no weights or no support here
-        raise InpaintKitError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InpaintKitError(f"device {device!r}: CUDA is not available on this machine; use cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise InpaintKitError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InpaintKitError(f"device {device!r}: MPS is not available on this machine; use cpu")
-    return dev
 
 
 def load_family(

@@ -32,11 +32,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ..data.dataset import StepSampler, TrainCrops, load_records, validation_set
+from ..device import pick_device
 from ..errors import InpaintKitError
 from ..evaluate.metrics import psnr_batch
 from ..masks import MaskMixture, OnDemandSchedule, create_mask_generator
 from ..models.base import MODELS, Family, composite, zero_hole
-from ..models.inpainter import pick_device
 from . import checkpoint as ck
 from . import distributed as dd
 from .config import Config
