@@ -7,7 +7,9 @@ A *family* (pconv, glcic, deepfill_v2, context_encoder, pix2pix, lama, tdanet, .
   prediction for every pixel in [0, 1]; compositing with the known pixels is the caller's job
   (``composite(pred, image, mask)``);
 - ``discriminators``: an ``nn.ModuleDict`` (empty for reconstruction-only families);
-- its training task: ``generator_step`` and ``discriminator_step`` return dicts of *weighted* named losses whose
+- its training task: ``prepare_training(captions)`` (once, before the first step: e.g. a vocabulary from the
+  training captions), then per step ``generator_step`` and ``discriminator_step``, which return dicts of *weighted*
+  named losses whose
   keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key, and where the term is
   one function of ``inpaintkit.losses``, its name). The trainer sums them, steps the optimizers and logs each key.
   A renamed config key keeps old configs and run folders loading through ``renamed_keys``.
@@ -22,13 +24,19 @@ inpainter of the same name in the inpainter registry, which loads a trained run 
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence, Union
 
 import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
 from ..registry import Registry
+
+#: What ``Family.generator_step`` returns: ``(losses, pred)`` or ``(losses, pred, fakes)``.
+GeneratorStep = Union[
+    tuple[dict[str, torch.Tensor], torch.Tensor],
+    tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]],
+]
 
 
 class StrictConfig(BaseModel):
@@ -93,15 +101,25 @@ class Family(nn.Module):
         self.model_cfg, self.disc_cfg, self.loss_cfg = model, discriminator, losses
         self.discriminators = nn.ModuleDict()
 
-    def generator_step(self, batch: dict[str, Any], step: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Losses for the generator update and the raw prediction (N, 3, H, W).
+    def prepare_training(self, captions: Sequence[str]) -> None:
+        """Called by the trainer once before the first step (also on resume) with every caption of the training
+        records, the same on every rank: a family that learns a vocabulary builds it here, never inside a step."""
+
+    def generator_step(self, batch: dict[str, Any], step: int) -> GeneratorStep:
+        """Losses for the generator update and the raw prediction (N, 3, H, W): ``(losses, pred)``, or
+        ``(losses, pred, fakes)`` when the discriminator step needs more generated images than ``pred``.
 
         ``batch`` has ``image`` (N,3,H,W) in [0,1], ``mask`` (N,1,H,W) 1 = hole, and optionally ``caption``.
+        ``fakes`` (name -> tensor) reach ``discriminator_step`` as keyword arguments, detached by the trainer, so a
+        family keeps no state between the two steps.
         """
         raise NotImplementedError
 
-    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        """Losses for the discriminator update given the generator's (detached) prediction. Empty: no update."""
+    def discriminator_step(
+        self, batch: dict[str, Any], pred: torch.Tensor, step: int, **fakes: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Losses for the discriminator update given the generator's (detached) prediction and the ``fakes`` its
+        step returned. Empty: no update."""
         return {}
 
     def trains_generator(self, step: int) -> bool:

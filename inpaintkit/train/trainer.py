@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..data.dataset import StepSampler, TrainCrops, load_records, validation_set
+from ..data.dataset import StepSampler, TrainCrops, captions_of, load_records, validation_set
 from ..device import pick_device
 from ..errors import InpaintKitError
 from ..evaluate.metrics import psnr_batch
@@ -261,6 +261,7 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
     d = cfg.data
     mix = MaskMixture.from_config(cfg.masks.mix)
     train_recs = load_records(d.root, "train")
+    family.prepare_training([c for r in train_recs for c in captions_of(r)])  # e.g. TDANet's BiGRU vocabulary
     val_root = d.val_root or (d.root if d.root and Path(d.root).is_file() else None)
     val_recs = load_records(val_root, "val", "data.val_root") if val_root else train_recs
     dataset = TrainCrops(
@@ -361,7 +362,8 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
             # generator: losses against the current (frozen) discriminators
             discriminators.requires_grad_(False)
             with autocast(), contextlib.nullcontext() if train_g else torch.no_grad():
-                losses_g, pred = family.generator_step(batch, it)
+                losses_g, pred, *more = family.generator_step(batch, it)
+            fakes = {k: v.detach() for k, v in (more[0] if more else {}).items()}  # for the discriminator step
             if train_g:
                 total_g = sum(losses_g.values())
                 scaler.scale(total_g / t.grad_accum).backward()
@@ -372,7 +374,7 @@ def _train(cfg: Config, resume: bool) -> TrainResult:
             discriminators.requires_grad_(True)
             if train_d:
                 with autocast():
-                    losses_d = family.discriminator_step(batch, pred.detach(), it)
+                    losses_d = family.discriminator_step(batch, pred.detach(), it, **fakes)
                 if losses_d:
                     scaler.scale(sum(losses_d.values()) / t.grad_accum).backward()
                 for k, v in losses_d.items():

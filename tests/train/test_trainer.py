@@ -50,17 +50,26 @@ def _weights(run) -> dict[str, torch.Tensor]:
     return out
 
 
-def test_resume_is_exact(photos, tmp_path, tiny):
-    """6 steps straight == 3 steps, stop, resume for 3 more: bit-identical weights, EMA and optimizer state."""
+@pytest.mark.parametrize("family", ["lama", "tdanet"])
+def test_resume_is_exact(family, photos, tmp_path, tiny):
+    """6 steps straight == 3 steps, stop, resume for 3 more: bit-identical weights, EMA and optimizer state.
+    TDANet trains on captioned shapes scenes: its vocabulary, two discriminators and caption dropout resume too."""
     common = {"train": {"steps": 6, "val_every": 3, "ckpt_every": 3}}
-    straight = resolve_config(tiny("lama", photos, tmp_path / "a", **common))
+    root = photos
+    if family == "tdanet":
+        from inpaintkit.data.shapes import write_shapes
+
+        write_shapes(tmp_path / "shapes", 10, seed=3)
+        root = tmp_path / "shapes" / "index.jsonl"
+        common["data"] = {"min_scale": 1.0}
+    straight = resolve_config(tiny(family, root, tmp_path / "a", **common))
     train(straight)
 
-    first = resolve_config(tiny("lama", photos, tmp_path / "b", **{"train": {**common["train"], "steps": 3}}))
+    first = resolve_config(tiny(family, root, tmp_path / "b", **{**common, "train": {**common["train"], "steps": 3}}))
     train(first)
     with pytest.raises(InpaintKitError, match="already holds a run"):
         train(first)
-    rest = resolve_config(tiny("lama", photos, tmp_path / "b", **common))
+    rest = resolve_config(tiny(family, root, tmp_path / "b", **common))
     train(rest, resume=True)
 
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
