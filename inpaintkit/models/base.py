@@ -81,6 +81,19 @@ def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> to
     return mask * pred + (1.0 - mask) * image
 
 
+class InferenceGraph(nn.Module):
+    """What inference computes, as a module of its own (what ``inpaintkit.export`` traces): the family's generator on
+    the zeroed-hole image, clamped and composited. (N,3,H,W), (N,1,H,W) -> (N,3,H,W) in [0, 1]."""
+
+    def __init__(self, family: Family):
+        super().__init__()
+        self.generator = family.generator
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pred = self.generator(zero_hole(image, mask), mask)  # (N,3,H,W)
+        return composite(pred.clamp(0.0, 1.0), image, mask)
+
+
 class Family(nn.Module):
     """Base class of a learned family; see the module docstring for the contract."""
 
@@ -136,6 +149,10 @@ class Family(nn.Module):
         forward/backward at 64x64 in well under a second on CPU; the shared model test and the training tests use it.
         Every family must override this."""
         raise NotImplementedError(f"{cls.__name__} does not define tiny_config()")
+
+    def inference_graph(self) -> InferenceGraph:
+        """The inference computation as a module (``predict`` without per-call options), for export."""
+        return InferenceGraph(self)
 
     @torch.no_grad()
     def predict(self, image: torch.Tensor, mask: torch.Tensor, **kw: Any) -> torch.Tensor:

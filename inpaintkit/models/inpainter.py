@@ -118,7 +118,7 @@ class LearnedInpainter(Inpainter):
     """Base of the registered learned inpainters: runs ``family_cls`` from a checkpoint under torch or onnxruntime.
 
     ``runtime="onnx"`` runs an exported graph instead of torch: ``onnx_file`` when given (``inpaintkit export``),
-    else an export of the checkpoint made once and cached (see ``inpaintkit.models.onnx``).
+    else an export of the checkpoint made once and cached (see ``inpaintkit.export``).
 
     ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else ``default_threads``).
     Under torch the process's own thread count is set for the call and restored after it; under onnxruntime the
@@ -162,12 +162,12 @@ class LearnedInpainter(Inpainter):
             raise InpaintKitError(f"runtime onnx runs on the CPU; drop --device {device} or use runtime torch")
         self.family, self.weights = load_family(name, self.family_cls, checkpoint, self.device)
         if runtime == "onnx":
-            from .onnx import cached_export
+            from ..export.onnx import cached_export
 
             self.onnx = self._open_onnx(cached_export(self.family, self.weights))
 
     def _open_onnx(self, path: str | Path) -> Any:
-        from .onnx import OnnxGraph
+        from ..export.onnx import OnnxGraph
 
         graph = OnnxGraph(path, threads=self.threads)
         if graph.family != self.family_name:

@@ -72,7 +72,7 @@ def test_output_matches_the_stored_reference_and_keeps_known_pixels(model):
 def test_onnx_runtime_matches_torch_and_is_the_same_weights(model):
     import onnxruntime as ort
 
-    from inpaintkit.models.onnx import file_sha256
+    from inpaintkit.export import file_sha256
 
     meta = ort.InferenceSession(str(ONNX_FILE), providers=["CPUExecutionProvider"]).get_modelmeta()
     assert meta.custom_metadata_map["weights_sha256"] == file_sha256(WEIGHTS), (

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from inpaintkit.errors import InpaintKitError
+from inpaintkit.export import OnnxGraph, export_onnx
 from inpaintkit.models import create_model
-from inpaintkit.models.onnx import OnnxGraph, export_onnx
 
 torch.set_num_threads(1)
 
