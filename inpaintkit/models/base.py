@@ -9,9 +9,9 @@ A *family* (pconv, glcic, deepfill_v2, context_encoder, pix2pix, lama, tdanet, .
 - ``discriminators``: an ``nn.ModuleDict`` (empty for reconstruction-only families);
 - its training task: ``prepare_training(captions)`` (once, before the first step: e.g. a vocabulary from the
   training captions), then per step ``generator_step`` and ``discriminator_step``, which return dicts of *weighted*
-  named losses whose
-  keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key, and where the term is
-  one function of ``inpaintkit.losses``, its name). The trainer sums them, steps the optimizers and logs each key.
+  named losses whose keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key, and
+  where the term is one function of ``inpaintkit.losses``, its name). The trainer sums them, steps the optimizers
+  and logs each key.
   A renamed config key keeps old configs and run folders loading through ``renamed_keys``.
 
 Three pydantic models describe the config groups a family reads: ``ModelConfig`` (group ``model``),
@@ -60,7 +60,7 @@ def renamed_keys(data: Any, renamed: dict[str, str], group: str) -> Any:
         data[new] = data.pop(old)
         moved.append(f"{group}.{old} was renamed {group}.{new}")
     warnings.warn(
-        f"old config key(s): {'; '.join(moved)} (the loss functions' names); read as the new names, write those",
+        f"old config key(s): {'; '.join(moved)}; read under the new names, write those in new configs",
         FutureWarning,
         stacklevel=2,
     )
