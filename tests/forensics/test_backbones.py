@@ -35,6 +35,7 @@ def test_feature_strides_and_odd_sizes(backbone):
     assert [f.shape[-2:] for f in feats] == [(24, 20), (12, 10), (6, 5), (3, 3)]
 
 
+@pytest.mark.slow
 def test_bayar_constraint_holds_after_an_optimizer_step():
     torch.manual_seed(0)
     conv = BayarConv2d(3, 4, 5)

@@ -128,6 +128,7 @@ def test_crop_window_stays_inside_and_keeps_size():
     assert mask_boxes(np.pad(np.ones((2, 3), bool), 1)) == [(1, 1, 4, 3)]
 
 
+@pytest.mark.slow
 def test_resize_strategy_downscales_and_fills_every_hole_pixel():
     img = _img(1500, 3000)
     mask = np.zeros((1500, 3000), bool)

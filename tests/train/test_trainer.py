@@ -51,6 +51,7 @@ def _weights(run) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("family", ["lama", "tdanet"])
+@pytest.mark.slow
 def test_resume_is_exact(family, photos, tmp_path, tiny):
     """6 steps straight == 3 steps, stop, resume for 3 more: bit-identical weights, EMA and optimizer state.
     TDANet trains on captioned shapes scenes: its vocabulary, two discriminators and caption dropout resume too."""
@@ -96,6 +97,7 @@ def test_resume_past_the_end_says_how_to_continue(photos, tmp_path, tiny):
         train(cfg, resume=True)
 
 
+@pytest.mark.slow
 def test_ondemand_masks_grad_accum_clipping_and_schedule(photos, tmp_path, tiny):
     raw = tiny(
         "pconv",
@@ -179,6 +181,7 @@ def test_best_checkpoint_by_psnr_and_lpips_hed(photos, tmp_path, tiny):
     assert {"val/lpips_hed", "val/score"} <= _scalar_tags(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_train_keeps_the_callers_rng_and_threads(photos, tmp_path, tiny):
     import random
 
