@@ -48,16 +48,12 @@ import numpy as np
 import torch
 
 from inpaintkit.data.shapes import COLOURS, make_scene, recaption
+from inpaintkit.evaluate.metrics import hole_psnr
 from inpaintkit.inpainters import create_inpainter
 from inpaintkit.io import read_image, write_image
 
 NAMES = list(COLOURS)
 PALETTE = np.array([COLOURS[c] for c in NAMES], np.float64)
-
-
-def hole_psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
-    mse = np.mean((pred[mask].astype(np.float64) - truth[mask].astype(np.float64)) ** 2)
-    return float(10 * np.log10(255.0**2 / max(mse, 1e-10)))
 
 
 def chroma_excess(fill: np.ndarray, mask: np.ndarray) -> float:

@@ -23,8 +23,8 @@ import numpy as np
 import skimage.data
 
 from inpaintkit import create_inpainter
+from inpaintkit.export import OnnxGraph
 from inpaintkit.models.default import ONNX_FILE
-from inpaintkit.models.onnx import OnnxGraph
 
 
 def _image() -> tuple[np.ndarray, np.ndarray]:

@@ -39,13 +39,14 @@ def bench(name: str, size: int, batch: int, steps: int, warmup: int, device: tor
         ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
         fam.discriminators.requires_grad_(False)
         with ctx:
-            losses, pred = fam.generator_step(b, step_no)
+            losses, pred, *more = fam.generator_step(b, step_no)  # TDANet adds fakes for its discriminator step
+        fakes = {k: v.detach() for k, v in (more[0] if more else {}).items()}
         opt_g.zero_grad(set_to_none=True)
         sum(losses.values()).backward()
         fam.discriminators.requires_grad_(True)
         if opt_d is not None:
             with ctx:
-                d = fam.discriminator_step(b, pred.detach(), step_no)
+                d = fam.discriminator_step(b, pred.detach(), step_no, **fakes)
             if d:
                 opt_d.zero_grad(set_to_none=True)
                 sum(d.values()).backward()

@@ -41,7 +41,7 @@ ADJUST_OPERATIONS = ("expand", "shrink", "reverse")
 
 def is_text_guided(name: str) -> bool:
     entry = get_inpainter_entry(name)
-    return bool(entry.extra.get("text_guided")) or "caption" in getattr(entry.obj, "call_options", ())
+    return entry.text_guided or "caption" in getattr(entry.obj, "call_options", ())
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Generic, TypeVar
 
 from .errors import UnknownNameError
@@ -27,7 +27,10 @@ class Entry(Generic[T]):
     needs_weights: bool = False
     #: Higher wins when a caller asks for "the best available" entry (e.g. ``inpaintkit run`` without --model).
     priority: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: A learned inpainter whose weights ship in the package: available without a checkpoint.
+    bundled: bool = False
+    #: A model that takes a caption (text-guided fills).
+    text_guided: bool = False
 
     def options(self) -> dict[str, Any]:
         """Keyword options of the registered callable with their defaults (``None`` if required).
@@ -71,12 +74,18 @@ class Registry(Generic[T]):
         kind: str = "",
         needs_weights: bool = False,
         priority: int = 0,
-        **extra: Any,
+        bundled: bool = False,
+        text_guided: bool = False,
     ) -> Callable[[T], T]:
+        """Class/function decorator adding ``obj`` under ``name``; the keyword facts are ``Entry``'s fields (an
+        unknown one is a ``TypeError``, not a silently kept extra)."""
+
         def deco(obj: T) -> T:
             if name in self._entries and self._entries[name].obj is not obj:
                 raise ValueError(f"{self.what} {name!r} registered twice")
-            self._entries[name] = Entry(name, obj, description, kind, needs_weights, priority, dict(extra))
+            self._entries[name] = Entry(
+                name, obj, description, kind, needs_weights, priority, bundled=bundled, text_guided=text_guided
+            )
             return obj
 
         return deco

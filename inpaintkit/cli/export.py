@@ -39,7 +39,7 @@ def export_cmd(
     options.setdefault("runtime", "torch")  # the export traces the torch model (``default`` picks onnx on its own)
     inpainter = create_inpainter(name, device="cpu", **options)
 
-    from ..models.onnx import compare_runtimes, export_onnx, file_sha256
+    from ..export import compare_runtimes, export_onnx, file_sha256
 
     t = time.perf_counter()
     export_onnx(

@@ -23,7 +23,7 @@ from ..inpainters import (
     list_inpainters,
     parse_model_spec,
 )
-from ..inpainters.base import normalize_hd_strategy
+from ..inpainters.base import HDStrategy, normalize_hd_strategy
 from ..inpainters.batch import FillWork
 from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, format_for, list_images
 from . import app
@@ -54,7 +54,7 @@ def list_cmd() -> None:
     table = Table("name", "kind", "weights", "description", box=None, pad_edge=False)
     default = default_inpainter_name()
     for e in INPAINTERS.entries():
-        weights = ("bundled" if e.extra.get("bundled") else "needs --checkpoint") if e.needs_weights else "none"
+        weights = ("bundled" if e.bundled else "needs --checkpoint") if e.needs_weights else "none"
         table.add_row(e.name + (" *" if e.name == default else ""), e.kind, weights, e.description)
     Console(width=160).print(table)
     print(f"* default for `inpaintkit run` without --model: {default}")
@@ -87,7 +87,7 @@ def run_cmd(
     ),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Run folder or weights for a learned model."),
     hd_strategy: Optional[str] = typer.Option(
-        None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default crop)."
+        None, "--hd-strategy", help=f"Large-image strategy: {'|'.join(HD_STRATEGIES)} (default {HDStrategy.strategy})."
     ),
     resize_mask: bool = typer.Option(
         False, "--resize-mask", help="Resize a mask of another size to its image (nearest-neighbour)."

@@ -140,8 +140,13 @@ def _crop_mask(m: np.ndarray, y0: int, x0: int, side: int, size: int) -> np.ndar
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_NEAREST) > 0
 
 
+def captions_of(rec: dict[str, Any]) -> list[str]:
+    """Every caption of a record (``captions`` list or one ``caption``); none: ``[]``."""
+    return list(rec.get("captions") or ([rec["caption"]] if rec.get("caption") else []))
+
+
 def caption_of(rec: dict[str, Any], rng: np.random.Generator | None) -> str:
-    caps = rec.get("captions") or ([rec["caption"]] if rec.get("caption") else [])
+    caps = captions_of(rec)
     if not caps:
         return ""
     return caps[int(rng.integers(len(caps)))] if rng is not None else caps[0]

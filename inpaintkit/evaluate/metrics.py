@@ -1,14 +1,18 @@
-"""Per-image quality metrics and the statistics the report prints.
+"""Per-image quality metrics and the statistics the report prints: the one home of PSNR (evaluation, training
+validation and the benchmarks all call these).
 
 All metrics compare an inpainted 8-bit RGB composite with its ground truth, both uint8 (H, W, 3):
 
-- ``psnr``: PSNR over the whole image, data range 255 (scikit-image ``peak_signal_noise_ratio``);
+- ``psnr``: PSNR over the whole image, data range 255 (equal to scikit-image ``peak_signal_noise_ratio``);
 - ``hole_psnr``: PSNR over the hole pixels only (all three channels of each hole pixel);
 - ``ssim``: SSIM over the whole image, colour channels averaged (scikit-image ``structural_similarity`` with
   ``channel_axis=-1, data_range=255``: 7x7 uniform window, K1 0.01, K2 0.03);
 - ``l1``: mean absolute error over the whole image and all channels, in [0, 1] (pixel values / 255).
 
-A PSNR of two identical images is infinite; we cap it at ``PSNR_CAP`` dB so that means stay finite.
+**PSNR convention.** ``10 log10(peak² / MSE)`` with ``peak`` the data range of the values compared: 255 for
+uint8 images (``psnr``, ``hole_psnr``), 1 for float tensors in [0, 1] (``psnr_batch``, the training loop's
+validation and on-demand bands); the two agree on the same picture up to 8-bit rounding. A PSNR of two identical
+images is infinite; every PSNR here is capped at ``PSNR_CAP`` dB so that means stay finite.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 
 import numpy as np
 from scipy import stats
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import structural_similarity
 
 PSNR_CAP = 100.0
 #: SSIM's window is 7x7: smaller images cannot be scored.
@@ -44,16 +48,26 @@ def _check(pred: np.ndarray, target: np.ndarray) -> None:
         )
 
 
-def _psnr_from_mse(mse: float) -> float:
-    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
+def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    """``10 log10(peak² / mse)`` in dB, capped at ``PSNR_CAP`` (also for ``mse == 0``: identical images)."""
+    return PSNR_CAP if mse <= 0 else min(PSNR_CAP, float(10.0 * np.log10(peak**2 / mse)))
 
 
 def psnr(pred: np.ndarray, target: np.ndarray) -> float:
     """PSNR in dB over the whole image (data range 255), capped at ``PSNR_CAP``."""
     _check(pred, target)
-    if np.array_equal(pred, target):
-        return PSNR_CAP
-    return min(PSNR_CAP, float(peak_signal_noise_ratio(target, pred, data_range=255)))
+    diff = pred.astype(np.float64) - target.astype(np.float64)  # (H, W, 3)
+    return psnr_from_mse(float(np.mean(diff**2)))
+
+
+def psnr_batch(pred, target):
+    """Per-image PSNR of float tensors in [0, 1] (peak 1): (N, C, H, W) x2 -> (N,) in dB, capped at ``PSNR_CAP``.
+
+    The torch twin of ``psnr`` for the training loop (written with tensor methods only, so this module imports no
+    torch). The MSE is taken in float32; its floor of 1e-10 maps identical images to exactly ``PSNR_CAP``.
+    """
+    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1).clamp_min(1e-10)  # (N,)
+    return (10 * (1.0 / mse).log10()).clamp_max(PSNR_CAP)
 
 
 def hole_psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
@@ -62,7 +76,7 @@ def hole_psnr(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> float:
     if not mask.any():
         return float("nan")
     diff = pred[mask].astype(np.float64) - target[mask].astype(np.float64)  # (n_hole, 3)
-    return _psnr_from_mse(float(np.mean(diff**2)))
+    return psnr_from_mse(float(np.mean(diff**2)))
 
 
 def ssim(pred: np.ndarray, target: np.ndarray) -> float:

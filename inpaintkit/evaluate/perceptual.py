@@ -36,6 +36,7 @@ from ..backbones.vgg import (
     load_state_dict_file,
     normalize_channels,
 )
+from ..device import pick_device
 from ..errors import InpaintKitError
 
 LPIPS_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
@@ -55,7 +56,7 @@ class FIDFeatures:
     """Inception pool features (N, 2048) for uint8 RGB images; ``path`` holds pytorch-fid's weights."""
 
     def __init__(self, path: str | os.PathLike, device: str | torch.device = "cpu"):
-        self.device = torch.device(device)
+        self.device = pick_device(str(device))
         self.net = load_fid_inception(path, self.device)
 
     @torch.no_grad()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,22 +25,11 @@ from pydantic import Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..backbones.efficientnet import efficientnet_b0
-from ..backbones.resnet import resnet34, resnext50_32x4d
-from ..backbones.swin import swin_t
+from ..backbones import BACKBONES, BackboneName
 from ..detection import Detection  # noqa: F401 (the verdict type, re-exported)
 from ..errors import InpaintKitError
 from ..layers.forensic import ForensicStem
 from ..models.base import StrictConfig
-
-#: name -> constructor(in_chans, width); the only list of detector backbones.
-BACKBONES: dict[str, Callable[..., nn.Module]] = {
-    "resnet34": resnet34,
-    "resnext50_32x4d": resnext50_32x4d,
-    "swin_t": swin_t,
-    "efficientnet_b0": efficientnet_b0,
-}
-BackboneName = Literal["resnet34", "resnext50_32x4d", "swin_t", "efficientnet_b0"]
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "weights" / "detector"
 BUNDLED_NAME = "default"

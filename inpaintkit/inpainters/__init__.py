@@ -23,18 +23,25 @@ def register_inpainter(
     kind: str = "classical",
     needs_weights: bool = False,
     priority: int = 0,
-    **extra: Any,
+    bundled: bool = False,
+    text_guided: bool = False,
 ) -> Callable[[type[Inpainter]], type[Inpainter]]:
     """Class decorator: add an ``Inpainter`` subclass to the registry under ``name``.
 
-    ``extra`` may carry ``bundled=True`` for a learned inpainter whose weights ship in the package (then it is
-    available without a checkpoint) and ``text_guided=True`` for models that take a caption.
+    ``bundled=True``: a learned inpainter whose weights ship in the package (available without a checkpoint);
+    ``text_guided=True``: a model that takes a caption.
     """
 
     def deco(cls: type[Inpainter]) -> type[Inpainter]:
         cls.name = name
         return INPAINTERS.register(
-            name, description=description, kind=kind, needs_weights=needs_weights, priority=priority, **extra
+            name,
+            description=description,
+            kind=kind,
+            needs_weights=needs_weights,
+            priority=priority,
+            bundled=bundled,
+            text_guided=text_guided,
         )(cls)
 
     return deco
@@ -59,7 +66,7 @@ def _load_plugins() -> None:
 
 def is_available(entry: Entry) -> bool:
     """Usable with no checkpoint: classical, or learned with weights bundled in the package."""
-    return not entry.needs_weights or bool(entry.extra.get("bundled"))
+    return not entry.needs_weights or entry.bundled
 
 
 def get_inpainter_entry(name: str) -> Entry[type[Inpainter]]:

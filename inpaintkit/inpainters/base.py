@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, get_args
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ DEFAULT_MEMORY_BUDGET = 1_500_000_000
 #: float32 mask of a resize, the upscaled fill and the pasted result (3 + 3 + 4 + 3 + 3 + bool masks ~ 20,
 #: rounded up; ``telea``'s whole measured growth is 18.7 B/px, see ``benchmarks/memory_model.py``).
 OVERHEAD_BYTES_PER_PIXEL = 24
-HD_STRATEGIES: tuple[str, ...] = ("original", "resize", "crop")
+HD_STRATEGIES: tuple[str, ...] = get_args(HDStrategyName)
 
 
 def normalize_hd_strategy(value: str | None, what: str = "HD strategy") -> str | None:
@@ -177,10 +177,10 @@ class Inpainter:
     def __init__(
         self,
         *,
-        hd_strategy: str = "crop",
-        hd_strategy_crop_margin: int = 128,
-        hd_strategy_crop_trigger_size: int = 800,
-        hd_strategy_resize_limit: int = 1280,
+        hd_strategy: str = HDStrategy.strategy,  # the defaults are HDStrategy's (one place)
+        hd_strategy_crop_margin: int = HDStrategy.crop_margin,
+        hd_strategy_crop_trigger_size: int = HDStrategy.crop_trigger_size,
+        hd_strategy_resize_limit: int = HDStrategy.resize_limit,
     ):
         self.hd = HDStrategy(
             hd_strategy, hd_strategy_crop_margin, hd_strategy_crop_trigger_size, hd_strategy_resize_limit

@@ -6,6 +6,7 @@ Images (N, C, H, W) in [0, 1]; masks (N, 1, H, W) with 1 = hole.
 
 from .adversarial import (
     ADVERSARIAL_KINDS,
+    AdvKind,
     discriminator_adversarial,
     feature_matching,
     generator_adversarial,
@@ -17,6 +18,7 @@ from .pixel import dilate, l1_hole, l1_valid, l2, tv_loss
 
 __all__ = [
     "ADVERSARIAL_KINDS",
+    "AdvKind",
     "DISABLED_MESSAGE",
     "PerceptualStyle",
     "dilate",

@@ -24,12 +24,14 @@ pass ``None`` for LaMa's default where every logit counts.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence, get_args
 
 import torch
 import torch.nn.functional as F
 
-ADVERSARIAL_KINDS: tuple[str, ...] = ("hinge", "nonsaturating", "lsgan", "vanilla")
+#: The adversarial loss kinds (the module docstring defines each); config fields are typed ``AdvKind``.
+AdvKind = Literal["hinge", "nonsaturating", "lsgan", "vanilla"]
+ADVERSARIAL_KINDS: tuple[str, ...] = get_args(AdvKind)
 
 
 def _check_kind(kind: str) -> None:

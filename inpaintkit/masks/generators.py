@@ -176,12 +176,12 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def register_mask(name: str, *, description: str, **extra: Any):
+def register_mask(name: str, *, description: str):
     """Register a ``MaskGenerator`` subclass under ``name`` (sets its ``kind``)."""
 
     def deco(cls: type[MaskGenerator]) -> type[MaskGenerator]:
         cls.kind = name
-        return MASKS.register(name, description=description, kind="mask", **extra)(cls)
+        return MASKS.register(name, description=description, kind="mask")(cls)
 
     return deco
 

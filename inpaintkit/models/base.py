@@ -7,9 +7,12 @@ A *family* (pconv, glcic, deepfill_v2, context_encoder, pix2pix, lama, tdanet, .
   prediction for every pixel in [0, 1]; compositing with the known pixels is the caller's job
   (``composite(pred, image, mask)``);
 - ``discriminators``: an ``nn.ModuleDict`` (empty for reconstruction-only families);
-- its training task: ``generator_step`` and ``discriminator_step`` return dicts of *weighted* named losses whose
-  keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key). The trainer sums them,
-  steps the optimizers and logs each key.
+- its training task: ``prepare_training(captions)`` (once, before the first step: e.g. a vocabulary from the
+  training captions), then per step ``generator_step`` and ``discriminator_step``, which return dicts of *weighted*
+  named losses whose keys are the loss-config keys (``{"l1_hole": ..., "adv": ...}``: config key = log key, and
+  where the term is one function of ``inpaintkit.losses``, its name). The trainer sums them, steps the optimizers
+  and logs each key.
+  A renamed config key keeps old configs and run folders loading through ``renamed_keys``.
 
 Three pydantic models describe the config groups a family reads: ``ModelConfig`` (group ``model``),
 ``DiscriminatorConfig`` (group ``discriminator``) and ``LossConfig`` (group ``losses``). They forbid unknown keys.
@@ -20,7 +23,8 @@ inpainter of the same name in the inpainter registry, which loads a trained run 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import warnings
+from typing import Any, ClassVar, Sequence, Union
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -28,11 +32,39 @@ from torch import nn
 
 from ..registry import Registry
 
+#: What ``Family.generator_step`` returns: ``(losses, pred)`` or ``(losses, pred, fakes)``.
+GeneratorStep = Union[
+    tuple[dict[str, torch.Tensor], torch.Tensor],
+    tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]],
+]
+
 
 class StrictConfig(BaseModel):
     """Base of every config group: unknown keys and wrong types are errors."""
 
     model_config = ConfigDict(extra="forbid", strict=False, validate_assignment=True)
+
+
+def renamed_keys(data: Any, renamed: dict[str, str], group: str) -> Any:
+    """Config migration for a ``mode="before"`` validator: ``old`` keys of a raw group mapping become their ``new``
+    name, with one ``FutureWarning`` naming them (old run folders and configs keep loading). Both names at once is
+    an error (which one was meant is unknown)."""
+    if not isinstance(data, dict) or not any(old in data for old in renamed):
+        return data
+    data, moved = dict(data), []
+    for old, new in renamed.items():
+        if old not in data:
+            continue
+        if new in data:
+            raise ValueError(f"{group}.{old} is the old name of {group}.{new}; give only {new}")
+        data[new] = data.pop(old)
+        moved.append(f"{group}.{old} was renamed {group}.{new}")
+    warnings.warn(
+        f"old config key(s): {'; '.join(moved)}; read under the new names, write those in new configs",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return data
 
 
 class NoConfig(StrictConfig):
@@ -47,6 +79,19 @@ def zero_hole(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Known pixels from ``image``, hole pixels from ``pred``: ``mask * pred + (1 - mask) * image``."""
     return mask * pred + (1.0 - mask) * image
+
+
+class InferenceGraph(nn.Module):
+    """What inference computes, as a module of its own (what ``inpaintkit.export`` traces): the family's generator on
+    the zeroed-hole image, clamped and composited. (N,3,H,W), (N,1,H,W) -> (N,3,H,W) in [0, 1]."""
+
+    def __init__(self, family: Family):
+        super().__init__()
+        self.generator = family.generator
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pred = self.generator(zero_hole(image, mask), mask)  # (N,3,H,W)
+        return composite(pred.clamp(0.0, 1.0), image, mask)
 
 
 class Family(nn.Module):
@@ -69,15 +114,25 @@ class Family(nn.Module):
         self.model_cfg, self.disc_cfg, self.loss_cfg = model, discriminator, losses
         self.discriminators = nn.ModuleDict()
 
-    def generator_step(self, batch: dict[str, Any], step: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Losses for the generator update and the raw prediction (N, 3, H, W).
+    def prepare_training(self, captions: Sequence[str]) -> None:
+        """Called by the trainer once before the first step (also on resume) with every caption of the training
+        records, the same on every rank: a family that learns a vocabulary builds it here, never inside a step."""
+
+    def generator_step(self, batch: dict[str, Any], step: int) -> GeneratorStep:
+        """Losses for the generator update and the raw prediction (N, 3, H, W): ``(losses, pred)``, or
+        ``(losses, pred, fakes)`` when the discriminator step needs more generated images than ``pred``.
 
         ``batch`` has ``image`` (N,3,H,W) in [0,1], ``mask`` (N,1,H,W) 1 = hole, and optionally ``caption``.
+        ``fakes`` (name -> tensor) reach ``discriminator_step`` as keyword arguments, detached by the trainer, so a
+        family keeps no state between the two steps.
         """
         raise NotImplementedError
 
-    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        """Losses for the discriminator update given the generator's (detached) prediction. Empty: no update."""
+    def discriminator_step(
+        self, batch: dict[str, Any], pred: torch.Tensor, step: int, **fakes: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Losses for the discriminator update given the generator's (detached) prediction and the ``fakes`` its
+        step returned. Empty: no update."""
         return {}
 
     def trains_generator(self, step: int) -> bool:
@@ -94,6 +149,10 @@ class Family(nn.Module):
         forward/backward at 64x64 in well under a second on CPU; the shared model test and the training tests use it.
         Every family must override this."""
         raise NotImplementedError(f"{cls.__name__} does not define tiny_config()")
+
+    def inference_graph(self) -> InferenceGraph:
+        """The inference computation as a module (``predict`` without per-call options), for export."""
+        return InferenceGraph(self)
 
     @torch.no_grad()
     def predict(self, image: torch.Tensor, mask: torch.Tensor, **kw: Any) -> torch.Tensor:

@@ -21,14 +21,14 @@ on large photos therefore gives a coarse fill; the inpainter's ``crop`` HD strat
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field, field_validator
 from torch import nn
 
-from ..losses import discriminator_adversarial, generator_adversarial, l2
+from ..losses import AdvKind, discriminator_adversarial, generator_adversarial, l2
 from .base import Family, StrictConfig, composite, zero_hole
 from .inpainter import register_model
 
@@ -55,7 +55,7 @@ class ContextEncoderLossConfig(StrictConfig):
     l2: float = Field(1.0, ge=0)
     #: Adversarial weight; 0 trains by L2 alone and builds no discriminator.
     adv: float = Field(0.0, ge=0)
-    adv_kind: Literal["hinge", "nonsaturating", "lsgan", "vanilla"] = "nonsaturating"
+    adv_kind: AdvKind = "nonsaturating"
 
 
 class ChannelWiseFC(nn.Module):

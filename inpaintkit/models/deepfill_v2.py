@@ -29,7 +29,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..layers.attention import ContextualAttention, SelfAttention
 from ..layers.gated import GatedConv2d, GatedDeconv2d
 from ..layers.padding import pad_to_multiple
-from ..losses import discriminator_adversarial, generator_adversarial
+from ..losses import AdvKind, discriminator_adversarial, generator_adversarial
 from .base import Family, StrictConfig, composite, zero_hole
 from .inpainter import register_model
 
@@ -53,7 +53,7 @@ class DeepFillLossConfig(StrictConfig):
     l1_coarse: float = Field(1.0, ge=0)
     l1_refine: float = Field(1.0, ge=0)
     adv: float = Field(0.01, ge=0)
-    adv_kind: Literal["hinge", "nonsaturating", "lsgan", "vanilla"] = "hinge"
+    adv_kind: AdvKind = "hinge"
 
 
 def _plain_conv(cin: int, cout: int) -> nn.Conv2d:

@@ -24,10 +24,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..device import pick_device
 from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
 from ..inpainters.patchmatch import patchmatch_fill
-from .inpainter import RUNTIMES, LearnedInpainter, pick_device
+from .inpainter import RUNTIMES, LearnedInpainter
 from .lama import Lama
 
 BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "default"

@@ -17,7 +17,7 @@ Inference option: Poisson blending of the fill into the image (paper §3.4 uses 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from ..layers.padding import pad_to_multiple
-from ..losses import discriminator_adversarial, generator_adversarial, l2
+from ..losses import AdvKind, discriminator_adversarial, generator_adversarial, l2
 from .base import Family, StrictConfig, composite, zero_hole
 from .inpainter import register_model
 
@@ -61,7 +61,7 @@ class GLCICLossConfig(StrictConfig):
     l2: float = Field(1.0, ge=0)
     #: α of the joint phase (paper: 0.0004).
     adv: float = Field(0.0004, ge=0)
-    adv_kind: Literal["hinge", "nonsaturating", "lsgan", "vanilla"] = "nonsaturating"
+    adv_kind: AdvKind = "nonsaturating"
     #: Phase 1 length (paper: T_C = 90,000 iterations): generator only, reconstruction loss.
     phase_generator_steps: int = Field(90000, ge=0)
     #: Phase 2 length (paper: T_D = 10,000): discriminators only. Afterwards both train.

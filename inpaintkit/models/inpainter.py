@@ -16,32 +16,10 @@ from typing import Any, Callable, ClassVar, Iterator
 import numpy as np
 import torch
 
+from ..device import pick_device
 from ..errors import InpaintKitError
 from ..inpainters import Inpainter, register_inpainter
 from .base import MODELS, Family
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` -> CUDA, else MPS, else CPU; an unavailable device named explicitly is a user error."""
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda", "mps"):  # meta, xla ...: no weights or no support here
-        raise InpaintKitError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InpaintKitError(f"device {device!r}: CUDA is not available on this machine; use cpu")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise InpaintKitError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise InpaintKitError(f"device {device!r}: MPS is not available on this machine; use cpu")
-    return dev
 
 
 def load_family(
@@ -140,7 +118,7 @@ class LearnedInpainter(Inpainter):
     """Base of the registered learned inpainters: runs ``family_cls`` from a checkpoint under torch or onnxruntime.
 
     ``runtime="onnx"`` runs an exported graph instead of torch: ``onnx_file`` when given (``inpaintkit export``),
-    else an export of the checkpoint made once and cached (see ``inpaintkit.models.onnx``).
+    else an export of the checkpoint made once and cached (see ``inpaintkit.export``).
 
     ``threads``: intra-op threads of one call (``None``: ``$INPAINTKIT_THREADS``, else ``default_threads``).
     Under torch the process's own thread count is set for the call and restored after it; under onnxruntime the
@@ -184,12 +162,12 @@ class LearnedInpainter(Inpainter):
             raise InpaintKitError(f"runtime onnx runs on the CPU; drop --device {device} or use runtime torch")
         self.family, self.weights = load_family(name, self.family_cls, checkpoint, self.device)
         if runtime == "onnx":
-            from .onnx import cached_export
+            from ..export.onnx import cached_export
 
             self.onnx = self._open_onnx(cached_export(self.family, self.weights))
 
     def _open_onnx(self, path: str | Path) -> Any:
-        from .onnx import OnnxGraph
+        from ..export.onnx import OnnxGraph
 
         graph = OnnxGraph(path, threads=self.threads)
         if graph.family != self.family_name:
@@ -213,29 +191,40 @@ class LearnedInpainter(Inpainter):
         return np.ascontiguousarray(out.cpu().numpy())
 
 
-def register_learned_inpainter(name: str, family_cls: type[Family], *, description: str, **extra: Any) -> None:
+def register_learned_inpainter(
+    name: str,
+    family_cls: type[Family],
+    *,
+    description: str,
+    text_guided: bool = False,
+    call_options: tuple[str, ...] = (),
+) -> None:
     """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint."""
     attrs = {
         "family_name": name,
         "family_cls": family_cls,
         "pad_multiple": family_cls.pad_multiple,
         "min_size": safe_min_size(family_cls.pad_multiple, family_cls.min_size),
-        "call_options": tuple(extra.get("call_options", ())),
+        "call_options": tuple(call_options),
         "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description}).",
     }
     cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
-    reg_extra = {k: v for k, v in extra.items() if k != "call_options"}
-    register_inpainter(name, description=description, kind="learned", needs_weights=True, **reg_extra)(cls)
+    register_inpainter(name, description=description, kind="learned", needs_weights=True, text_guided=text_guided)(cls)
 
 
-def register_model(name: str, *, description: str, **extra: Any) -> Callable[[type[Family]], type[Family]]:
+def register_model(
+    name: str, *, description: str, text_guided: bool = False, call_options: tuple[str, ...] = ()
+) -> Callable[[type[Family]], type[Family]]:
     """Class decorator for a ``Family``: registers it for training (``MODELS``) and as a checkpoint-loading
-    inpainter (the one registry of inpainters)."""
+    inpainter (the one registry of inpainters). ``text_guided``: it takes a caption; ``call_options``: the
+    per-call options of its inpainter (``Inpainter.call_options``)."""
 
     def deco(cls: type[Family]) -> type[Family]:
         cls.name = name
-        MODELS.register(name, description=description, kind="learned", **extra)(cls)
-        register_learned_inpainter(name, cls, description=description, **extra)
+        MODELS.register(name, description=description, kind="learned", text_guided=text_guided)(cls)
+        register_learned_inpainter(
+            name, cls, description=description, text_guided=text_guided, call_options=call_options
+        )
         return cls
 
     return deco

@@ -3,9 +3,9 @@
 Generator: LaMa's ``FFCResNetGenerator`` — a 7x7 stem on (masked image, mask), ``n_downsampling`` stride-2 3x3
 convolutions, ``n_blocks`` residual blocks of Fast Fourier Convolutions with 75 % of the channels in the global
 (spectral) stream, transposed-conv upsampling, a 7x7 head and a sigmoid; reflect padding throughout.
-Discriminator: PatchGAN (``NLayerDiscriminator``, Isola et al. 2017) that also returns its intermediate
+Discriminator: LaMa's ``NLayerDiscriminator``, i.e. ``layers.patchgan.PatchGAN`` (Isola et al. 2017), which returns its intermediate
 activations for feature matching.
-Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (hole x0), non-saturating adversarial x10 with
+Losses (LaMa's ``big-lama`` weights): L1 on known pixels x10 (``l1_valid``; hole ``l1_hole`` x0), non-saturating adversarial x10 with
 hole-aware fake labels (``mask_as_fake_target``: the known part of a fake counts as real), R1 penalty on real
 images x0.001 (``gp_coef``), discriminator feature matching x100, and a VGG16 perceptual term on the bundled
 features (``losses.perceptual_layers``; LaMa's own ResNet-ADE20k perceptual net is not available offline).
@@ -13,13 +13,14 @@ features (``losses.perceptual_layers``; LaMa's own ResNet-ADE20k perceptual net 
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from ..layers.ffc import FFCBNAct, FFCResBlock
+from ..layers.patchgan import PatchGAN
 from ..layers.prefill import push_pull_fill
 from ..losses import (
     PerceptualStyle,
@@ -30,7 +31,7 @@ from ..losses import (
     l1_valid,
     r1_penalty,
 )
-from .base import Family, StrictConfig, zero_hole
+from .base import Family, StrictConfig, renamed_keys, zero_hole
 from .inpainter import register_model
 
 
@@ -55,8 +56,13 @@ class LamaDiscriminatorConfig(StrictConfig):
 
 
 class LamaLossConfig(StrictConfig):
-    l1_known: float = Field(10.0, ge=0)
-    l1_missing: float = Field(0.0, ge=0)
+    #: Config keys of earlier versions -> their names now (the loss functions' names); old configs still load.
+    RENAMED: ClassVar[dict[str, str]] = {"l1_known": "l1_valid", "l1_missing": "l1_hole"}
+
+    #: L1 on the known pixels (``losses.l1_valid``).
+    l1_valid: float = Field(10.0, ge=0)
+    #: L1 on the hole pixels (``losses.l1_hole``).
+    l1_hole: float = Field(0.0, ge=0)
     adv: float = Field(10.0, ge=0)
     #: R1 gradient penalty weight (LaMa's ``gp_coef``), applied in the discriminator step.
     r1: float = Field(0.001, ge=0)
@@ -72,6 +78,11 @@ class LamaLossConfig(StrictConfig):
     #: Compute the perceptual term on at most this many images of each batch (0: all). The VGG costs several times
     #: the small default generator's step on a CPU; the batch is shuffled, so a subset is an unbiased estimate.
     perceptual_max_images: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_names(cls, data: Any) -> Any:
+        return renamed_keys(data, cls.RENAMED, "losses")
 
 
 class FFCResNetGenerator(nn.Module):
@@ -174,30 +185,6 @@ class FFCUNetGenerator(nn.Module):
         return torch.sigmoid(torch.logit(prefill.clamp(1e-3, 1.0 - 1e-3)) + self.head(x))
 
 
-class NLayerDiscriminator(nn.Module):
-    """PatchGAN: (N,3,H,W) -> logits (N,1,h,w) and the list of intermediate activations."""
-
-    def __init__(self, cfg: LamaDiscriminatorConfig):
-        super().__init__()
-        ndf = cfg.ndf
-        layers: list[nn.Module] = [nn.Sequential(nn.Conv2d(3, ndf, 4, 2, 2), nn.LeakyReLU(0.2, True))]
-        nf = ndf
-        for _ in range(1, cfg.n_layers):
-            prev, nf = nf, min(nf * 2, 512)
-            layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 2, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
-        prev, nf = nf, min(nf * 2, 512)
-        layers.append(nn.Sequential(nn.Conv2d(prev, nf, 4, 1, 2), nn.BatchNorm2d(nf), nn.LeakyReLU(0.2, True)))
-        layers.append(nn.Conv2d(nf, 1, 4, 1, 2))
-        self.layers = nn.ModuleList(layers)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        feats = []
-        for layer in self.layers:
-            x = layer(x)
-            feats.append(x)
-        return feats[-1], feats[:-1]
-
-
 @register_model("lama", description="LaMa (Suvorov 2022): Fourier-convolution ResNet, large masks, GAN-trained")
 class Lama(Family):
     ModelConfig = LamaModelConfig
@@ -208,7 +195,9 @@ class Lama(Family):
     def __init__(self, model: LamaModelConfig, discriminator: LamaDiscriminatorConfig, losses: LamaLossConfig):
         super().__init__(model, discriminator, losses)
         self.generator = FFCUNetGenerator(model) if model.arch == "unet" else FFCResNetGenerator(model)
-        self.discriminators = nn.ModuleDict({"patch": NLayerDiscriminator(discriminator)})
+        # LaMa's NLayerDiscriminator: padding 2, conv bias before BatchNorm, widths capped at 512
+        patch = PatchGAN(3, discriminator.ndf, discriminator.n_layers, max_channels=512, padding=2, norm_bias=True)
+        self.discriminators = nn.ModuleDict({"patch": patch})
         self.perceptual = (
             PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers)) if losses.perceptual > 0 else None
         )
@@ -225,9 +214,9 @@ class Lama(Family):
         img, mask = batch["image"], batch["mask"]  # (N,3,H,W), (N,1,H,W)
         c = self.loss_cfg
         pred = self.generator(zero_hole(img, mask), mask)  # (N,3,H,W)
-        losses = {"l1_known": c.l1_known * l1_valid(pred, img, mask)}
-        if c.l1_missing > 0:
-            losses["l1_missing"] = c.l1_missing * l1_hole(pred, img, mask)
+        losses = {"l1_valid": c.l1_valid * l1_valid(pred, img, mask)}
+        if c.l1_hole > 0:
+            losses["l1_hole"] = c.l1_hole * l1_hole(pred, img, mask)
         if self.perceptual is not None and self.perceptual.available:
             k = c.perceptual_max_images or pred.shape[0]
             perceptual, _ = self.perceptual(pred[:k], img[:k])

@@ -18,14 +18,15 @@ deterministic).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from ..layers.padding import pad_to_multiple
-from ..losses import discriminator_adversarial, generator_adversarial
+from ..layers.patchgan import PatchGAN
+from ..losses import AdvKind, discriminator_adversarial, generator_adversarial
 from .base import Family, StrictConfig, zero_hole
 from .inpainter import register_model
 
@@ -46,7 +47,7 @@ class Pix2PixDiscriminatorConfig(StrictConfig):
 class Pix2PixLossConfig(StrictConfig):
     l1: float = Field(100.0, ge=0)
     adv: float = Field(1.0, ge=0)
-    adv_kind: Literal["hinge", "nonsaturating", "lsgan", "vanilla"] = "nonsaturating"
+    adv_kind: AdvKind = "nonsaturating"
 
 
 class UNetGenerator(nn.Module):
@@ -89,23 +90,33 @@ class UNetGenerator(nn.Module):
         return (y[..., :h, :w] + 1) / 2
 
 
-class ConditionalPatchGAN(nn.Module):
-    """``forward(condition, image) -> (N, 1, h, w)``: condition (N, 4, H, W) = [masked image, mask], image in [0, 1]."""
+class ConditionalPatchGAN(PatchGAN):
+    """``forward(condition, image) -> (N, 1, h, w)``: condition (N, 4, H, W) = [masked image, mask], image in [0, 1].
+
+    pix2pix's flavour of ``PatchGAN``: padding 1, no conv bias before BatchNorm, widths capped at ``8 * c``.
+    """
 
     def __init__(self, c: int = 64, n_layers: int = 3):
-        super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(7, c, 4, 2, 1), nn.LeakyReLU(0.2)]
-        cin = c
-        for i in range(1, n_layers + 1):
-            cout = c * min(2**i, 8)
-            stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(cin, cout, 4, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
-            cin = cout
-        layers.append(nn.Conv2d(cin, 1, 4, 1, 1))
-        self.net = nn.Sequential(*layers)
+        super().__init__(7, c, n_layers, max_channels=8 * c, padding=1, norm_bias=False)
+        self.register_load_state_dict_pre_hook(_flat_keys_to_blocks)
 
-    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([condition, image * 2 - 1], dim=1))
+    def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        logits, _ = super().forward(torch.cat([condition, image * 2 - 1], dim=1))
+        return logits
+
+
+def _flat_keys_to_blocks(module: PatchGAN, state_dict: dict, prefix: str, *_: object) -> None:
+    """Run folders written before the shared ``PatchGAN`` keep loading: their discriminator was one flat
+    ``net = Sequential(conv, lrelu, [conv, bn, lrelu] * n_layers, conv)``; ``net.<k>`` -> ``layers.<i>.<j>``."""
+    n_blocks = len(module.layers) - 1
+    where = {0: "0.0", 3 * n_blocks - 1: str(n_blocks)}  # first conv; logit conv
+    for i in range(1, n_blocks):
+        where[2 + 3 * (i - 1)] = f"{i}.0"  # conv
+        where[3 + 3 * (i - 1)] = f"{i}.1"  # BatchNorm
+    for key in [k for k in state_dict if k.startswith(prefix + "net.")]:
+        k, rest = key[len(prefix) + 4 :].split(".", 1)
+        if int(k) in where:
+            state_dict[f"{prefix}layers.{where[int(k)]}.{rest}"] = state_dict.pop(key)
 
 
 @register_model("pix2pix", description="pix2pix U-Net with a conditional PatchGAN (Isola et al. 2017)")

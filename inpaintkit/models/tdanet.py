@@ -7,7 +7,8 @@ Generator (``TDANetGenerator``):
   top level (H/32) gives the high-level features the text attends to, the level below (H/16) the low-level
   features the decoder's long-term attention copies from;
 - text encoder (``layers/text.py``): pretrained all-MiniLM-L6-v2, frozen (``minilm``), or a bidirectional GRU
-  trained with the model (``bigru``, hidden 256, vocabulary grown from the training captions and kept in a buffer);
+  trained with the model (``bigru``, hidden 256, vocabulary built from the training captions before training,
+  ``prepare_training``, and kept in a buffer);
 - dual multimodal attention (``layers/multimodal.py``). Inpainting path: *negated* word-region attention on the
   visible regions, max-pooled -> the words the visible image explains least. Auxiliary path (training only; it sees
   the hole's ground truth): positive attention on the hole regions. Each path fuses [image features, pooled text,
@@ -37,6 +38,7 @@ how different. An empty caption is allowed.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal, Optional, Sequence
 
 import torch
@@ -59,10 +61,9 @@ from ..layers.text import (
     _as_list,
     create_text_encoder,
     tokenize,
-    word_hash,
 )
 from ..losses import PerceptualStyle, discriminator_adversarial, feature_matching, generator_adversarial
-from .base import Family, StrictConfig, composite, zero_hole
+from .base import Family, GeneratorStep, StrictConfig, composite, zero_hole
 from .inpainter import register_model
 
 
@@ -380,17 +381,6 @@ def _pyramid(x: torch.Tensor, sizes: list[tuple[int, int]]) -> list[torch.Tensor
     return [x if tuple(x.shape[-2:]) == s else F.adaptive_avg_pool2d(x, s) for s in sizes]
 
 
-def _gather_words(words: list[str]) -> list[str]:
-    """The union of every rank's new words, in one order on all ranks (single process: sorted ``words``)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        parts: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(parts, words)
-        words = [w for p in parts for w in p]
-    return sorted(set(words))
-
-
 def _diversity(value: Any) -> float:
     """A per-call ``diversity`` (API, or ``--opt diversity=4``) -> a finite float >= 0, or a one-line user error."""
     try:
@@ -420,7 +410,6 @@ class TDANet(Family):
         self.discriminators = nn.ModuleDict(
             {"g": ResDiscriminator(discriminator), "rec": ResDiscriminator(discriminator)}
         )
-        self._rec: torch.Tensor | None = None  # the reconstruction path's output, for the discriminator step
         self.perceptual = (
             PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers)) if losses.perceptual > 0 else None
         )
@@ -443,13 +432,15 @@ class TDANet(Family):
         }
 
     # -- vocabulary ----------------------------------------------------------------------------------------------
-    def grow_vocabulary(self, captions: Sequence[str]) -> None:
-        """BiGRU: give unseen training words free vocabulary slots (same order on every rank)."""
+    def prepare_training(self, captions: Sequence[str]) -> None:
+        """BiGRU: the training captions' words get free vocabulary slots, most frequent first (ties alphabetical),
+        so a full vocabulary keeps the common words. Words a loaded run already has keep their slots (resume,
+        ``init_from``). Every rank sees the same captions, so every rank builds the same vocabulary."""
         enc = unwrap(self.generator).text
         if not isinstance(enc, BiGRUTextEncoder):
             return
-        new = [w for c in captions for w in tokenize(c) if word_hash(w) not in enc.index]
-        enc.add_words(_gather_words(new))
+        counts = Counter(w for c in captions for w in tokenize(c))
+        enc.add_words(sorted(counts, key=lambda w: (-counts[w], w)))
 
     def _captions(self, batch: dict[str, Any], n: int) -> list[str]:
         caps = _as_list(batch.get("caption"), n)
@@ -460,12 +451,10 @@ class TDANet(Family):
         return caps
 
     # -- training ------------------------------------------------------------------------------------------------
-    def generator_step(self, batch: dict[str, Any], step: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def generator_step(self, batch: dict[str, Any], step: int) -> GeneratorStep:
         img, mask = batch["image"], batch["mask"]  # (N,3,H,W), (N,1,H,W)
         c = self.loss_cfg
         captions = self._captions(batch, img.shape[0])
-        if self.training:
-            self.grow_vocabulary(captions)
         out = self.generator(zero_hole(img, mask), mask, caption=captions, target=img)
         rec, gen, text = out["rec"], out["gen"], out["text"]
         targets = _pyramid(img, [tuple(o.shape[-2:]) for o in gen])
@@ -505,23 +494,23 @@ class TDANet(Family):
             losses["match_word"] = c.match_word * damsm_word_loss(out["regions"], text.words, text.mask)
         if c.match_sentence > 0:
             losses["match_sentence"] = c.match_sentence * damsm_sentence_loss(out["code"], text.sentence)
-        self._rec = rec_pred.detach()
-        return losses, pred
+        return losses, pred, {"rec": rec_pred}  # the reconstruction path's output, for the "rec" discriminator
 
-    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, batch: dict[str, Any], pred: torch.Tensor, step: int, rec: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         if self.loss_cfg.adv <= 0 and self.loss_cfg.feature_matching <= 0:
             return {}
         img = batch["image"]
         fakes = {"g": pred.detach()}
-        if self._rec is not None and self._rec.shape == img.shape:
-            fakes["rec"] = self._rec
+        if rec is not None:
+            fakes["rec"] = rec.detach()
         total = img.new_zeros(())
         for name, fake in fakes.items():
             disc = self.discriminators[name]
             real_logits, _ = disc(img)
             fake_logits, _ = disc(fake)
             total = total + discriminator_adversarial("lsgan", real_logits, fake_logits)
-        self._rec = None
         return {"adv": total}
 
     def trains_discriminator(self, step: int) -> bool:

@@ -39,8 +39,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ..device import pick_device
 from ..errors import InpaintKitError
-from ..models.inpainter import pick_device
 from . import checkpoint as ck
 from . import distributed as dd
 from .ema import EMA
@@ -125,11 +125,15 @@ class Task:
     def trains_discriminator(self, it: int) -> bool:
         return True
 
-    def generator_step(self, batch: dict[str, Any], it: int) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
-        """The network's weighted named losses and its prediction (given to the discriminators)."""
+    def generator_step(self, batch: dict[str, Any], it: int) -> tuple[Any, ...]:
+        """The network's weighted named losses and its prediction (given to the discriminators): ``(losses, pred)``,
+        or ``(losses, pred, fakes)`` when the discriminators need more generated images (name -> tensor; the loop
+        detaches them and passes them to ``discriminator_step`` as keyword arguments)."""
         raise NotImplementedError
 
-    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, it: int) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, batch: dict[str, Any], pred: torch.Tensor, it: int, **fakes: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         return {}
 
     def observe(self, batch: dict[str, Any], pred: torch.Tensor | None) -> None:
@@ -322,7 +326,8 @@ def _fit(cfg: Any, build: Callable[..., Task], resume: bool, resume_how: str) ->
             # the network: losses against the current (frozen) discriminators
             discriminators.requires_grad_(False)
             with autocast(), contextlib.nullcontext() if train_g else torch.no_grad():
-                losses_g, pred = task.generator_step(batch, it)
+                losses_g, pred, *more = task.generator_step(batch, it)
+            fakes = {k: v.detach() for k, v in (more[0] if more else {}).items()}
             if train_g:
                 scaler.scale(sum(losses_g.values()) / t.grad_accum).backward()
             for k, v in losses_g.items():
@@ -332,7 +337,7 @@ def _fit(cfg: Any, build: Callable[..., Task], resume: bool, resume_how: str) ->
             discriminators.requires_grad_(True)
             if train_d:
                 with autocast():
-                    losses_d = task.discriminator_step(batch, pred.detach(), it)
+                    losses_d = task.discriminator_step(batch, pred.detach(), it, **fakes)
                 if losses_d:
                     scaler.scale(sum(losses_d.values()) / t.grad_accum).backward()
                 for k, v in losses_d.items():

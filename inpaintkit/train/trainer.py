@@ -24,7 +24,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..data.dataset import StepSampler, TrainCrops, load_records, validation_set
+from ..data.dataset import StepSampler, TrainCrops, captions_of, load_records, validation_set
+from ..evaluate.metrics import psnr_batch
 from ..masks import MaskMixture, OnDemandSchedule, create_mask_generator
 from ..models.base import MODELS, Family, composite, zero_hole
 from . import checkpoint as ck
@@ -58,12 +59,6 @@ def die_with_parent(_worker_id: int = 0) -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-
-
-def psnr_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """(N,3,H,W) x2 in [0,1] -> (N,) PSNR in dB (capped at 100 for identical images)."""
-    mse = (pred.float() - target.float()).pow(2).flatten(1).mean(1).clamp_min(1e-10)
-    return (10 * torch.log10(1.0 / mse)).clamp_max(100.0)
 
 
 @contextlib.contextmanager
@@ -112,7 +107,7 @@ def validate(
             kw = {"caption": b["caption"]} if any(b["caption"]) else {}
             raw = family.generator(zero_hole(b["image"], b["mask"]), b["mask"], **kw)
             out = composite(raw.float().clamp(0, 1), b["image"], b["mask"])
-            psnrs += psnr_per_image(out, b["image"]).tolist()
+            psnrs += psnr_batch(out, b["image"]).tolist()
             if perceptual is not None:
                 lpips += perceptual.distance(out.float(), b["image"].float()).tolist()
             for o, t in zip(out.cpu().numpy(), b["image"].cpu().numpy()):
@@ -174,6 +169,7 @@ class InpaintingTask(Task):
         cfg, d, t, dist = self.cfg, self.cfg.data, self.cfg.train, self.dist
         mix = MaskMixture.from_config(cfg.masks.mix)
         train_recs = load_records(d.root, "train")
+        self.family.prepare_training([c for r in train_recs for c in captions_of(r)])  # e.g. TDANet's BiGRU vocabulary
         val_root = d.val_root or (d.root if d.root and Path(d.root).is_file() else None)
         val_recs = load_records(val_root, "val", "data.val_root") if val_root else train_recs
         dataset = TrainCrops(
@@ -244,11 +240,13 @@ class InpaintingTask(Task):
     def trains_discriminator(self, it: int) -> bool:
         return self.family.trains_discriminator(it)
 
-    def generator_step(self, batch: dict[str, Any], it: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def generator_step(self, batch: dict[str, Any], it: int) -> tuple[Any, ...]:
         return self.family.generator_step(batch, it)
 
-    def discriminator_step(self, batch: dict[str, Any], pred: torch.Tensor, it: int) -> dict[str, torch.Tensor]:
-        return self.family.discriminator_step(batch, pred, it)
+    def discriminator_step(
+        self, batch: dict[str, Any], pred: torch.Tensor, it: int, **fakes: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        return self.family.discriminator_step(batch, pred, it, **fakes)
 
     def observe(self, batch: dict[str, Any], pred: torch.Tensor) -> None:
         """On-demand learning: running PSNR per band from this batch, summed over ranks."""
@@ -256,7 +254,7 @@ class InpaintingTask(Task):
             return
         with torch.no_grad():
             p = (
-                psnr_per_image(composite(pred.detach().clamp(0, 1), batch["image"], batch["mask"]), batch["image"])
+                psnr_batch(composite(pred.detach().clamp(0, 1), batch["image"], batch["mask"]), batch["image"])
                 .double()
                 .cpu()
             )

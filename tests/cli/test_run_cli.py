@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from inpaintkit.io import read_image
@@ -181,6 +182,7 @@ def test_one_pixel_and_full_hole(cli, tmp_path):
     assert read_image(tmp_path / "o.png").rgb.shape == (1, 1, 3)
 
 
+@pytest.mark.slow
 def test_per_call_options_and_samples(cli, tmp_path):
     img = _write(tmp_path / "a.png", 40, 48)
     m = np.zeros((40, 48), np.uint8)

@@ -157,6 +157,7 @@ def test_short_captions():
     assert photos.short_captions("Colosseum", "A big arena.", proper_name=True) == ["Colosseum"]
 
 
+@pytest.mark.slow
 def test_rerun_skips_what_is_there_and_full_size_keeps_size(tmp_path, tree):
     out = tmp_path / "corpus"
     fetch_photos(out, sources=SOURCES[:3], max_side=None, downloader=FakeApt(tree), progress=False)

@@ -22,6 +22,7 @@ def images():
     return list(base)
 
 
+@pytest.mark.slow
 def test_fid_of_a_set_against_itself_is_zero_and_a_shift_is_positive(fid_weights, images):
     fid = FIDFeatures(fid_weights)
     feats = fid(images)
@@ -47,6 +48,7 @@ def test_fid_weights_in_the_wrong_format_are_refused(tmp_path):
         load_fid_inception(junk)
 
 
+@pytest.mark.slow
 def test_lpips_matches_a_direct_computation(lpips_files, images):
     metric = LPIPS(lpips_files / "vgg.pth", lpips_files / "vgg16.pth")
     a, b = images[0], images[1]
@@ -96,6 +98,7 @@ def _real_photos() -> list[np.ndarray]:
     ]
 
 
+@pytest.mark.slow
 def test_lpips_hed_zero_on_identity_and_grows_with_blur_and_noise(hed):
     import cv2
 
@@ -111,6 +114,7 @@ def test_lpips_hed_zero_on_identity_and_grows_with_blur_and_noise(hed):
         assert 0 < noise[0] < noise[1] < noise[2], noise
 
 
+@pytest.mark.slow
 def test_lpips_hed_ranks_a_blurry_fill_below_a_sharp_one_that_psnr_prefers(hed):
     """The property that makes LPIPS better than PSNR at ranking fills: a blur of the hole can have the higher PSNR
     and still be the worse fill; a sharp texture with a small shift is perceptually closer."""

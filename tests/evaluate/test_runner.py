@@ -39,6 +39,7 @@ def inputs(tmp_path, photo):
     return _make_inputs(tmp_path, photo)
 
 
+@pytest.mark.slow
 def test_end_to_end_files_and_values(tmp_path, inputs, cli):
     images, masks = inputs
     out = tmp_path / "report"
@@ -107,6 +108,7 @@ def test_end_to_end_files_and_values(tmp_path, inputs, cli):
     assert (out / "plots" / "speed.pdf").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_resume_skips_rows_already_done(tmp_path, inputs):
     images, masks = inputs
     out = tmp_path / "report"
@@ -165,6 +167,7 @@ def test_an_interrupted_run_leaves_a_complete_csv(tmp_path, inputs, monkeypatch)
     assert len(read_metrics_csv(out / "metrics.csv")) == 4
 
 
+@pytest.mark.slow
 def test_fid_and_lpips_with_synthetic_weights_and_resume(tmp_path, photo, fid_weights, lpips_files):
     images, masks = _make_inputs(tmp_path, photo)
     out = tmp_path / "report"
@@ -197,6 +200,7 @@ def test_fid_and_lpips_with_synthetic_weights_and_resume(tmp_path, photo, fid_we
     assert again["metrics"]["lpips"] == summary["metrics"]["lpips"]
 
 
+@pytest.mark.slow
 def test_jobs_give_the_same_rows_in_the_same_order(tmp_path, inputs):
     images, masks = inputs
     one = evaluate(EvalConfig(("telea",), images, masks, tmp_path / "j1", figures=False), log=_quiet, progress=False)
@@ -225,6 +229,7 @@ def test_masks_of_another_size_are_resized_and_counted(tmp_path, photo):
     assert [r["psnr"] for r in a] == [r["psnr"] for r in b]
 
 
+@pytest.mark.slow
 def test_size_crops_and_masks_pair_by_stem(tmp_path, photo):
     images, masks = tmp_path / "images", tmp_path / "masks"
     write_image(images / "wide.png", photo[:60, :90])  # centre crop to 60x60, resized to 32x32

@@ -35,6 +35,7 @@ def test_feature_strides_and_odd_sizes(backbone):
     assert [f.shape[-2:] for f in feats] == [(24, 20), (12, 10), (6, 5), (3, 3)]
 
 
+@pytest.mark.slow
 def test_bayar_constraint_holds_after_an_optimizer_step():
     torch.manual_seed(0)
     conv = BayarConv2d(3, 4, 5)
@@ -72,3 +73,13 @@ def test_full_width_parameter_counts_match_the_papers():
 def test_stem_output_channels():
     stem = ForensicStem(3)
     assert stem(torch.rand(2, 3, 32, 32)).shape == (2, 15, 32, 32)
+
+
+def test_backbone_names_are_the_registry_keys():
+    from typing import get_args
+
+    from inpaintkit.backbones import BackboneName
+
+    assert get_args(BackboneName) == tuple(BACKBONES)
+    with pytest.raises(ValueError, match="resnet34"):
+        DetectorConfig(backbone="resnet35")

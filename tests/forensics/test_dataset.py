@@ -104,6 +104,7 @@ def test_splits_are_by_source_with_held_out_sources_in_test(tiny_dataset, tiny_s
     assert {"train", "test"} <= set().union(*by_source.values())
 
 
+@pytest.mark.slow
 def test_deterministic_for_any_jobs_and_resumable(source_dir, tiny_spec, tiny_dataset, tmp_path):
     out = tmp_path / "again"
     make_dataset([source_dir], out, tiny_spec, jobs=2, progress=False)

@@ -79,6 +79,7 @@ def test_detect_text_output(cli, images):
         assert 0.0 <= float(score) <= 1.0 and verdict in ("inpainted", "authentic")
 
 
+@pytest.mark.slow
 def test_detect_json_heatmaps_and_threshold(cli, images, tmp_path):
     code, out, err = cli(
         "detect",
@@ -119,6 +120,7 @@ def test_detect_bad_model_and_threshold(cli, images, tmp_path):
     assert code == 2 and "between 0 and 1" in err
 
 
+@pytest.mark.slow
 def test_odd_inputs_are_handled_or_one_line_errors(cli, images, tmp_path):
     """Truncated and 1x1 files fail with one line each; grayscale, 16-bit, CMYK and a large image are scored;
     every other file of the call is still reported."""

@@ -128,6 +128,7 @@ def test_crop_window_stays_inside_and_keeps_size():
     assert mask_boxes(np.pad(np.ones((2, 3), bool), 1)) == [(1, 1, 4, 3)]
 
 
+@pytest.mark.slow
 def test_resize_strategy_downscales_and_fills_every_hole_pixel():
     img = _img(1500, 3000)
     mask = np.zeros((1500, 3000), bool)
@@ -149,3 +150,23 @@ def test_padding_to_multiple_and_min_size():
     assert out.shape == img.shape and np.array_equal(out[~mask], img[~mask])
     one = Padded().inpaint(np.full((1, 1, 3), 5, np.uint8), np.ones((1, 1), bool))
     assert one.tolist() == [[[200, 200, 200]]]
+
+
+def test_hd_defaults_are_written_once():
+    from inpaintkit.inpainters import HD_STRATEGIES, HDStrategy, create_inpainter
+
+    assert create_inpainter("telea").hd == HDStrategy() == HDStrategy("crop", 128, 800, 1280)
+    assert HD_STRATEGIES == ("original", "resize", "crop")
+
+
+def test_registry_entries_are_typed_a_misspelt_fact_is_an_error():
+    from inpaintkit.inpainters import get_inpainter_entry
+    from inpaintkit.registry import Registry
+
+    reg: Registry = Registry("thing")
+    with pytest.raises(TypeError, match="bundeld"):
+        reg.register("x", description="d", bundeld=True)
+    reg.register("y", description="d", bundled=True)(object)
+    assert reg.get("y").bundled and not reg.get("y").text_guided
+    assert get_inpainter_entry("default").bundled and get_inpainter_entry("tdanet").text_guided
+    assert not get_inpainter_entry("telea").bundled and not get_inpainter_entry("telea").text_guided

@@ -53,6 +53,7 @@ def minilm():
     return create_text_encoder("minilm")
 
 
+@pytest.mark.slow
 def test_minilm_loads_offline_and_is_deterministic(minilm, monkeypatch):
     import os
 

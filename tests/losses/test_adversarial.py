@@ -102,3 +102,15 @@ def test_feature_matching_l1_l2_and_mask():
     assert feature_matching(fake, real, torch.ones(1, 1, 8, 8)).item() == pytest.approx(0.0)
     feature_matching(fake, real).backward()
     assert real[0].grad is None and fake[0].grad is not None  # real features are targets
+
+
+def test_every_family_takes_the_one_list_of_adversarial_kinds():
+    from typing import get_args
+
+    from inpaintkit.losses import ADVERSARIAL_KINDS, AdvKind
+    from inpaintkit.models import MODELS
+
+    assert ADVERSARIAL_KINDS == get_args(AdvKind) == ("hinge", "nonsaturating", "lsgan", "vanilla")
+    fields = [e.obj.LossConfig.model_fields.get("adv_kind") for e in MODELS.entries()]
+    assert sum(f is not None for f in fields) >= 4  # context_encoder, glcic, deepfill_v2, pix2pix
+    assert all(f.annotation == AdvKind for f in fields if f is not None)

@@ -173,6 +173,7 @@ def _mean_half_width(m: np.ndarray) -> float:
     return float(ndimage.distance_transform_edt(m)[m].mean())
 
 
+@pytest.mark.slow
 def test_lama_statistics_follow_the_published_configs():
     n, shape = 80, (256, 256)
     stats = {}

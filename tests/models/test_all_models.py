@@ -33,7 +33,7 @@ def _build(name: str):
 
 
 def _call_kw(name: str) -> dict:
-    return {"caption": "a photo of a landscape"} if get_inpainter_entry(name).extra.get("text_guided") else {}
+    return {"caption": "a photo of a landscape"} if get_inpainter_entry(name).text_guided else {}
 
 
 def test_the_registry_has_the_issue_families():
@@ -44,7 +44,9 @@ def test_the_registry_has_the_issue_families():
 def test_forward_backward_shapes_and_finite(name):
     fam = _build(name).train()
     batch = _batch()
-    losses, pred = fam.generator_step(batch, 0)
+    losses, pred, *more = fam.generator_step(batch, 0)  # (losses, pred) or (losses, pred, fakes)
+    fakes = more[0] if more else {}
+    assert len(more) <= 1 and all(f.shape == pred.shape for f in fakes.values())
     assert pred.shape == (2, 3, 64, 64)
     assert losses, f"{name}: generator_step returned no losses"
     assert all(torch.isfinite(v) and v.dim() == 0 for v in losses.values()), losses
@@ -54,7 +56,7 @@ def test_forward_backward_shapes_and_finite(name):
     assert any(g is not None and g.abs().sum() > 0 for g in grads), f"{name}: no gradient reached the generator"
     if len(fam.discriminators):
         fam.zero_grad(set_to_none=True)
-        d_losses = fam.discriminator_step(batch, pred.detach(), 10**6)
+        d_losses = fam.discriminator_step(batch, pred.detach(), 10**6, **{k: v.detach() for k, v in fakes.items()})
         assert d_losses, f"{name}: discriminator_step returned nothing although the family has discriminators"
         assert all(torch.isfinite(v) for v in d_losses.values()), d_losses
         sum(d_losses.values()).backward()

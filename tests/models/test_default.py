@@ -40,7 +40,7 @@ def model():
 
 def test_default_is_the_bundled_model_and_the_default():
     entry = get_inpainter_entry("default")
-    assert entry.kind == "learned" and entry.extra["bundled"] and is_available(entry)
+    assert entry.kind == "learned" and entry.bundled and is_available(entry)
     assert default_inpainter_name() == "default"
     assert isinstance(create_inpainter(), DefaultInpainter)
     assert set(entry.options()) >= {"device", "runtime", "hd_strategy"}
@@ -72,7 +72,7 @@ def test_output_matches_the_stored_reference_and_keeps_known_pixels(model):
 def test_onnx_runtime_matches_torch_and_is_the_same_weights(model):
     import onnxruntime as ort
 
-    from inpaintkit.models.onnx import file_sha256
+    from inpaintkit.export import file_sha256
 
     meta = ort.InferenceSession(str(ONNX_FILE), providers=["CPUExecutionProvider"]).get_modelmeta()
     assert meta.custom_metadata_map["weights_sha256"] == file_sha256(WEIGHTS), (

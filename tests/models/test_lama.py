@@ -66,11 +66,11 @@ def test_discriminator_returns_patch_logits_and_features():
 def test_losses_follow_the_config():
     batch = {"image": torch.rand(2, 3, 64, 64), "mask": torch.zeros(2, 1, 64, 64)}
     batch["mask"][:, :, 8:40, 8:40] = 1
-    fam = _lama(l1_missing=2.0)
+    fam = _lama(l1_hole=2.0)
     losses, pred = fam.generator_step(batch, 0)
-    assert set(losses) == {"l1_known", "l1_missing", "adv", "feature_matching", "perceptual"}  # bundled VGG16
+    assert set(losses) == {"l1_valid", "l1_hole", "adv", "feature_matching", "perceptual"}  # bundled VGG16
     known = ((1 - batch["mask"]) * (pred - batch["image"]).abs()).mean()
-    assert torch.allclose(losses["l1_known"], 10 * known)
+    assert torch.allclose(losses["l1_valid"], 10 * known)
     d = fam.discriminator_step(batch, pred.detach(), 0)
     assert set(d) == {"adv", "r1"} and d["r1"] >= 0
     # hole-aware fake labels: the D loss is the masked non-saturating loss
@@ -87,7 +87,7 @@ def test_losses_follow_the_config():
     assert not torch.allclose(plain, d2["adv"])
     # reconstruction only: no discriminator terms and no discriminator updates
     rec = _lama(adv=0.0, feature_matching=0.0, perceptual=0.0)
-    assert set(rec.generator_step(batch, 0)[0]) == {"l1_known"}
+    assert set(rec.generator_step(batch, 0)[0]) == {"l1_valid"}
     assert rec.discriminator_step(batch, pred.detach(), 0) == {} and not rec.trains_discriminator(0)
 
 
@@ -169,13 +169,13 @@ def test_unet_trains_the_lama_losses():
         "lama",
         {"arch": "unet", "ngf": 8, "n_downsampling": 2, "n_blocks": 1},
         {"ndf": 8, "n_layers": 2},
-        {"l1_missing": 6.0, "perceptual": 0.0},
+        {"l1_hole": 6.0, "perceptual": 0.0},
     )
     img = torch.rand(2, 3, 32, 32)
     mask = torch.zeros(2, 1, 32, 32)
     mask[..., 8:20, 8:24] = 1
     losses, pred = fam.generator_step({"image": img, "mask": mask}, 0)
-    assert {"l1_known", "l1_missing", "adv", "feature_matching"} <= set(losses)
+    assert {"l1_valid", "l1_hole", "adv", "feature_matching"} <= set(losses)
     sum(losses.values()).backward()
     assert fam.generator.head.weight.grad is not None and fam.generator.head.weight.grad.abs().sum() > 0
 

@@ -34,7 +34,7 @@ def test_discriminator_is_conditional():
     torch.manual_seed(0)
     fam = create_model("pix2pix", {"num_downs": 6, "channels": 8}, {"channels": 8}).eval()
     d = fam.discriminators["patch"]
-    assert d.net[0].in_channels == 7  # masked image + mask + image
+    assert d.layers[0][0].in_channels == 7  # masked image + mask + image
     b = _batch()
     cond = fam.condition(b["image"], b["mask"])
     assert torch.equal(cond[:, 3:], b["mask"]) and cond[:, :3][b["mask"].expand(-1, 3, -1, -1) > 0].eq(0).all()

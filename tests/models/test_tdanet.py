@@ -91,16 +91,22 @@ def test_generator_step_losses_and_gradients(prefill):
     fam = tiny(prefill).train()
     sc, img, mask = scenes()
     batch = {"image": img, "mask": mask, "caption": [s.caption for s in sc]}
-    losses, pred = fam.generator_step(batch, 0)
+    fam.prepare_training(batch["caption"])  # the trainer's call before the first step
+    vocab = fam.generator.text.vocab.clone()
+    losses, pred, fakes = fam.generator_step(batch, 0)
     assert set(losses) == LOSS_KEYS and pred.shape == img.shape
+    assert set(fakes) == {"rec"} and fakes["rec"].shape == img.shape  # for the "rec" discriminator, no state kept
+    assert torch.equal(fam.generator.text.vocab, vocab)  # a step never grows the vocabulary
     assert all(torch.isfinite(v) and v.dim() == 0 for v in losses.values())
     sum(losses.values()).backward()
     g = fam.generator
-    assert g.text.vocabulary_size >= 10  # grown from the batch's captions
+    assert g.text.vocabulary_size >= 10  # built from the captions
     for part in (g.text.embed, g.prior, g.posterior, g.dma, g.encoder, g.decoder, g.match_regions):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), part
-    d = fam.discriminator_step(batch, pred.detach(), 0)
+    d = fam.discriminator_step(batch, pred.detach(), 0, **fakes)
     assert set(d) == {"adv"} and torch.isfinite(d["adv"])
+    only_g = fam.discriminator_step(batch, pred.detach(), 0)["adv"]
+    assert not torch.allclose(only_g, d["adv"])  # the reconstruction's fake counts
     d["adv"].backward()
     assert all(any(p.grad is not None for p in disc.parameters()) for disc in fam.discriminators.values())
 
@@ -115,7 +121,7 @@ def test_weights_of_zero_drop_their_losses():
         {"adv": 0, "feature_matching": 0, "match_word": 0, "match_sentence": 0},
     )
     sc, img, mask = scenes(2)
-    losses, _ = fam.generator_step({"image": img, "mask": mask, "caption": [s.caption for s in sc]}, 0)
+    losses, *_ = fam.generator_step({"image": img, "mask": mask, "caption": [s.caption for s in sc]}, 0)
     assert set(losses) == {"kl_rec", "kl_g", "l1_rec", "l1_g"}
     assert fam.discriminator_step({"image": img, "mask": mask}, img, 0) == {}
 
@@ -132,7 +138,7 @@ def test_perceptual_term_on_the_bundled_features_and_a_subset_of_the_batch():
         {"perceptual": 2.0, "perceptual_layers": ["relu1_2"], "perceptual_max_images": 2},
     ).train()
     sc, img, mask = scenes(3)
-    losses, pred = fam.generator_step({"image": img, "mask": mask, "caption": [s.caption for s in sc]}, 0)
+    losses, pred, _ = fam.generator_step({"image": img, "mask": mask, "caption": [s.caption for s in sc]}, 0)
     assert set(losses) == LOSS_KEYS | {"perceptual"}
     expected, _ = fam.perceptual(pred[:2], img[:2])  # the first two images only
     assert torch.allclose(losses["perceptual"], 2.0 * expected) and losses["perceptual"] > 0
@@ -149,7 +155,7 @@ def run_dir(tdanet_run):
 def test_three_step_training_gives_a_captioned_seeded_inpainter(run_dir):
     from inpaintkit.inpainters import create_inpainter, get_inpainter_entry
 
-    assert get_inpainter_entry("tdanet").extra.get("text_guided") is True
+    assert get_inpainter_entry("tdanet").text_guided is True
     inp = create_inpainter("tdanet", checkpoint=str(run_dir), device="cpu")
     assert set(inp.call_options) == {"caption", "seed", "diversity"}
     assert inp.family.generator.text.vocabulary_size > 10  # the vocabulary came back with the weights
@@ -242,3 +248,19 @@ def test_cli_run_with_caption_and_samples(cli, run_dir, tmp_path):
         "a red circle",
     )
     assert code == 2 and "does not take a caption" in err
+
+
+def test_prepare_training_builds_the_vocabulary_most_frequent_first_and_keeps_loaded_words():
+    from inpaintkit.layers.text import word_hash
+
+    fam = tiny("none")
+    enc = fam.generator.text
+    enc.add_words(["zebra"])  # a word a loaded run already had
+    fam.prepare_training(["a red square", "a red circle", "blue"])
+    slots = {h: i for i, h in enumerate(enc.vocab.tolist()) if h}
+    assert slots[word_hash("zebra")] == 2
+    order = sorted(("a", "red", "square", "circle", "blue"), key=lambda w: slots[word_hash(w)])
+    assert order == ["a", "red", "blue", "circle", "square"]  # by count, then alphabetical
+    before = enc.vocab.clone()
+    fam.prepare_training(["a red square"])  # resume: nothing new
+    assert torch.equal(enc.vocab, before)

@@ -50,10 +50,8 @@ def test_models_lists_the_registry(client):
     assert telea["options"]["radius"] == 3 and telea["options"]["hd_strategy"] == "crop"
     assert sum(m["default"] for m in models.values()) == 1
     for e in INPAINTERS.entries():  # learned models without bundled weights are listed but not usable here
-        assert models[e.name]["available"] == (not e.needs_weights or bool(e.extra.get("bundled")))
-        assert models[e.name]["text_guided"] == bool(
-            e.extra.get("text_guided") or "caption" in getattr(e.obj, "call_options", ())
-        )
+        assert models[e.name]["available"] == (not e.needs_weights or e.bundled)
+        assert models[e.name]["text_guided"] == bool(e.text_guided or "caption" in getattr(e.obj, "call_options", ()))
 
 
 def test_model_switch_is_opt_in(client):
@@ -284,7 +282,7 @@ def test_inpaint_multipart_bad_files(client, image_png, hole_png):
 
 
 def test_model_that_needs_weights_is_refused(client, post_json, image_png, hole_png):
-    needing = [e.name for e in INPAINTERS.entries() if e.needs_weights and not e.extra.get("bundled")]
+    needing = [e.name for e in INPAINTERS.entries() if e.needs_weights and not e.bundled]
     assert needing, "the registry has learned models that need a checkpoint"
     r = post_json(image_png, hole_png, model=needing[0])
     assert r.status_code == 400 and f"--model {needing[0]}:RUN_DIR" in r.json()["detail"]

@@ -15,6 +15,7 @@ def live_url():
         yield url
 
 
+@pytest.mark.slow
 def test_live_inpaint_json_and_multipart(live_url, photo, codec):
     rgb = photo[100:356, 200:456]  # a 256x256 piece of the sample photo
     hole = np.zeros(rgb.shape[:2], bool)
@@ -37,6 +38,7 @@ def test_live_inpaint_json_and_multipart(live_url, photo, codec):
         assert page.status_code == 200 and "Remove anything from a photo" in page.text
 
 
+@pytest.mark.slow
 def test_live_errors_are_json(live_url, codec, image_png):
     with httpx.Client(base_url=live_url, timeout=60) as http:
         r = http.post("/api/v1/inpaint", json={"image": "nope!", "mask": "nope!"})

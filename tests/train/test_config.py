@@ -151,3 +151,29 @@ def _tiny(name):
     from inpaintkit.models import MODELS
 
     return MODELS.get(name).obj.tiny_config()
+
+
+def test_old_lama_loss_keys_still_load_with_a_note(tmp_path):
+    """``losses.l1_known`` / ``l1_missing`` (earlier versions) were renamed after their loss functions
+    ``l1_valid`` / ``l1_hole``: an old run folder's config still loads, with the same weights, and says so."""
+    bundled = Path(__file__).resolve().parents[2] / "inpaintkit" / "weights" / "default" / "config.yaml"
+    raw = yaml.safe_load(bundled.read_text())
+    assert {"l1_valid", "l1_hole"} <= set(raw["losses"])  # shipped files use the new names
+    new = load_config(bundled)
+    old = dict(
+        raw,
+        losses={
+            ("l1_known" if k == "l1_valid" else "l1_missing" if k == "l1_hole" else k): v
+            for k, v in raw["losses"].items()
+        },
+    )
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    with pytest.warns(
+        FutureWarning,
+        match=r"losses\.l1_known was renamed losses\.l1_valid; losses\.l1_missing was renamed losses\.l1_hole",
+    ):
+        cfg = load_config(tmp_path / "config.yaml")
+    assert cfg.losses == new.losses and (cfg.losses.l1_valid, cfg.losses.l1_hole) == (1.0, 6.0)
+    both = dict(raw, losses={**raw["losses"], "l1_known": 2.0})
+    with pytest.raises(InpaintKitError, match="l1_known is the old name of losses.l1_valid; give only l1_valid"):
+        resolve_config(both)

@@ -8,6 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
@@ -40,6 +41,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_process_gloo_ranks_end_identical(photos, tmp_path, tiny):
     # the spawned children import this module by the name pytest gave it
     sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[2])]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from torch import nn
 
 from inpaintkit.train import checkpoint as ck
@@ -36,6 +37,7 @@ def test_save_and_resume_remove_temps_of_killed_writers(tmp_path):
     assert ck.clean_stale_temps(tmp_path) == [stale] and not stale.exists()
 
 
+@pytest.mark.slow
 def test_dataloader_workers_die_with_their_parent(tmp_path):
     """DataLoader workers outlived a killed trainer by 10-20 s (issue 19.11)."""
     parent = (

@@ -50,17 +50,27 @@ def _weights(run) -> dict[str, torch.Tensor]:
     return out
 
 
-def test_resume_is_exact(photos, tmp_path, tiny):
-    """6 steps straight == 3 steps, stop, resume for 3 more: bit-identical weights, EMA and optimizer state."""
+@pytest.mark.parametrize("family", ["lama", "tdanet"])
+@pytest.mark.slow
+def test_resume_is_exact(family, photos, tmp_path, tiny):
+    """6 steps straight == 3 steps, stop, resume for 3 more: bit-identical weights, EMA and optimizer state.
+    TDANet trains on captioned shapes scenes: its vocabulary, two discriminators and caption dropout resume too."""
     common = {"train": {"steps": 6, "val_every": 3, "ckpt_every": 3}}
-    straight = resolve_config(tiny("lama", photos, tmp_path / "a", **common))
+    root = photos
+    if family == "tdanet":
+        from inpaintkit.data.shapes import write_shapes
+
+        write_shapes(tmp_path / "shapes", 10, seed=3)
+        root = tmp_path / "shapes" / "index.jsonl"
+        common["data"] = {"min_scale": 1.0}
+    straight = resolve_config(tiny(family, root, tmp_path / "a", **common))
     train(straight)
 
-    first = resolve_config(tiny("lama", photos, tmp_path / "b", **{"train": {**common["train"], "steps": 3}}))
+    first = resolve_config(tiny(family, root, tmp_path / "b", **{**common, "train": {**common["train"], "steps": 3}}))
     train(first)
     with pytest.raises(InpaintKitError, match="already holds a run"):
         train(first)
-    rest = resolve_config(tiny("lama", photos, tmp_path / "b", **common))
+    rest = resolve_config(tiny(family, root, tmp_path / "b", **common))
     train(rest, resume=True)
 
     a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
@@ -87,6 +97,7 @@ def test_resume_past_the_end_says_how_to_continue(photos, tmp_path, tiny):
         train(cfg, resume=True)
 
 
+@pytest.mark.slow
 def test_ondemand_masks_grad_accum_clipping_and_schedule(photos, tmp_path, tiny):
     raw = tiny(
         "pconv",
@@ -170,6 +181,7 @@ def test_best_checkpoint_by_psnr_and_lpips_hed(photos, tmp_path, tiny):
     assert {"val/lpips_hed", "val/score"} <= _scalar_tags(tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_train_keeps_the_callers_rng_and_threads(photos, tmp_path, tiny):
     import random
 

@@ -21,6 +21,8 @@ from inpaintkit.server.background import BackgroundServer, free_port
 
 from .conftest import PHOTO, STROKE, paint_stroke
 
+pytestmark = pytest.mark.slow  # headless Chromium: `make browser` installs it for `make test`, not for test-fast
+
 IMG_DIR = Path(os.environ.get("INPAINTKIT_SCREENSHOTS") or tempfile.mkdtemp(prefix="inpaintkit-shots-"))
 BRUSH = 44  # screen pixels
 

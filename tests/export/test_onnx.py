@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from inpaintkit.errors import InpaintKitError
+from inpaintkit.export import OnnxGraph, export_onnx
 from inpaintkit.models import create_model
-from inpaintkit.models.onnx import OnnxGraph, export_onnx
 
 torch.set_num_threads(1)
 
@@ -32,6 +32,7 @@ def exported(tiny_unet, tmp_path_factory):
     return export_onnx(tiny_unet, tmp_path_factory.mktemp("onnx") / "tiny.onnx", metadata={"note": "test"})
 
 
+@pytest.mark.slow
 def test_export_matches_torch_at_other_sizes(tiny_unet, exported):
     graph = OnnxGraph(exported)
     assert graph.family == "lama" and graph.pad_multiple == 8 and graph.metadata["note"] == "test"
@@ -48,6 +49,7 @@ def test_export_matches_torch_at_other_sizes(tiny_unet, exported):
         assert np.array_equal(out * (1 - m), x * (1 - m))  # composited: known pixels exactly kept
 
 
+@pytest.mark.slow
 def test_export_keeps_the_fft_as_dft_nodes(exported):
     ops = {node.op_type for node in onnx.load(str(exported)).graph.node}
     assert "DFT" in ops  # the FFC blocks' rfft2/irfft2
@@ -63,6 +65,7 @@ def test_export_and_runtime_errors(tiny_unet, tmp_path):
         OnnxGraph(tmp_path / "junk.onnx")
 
 
+@pytest.mark.slow
 def test_cli_runtime_onnx_matches_torch(tiny_unet, tmp_path, cli, monkeypatch):
     """A trained run under --runtime onnx: exported once into the cache, same pixels as torch (rounding aside)."""
     from PIL import Image

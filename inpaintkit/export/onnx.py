@@ -1,7 +1,8 @@
 """ONNX export of a learned model's inference graph, and an onnxruntime runner for it.
 
-``export_onnx(family, path)`` traces ``InferenceGraph`` (image (N,3,H,W) float32 [0,1] + mask (N,1,H,W), 1 = hole
--> composited fill (N,3,H,W) in [0,1]) with torch's dynamo exporter, so H and W stay dynamic (multiples of the
+``export_onnx(family, path)`` traces the family's ``inference_graph()`` (``models.base.InferenceGraph``: image
+(N,3,H,W) float32 [0,1] + mask (N,1,H,W), 1 = hole -> composited fill (N,3,H,W) in [0,1]) with torch's dynamo
+exporter, so H and W stay dynamic (multiples of the
 family's ``pad_multiple``; the ``Inpainter`` base pads to that) and LaMa-style rFFTs export as ONNX ``DFT`` nodes.
 The file carries its family, padding and weights hash as metadata; ``OnnxGraph(path)`` reads them back and runs
 the graph on onnxruntime's CPU provider.
@@ -19,7 +20,7 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -27,23 +28,25 @@ from torch import nn
 
 from ..errors import InpaintKitError
 from ..io import atomic_write_bytes
-from .base import Family, composite, zero_hole
 
 #: ONNX opset of the export (DFT with ``onesided`` needs >= 17; 18 is what torch 2.x's exporter targets).
 OPSET = 18
 EXPORT_SIZE = 256
 
 
-class InferenceGraph(nn.Module):
-    """What an exported file computes: the family's generator on the zeroed-hole image, clamped and composited."""
+class Exportable(Protocol):
+    """What the exporter needs of a model: a learned family (``models.base.Family``) is one. (A protocol, so this
+    package depends on no model code: models import the runner and the cache from here.)"""
 
-    def __init__(self, family: Family):
-        super().__init__()
-        self.generator = family.generator
+    name: str
+    pad_multiple: int
+    min_size: int
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        pred = self.generator(zero_hole(image, mask), mask)  # (N,3,H,W)
-        return composite(pred.clamp(0.0, 1.0), image, mask)
+    def inference_graph(self) -> nn.Module:
+        """``forward(image, mask) -> composited fill``: what the exported file computes."""
+        ...
+
+    def predict(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor: ...
 
 
 def file_sha256(path: str | Path) -> str:
@@ -79,7 +82,7 @@ def _quiet() -> Iterator[None]:
             lg.setLevel(lvl)
 
 
-def export_onnx(family: Family, output: str | Path, *, metadata: dict[str, str] | None = None) -> Path:
+def export_onnx(family: Exportable, output: str | Path, *, metadata: dict[str, str] | None = None) -> Path:
     """Export ``family``'s inference graph to ``output`` (written atomically); returns the path."""
     try:
         import onnx
@@ -88,7 +91,7 @@ def export_onnx(family: Family, output: str | Path, *, metadata: dict[str, str] 
     output = Path(output)
     if output.suffix != ".onnx":
         raise InpaintKitError(f"--output {output}: the file name must end in .onnx")
-    graph = InferenceGraph(family).eval()
+    graph = family.inference_graph().eval()
     m = max(1, int(family.pad_multiple))
     side = max(EXPORT_SIZE // m, 1) * m
     example = (torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0)), torch.zeros(1, 1, side, side))
@@ -134,7 +137,7 @@ def cache_dir() -> Path:
     return Path(base) / "inpaintkit" / "onnx"
 
 
-def cached_export(family: Family, weights: str | Path) -> Path:
+def cached_export(family: Exportable, weights: str | Path) -> Path:
     """The ONNX export of ``family`` (loaded from ``weights``), made once per weights file and kept in the cache."""
     sha = file_sha256(weights)
     path = cache_dir() / f"{family.name}-{sha[:16]}.onnx"
@@ -181,7 +184,7 @@ class OnnxGraph:
         return self.session.run(["output"], feed)[0]
 
 
-def compare_runtimes(family: Family, onnx_path: str | Path, size: int = 256, seed: int = 0) -> float:
+def compare_runtimes(family: Exportable, onnx_path: str | Path, size: int = 256, seed: int = 0) -> float:
     """Max abs difference between torch and onnxruntime on a seeded random image with a box and a stroke hole."""
     rng = np.random.default_rng(seed)
     x = rng.random((1, 3, size, size), dtype=np.float32)
