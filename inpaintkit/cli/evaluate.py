@@ -54,12 +54,24 @@ def evaluate_cmd(
     figures: bool = typer.Option(
         True, "--figures/--no-figures", help="Plots and sample grids (--no-figures: tables, CSV and JSON only; faster)."
     ),
+    realism: bool = typer.Option(
+        False,
+        "--realism",
+        help="Detectability: train a detector per model to tell its fills from the photos (cross-validated by "
+        "photo) and report its ROC-AUC (0.5 = indistinguishable).",
+    ),
+    realism_cnn: bool = typer.Option(
+        False, "--realism-cnn", help="With --realism: add a small residual CNN detector (slower; keeps the fills)."
+    ),
+    realism_folds: int = typer.Option(5, "--realism-folds", help="With --realism: folds of the cross-validation."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the realism detectors and their bootstrap."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     engine: str = engine_option(),
     ray_address: Optional[str] = ray_address_option(),
 ) -> int:
     """Score inpainters side by side: metrics.csv, summary.json, report.md/.html, plots and sample grids."""
-    from ..evaluate.report import ALL, TABLE_METRICS, fmt_stat  # scipy / skimage: heavy, only for this command
+    # scipy / skimage: heavy, only for this command
+    from ..evaluate.report import ALL, EXTRA_METRICS, TABLE_METRICS, fmt_stat
     from ..evaluate.runner import EvalConfig, evaluate
 
     eng = engine_options(engine, jobs, ray_address)
@@ -81,11 +93,15 @@ def evaluate_cmd(
         hed=hed,
         device=device,
         figures=figures,
+        realism=realism,
+        realism_cnn=realism_cnn,
+        realism_folds=realism_folds,
+        seed=seed,
     )
     summary = evaluate(cfg, progress=not quiet)
     overall = summary["metrics"]
     width = max(len(m) for m in summary["models"])
-    names = [m for m in (*TABLE_METRICS, "lpips_hed", "kid_hed", "lpips", "fid") if m in overall]
+    names = [m for m in (*TABLE_METRICS, *EXTRA_METRICS) if m in overall]
     print(f"{'model':<{width}}  " + "  ".join(f"{n:>18}" for n in names) + "   (all buckets)")
     for m in summary["models"]:
         cells = []

@@ -37,6 +37,7 @@ HIGHER_IS_BETTER = {
     "kid_hed": False,
     "lpips": False,
     "fid": False,
+    "detectability": False,  # ROC-AUC of a trained detector: 0.5 (indistinguishable) is the best possible
 }
 
 

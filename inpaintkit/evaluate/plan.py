@@ -14,6 +14,8 @@ import numpy as np
 from ..engine import EngineOptions
 
 Key = tuple[str, str, str, str]  # (model, bucket, image, mask)
+#: the row of the tables over all buckets
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class EvalConfig:
     engine: str = "local"
     #: with engine "ray": None starts a local Ray, "auto" or HOST:PORT joins a cluster
     ray_address: str | None = None
+    #: detectability: train detectors to tell each model's composites from the photos (``realism.py``)
+    realism: bool = False
+    #: add the small CNN detector to the noise-feature one (slower; keeps every composite under realism/)
+    realism_cnn: bool = False
+    #: folds of the cross-validation by photo
+    realism_folds: int = 5
+    seed: int = 0
 
     @property
     def engine_options(self) -> EngineOptions:

@@ -18,7 +18,9 @@ import numpy as np
 from ..io import atomic_write_bytes, read_image
 from ..reports import Block, render_html, render_markdown  # noqa: F401 (re-exported)
 from .metrics import HIGHER_IS_BETTER, fid_from_features, mean_ci
-from .plan import EvalConfig, Key, Plan, config_dict, row_key, safe_name
+from .plan import ALL, EvalConfig, Key, Plan, config_dict, row_key, safe_name
+from .realism import DEFINITION as DETECTABILITY_DEFINITION
+from .realism import describe as describe_realism
 
 METRIC_LABELS = {
     "psnr": "PSNR (dB) ↑",
@@ -30,6 +32,7 @@ METRIC_LABELS = {
     "seconds": "seconds / image ↓",
     "lpips": "LPIPS ↓",
     "fid": "FID ↓",
+    "detectability": "detectability (AUC) ↓",
 }
 DECIMALS = {
     "psnr": 2,
@@ -41,11 +44,13 @@ DECIMALS = {
     "seconds": 3,
     "lpips": 4,
     "fid": 2,
+    "detectability": 3,
 }
 #: kid_hed is printed ×1000 (values are small), as KID usually is.
 SCALE = {"kid_hed": 1000.0}
 TABLE_METRICS = ("psnr", "hole_psnr", "ssim", "l1", "seconds")
-ALL = "all"
+#: the tables after TABLE_METRICS, each when computed
+EXTRA_METRICS = ("lpips_hed", "detectability", "kid_hed", "lpips", "fid")
 SECONDS_DEFINITION = (
     "wall time of one Inpainter.inpaint() call (input checks, HD strategy, padding and pasting "
     "back included), after one warm-up call per model"
@@ -367,6 +372,11 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
             "not computed: no --fid-weights given (pytorch-fid's "
             "pt_inception-2015-12-05-6726825d.pth); nothing is downloaded"
         )
+    realism = perceptual.get("realism")
+    if realism is not None:
+        tables["detectability"] = realism["table"]
+    else:
+        not_computed["detectability"] = "not computed: turned off (add --realism)"
     rows_by_key = {row_key(r): r for r in rows}
 
     # plots
@@ -378,7 +388,7 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
         p = out / "plots" / "speed.png"
         plot_metrics(tables, models, buckets, ratios, ["seconds"], p, log_y=True)
         plot_files.append(("speed vs hole ratio", p))
-        extra = [m for m in ("lpips_hed", "kid_hed", "lpips", "fid") if m in tables]
+        extra = [m for m in EXTRA_METRICS if m in tables]
         if extra:
             p = out / "plots" / "perceptual_vs_hole_ratio.png"
             plot_metrics(tables, models, buckets, ratios, extra, p)
@@ -429,6 +439,7 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
                 "averaged over positions and (equally) over taps; full composite vs ground truth. Not "
                 "comparable with published LPIPS (other features, no learnt lin layers)."
             ),
+            "detectability": DETECTABILITY_DEFINITION,
             "kid_hed": (
                 "kernel inception distance (unbiased MMD², cubic polynomial kernel) between spatial means "
                 "of relu4_3 and relu5_3 (1024-d) of ground truths and composites of the same rows, on "
@@ -437,6 +448,15 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
             ),
         },
         "features": perceptual.get("hed_name") or None,
+        "realism": None
+        if realism is None
+        else {
+            "detector": realism["detector"],
+            "detectors": realism["detectors"],
+            "folds": realism["folds"],
+            "photos": realism["photos"],
+            "seconds": realism["seconds"],
+        },
         "config": config_dict(cfg),
         "files": {
             "metrics": "metrics.csv",
@@ -449,7 +469,7 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
     summary = _json_safe(summary)
     atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=1) + "\n").encode())
 
-    blocks = build_blocks(cfg, plan, rows, tables, not_computed, ratios, counts, plot_files, grids)
+    blocks = build_blocks(cfg, plan, rows, tables, not_computed, ratios, counts, plot_files, grids, summary["realism"])
     atomic_write_bytes(out / "report.md", render_markdown(blocks).encode())
     atomic_write_bytes(out / "report.html", render_html(blocks, "inpaintkit evaluation report").encode())
     return summary
@@ -465,6 +485,7 @@ def build_blocks(
     counts: dict[str, int],
     plot_files,
     grids,
+    realism: dict | None = None,
 ) -> list[Block]:
     models = plan.models
     buckets = [b.name for b in plan.buckets]
@@ -511,7 +532,7 @@ def build_blocks(
         ),
     ]
     blocks.append(("ul", notes))
-    for metric in [*TABLE_METRICS, "lpips_hed", "kid_hed", "lpips", "fid"]:
+    for metric in [*TABLE_METRICS, *EXTRA_METRICS]:
         if metric in not_computed or metric not in tables:
             continue
         blocks.append(("h2", METRIC_LABELS[metric]))
@@ -533,6 +554,8 @@ def build_blocks(
                     "so it can be slightly negative for indistinguishable sets.",
                 )
             )
+        if metric == "detectability":
+            blocks.append(("p", describe_realism(realism)))
         if metric == "fid":
             blocks.append(
                 (

@@ -42,6 +42,7 @@ from .plan import (
     row_key,  # noqa: F401 (API)
     safe_name,
 )
+from .realism import fill_path
 
 COLUMNS = ("model", "bucket", "image", "mask", "psnr", "hole_psnr", "ssim", "l1", "lpips_hed", "seconds")
 VALUE_COLUMNS = COLUMNS[4:]
@@ -257,6 +258,8 @@ class ImageResult:
     lpips: dict[Key, float] = field(default_factory=dict)
     hed_real: np.ndarray | None = None  # (1024,) pooled VGG16 features of the ground truth (kid_hed)
     hed_fake: dict[Key, np.ndarray] = field(default_factory=dict)  # key -> (1024,)
+    noise_real: np.ndarray | None = None  # noise-branch image features of the ground truth (--realism)
+    noise_fake: dict[Key, np.ndarray] = field(default_factory=dict)  # key -> the composite's
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,9 @@ class WorkerConfig:
     device: str
     single_thread: bool
     hed: bool = False
+    realism: bool = False
+    #: --realism-cnn: folder where every composite is kept for the CNN detector ("" = none)
+    fills_dir: str = ""
 
 
 class _Worker:
@@ -297,6 +303,12 @@ class _Worker:
             from ..backbones.vgg import HEDPerceptual
 
             self.hed = HEDPerceptual(wc.vgg_weights).to(wc.device)
+        self.noise = None
+        if wc.realism:
+            from .realism import NoiseFeatures
+
+            self.noise = NoiseFeatures()
+        self.fills_dir = Path(wc.fills_dir) if wc.fills_dir else None
 
     def __call__(self, job: ImageJob) -> ImageResult:  # the engine's work function
         return self.run(job)
@@ -315,6 +327,8 @@ class _Worker:
             dev = self.hed.vgg.mean.device
             hed_gt, pooled = self.hed.features(to_tensor([rgb], dev))  # ground truth: once per image
             res.hed_real = pooled[0].cpu().numpy()
+        if self.noise is not None:
+            res.noise_real = self.noise(rgb)
         for model, bucket, mask_name, mask_path in job.rows:
             if mask_path not in masks:
                 m = read_mask(mask_path)
@@ -345,6 +359,10 @@ class _Worker:
                     "seconds": seconds,
                 }
             )
+            if self.noise is not None:
+                res.noise_fake[key] = self.noise(out)
+            if self.fills_dir is not None:
+                write_image(fill_path(self.fills_dir, key), out)
             if self.fid is not None:
                 fakes.append((key, out))
             if self.lpips is not None:
@@ -397,13 +415,17 @@ class PerceptualCache:
     lpips: dict[Key, float] = field(default_factory=dict)
     hed_real: np.ndarray | None = None  # (1024,) pooled VGG16 features of the ground truth
     hed_fake: dict[Key, np.ndarray] = field(default_factory=dict)
+    noise_real: np.ndarray | None = None  # noise-branch image features of the ground truth (--realism)
+    noise_fake: dict[Key, np.ndarray] = field(default_factory=dict)
 
     def absorb(self, res: ImageResult) -> None:
         self.real = res.real if res.real is not None else self.real
         self.hed_real = res.hed_real if res.hed_real is not None else self.hed_real
+        self.noise_real = res.noise_real if res.noise_real is not None else self.noise_real
         self.fake.update(res.fake)
         self.lpips.update(res.lpips)
         self.hed_fake.update(res.hed_fake)
+        self.noise_fake.update(res.noise_fake)
 
 
 def _keys(z, name: str) -> list[Key]:
@@ -423,6 +445,9 @@ def load_cache(out: Path, image: str) -> PerceptualCache:
         if "hed_real" in z:  # caches written before kid_hed have none
             c.hed_real = z["hed_real"] if z["hed_real"].size else None
             c.hed_fake = dict(zip(_keys(z, "hed_fake_keys"), z["hed_fake"]))
+        if "noise_real" in z:  # caches written before --realism have none
+            c.noise_real = z["noise_real"] if z["noise_real"].size else None
+            c.noise_fake = dict(zip(_keys(z, "noise_fake_keys"), z["noise_fake"]))
         return c
 
 
@@ -441,6 +466,9 @@ def save_cache(out: Path, image: str, c: PerceptualCache) -> None:
         hed_real=np.asarray(c.hed_real if c.hed_real is not None else np.zeros(0), np.float32),
         hed_fake_keys=np.array([_SEP.join(k) for k in c.hed_fake], dtype=str),
         hed_fake=stack(c.hed_fake, 1024),
+        noise_real=np.asarray(c.noise_real if c.noise_real is not None else np.zeros(0), np.float32),
+        noise_fake_keys=np.array([_SEP.join(k) for k in c.noise_fake], dtype=str),
+        noise_fake=stack(c.noise_fake, len(c.noise_real) if c.noise_real is not None else 0),
     )
     atomic_write_bytes(_cache_path(out, image), buf.getvalue())
 
@@ -488,6 +516,10 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     if cfg.size is not None and cfg.size < MIN_SIDE:
         raise InpaintKitError(f"--size {cfg.size}: must be at least {MIN_SIDE}")
     check_models(cfg.models)
+    if cfg.realism_cnn and not cfg.realism:
+        raise InpaintKitError("--realism-cnn: only with --realism (it adds the CNN detector to the realism stage)")
+    if cfg.realism and cfg.realism_folds < 2:
+        raise InpaintKitError(f"--realism-folds {cfg.realism_folds}: must be at least 2 (cross-validation by photo)")
     for flag, p in (
         ("--fid-weights", cfg.fid_weights),
         ("--lpips-weights", cfg.lpips_weights),
@@ -501,11 +533,17 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     if cfg.out.exists() and not cfg.out.is_dir():
         raise InpaintKitError(f"--out {cfg.out}: is a file; give a folder")
     plan = make_plan(cfg, log)
+    if cfg.realism and len(plan.images) < 2:
+        raise InpaintKitError(
+            f"--realism: {len(plan.images)} usable image(s) in {cfg.images}; the detectors are cross-validated "
+            "by photo and need at least 2 (10 or more for a useful estimate)"
+        )
     cfg.out.mkdir(parents=True, exist_ok=True)
     _check_run_file(cfg)
     # bad options / checkpoints fail here, once, before any work; on one local job these instances do the work
     models = {spec: create_inpainter_from_spec(spec) for spec in cfg.models}
     want_fid, want_lpips = cfg.fid_weights is not None, cfg.lpips_weights is not None
+    fills_dir = cfg.out / "realism" / "fills"  # --realism-cnn: the CNN detector trains on the composites
     wc = WorkerConfig(
         tuple(plan.models),
         str(cfg.fid_weights) if want_fid else None,
@@ -514,6 +552,8 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
         cfg.device,
         single_thread=eng.parallel,
         hed=want_hed,
+        realism=cfg.realism,
+        fills_dir=str(fills_dir) if cfg.realism_cnn else "",
     )
     # Built here even when a pool does the work: wrong weights files fail now, as one clear line, not as a
     # broken worker pool. On one local job this worker does the work.
@@ -530,7 +570,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
     mask_paths = {(b.name, m.name): str(m.path) for b in plan.buckets for m in b.masks}
     sample_pairs = {(b, i, m) for b, lst in plan.samples.items() for i, m in lst}
 
-    want_cache = want_fid or want_lpips or want_hed
+    want_cache = want_fid or want_lpips or want_hed or cfg.realism
     caches = {im.name: load_cache(cfg.out, im.name) for im in plan.images} if want_cache else {}
     jobs: list[ImageJob] = []
     for im in plan.images:
@@ -549,6 +589,10 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
                     done = key in cache.fake and cache.real is not None
                 if done and want_lpips:
                     done = key in cache.lpips
+                if done and cfg.realism:
+                    done = key in cache.noise_fake and cache.noise_real is not None
+                if done and cfg.realism_cnn:
+                    done = fill_path(fills_dir, key).is_file()
                 if done and want_hed:
                     done = (
                         math.isfinite(existing[key]["lpips_hed"])
@@ -608,4 +652,48 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None, progress
         perceptual["hed_name"] = local.hed.name if local is not None and local.hed is not None else ""
     elif cfg.hed:
         perceptual["hed_missing"] = True
+    if cfg.realism:
+        perceptual["realism"] = _realism(cfg, plan, list(order), rows, caches, fills_dir, log)
     return write_report(cfg, plan, plan_rows, perceptual)
+
+
+def _realism(
+    cfg: EvalConfig,
+    plan: Plan,
+    keys: list[Key],
+    rows: dict,
+    caches: dict[str, PerceptualCache],
+    fills_dir: Path,
+    log: Callable[[str], None],
+) -> dict:
+    """The realism stage: detectability per model and bucket from the features the workers cached."""
+    from .realism import RealismInput, cnn_scorer, detectability
+
+    t0 = time.perf_counter()
+    data = RealismInput(
+        keys=[k for k in keys if k in rows],
+        photos=[im.name for im in plan.images],
+        real={n: c.noise_real for n, c in caches.items() if c.noise_real is not None},
+        fake={k: v for c in caches.values() for k, v in c.noise_fake.items()},
+    )
+    cnn = None
+    if cfg.realism_cnn:
+        paths = {im.name: im.path for im in plan.images}
+        photos = [p for p in data.photos if p in data.real]
+        cnn = cnn_scorer(
+            lambda i: load_image(paths[photos[i]], cfg.size),
+            lambda key: read_image(fill_path(fills_dir, key)).rgb,
+        )
+    log(f"realism: training detectors per model ({cfg.realism_folds}-fold by photo{', with the CNN' if cnn else ''})")
+    res = detectability(
+        plan.models,
+        [b.name for b in plan.buckets],
+        data,
+        folds=cfg.realism_folds,
+        seed=cfg.seed,
+        cnn=cnn,
+        log=log,
+    )
+    res["seconds"]["total"] = time.perf_counter() - t0
+    log(f"realism: {res['seconds']['total']:.1f} s")
+    return res
