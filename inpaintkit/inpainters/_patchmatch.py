@@ -8,8 +8,12 @@ installed here (GNU OpenMP) kills any process that forks after a parallel region
 workers), while the fallback (workqueue) aborts on concurrent calls from two threads (e.g. the server). Bands are
 searched in two phases (even bands, then odd bands) and a band only reads its own rows or rows of the other
 phase, so the result does not depend on thread scheduling: the same seed gives the same output whatever the
-thread count (on one machine: the vectorised patch distance may round differently on another CPU). Random numbers
-come from a counter-based hash of (seed, level, iteration, pixel, draw).
+thread count. Random numbers come from a counter-based hash of (seed, level, iteration, pixel, draw). Nothing
+else may vary either: no state survives a call, the patch distance adds in source order (no ``fastmath``, whose
+reassociated sum depends on the CPU's vector width), and the hole depth comes from scipy's exact distance
+transform (OpenCV's precise one varied by an ulp from call to call: issue 18). A fill is a function of (image,
+mask, options, seed) alone; only numpy's and OpenCV's own SIMD code (exp, power, resize) may round differently on
+another CPU kind.
 """
 
 from __future__ import annotations
@@ -92,14 +96,16 @@ def _masked_dist(est, known, filled, use_filled, ty, tx, sy, sx, r, strict):
     return acc / n
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True)
 def _patch_dist(est, rows, known, ty, tx, sy, sx, r, strict, limit):
     """Mean squared difference (all channels) between the patches centred at target (ty, tx) and source (sy, sx).
 
     ``rows`` is ``est`` viewed as (H, W * channels). Pixels outside the image are skipped; when not ``strict``, so
     are unknown source pixels. The fast path (both patches inside the image, strict sources) runs over each
     patch row as one contiguous vector and stops as soon as the sum exceeds ``limit`` (the current best), which
-    is what makes the search cheap.
+    is what makes the search cheap. No ``fastmath``: the sum's order is the source's on every CPU (a vectorised,
+    reassociated sum rounds by the CPU's vector width and could pick another match on another node); a 256x256
+    fill measured no slower without it.
     """
     h, w = known.shape
     if (
@@ -382,6 +388,17 @@ class _Level:
     conf: np.ndarray  # (H, W) float32: Wexler's confidence of a patch centred there
 
 
+def _hole_depth(hole: np.ndarray) -> np.ndarray:
+    """(H, W) float32: each hole pixel's Euclidean distance to the nearest known pixel; 0 outside the hole.
+
+    scipy's exact transform, not ``cv2.distanceTransform(..., DIST_MASK_PRECISE)``: OpenCV's (5.0.0) returned some
+    distances one float32 ulp apart from one call to the next on the same mask (which one a call got depended on
+    the process's history), and through Wexler's confidence that moved a fill by a pixel (issue 18: the local and
+    Ray engines disagreed on one image). scipy's is the float64 square root of an integer (IEEE: correctly rounded).
+    """
+    return ndimage.distance_transform_edt(hole).astype(np.float32)
+
+
 def _make_level(est: np.ndarray, known: np.ndarray, r: int) -> _Level:
     hole = ~known
     p = 2 * r + 1
@@ -398,8 +415,7 @@ def _make_level(est: np.ndarray, known: np.ndarray, r: int) -> _Level:
     tgt = cv2.dilate(hole.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
     _, idx = ndimage.distance_transform_edt(~src_ok, return_indices=True)
     snap = np.ascontiguousarray(np.stack(idx, axis=-1).astype(np.int32))
-    depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    conf = np.power(np.float32(_GAMMA), -depth).astype(np.float32)
+    conf = np.power(np.float32(_GAMMA), -_hole_depth(hole)).astype(np.float32)
     return _Level(
         np.ascontiguousarray(est, dtype=np.float32),
         known,
@@ -612,7 +628,7 @@ def patchmatch_fill(
     r = patch_size // 2
     known0 = ~mask
     # the pyramid, finest first
-    depth = float(cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE).max())
+    depth = float(_hole_depth(mask).max())
     n_levels = levels or _auto_levels(mask.shape, depth, patch_size)
     feats = _texture_features(image, known0, 2 ** max(n_levels - 1, 1)) * np.float32(np.sqrt(texture_weight))
     pyramid = [(np.concatenate([image.astype(np.float32), feats], axis=2) * known0[..., None], known0)]

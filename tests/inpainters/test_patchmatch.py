@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -108,6 +114,57 @@ def test_seed_determinism_and_thread_independence(textured):
     # work split across threads never changes the result
     x = np.where(m[..., None], 0, img).astype(np.uint8)
     np.testing.assert_array_equal(patchmatch_fill(x, m, seed=1, threads=1), patchmatch_fill(x, m, seed=1, threads=3))
+
+
+def _deep_hole_case() -> tuple[np.ndarray, np.ndarray]:
+    """A 48x48 photo crop with a ~70 % hole up to 10 px deep. Its fill (seed 0) moves by a pixel when some hole
+    depths move by one ulp, as OpenCV's did from call to call (issue 18)."""
+    img = cv2.resize(np.ascontiguousarray(skimage.data.coffee()[:128, :128]), (48, 48), interpolation=cv2.INTER_AREA)
+    mask = np.zeros((48, 48), np.uint8)
+    cv2.ellipse(mask, (22, 25), (22, 19), 0, 0, 360, 255, -1)
+    cv2.line(mask, (2, 44), (40, 3), 255, 7)
+    return img, mask > 0
+
+
+def test_hole_depth_is_the_exact_euclidean_distance():
+    """Issue 18: OpenCV's precise distance transform gave some depths one ulp apart from one call to the next (the
+    fill's confidence weights, hence its pixels, then depended on the process's history); scipy's is exact."""
+    from inpaintkit.inpainters._patchmatch import _hole_depth
+
+    _, hole = _deep_hole_case()
+    hy, hx = np.nonzero(hole)
+    ky, kx = np.nonzero(~hole)
+    d2 = ((hy[:, None] - ky[None, :]) ** 2 + (hx[:, None] - kx[None, :]) ** 2).min(axis=1)  # brute force, integers
+    exact = np.zeros(hole.shape, np.float32)
+    exact[hy, hx] = np.sqrt(d2.astype(np.float64)).astype(np.float32)  # correctly rounded
+    assert exact.max() > 8 and len(np.unique(exact)) > 30  # deep, with many non-integer distances
+    np.testing.assert_array_equal(_hole_depth(hole), exact)
+
+
+def test_fill_depends_on_its_inputs_only(textured):
+    """Issue 18: the same deep-hole fill on the local and the Ray engine differed by a pixel in 2 of 5 suite runs.
+    Same inputs, any thread count, after other fills, with the heap moved around, or in a fresh process: same bytes."""
+    img, hole = _deep_hole_case()
+    ref = patchmatch_fill(img, hole, seed=0, threads=1)
+    patchmatch_fill(textured[0][:40, :40], textured[1][:40, :40] | (np.arange(40) > 30), seed=1)  # another fill
+    rng, junk, outs = np.random.default_rng(0), [], []
+    for threads in (2, 3, 2):
+        junk.append(np.ones(int(rng.integers(1, 1 << 16)), np.uint8))  # different addresses for the next fill
+        outs.append(patchmatch_fill(img, hole, seed=0, threads=threads))
+    for out in outs:
+        np.testing.assert_array_equal(out, ref)
+    code = (
+        "import hashlib, sys, numpy as np; from inpaintkit.inpainters.patchmatch import patchmatch_fill; "
+        "a = np.load(sys.argv[1]); "
+        "print(hashlib.sha1(patchmatch_fill(a['img'], a['hole'], seed=0, threads=2).tobytes()).hexdigest())"
+    )
+    with tempfile.TemporaryDirectory() as d:
+        np.savez(Path(d) / "case.npz", img=img, hole=hole)
+        r = subprocess.run(
+            [sys.executable, "-c", code, str(Path(d) / "case.npz")], capture_output=True, text=True, timeout=300
+        )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == hashlib.sha1(ref.tobytes()).hexdigest()  # a fresh process (a new Ray worker)
 
 
 def test_full_hole_gives_mid_gray():
