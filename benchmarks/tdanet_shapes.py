@@ -321,6 +321,28 @@ def captioned_eval(inp, photos: list[str], n: int, out: Path, samples: int = 4) 
     }
 
 
+def captioned_detectability(npz: Path, seed: int = 0) -> dict:
+    """``detectability`` (``inpaintkit evaluate --realism``'s out-of-fold ROC-AUC of a per-method real-vs-filled
+    detector on noise-branch features, folds grouped by photo; 0.5 = indistinguishable) of every method in a
+    ``captioned_eval`` npz: the fills of each method against the untouched squares."""
+    from inpaintkit.evaluate.realism import NoiseFeatures, RealismInput, detectability
+
+    data = np.load(npz)
+    ids = [str(i) for i in data["ids"]]
+    methods = [k[len("fill_") :] for k in data.files if k.startswith("fill_")]
+    feats = NoiseFeatures()
+    real, fake, keys = {}, {}, []
+    for j, pid in enumerate(ids):
+        if pid not in real:
+            real[pid] = feats(data["originals"][j])
+        for m in methods:
+            key = (m, "all", pid, str(j))
+            keys.append(key)
+            fake[key] = feats(data[f"fill_{m}"][j])
+    res = detectability(methods, [], RealismInput(keys, list(real), real, fake), seed=seed)
+    return {m: {k: round(v, 3) for k, v in res["table"]["all"][m].items()} for m in methods}
+
+
 def evaluate(
     run: str,
     count: int,
@@ -405,6 +427,8 @@ def evaluate(
         res["photos"] = [photo_eval(inp, photos, n, out) for n in photo_sizes]
     if captioned:
         res["captioned"] = [captioned_eval(inp, captioned, n, out, samples) for n in photo_sizes]
+        for c in res["captioned"]:
+            c["detectability"] = captioned_detectability(out / f"tdanet_captioned_{c['size']}.npz")
     (out / "tdanet_shapes.json").write_text(json.dumps(res, indent=1))
     return res
 
