@@ -21,6 +21,9 @@ from ..errors import InpaintKitError
 from ..inpainters import Inpainter, register_inpainter
 from .base import MODELS, Family
 
+#: Where trained runs ship inside the package (``inpaintkit/weights/<name>/``).
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
 
 def load_family(
     name: str, family_cls: type[Family], checkpoint: str | Path, device: str | torch.device = "cpu"
@@ -129,6 +132,9 @@ class LearnedInpainter(Inpainter):
     family_cls: ClassVar[type[Family]]
     #: measured for ``default`` (464 B/px, benchmarks/memory_model.py); families without a measurement share it
     bytes_per_pixel: ClassVar[float] = 480.0
+    #: Trained weights shipped under ``inpaintkit/weights/<name>/`` (``generator.safetensors`` beside the run's
+    #: ``config.yaml``), used when no checkpoint is given (None: none ships).
+    bundled_run: ClassVar[Path | None] = None
 
     def __init__(
         self,
@@ -152,6 +158,8 @@ class LearnedInpainter(Inpainter):
         if runtime == "onnx" and onnx_file:  # the exported file is all it needs
             self.onnx = self._open_onnx(onnx_file)
             return
+        if not checkpoint and self.bundled_run is not None and self.bundled_run.is_file():
+            checkpoint = str(self.bundled_run)  # the trained weights that ship in the package
         if not checkpoint:
             raise InpaintKitError(
                 f"{name}: needs a trained checkpoint; pass --checkpoint RUN_DIR "
@@ -198,22 +206,39 @@ def register_learned_inpainter(
     description: str,
     text_guided: bool = False,
     call_options: tuple[str, ...] = (),
+    bundled: str | None = None,
 ) -> None:
-    """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint."""
+    """Register an ``Inpainter`` named ``name`` that runs ``family_cls`` from a trained checkpoint (or, with
+    ``bundled``, from ``inpaintkit/weights/<bundled>/generator.safetensors`` and the ``config.yaml`` beside it when
+    they are installed and no checkpoint is given)."""
+    run = BUNDLED_WEIGHTS / bundled / "generator.safetensors" if bundled else None
     attrs = {
         "family_name": name,
         "family_cls": family_cls,
         "pad_multiple": family_cls.pad_multiple,
         "min_size": safe_min_size(family_cls.pad_multiple, family_cls.min_size),
         "call_options": tuple(call_options),
+        "bundled_run": run,
         "__doc__": f"Inpainter running a trained {name!r} checkpoint ({description}).",
     }
     cls = type(f"{family_cls.__name__}Inpainter", (LearnedInpainter,), attrs)
-    register_inpainter(name, description=description, kind="learned", needs_weights=True, text_guided=text_guided)(cls)
+    register_inpainter(
+        name,
+        description=description,
+        kind="learned",
+        needs_weights=True,
+        bundled=run is not None and run.is_file() and (run.parent / "config.yaml").is_file(),
+        text_guided=text_guided,
+    )(cls)
 
 
 def register_model(
-    name: str, *, description: str, text_guided: bool = False, call_options: tuple[str, ...] = ()
+    name: str,
+    *,
+    description: str,
+    text_guided: bool = False,
+    call_options: tuple[str, ...] = (),
+    bundled: str | None = None,
 ) -> Callable[[type[Family]], type[Family]]:
     """Class decorator for a ``Family``: registers it for training (``MODELS``) and as a checkpoint-loading
     inpainter (the one registry of inpainters). ``text_guided``: it takes a caption; ``call_options``: the
@@ -223,7 +248,7 @@ def register_model(
         cls.name = name
         MODELS.register(name, description=description, kind="learned", text_guided=text_guided)(cls)
         register_learned_inpainter(
-            name, cls, description=description, text_guided=text_guided, call_options=call_options
+            name, cls, description=description, text_guided=text_guided, call_options=call_options, bundled=bundled
         )
         return cls
 

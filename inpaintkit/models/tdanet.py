@@ -397,6 +397,7 @@ def _diversity(value: Any) -> float:
     description="TDANet (Zhang 2020): text-guided, diverse fills from a caption",
     text_guided=True,
     call_options=("caption", "seed", "diversity"),
+    bundled="tdanet",  # inpaintkit/weights/tdanet: the corpus run (configs/tdanet_corpus.yaml), 64x64, 5 MB
 )
 class TDANet(Family):
     ModelConfig = TDANetModelConfig
