@@ -372,11 +372,9 @@ def write_report(cfg: EvalConfig, plan: Plan, rows: list[dict], perceptual: dict
             "not computed: no --fid-weights given (pytorch-fid's "
             "pt_inception-2015-12-05-6726825d.pth); nothing is downloaded"
         )
-    realism = perceptual.get("realism")
+    realism = perceptual.get("realism")  # an opt-in stage (--realism), not a missing metric when off
     if realism is not None:
         tables["detectability"] = realism["table"]
-    else:
-        not_computed["detectability"] = "not computed: turned off (add --realism)"
     rows_by_key = {row_key(r): r for r in rows}
 
     # plots

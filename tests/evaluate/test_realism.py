@@ -84,7 +84,7 @@ def test_evaluate_reports_detectability_in_summary_and_report(tmp_path, cli):
     det = summary["metrics"]["detectability"]
     # telea's smooth fill in a noisy photo: caught (cross-validated over 10 photos)
     assert det["all"]["telea"]["mean"] > 0.9 and det["all"]["telea"]["n"] == 20
-    assert set(det) == {*BUCKETS, "all"} and "detectability" not in summary["not_computed"]
+    assert set(det) == {*BUCKETS, "all"}
     assert summary["realism"]["detector"] == "noise" and summary["realism"]["folds"] == 5
     assert "0.5 = indistinguishable" in summary["definitions"]["detectability"]
     md = (out / "report.md").read_text()
@@ -97,9 +97,10 @@ def test_evaluate_reports_detectability_in_summary_and_report(tmp_path, cli):
         EvalConfig(("telea",), images, masks, out, hed=False, figures=False, realism=True), log=lambda s: None
     )
     assert summary2["metrics"]["detectability"] == det
-    # without --realism the column is absent and says how to get it
+    # without --realism there is no column and no stage
     plain = evaluate(EvalConfig(("telea",), images, masks, out, hed=False, figures=False), log=lambda s: None)
-    assert "detectability" not in plain["metrics"] and "--realism" in plain["not_computed"]["detectability"]
+    assert "detectability" not in plain["metrics"] and plain["realism"] is None
+    assert "detectability" not in (out / "report.md").read_text()
 
 
 def test_the_cnn_detector_is_opt_in_and_combined(tmp_path, monkeypatch):
