@@ -48,9 +48,9 @@ import numpy as np
 import torch
 
 from inpaintkit.data.shapes import COLOURS, make_scene, recaption
-from inpaintkit.evaluate.metrics import hole_psnr
 from inpaintkit.inpainters import create_inpainter
 from inpaintkit.io import read_image, write_image
+from inpaintkit.metrics import hole_psnr
 
 NAMES = list(COLOURS)
 PALETTE = np.array([COLOURS[c] for c in NAMES], np.float64)

@@ -32,10 +32,10 @@ import numpy as np
 import skimage.data
 
 from inpaintkit import create_inpainter
-from inpaintkit.evaluate.metrics import hole_psnr, ssim
 from inpaintkit.evaluate.perceptual import to_tensor
 from inpaintkit.io import read_image, write_image
 from inpaintkit.masks import generate_protocol
+from inpaintkit.metrics import hole_psnr, ssim
 from inpaintkit.models.default import wants_texture
 
 PHOTOS = Path("/work/photos_old")

@@ -6,7 +6,7 @@ writes ``metrics.csv`` (one row per model, bucket, image, mask), ``summary.json`
 plots and sample grids, and returns the summary.
 """
 
-from .metrics import PSNR_CAP, fid_from_features, frechet_distance, hole_psnr, image_metrics, l1, mean_ci, psnr, ssim
+from ..metrics import PSNR_CAP, fid_from_features, frechet_distance, hole_psnr, image_metrics, l1, mean_ci, psnr, ssim
 from .runner import COLUMNS, EvalConfig, evaluate, read_metrics_csv
 
 __all__ = [

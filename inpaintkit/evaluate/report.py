@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..io import atomic_write_bytes, read_image
+from ..metrics import HIGHER_IS_BETTER, fid_from_features, mean_ci
 from ..reports import Block, render_html, render_markdown  # noqa: F401 (re-exported)
-from .metrics import HIGHER_IS_BETTER, fid_from_features, mean_ci
 from .plan import ALL, EvalConfig, Key, Plan, config_dict, row_key, safe_name
 from .realism import DEFINITION as DETECTABILITY_DEFINITION
 from .realism import describe as describe_realism
@@ -110,7 +110,7 @@ def fid_table(rows, models, buckets, feats) -> dict[str, dict[str, dict[str, flo
 
 def kid_table(rows, models, buckets, feats) -> dict[str, dict[str, dict[str, float]]]:
     """KID per cell ("ci95": the std over subsets when a cell has more than 1000 rows, else NaN)."""
-    from .metrics import kid_from_features
+    from ..metrics import kid_from_features
 
     return _set_table(rows, models, buckets, feats, kid_from_features)
 

@@ -31,7 +31,7 @@ from ..engine import Failure, map_items
 from ..errors import InpaintKitError
 from ..inpainters import Inpainter, create_inpainter_from_spec, get_inpainter_entry, parse_model_spec
 from ..io import IMAGE_EXTENSIONS, atomic_write_bytes, list_images, read_image, read_mask, resize_mask, write_image
-from .metrics import MIN_SIDE, image_metrics
+from ..metrics import MIN_SIDE, image_metrics
 from .plan import (
     Bucket,
     EvalConfig,

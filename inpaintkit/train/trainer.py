@@ -25,8 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..data.dataset import StepSampler, TrainCrops, captions_of, load_records, validation_set
-from ..evaluate.metrics import psnr_batch
 from ..masks import MaskMixture, OnDemandSchedule, create_mask_generator
+from ..metrics import psnr_batch
 from ..models.base import MODELS, Family, composite, zero_hole
 from . import checkpoint as ck
 from . import distributed as dd

@@ -45,7 +45,7 @@ def test_chroma_excess_flags_a_coloured_blob_not_a_grey_continuation(bench, rng)
 
 def test_hole_psnr_and_nearest_colour(bench, rng):
     img, mask = grey_scene(rng)
-    from inpaintkit.evaluate.metrics import PSNR_CAP
+    from inpaintkit.metrics import PSNR_CAP
 
     assert bench.hole_psnr(img, img, mask) == PSNR_CAP  # a perfect fill: capped (the one PSNR), not infinite
     off = img.copy()

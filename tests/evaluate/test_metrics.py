@@ -9,7 +9,7 @@ import pytest
 from scipy import linalg, stats
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from inpaintkit.evaluate.metrics import (
+from inpaintkit.metrics import (
     PSNR_CAP,
     feature_stats,
     fid_from_features,

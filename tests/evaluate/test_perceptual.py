@@ -9,8 +9,8 @@ import torch
 from inpaintkit.backbones.inception import load_fid_inception
 from inpaintkit.backbones.vgg import VGG16Features
 from inpaintkit.errors import InpaintKitError
-from inpaintkit.evaluate.metrics import fid_from_features
 from inpaintkit.evaluate.perceptual import LPIPS, LPIPS_TAPS, FIDFeatures, to_tensor
+from inpaintkit.metrics import fid_from_features
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_lpips_hed_ranks_a_blurry_fill_below_a_sharp_one_that_psnr_prefers(hed):
     and still be the worse fill; a sharp texture with a small shift is perceptually closer."""
     import cv2
 
-    from inpaintkit.evaluate.metrics import psnr
+    from inpaintkit.metrics import psnr
 
     for photo in _real_photos():
         blurred = photo.copy()
@@ -132,7 +132,7 @@ def test_lpips_hed_ranks_a_blurry_fill_below_a_sharp_one_that_psnr_prefers(hed):
 
 
 def test_kid_zero_for_one_set_positive_for_different_sets():
-    from inpaintkit.evaluate.metrics import kid_from_features
+    from inpaintkit.metrics import kid_from_features
 
     rng = np.random.default_rng(0)
     a = rng.gamma(2.0, 1.0, (60, 32))
