@@ -15,8 +15,8 @@ Every test mask hides one whole shape, so its colour is knowable only from the c
 
 Train on CPU at 64x64 on shapes, their removals (the scene without the hidden shape, captioned without it or "":
 ``inpaintkit data shapes --removals``) and crops of real photos (``--mix`` writes that index: the shapes index plus
-64x64 crops of the photos, each captioned with its photo's free-form caption from
-``benchmarks/data/photo_captions.csv`` or ""), then evaluate. About 25 img/s of training on 2 threads. Our run for the
+64x64 crops of the photos, each captioned with its photo's captions — from the photo corpus's ``captions.jsonl``,
+else ``benchmarks/data/photo_captions.csv`` — or "": ``captions_of``), then evaluate. About 25 img/s of training on 2 threads. Our run for the
 README's figures (~100 minutes) trained 4 000 steps on shapes + uncaptioned crops with caption_dropout 0.1, resumed
 to 13 000 on captioned crops with ``--set model.caption_dropout=0``, then to 17 000 on the removal index below —
 see docs/readme/tdanet.md for all three commands. The last stage::
@@ -108,17 +108,19 @@ def captions_of(photos: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def photo_tiles(rgb: np.ndarray, n: int) -> list[np.ndarray]:
-    """The photo's central square, resized to 2n x 2n (area), cut into four n x n tiles."""
+def central_square(rgb: np.ndarray, n: int) -> np.ndarray:
+    """The photo's central square, resized to n x n (area): a captioned photo's subject stays in view."""
     import cv2
 
     h, w = rgb.shape[:2]
     side = min(h, w)
-    sq = cv2.resize(
-        rgb[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side],
-        (2 * n, 2 * n),
-        interpolation=cv2.INTER_AREA,
-    )
+    y, x = (h - side) // 2, (w - side) // 2
+    return cv2.resize(rgb[y : y + side, x : x + side], (n, n), interpolation=cv2.INTER_AREA)
+
+
+def photo_tiles(rgb: np.ndarray, n: int) -> list[np.ndarray]:
+    """The photo's central square, resized to 2n x 2n (area), cut into four n x n tiles."""
+    sq = central_square(rgb, 2 * n)
     return [sq[y : y + n, x : x + n] for y in (0, n) for x in (0, n)]
 
 
@@ -189,16 +191,6 @@ def photo_eval(inp, photos: list[str], n: int, out: Path) -> dict:
             float(np.mean(np.array(scores["tdanet_empty"]) >= np.array(scores["telea"]))), 3
         ),
     }
-
-
-def central_square(rgb: np.ndarray, n: int) -> np.ndarray:
-    """The photo's central square, resized to n x n (area): a captioned photo's subject stays in view."""
-    import cv2
-
-    h, w = rgb.shape[:2]
-    side = min(h, w)
-    y, x = (h - side) // 2, (w - side) // 2
-    return cv2.resize(rgb[y : y + side, x : x + side], (n, n), interpolation=cv2.INTER_AREA)
 
 
 def flatness(rgb: np.ndarray) -> float:

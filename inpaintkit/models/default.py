@@ -18,7 +18,6 @@ measurements behind the threshold and the default.
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,10 +27,10 @@ from ..device import pick_device
 from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
 from ..inpainters.patchmatch import patchmatch_fill
-from .inpainter import RUNTIMES, LearnedInpainter
+from .inpainter import BUNDLED_WEIGHTS, RUNTIMES, LearnedInpainter
 from .lama import Lama
 
-BUNDLED = Path(__file__).resolve().parent.parent / "weights" / "default"
+BUNDLED = BUNDLED_WEIGHTS / "default"
 WEIGHTS = BUNDLED / "generator.safetensors"
 ONNX_FILE = BUNDLED / "model.onnx"
 
