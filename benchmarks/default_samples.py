@@ -4,10 +4,11 @@
 
 1. ``demo.png``: ``make demo``'s input (``inpaintkit/assets/sample.jpg`` with its mask in red), Telea, PatchMatch
    and ``default`` fills, two by two.
-2. ``default_grid.png``: held-out 256x256 crops from the evaluation inputs of ``benchmarks/eval_classical.py``
-   (``--eval`` folder, made by ``eval_classical.py --out out/eval_default``), one row per crop with a mask from a
-   different bucket (0.1-0.2 ... 0.5-0.6 and box-half): input with the hole in grey, Telea, PatchMatch, default,
-   the original.
+2. ``default_grid.png``: test-split 256x256 photos from the evaluation inputs of ``benchmarks/eval_default.py``
+   (``--eval`` folder, made by ``eval_default.py --out out/eval_default``), one row per photo with a mask from a
+   different set (0.1-0.2 ... 0.5-0.6 and box-half): input with the hole in grey, Telea, PatchMatch, the previous
+   default (``--previous SPEC``, e.g. ``lama:old/generator.safetensors``; the column is left out without it),
+   default, the original.
 """
 
 from __future__ import annotations
@@ -19,17 +20,18 @@ import cv2
 import numpy as np
 
 from inpaintkit import create_inpainter
+from inpaintkit.inpainters import create_inpainter_from_spec
 from inpaintkit.io import read_image, read_mask, write_image
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ("telea", "patchmatch", "default")
 ROWS = (
-    ("Kite_1", "0.1-0.2"),
-    ("coffee_2", "0.2-0.3"),
-    ("ColdRipple_0", "0.3-0.4"),
-    ("chelsea_1", "0.4-0.5"),
-    ("BytheWater_3", "0.5-0.6"),
-    ("Kite_2", "box-half"),
+    ("chameleon", "0.1-0.2"),
+    ("corn_maze", "0.2-0.3"),
+    ("kingfisher", "0.3-0.4"),
+    ("polar_bear", "0.4-0.5"),
+    ("ocean_waves", "0.5-0.6"),
+    ("pika", "box-half"),
 )
 
 
@@ -53,8 +55,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval", type=Path, default=Path("out/eval_default"))
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    ap.add_argument("--previous", default=None, help="model spec of the previous default, shown in the grid")
     args = ap.parse_args()
     inpainters = {name: create_inpainter(name, **({"seed": 0} if name == "patchmatch" else {})) for name in MODELS}
+    grid_models = {n: inpainters[n] for n in MODELS[:-1]}  # column order: telea, patchmatch, [previous], default
+    if args.previous:
+        grid_models["previous default"] = create_inpainter_from_spec(args.previous)
+    grid_models["default"] = inpainters["default"]
 
     pic = read_image(ROOT / "inpaintkit" / "assets" / "sample.jpg").rgb
     mask = read_mask(ROOT / "inpaintkit" / "assets" / "sample_mask.png", shape=pic.shape[:2])
@@ -72,9 +79,9 @@ def main() -> None:
         m = read_mask(args.eval / "inputs" / "masks" / bucket / f"{stem}.png", shape=img.shape[:2])
         shown = img.copy()
         shown[m] = 128
-        tiles = [shown] + [inpainters[n].inpaint(img, m) for n in MODELS] + [img]
+        tiles = [shown] + [model.inpaint(img, m) for model in grid_models.values()] + [img]
         rows.append(hstack(tiles))
-    head = hstack([label(np.zeros((0, 256, 3), np.uint8), t) for t in ("input (hole grey)", *MODELS, "original")])
+    head = hstack([label(np.zeros((0, 256, 3), np.uint8), t) for t in ("input (hole grey)", *grid_models, "original")])
     grid = np.vstack([head] + [np.vstack([r, np.full((4, r.shape[1], 3), 255, np.uint8)]) for r in rows])
     write_image(args.out / "default_grid.png", grid)
     print(f"wrote {args.out / 'demo.png'} and {args.out / 'default_grid.png'}")

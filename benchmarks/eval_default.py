@@ -9,7 +9,8 @@ Masks: ``generate_protocol("pconv", size=256, seed=0)`` (six hole-ratio buckets 
     .venv/bin/python benchmarks/eval_default.py --photos PHOTOS --out out/eval_default \\
         --models telea ns biharmonic patchmatch default [lama:runs/default_v2 ...]
 
-Re-running with more models computes only their rows (``inpaintkit evaluate`` resumes). Prints the report's tables
+With ``--realism`` (on unless ``--no-realism``) the report has a ``detectability`` column (issue: detector) and
+the targets include "lower than Telea's". Re-running with more models computes only their rows (``inpaintkit evaluate`` resumes). Prints the report's tables
 and a PASS/FAIL list of the targets for the model named by ``--candidate`` (default: the last one).
 """
 
@@ -87,6 +88,9 @@ def check_targets(summary: dict, candidate: str) -> list[tuple[str, bool, str]]:
                 "lost in " + "; ".join(fails) if fails else "won all",
             )
         )
+    if "detectability" in m and "telea" in summary["models"]:
+        d, t = mean("detectability", "all", candidate), mean("detectability", "all", "telea")
+        out.append(("detectability lower than Telea's", d < t, f"{d:.3f} vs Telea {t:.3f}"))
     if "telea" in summary["models"]:
         gap = mean("hole_psnr", "all", candidate) - mean("hole_psnr", "all", "telea")
         out.append(("mean hole PSNR >= Telea + 1.0 dB", gap >= 1.0, f"Telea {gap:+.2f} dB"))
@@ -100,10 +104,15 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=[*CLASSICAL, "default"])
     ap.add_argument("--candidate", default=None, help="model whose targets are checked (default: the last)")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--no-realism", dest="realism", action="store_false", help="skip the detectability column (faster)")
     args = ap.parse_args()
     images, masks = make_inputs(args.photos, args.out / "inputs")
     t0 = time.perf_counter()
-    summary = evaluate(EvalConfig(tuple(args.models), images, masks, args.out / "report", jobs=args.jobs, samples=4))
+    summary = evaluate(
+        EvalConfig(
+            tuple(args.models), images, masks, args.out / "report", jobs=args.jobs, samples=4, realism=args.realism
+        )
+    )
     md = (args.out / "report" / "report.md").read_text()
     print("\n".join(re.findall(r"(## [^\n]+\n\n(?:[^\n]*\n\n)?(?:\|[^\n]*\n)+)", md)))
     cand = args.candidate or args.models[-1]

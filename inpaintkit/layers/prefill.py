@@ -2,7 +2,8 @@
 
 A network that sees a black hole must first learn to paint the surrounding colours into it; one that starts from a
 smooth guess only has to learn a correction. ``push_pull_fill`` is that guess for the ``default`` model (lama
-``arch: unet``) and for TDANet's ``prefill`` option.
+``arch: unet``) and for TDANet's ``prefill`` option; ``relax`` turns it into a membrane (harmonic) fill, solved
+coarse to fine, which is the better guess on photographs (see ``push_pull_fill``'s figures).
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import torch.nn.functional as F
 
 #: 4-tap binomial kernel [1, 3, 3, 1] / 8 (separable): the down-sampling filter of the ``binomial`` push-pull.
 _BINOMIAL = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8.0
+
+
+#: Mean of the four neighbours (the Jacobi update of Laplace's equation).
+_MEAN4 = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
 
 
 def _downsample(x: torch.Tensor, kernel: str) -> torch.Tensor:
@@ -26,7 +31,39 @@ def _downsample(x: torch.Tensor, kernel: str) -> torch.Tensor:
     return F.conv2d(x, k, stride=2, groups=c)
 
 
-def push_pull_fill(image: torch.Tensor, mask: torch.Tensor, levels: int = 10, kernel: str = "binomial") -> torch.Tensor:
+def _membrane_relax(fill: torch.Tensor, hole: torch.Tensor, iters: int) -> torch.Tensor:
+    """``iters`` Jacobi sweeps of Laplace's equation where ``hole`` (N,1,H,W) is 1, edge-replicated borders.
+
+    Two implementations of the same sweep: under tracing (ONNX export, ``torch.compile``) or autograd a depthwise
+    convolution, few graph nodes; in eager inference in-place sums of shifted views, 9x faster than the
+    convolution on the CPU at 512² (2.2 vs 18.9 ms per sweep, one thread)."""
+    if torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or fill.requires_grad:
+        c = fill.shape[1]
+        k = _MEAN4.to(fill)[None, None].expand(c, 1, 3, 3)
+        for _ in range(iters):
+            mean4 = F.conv2d(F.pad(fill, (1, 1, 1, 1), mode="replicate"), k, groups=c)
+            fill = fill + hole * (mean4 - fill)
+        return fill
+    if not bool((hole > 0).any()):  # coarse levels are often fully covered: nothing to relax
+        return fill
+    fill = fill.clone()
+    for _ in range(iters):
+        p = F.pad(fill, (1, 1, 1, 1), mode="replicate")
+        step = p[..., :-2, 1:-1] + p[..., 2:, 1:-1]
+        step += p[..., 1:-1, :-2]
+        step += p[..., 1:-1, 2:]
+        step.mul_(0.25).sub_(fill).mul_(hole)
+        fill += step
+    return fill
+
+
+def push_pull_fill(
+    image: torch.Tensor,
+    mask: torch.Tensor,
+    levels: int = 10,
+    kernel: str = "binomial",
+    relax: tuple[int, int] = (0, 0),
+) -> torch.Tensor:
     """Fill the hole by push-pull interpolation (Gortler et al. 1996): (N,3,H,W), (N,1,H,W) 1 = hole -> (N,3,H,W).
 
     Push: filter known colours and their coverage down an image pyramid (``box``: 2x2 means; ``binomial``: a
@@ -35,6 +72,12 @@ def push_pull_fill(image: torch.Tensor, mask: torch.Tensor, levels: int = 10, ke
     1/64), so a pixel deep in a hole takes the smooth colour of the known pixels around it. Known pixels come back
     unchanged; a hole still uncovered at the coarsest level takes the image's mean known colour. On the held-out
     evaluation crops (hole PSNR, all buckets) ``binomial`` scores 27.9 dB, ``box`` 27.0, biharmonic 28.6, Telea 26.7.
+
+    ``relax=(fine, coarse)``: after each level's blend, that many Jacobi sweeps of Laplace's equation inside the
+    level's hole (weighted by 1 - coverage), ``fine`` at full resolution and ``coarse`` at every coarser level — a
+    cascadic multigrid solve of the membrane (harmonic) fill, with the push-pull as its coarse guess. On the photo
+    corpus's val split (22 photos at 256², the seven mask sets of ``benchmarks/eval_default.py``, hole PSNR):
+    ``binomial`` 19.99 dB, ``relax=(5, 20)`` 20.35, scikit-image's biharmonic 19.78, Telea 19.43.
     Plain tensor ops, so it exports to ONNX.
     """
     gain = 4.0 if kernel == "box" else 64.0
@@ -47,8 +90,11 @@ def push_pull_fill(image: torch.Tensor, mask: torch.Tensor, levels: int = 10, ke
     total = w.sum(dim=(2, 3), keepdim=True)
     fill = x.sum(dim=(2, 3), keepdim=True) / total.clamp_min(1e-8)  # (N,3,1,1) mean known colour
     fill = torch.where(w > 0, x / w.clamp_min(1e-8), fill.expand_as(x))
-    for x, w in reversed(pyramid):
+    for level, (x, w) in reversed(list(enumerate(pyramid))):
         up = F.interpolate(fill, size=x.shape[-2:], mode="bilinear", align_corners=False)
         alpha = (w * gain).clamp(max=1.0)
         fill = alpha * (x / w.clamp_min(1e-8)) + (1.0 - alpha) * up
+        iters = relax[0] if level == 0 else relax[1]
+        if iters:
+            fill = _membrane_relax(fill, 1.0 - alpha, iters)
     return fill

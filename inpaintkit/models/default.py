@@ -18,17 +18,18 @@ measurements behind the threshold and the default.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
+import torch
 
 from ..device import pick_device
 from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
 from ..inpainters.patchmatch import patchmatch_fill
-from .inpainter import BUNDLED_WEIGHTS, RUNTIMES, LearnedInpainter
-from .lama import Lama
+from .inpainter import BUNDLED_WEIGHTS, RUNTIMES, LearnedInpainter, torch_threads
+from .lama import _PREFILLS, Lama
 
 BUNDLED = BUNDLED_WEIGHTS / "default"
 WEIGHTS = BUNDLED / "generator.safetensors"
@@ -40,6 +41,10 @@ TEXTURE_MODES = ("auto", "on", "off")
 #: ``texture=auto`` runs the texture stage when some hole pixel is at least this far (px) from the known region.
 TEXTURE_MIN_DEPTH = 12.0
 DEFAULT_TEXTURE = "off"
+#: ``work_side``: the network runs with at most this long side; a larger call (after the HD strategy) is filled
+#: as the full-resolution membrane pre-fill plus the network's correction computed at that size and upsampled
+#: (``work_side_fill``). None: always at full resolution. The default is set by measurement (docs/default-model.md).
+DEFAULT_WORK_SIDE: int | None = None
 #: EM iterations per pyramid level of the texture stage: the guide is a good start, and 2 instead of PatchMatch's
 #: 4 halve its time for -0.05 dB hole PSNR and a little less texture (docs/default-model.md).
 TEXTURE_ITERATIONS = 2
@@ -89,8 +94,16 @@ class DefaultInpainter(LearnedInpainter):
     hidden_options = ("checkpoint", "onnx_file")
     call_options = ("texture",)
 
-    def __init__(self, device: str = "auto", runtime: str = DEFAULT_RUNTIME, texture: str = DEFAULT_TEXTURE, **kw: Any):
+    def __init__(
+        self,
+        device: str = "auto",
+        runtime: str = DEFAULT_RUNTIME,
+        texture: str = DEFAULT_TEXTURE,
+        work_side: int | None = DEFAULT_WORK_SIDE,
+        **kw: Any,
+    ):
         self.texture = check_texture(texture)
+        self.work_side = check_work_side(work_side)
         if runtime == "auto":
             runtime = resolve_runtime(device)
         elif runtime not in RUNTIMES:
@@ -103,6 +116,21 @@ class DefaultInpainter(LearnedInpainter):
             **kw,
         )
 
+    def _fit_forward(self, rgb: np.ndarray, mask: np.ndarray, call_kw: dict[str, Any]) -> np.ndarray:
+        h, w = mask.shape
+        if self.work_side is None or max(h, w) <= self.work_side:
+            return super()._fit_forward(rgb, mask, call_kw)
+        mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
+        scale = self.work_side / max(h, w)
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        with torch_threads(self.threads):
+            fill = work_side_fill(
+                rgb, mask, (sw, sh), lambda im, m: super(DefaultInpainter, self)._fit_forward(im, m, {"texture": "off"})
+            )
+        if not wants_texture(mask, mode):
+            return fill
+        return patchmatch_fill(rgb, mask, guide=fill, iterations=TEXTURE_ITERATIONS, seed=0, threads=self.threads)
+
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
         mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
         rest = {k: v for k, v in call_kw.items() if k != "texture"}
@@ -110,3 +138,43 @@ class DefaultInpainter(LearnedInpainter):
         if not wants_texture(mask, mode):
             return fill
         return patchmatch_fill(image, mask, guide=fill, iterations=TEXTURE_ITERATIONS, seed=0, threads=self.threads)
+
+
+def check_work_side(value: Any) -> int | None:
+    """A ``work_side`` option -> None (full resolution) or a side of at least 64 px."""
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "off", "full", "0")) or value == 0:
+        return None
+    try:
+        side = int(value)
+    except (TypeError, ValueError):
+        side = -1
+    if side < 64 or isinstance(value, bool):
+        raise InpaintKitError(f"work_side={value!r}: a long side of at least 64 px, or none (full resolution)")
+    return side
+
+
+def work_side_fill(
+    rgb: np.ndarray, mask: np.ndarray, size: tuple[int, int], fill_small: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Fill (H, W) ``rgb``'s hole with the network at ``size`` (w, h): the membrane pre-fill at full resolution plus
+    the network's correction of it (its fill minus the same pre-fill at ``size``), upsampled. The pre-fill keeps
+    the full-resolution boundary; the network's correction is smooth at the scale of its receptive field."""
+    from ..layers.prefill import push_pull_fill
+
+    sw, sh = size
+    known = np.where(mask[..., None], 0, rgb).astype(np.uint8)
+    small = cv2.resize(known, (sw, sh), interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0  # any coverage
+
+    def prefill(im: np.ndarray, m: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255.0
+        mm = torch.from_numpy(m.astype(np.float32))[None, None]
+        with torch.inference_mode():
+            out = push_pull_fill(x * (1 - mm), mm, **_PREFILLS["membrane"])
+        return out[0].permute(1, 2, 0).numpy() * 255.0
+
+    correction = fill_small(small, small_mask).astype(np.float32) - prefill(small, small_mask)
+    correction[~small_mask] = 0.0
+    up = cv2.resize(correction, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
+    out = np.clip(prefill(known, mask) + up, 0, 255).round().astype(np.uint8)
+    return np.where(mask[..., None], out, rgb)

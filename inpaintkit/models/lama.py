@@ -46,8 +46,18 @@ class LamaModelConfig(StrictConfig):
     #: push-pull pre-fill of the hole as input, a 3x3 full-resolution stem, skip connections from each encoder level
     #: to the decoder (see ``FFCUNetGenerator``).
     arch: Literal["resnet", "unet"] = "resnet"
-    #: ``unet``: the push-pull pre-fill's filter (``box`` or the smoother ``binomial``; see ``push_pull_fill``).
-    prefill: Literal["box", "binomial"] = "binomial"
+    #: ``unet``: the pre-fill — push-pull with a ``box`` or the smoother ``binomial`` filter, or ``membrane``: the
+    #: binomial push-pull relaxed to a harmonic fill coarse to fine (see ``push_pull_fill``; +0.36 dB hole PSNR on
+    #: the corpus's val split).
+    prefill: Literal["box", "binomial", "membrane"] = "binomial"
+
+
+#: ``LamaModelConfig.prefill`` -> ``push_pull_fill`` arguments.
+_PREFILLS = {
+    "box": {"kernel": "box"},
+    "binomial": {"kernel": "binomial"},
+    "membrane": {"kernel": "binomial", "relax": (5, 20)},
+}
 
 
 class LamaDiscriminatorConfig(StrictConfig):
@@ -171,7 +181,7 @@ class FFCUNetGenerator(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        prefill = push_pull_fill(image, mask, kernel=self.prefill)  # (N,3,H,W)
+        prefill = push_pull_fill(image, mask, **_PREFILLS[self.prefill])  # (N,3,H,W)
         x = self.stem(torch.cat([prefill * 2.0 - 1.0, mask], dim=1))  # (N,ngf/2,H,W)
         skips = [x]
         for d in self.downs:
