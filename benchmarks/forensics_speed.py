@@ -4,7 +4,8 @@ In process (the model loaded once): images per second at 256² and one tiled 102
 ``--cli FOLDER``: ``inpaintkit detect FOLDER/* --json --threads N`` end to end, start-up included, in a fresh process,
 run ``--repeat`` times; images per second from wall time and from CPU time (user + system of the process and its
 children — the fair figure on a shared machine, where wall time also counts waiting for the CPU); ``--startup``
-also times the command on the folder's first image alone, so start-up cost ~ that minus one image's share.
+also times the command on the folder's first image alone, so start-up cost ~ that minus one image's share. The
+command runs ``python -m inpaintkit`` in the current folder: run it from the root of the checkout to be timed.
 
 .venv/bin/python benchmarks/forensics_speed.py [--threads N] [--n 50] [--model default|RUN_DIR]
 .venv/bin/python benchmarks/forensics_speed.py --cli /tmp/detspeed_imgs --threads 1 [--repeat 3] [--startup]
