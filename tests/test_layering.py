@@ -110,5 +110,7 @@ def test_light_paths_stay_light():
         "create_inpainter('telea').inpaint(img, m)"
     )
     assert "torch" not in mods  # a classical fill needs no torch
+    mods = _loaded("import inpaintkit.cli")  # `inpaintkit --help` and every command's start-up
+    assert not mods & {"torch", "matplotlib", "lightgbm", "sklearn", "ray", "fastapi", "inpaintkit.evaluate.report"}
     mods = _loaded("import inpaintkit.inference")
     assert "fastapi" not in mods and "starlette" not in mods  # the GUI's engine needs no web framework

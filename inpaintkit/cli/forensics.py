@@ -11,7 +11,7 @@ import typer
 from tqdm import tqdm
 
 from ..errors import InpaintKitError
-from ..io import DEFAULT_MAX_PIXELS
+from ..io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, list_images
 from . import app
 from .options import engine_option, engine_options, jobs_option, ray_address_option
 
@@ -29,13 +29,40 @@ def _csv(value: str, what: str) -> list[str]:
 
 
 def _set_threads(n: int) -> None:
-    """torch intra-op threads (0: torch's default). 1 is much faster on a machine busy with other work."""
+    """torch intra-op threads (0: torch's default); 1 is one compute thread for everything (torch, OpenCV, numpy's
+    BLAS: ``engine.single_thread``), much faster on a machine busy with other work."""
     if n < 0:
         raise InpaintKitError(f"--threads {n}: must be 0 (default) or more")
+    if n == 1:
+        from ..engine import single_thread
+
+        single_thread()
     if n:
         import torch
 
         torch.set_num_threads(n)
+
+
+def _threads_option():
+    return typer.Option(
+        1,
+        "--threads",
+        help="torch threads (0: torch's default; 1: one thread for torch, OpenCV and BLAS, fastest on a busy machine).",
+    )
+
+
+def _image_files(paths: list[Path]) -> list[Path]:
+    """Each file as given; a folder gives the images directly in it, sorted by name."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise InpaintKitError(f"{p}: no images ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+            out += found
+        else:
+            out.append(p)
+    return out
 
 
 def _unique_stem(stem: str, used: set[str]) -> str:
@@ -49,7 +76,9 @@ def _unique_stem(stem: str, used: set[str]) -> str:
 
 @app.command("detect")
 def detect_cmd(
-    images: list[Path] = typer.Argument(..., help="Image files to check (any size; large images are tiled)."),
+    images: list[Path] = typer.Argument(
+        ..., help="Image files, or folders of them, to check (any size; large images are tiled)."
+    ),
     model: Optional[str] = typer.Option(
         None, "--model", help="Detector: a run or ensemble folder, or 'default' (the bundled one)."
     ),
@@ -61,9 +90,7 @@ def detect_cmd(
         None, "--threshold", help="Score at or above which an image is called inpainted (default: the detector's)."
     ),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", help="Refuse images above this many pixels."),
-    threads: int = typer.Option(
-        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
-    ),
+    threads: int = _threads_option(),
     jobs: Optional[int] = jobs_option(),
     engine: str = engine_option(),
     ray_address: Optional[str] = ray_address_option(),
@@ -74,6 +101,7 @@ def detect_cmd(
     from ..forensics.batch import DetectWork
 
     eng = engine_options(engine, jobs, ray_address)
+    images = _image_files(images)
     _set_threads(threads)
     det = load_detector(model, threshold=threshold)  # a bad name or folder fails here, once
     if heatmap_dir is not None:
@@ -206,9 +234,7 @@ def fit_detector_cmd(
         None, "--val-limit", help="Calibrate on N validation samples (evenly spaced)."
     ),
     seed: int = typer.Option(0, "--seed"),
-    threads: int = typer.Option(
-        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
-    ),
+    threads: int = _threads_option(),
 ) -> None:
     """Train the noise branch, calibrate noise, duplication and CNN branches on val: a fused detector."""
     from ..forensics.detector import BUNDLED_DIR
@@ -243,9 +269,7 @@ def ensemble_cmd(
     ),
     split: str = typer.Option("val", "--split", help="Split the members never trained on."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use only N samples of the split (evenly spaced)."),
-    threads: int = typer.Option(
-        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
-    ),
+    threads: int = _threads_option(),
 ) -> None:
     """Stack several detectors: pick and fit a scikit-learn meta-classifier on out-of-sample scores."""
     from ..forensics.ensemble import STACKERS, fit_ensemble
@@ -280,9 +304,7 @@ def evaluate_cmd(
         Path("forensics-report"), "--out", help="Report folder (report.md, report.html, metrics.json)."
     ),
     threshold: Optional[float] = typer.Option(None, "--threshold"),
-    threads: int = typer.Option(
-        1, "--threads", help="torch threads (0: torch's default; 1 is fastest on a busy machine)."
-    ),
+    threads: int = _threads_option(),
 ) -> None:
     """Image and pixel metrics, per inpainter, under JPEG/resize, leave-one-out; writes a report."""
     from ..forensics import load_detector

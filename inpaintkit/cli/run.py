@@ -8,8 +8,6 @@ from typing import Any, Optional
 
 import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
 from tqdm import tqdm
 
 from ..engine import Failure, map_items
@@ -50,6 +48,9 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 @app.command("list")
 def list_cmd() -> None:
     """Every registered inpainter, with a one-line description and whether it needs weights."""
+    from rich.console import Console  # only this command draws a table: not every command's start-up
+    from rich.table import Table
+
     list_inpainters()  # loads plug-in registrations
     table = Table("name", "kind", "weights", "description", box=None, pad_edge=False)
     default = default_inpainter_name()

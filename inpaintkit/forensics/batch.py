@@ -38,8 +38,6 @@ class _Scorer:
 
     def __call__(self, item: tuple[Path, str | None]) -> dict[str, Any]:
         """``{"path", "score", "verdict"[, each branch's probability][, "heatmap" or "error"]}`` for one image."""
-        from .report import heat_png, overlay
-
         path, stem = item
         pic = read_image(path, max_pixels=self.w.max_pixels)
         # the fused detector calibrates JPEG files apart from lossless ones
@@ -50,6 +48,8 @@ class _Scorer:
         )
         row: dict[str, Any] = {"path": str(path), **res.as_dict()}  # + each branch's probability (fused)
         if self.w.heatmap_dir is not None and stem is not None:
+            from .report import heat_png, overlay  # the report module (and matplotlib): only to draw heatmaps
+
             d = self.w.heatmap_dir
             try:  # a write failure (read-only folder, disk full) is this file's error; the batch goes on
                 write_image(d / f"{stem}_heatmap.png", heat_png(res.heatmap)[..., None].repeat(3, 2))

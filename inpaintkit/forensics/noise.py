@@ -16,6 +16,7 @@ Noiseprint (2020) for the idea of judging a region against the image's own noise
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import InpaintKitError
+from .trees import Trees
 
 BLOCK = 8
 MODEL_FILE = "noise_lgbm.txt"
@@ -169,27 +171,36 @@ def _spans(n: int, tile: int) -> list[tuple[int, int]]:
 
 
 class NoiseBranch:
-    """LightGBM over ``block_features``. ``predict(rgb) -> (score, (H, W) float32 map)``, both uncalibrated."""
+    """LightGBM over ``block_features``. ``predict(rgb) -> (score, (H, W) float32 map)``, both uncalibrated.
+
+    ``model`` is the trees' text (``Booster.model_to_string()``, the ``noise_lgbm.txt`` file); they predict through
+    ``trees.Trees``, without importing the ``lightgbm`` package.
+    """
 
     name = "noise"
 
-    def __init__(self, booster: Any, quantile: float = 0.98):
-        self.booster = booster
+    def __init__(self, model: str, quantile: float = 0.98):
+        self.trees = Trees(model)
         self.quantile = quantile
+
+    @cached_property
+    def booster(self) -> Any:
+        """The trees as a ``lightgbm.Booster`` (imports lightgbm; ``self.trees`` predicts the same without it)."""
+        import lightgbm as lgb
+
+        return lgb.Booster(model_str=self.trees.model)
 
     @classmethod
     def load(cls, folder: str | Path, quantile: float = 0.98) -> "NoiseBranch":
-        import lightgbm as lgb
-
         p = Path(folder) / MODEL_FILE
         if not p.is_file():
             raise InpaintKitError(f"{folder}: no {MODEL_FILE}; train the noise branch first")
-        return cls(lgb.Booster(model_str=p.read_text()), quantile)
+        return cls(p.read_text(), quantile)
 
     def save(self, folder: str | Path) -> Path:
         p = Path(folder) / MODEL_FILE
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.booster.model_to_string())
+        p.write_text(self.trees.model)
         return p
 
     def block_map(self, rgb: np.ndarray, tile: int = 1024) -> np.ndarray:
@@ -201,7 +212,7 @@ class NoiseBranch:
             for l, r in _spans(w, tile):
                 f = block_features(rgb[t:b, l:r])
                 gh, gw, nf = f.shape
-                p = self.booster.predict(f.reshape(-1, nf), num_threads=1)
+                p = self.trees.predict(f.reshape(-1, nf))
                 out[t // BLOCK : t // BLOCK + gh, l // BLOCK : l // BLOCK + gw] = p.reshape(gh, gw)
         return out
 
@@ -248,7 +259,7 @@ def fit_noise_rows(
         "deterministic": True,
     }
     booster = lgb.train(params, lgb.Dataset(x, y, weight=w, feature_name=list(FEATURE_NAMES)), num_boost_round=rounds)
-    return NoiseBranch(booster, quantile)
+    return NoiseBranch(booster.model_to_string(), quantile)
 
 
 def fit_noise_branch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from inpaintkit.errors import InpaintKitError
 from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
 from inpaintkit.forensics.duplication import DuplicationBranch, window_dct
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
@@ -88,6 +89,37 @@ def test_bundled_noise_branch_flags_a_smooth_patch_not_a_flat_sky(photo):
     sky = photo[:160, 60:316]
     assert nb.block_map(sky).mean() < 0.5
     assert nb.predict(fake)[0] > nb.predict(ground)[0]
+
+
+def test_trees_predict_exactly_what_lightgbm_predicts(photo):
+    """The noise branch's trees go through lightgbm's C library directly: the same numbers as ``Booster.predict``,
+    for the bundled model and for one trained here (float32 features as the branch gives them, and float64)."""
+    import lightgbm as lgb
+
+    from inpaintkit.forensics.trees import Trees
+
+    rng = np.random.default_rng(0)
+    real = block_features(photo[:256, :256]).reshape(-1, len(FEATURE_NAMES))
+    wild = rng.normal(0, 3, (500, len(FEATURE_NAMES))).astype(np.float32)
+    nb = NoiseBranch.load(BUNDLED_DIR)
+    assert nb.trees._handle is not None  # the library was found: this is the path that skips `import lightgbm`
+    booster = lgb.Booster(model_str=(BUNDLED_DIR / "noise_lgbm.txt").read_text())
+    for x in (real, wild, wild.astype(np.float64)):
+        np.testing.assert_array_equal(nb.trees.predict(x), booster.predict(x, num_threads=1))
+    x = rng.normal(0, 1, (400, 3))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(float)
+    small = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y), 20)
+    np.testing.assert_array_equal(Trees(small.model_to_string()).predict(x), small.predict(x, num_threads=1))
+    with pytest.raises(InpaintKitError, match=r"expected \(N, 31\) features"):
+        nb.trees.predict(real[:, :5])
+
+
+def test_saved_noise_branch_round_trips(tmp_path, photo):
+    nb = NoiseBranch.load(BUNDLED_DIR)
+    nb.save(tmp_path)
+    assert (tmp_path / "noise_lgbm.txt").read_text() == (BUNDLED_DIR / "noise_lgbm.txt").read_text()
+    again = NoiseBranch.load(tmp_path)
+    np.testing.assert_array_equal(again.block_map(photo[:128, :128]), nb.block_map(photo[:128, :128]))
 
 
 # -- duplication branch ---------------------------------------------------------------------------------------------

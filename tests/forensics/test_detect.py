@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -111,6 +114,45 @@ def test_unreadable_files_are_reported_and_the_rest_still_processed(cli, images)
     code, out, err = cli("detect", images / "broken.png", images / "real.png", "--json")
     rows = [json.loads(line) for line in out.strip().splitlines()]
     assert code == 1 and "error" in rows[0] and rows[1]["path"] == str(images / "real.png")
+
+
+def test_detect_a_folder(cli, images, tmp_path):
+    """A folder stands for the images directly in it, sorted by name: the rows of those files given one by one."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("real.png", "fake.png"):
+        shutil.copyfile(images / name, folder / name)
+    (folder / "notes.txt").write_text("not an image")
+    code, out, err = cli("detect", folder, "--json")
+    assert code == 0, err
+    assert [json.loads(line)["path"] for line in out.splitlines()] == [
+        str(folder / "fake.png"),
+        str(folder / "real.png"),
+    ]
+    code, one_by_one, _ = cli("detect", folder / "fake.png", folder / "real.png", "--json")
+    assert code == 0 and out == one_by_one
+    (tmp_path / "empty").mkdir()
+    code, out, err = cli("detect", tmp_path / "empty", images / "real.png")
+    assert code == 2 and out == "" and err.startswith("error: ") and "no images" in err
+
+
+def test_detect_imports_only_what_it_uses(images):
+    """Start-up is most of the cost of a small batch: `inpaintkit detect` imports neither the lightgbm package nor
+    scikit-learn/scipy (the noise trees run on lightgbm's C library), nor the evaluation, report and plotting stack
+    (only --heatmap-dir draws)."""
+    code = (
+        "import sys\nfrom inpaintkit.cli import main\n"
+        f"try:\n    main(['detect', {str(images / 'real.png')!r}, '--json'])\n"
+        "except SystemExit as e:\n    assert not e.code, e.code\n"
+        "print(' '.join(sys.modules), file=sys.stderr)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(res.stdout)["path"] == str(images / "real.png")
+    loaded = set(res.stderr.split())
+    assert "torch" in loaded and "inpaintkit.forensics.noise" in loaded  # the check sees the detector's imports
+    heavy = {"lightgbm", "sklearn", "scipy", "matplotlib", "tensorboard", "ray", "fastapi"}
+    ours = {"inpaintkit.forensics.report", "inpaintkit.forensics.evaluate", "inpaintkit.evaluate", "inpaintkit.train"}
+    assert not loaded & (heavy | ours)
 
 
 def test_detect_bad_model_and_threshold(cli, images, tmp_path):
