@@ -44,7 +44,7 @@ DEFAULT_TEXTURE = "off"
 #: ``work_side``: the network runs with at most this long side; a larger call (after the HD strategy) is filled
 #: as the full-resolution membrane pre-fill plus the network's correction computed at that size and upsampled
 #: (``work_side_fill``). None: always at full resolution. The default is set by measurement (docs/default-model.md).
-DEFAULT_WORK_SIDE: int | None = None
+DEFAULT_WORK_SIDE: int | None = 256
 #: EM iterations per pyramid level of the texture stage: the guide is a good start, and 2 instead of PatchMatch's
 #: 4 halve its time for -0.05 dB hole PSNR and a little less texture (docs/default-model.md).
 TEXTURE_ITERATIONS = 2
