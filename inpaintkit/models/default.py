@@ -29,7 +29,7 @@ from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
 from ..inpainters.patchmatch import patchmatch_fill
 from .inpainter import BUNDLED_WEIGHTS, RUNTIMES, LearnedInpainter, torch_threads
-from .lama import _PREFILLS, Lama
+from .lama import PREFILLS, Lama
 
 BUNDLED = BUNDLED_WEIGHTS / "default"
 WEIGHTS = BUNDLED / "generator.safetensors"
@@ -170,7 +170,7 @@ def work_side_fill(
         x = torch.from_numpy(im).permute(2, 0, 1)[None].float() / 255.0
         mm = torch.from_numpy(m.astype(np.float32))[None, None]
         with torch.inference_mode():
-            out = push_pull_fill(x * (1 - mm), mm, **_PREFILLS["membrane"])
+            out = push_pull_fill(x * (1 - mm), mm, **PREFILLS["membrane"])
         return out[0].permute(1, 2, 0).numpy() * 255.0
 
     correction = fill_small(small, small_mask).astype(np.float32) - prefill(small, small_mask)

@@ -53,7 +53,7 @@ class LamaModelConfig(StrictConfig):
 
 
 #: ``LamaModelConfig.prefill`` -> ``push_pull_fill`` arguments.
-_PREFILLS = {
+PREFILLS = {
     "box": {"kernel": "box"},
     "binomial": {"kernel": "binomial"},
     "membrane": {"kernel": "binomial", "relax": (5, 20)},
@@ -181,7 +181,7 @@ class FFCUNetGenerator(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        prefill = push_pull_fill(image, mask, **_PREFILLS[self.prefill])  # (N,3,H,W)
+        prefill = push_pull_fill(image, mask, **PREFILLS[self.prefill])  # (N,3,H,W)
         x = self.stem(torch.cat([prefill * 2.0 - 1.0, mask], dim=1))  # (N,ngf/2,H,W)
         skips = [x]
         for d in self.downs:

@@ -12,7 +12,7 @@ from inpaintkit.errors import InpaintKitError
 from inpaintkit.layers.prefill import push_pull_fill
 from inpaintkit.models import default as default_mod
 from inpaintkit.models.inpainter import LearnedInpainter
-from inpaintkit.models.lama import _PREFILLS
+from inpaintkit.models.lama import PREFILLS
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def _membrane(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
     m = torch.from_numpy(mask.astype(np.float32))[None, None]
     with torch.inference_mode():
-        return push_pull_fill(x * (1 - m), m, **_PREFILLS["membrane"])[0].permute(1, 2, 0).numpy() * 255.0
+        return push_pull_fill(x * (1 - m), m, **PREFILLS["membrane"])[0].permute(1, 2, 0).numpy() * 255.0
 
 
 def test_a_network_that_returns_its_prefill_gives_the_full_resolution_membrane_fill(photo):

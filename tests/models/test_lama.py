@@ -108,9 +108,9 @@ def test_push_pull_keeps_known_pixels_and_fills_from_the_neighbourhood(prefill):
     from functools import partial
 
     from inpaintkit.layers.prefill import push_pull_fill as pp
-    from inpaintkit.models.lama import _PREFILLS
+    from inpaintkit.models.lama import PREFILLS
 
-    push_pull_fill = partial(pp, **_PREFILLS[prefill])
+    push_pull_fill = partial(pp, **PREFILLS[prefill])
 
     torch.manual_seed(0)
     x = torch.rand(2, 3, 40, 56)
