@@ -28,6 +28,7 @@ from ..device import pick_device
 from ..errors import InpaintKitError
 from ..inpainters import register_inpainter
 from ..inpainters.patchmatch import patchmatch_fill
+from ..layers.prefill import push_pull_fill
 from .inpainter import BUNDLED_WEIGHTS, RUNTIMES, LearnedInpainter, torch_threads
 from .lama import PREFILLS, Lama
 
@@ -120,24 +121,25 @@ class DefaultInpainter(LearnedInpainter):
         h, w = mask.shape
         if self.work_side is None or max(h, w) <= self.work_side:
             return super()._fit_forward(rgb, mask, call_kw)
-        mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
         scale = self.work_side / max(h, w)
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
         with torch_threads(self.threads):
             fill = work_side_fill(
                 rgb, mask, (sw, sh), lambda im, m: super(DefaultInpainter, self)._fit_forward(im, m, {"texture": "off"})
             )
+        return self._texture(rgb, mask, fill, call_kw)  # at full resolution
+
+    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
+        rest = {k: v for k, v in call_kw.items() if k != "texture"}
+        fill = super().forward(image, mask, **rest)  # (H, W, 3) uint8
+        return self._texture(image, mask, fill, call_kw)
+
+    def _texture(self, rgb: np.ndarray, mask: np.ndarray, fill: np.ndarray, call_kw: dict[str, Any]) -> np.ndarray:
+        """The texture stage on the network's ``fill`` when the call's (or the instance's) ``texture`` wants it."""
+        mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
         if not wants_texture(mask, mode):
             return fill
         return patchmatch_fill(rgb, mask, guide=fill, iterations=TEXTURE_ITERATIONS, seed=0, threads=self.threads)
-
-    def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw: Any) -> np.ndarray:
-        mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
-        rest = {k: v for k, v in call_kw.items() if k != "texture"}
-        fill = super().forward(image, mask, **rest)  # (H, W, 3) uint8
-        if not wants_texture(mask, mode):
-            return fill
-        return patchmatch_fill(image, mask, guide=fill, iterations=TEXTURE_ITERATIONS, seed=0, threads=self.threads)
 
 
 def check_work_side(value: Any) -> int | None:
@@ -159,8 +161,6 @@ def work_side_fill(
     """Fill (H, W) ``rgb``'s hole with the network at ``size`` (w, h): the membrane pre-fill at full resolution plus
     the network's correction of it (its fill minus the same pre-fill at ``size``), upsampled. The pre-fill keeps
     the full-resolution boundary; the network's correction is smooth at the scale of its receptive field."""
-    from ..layers.prefill import push_pull_fill
-
     sw, sh = size
     known = np.where(mask[..., None], 0, rgb).astype(np.uint8)
     small = cv2.resize(known, (sw, sh), interpolation=cv2.INTER_AREA)
