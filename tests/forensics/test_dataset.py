@@ -62,9 +62,7 @@ def test_inpainted_sample_differs_from_real_only_in_the_hole(tiny_dataset):
 
 
 def test_a_classifier_cannot_separate_classes_by_size_format_or_metadata(tiny_dataset):
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import cross_val_predict
 
     recs = read_index(tiny_dataset)
     feats, y = [], []
@@ -87,9 +85,11 @@ def test_a_classifier_cannot_separate_classes_by_size_format_or_metadata(tiny_da
     X, y = np.asarray(feats, float), np.asarray(y)
     # every such feature is constant over the whole dataset ...
     assert np.all(X == X[0])
-    # ... so a classifier on them is at chance level
-    proba = cross_val_predict(LogisticRegression(), X, y, cv=5, method="predict_proba")[:, 1]
-    assert abs(roc_auc_score(y, proba) - 0.5) < 0.05
+    # ... so none of them ranks the classes: each feature's own ROC-AUC is exactly chance. (A classifier fitted on
+    # constant inputs only returns its folds' class priors, whose last-digit float noise makes its AUC arbitrary.)
+    assert 0 < y.mean() < 1
+    for column in X.T:
+        assert roc_auc_score(y, column) == 0.5
 
 
 def test_splits_are_by_source_with_held_out_sources_in_test(tiny_dataset, tiny_spec):
