@@ -6,6 +6,7 @@ run ``--repeat`` times; images per second from wall time and from CPU time (user
 children — the fair figure on a shared machine, where wall time also counts waiting for the CPU); ``--startup``
 also times the command on the folder's first image alone, so start-up cost ~ that minus one image's share. The
 command runs ``python -m inpaintkit`` in the current folder: run it from the root of the checkout to be timed.
+The 50 crops: 50 random 256² crops of ``/work/corpus/test/*.png`` (any photos will do), e.g. into /tmp/detspeed_imgs.
 
 .venv/bin/python benchmarks/forensics_speed.py [--threads N] [--n 50] [--model default|RUN_DIR]
 .venv/bin/python benchmarks/forensics_speed.py --cli /tmp/detspeed_imgs --threads 1 [--repeat 3] [--startup]
@@ -65,13 +66,20 @@ def bench_cli(folder: Path, threads: int, repeat: int, startup: bool, model: str
 
 def bench_in_process(threads: int, n: int, model: str | None) -> None:
     import numpy as np
-    import torch
 
     from inpaintkit.forensics import load_detector
+    from inpaintkit.forensics.cnn import OnnxDetector
 
-    if threads:
+    if threads == 1:
+        from inpaintkit.engine import single_thread
+
+        single_thread()
+    det = load_detector(model, threads=threads)  # the CNN on onnxruntime where the folder has a matching model.onnx
+    if threads and "torch" in sys.modules:  # the CNN runs on torch
+        import torch
+
         torch.set_num_threads(threads)
-    det = load_detector(model)
+    runtime = "onnxruntime" if isinstance(getattr(det, "cnn", det), OnnxDetector) else "torch"
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8) for _ in range(n)]
     for im in imgs[:3]:
@@ -85,14 +93,14 @@ def bench_in_process(threads: int, n: int, model: str | None) -> None:
     det.detect(big)
     dt_big = time.perf_counter() - t1
     print(
-        f"detect 256x256: {n / dt:.1f} img/s ({1000 * dt / n:.1f} ms/img, {torch.get_num_threads()} threads); "
-        f"1024x768 (tiled): {dt_big:.2f} s"
+        f"detect 256x256: {n / dt:.1f} img/s ({1000 * dt / n:.1f} ms/img, {threads or 'default'} threads, "
+        f"CNN on {runtime}); 1024x768 (tiled): {dt_big:.2f} s"
     )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--threads", type=int, default=0, help="compute threads (0: the libraries' defaults)")
     ap.add_argument("--n", type=int, default=50)
     ap.add_argument("--model", default=None)
     ap.add_argument("--cli", type=Path, default=None, help="a folder of images: time `inpaintkit detect` on it")

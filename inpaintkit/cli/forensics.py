@@ -28,16 +28,17 @@ def _csv(value: str, what: str) -> list[str]:
     return items
 
 
-def _set_threads(n: int) -> None:
+def _set_threads(n: int, torch_too: bool = True) -> None:
     """torch intra-op threads (0: torch's default); 1 is one compute thread for everything (torch, OpenCV, numpy's
-    BLAS: ``engine.single_thread``), much faster on a machine busy with other work."""
+    BLAS: ``engine.single_thread``), much faster on a machine busy with other work. ``torch_too=False``: torch only
+    if it is already imported."""
     if n < 0:
         raise InpaintKitError(f"--threads {n}: must be 0 (default) or more")
     if n == 1:
         from ..engine import single_thread
 
         single_thread()
-    if n:
+    if n and (torch_too or "torch" in sys.modules):
         import torch
 
         torch.set_num_threads(n)
@@ -102,8 +103,13 @@ def detect_cmd(
 
     eng = engine_options(engine, jobs, ray_address)
     images = _image_files(images)
-    _set_threads(threads)
-    det = load_detector(model, threshold=threshold)  # a bad name or folder fails here, once
+    _set_threads(threads, torch_too=False)  # torch is not imported yet, and may never be
+    # a bad name or folder fails here, once; the bundled detector's CNN runs on onnxruntime when it is installed
+    det = load_detector(model, threshold=threshold, threads=threads)
+    if threads and "torch" in sys.modules:  # the detector runs on torch after all
+        import torch
+
+        torch.set_num_threads(threads)
     if heatmap_dir is not None:
         if heatmap_dir.exists() and not heatmap_dir.is_dir():
             raise InpaintKitError(f"--heatmap-dir {heatmap_dir}: is a file; give a folder")

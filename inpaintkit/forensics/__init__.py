@@ -5,11 +5,29 @@
 >>> res = det.detect(rgb)                # rgb uint8 (H, W, 3), any size (tiled)
 >>> res.score, res.verdict, res.heatmap  # P(inpainted), "inpainted"|"authentic" at det.threshold, (H, W) float32
 >>> res.branches                         # the bundled (fused) detector: {"noise": p, "duplication": p, "cnn": p}
+
+The torch names (the network, its config, the torch detector) are imported on first use: the bundled detector runs
+without torch where onnxruntime is installed (``cnn.py``).
 """
 
-from .detector import BACKBONES, Detection, Detector, DetectorConfig, ForgeryNet
+from __future__ import annotations
+
+from typing import Any
+
+from ..detection import Detection
 from .fusion import FusedDetector
 from .load import bundled_detectors, load_detector
+
+_TORCH_NAMES = ("BACKBONES", "Detector", "DetectorConfig", "ForgeryNet")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        from . import detector
+
+        return getattr(detector, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BACKBONES",

@@ -29,7 +29,8 @@ class DetectWork:
     def __call__(self) -> _Scorer:
         from .load import load_detector
 
-        return _Scorer(self, self.prebuilt or load_detector(self.model, threshold=self.threshold))
+        # a worker of a parallel engine: one compute thread each (``engine.single_thread``), onnxruntime's too
+        return _Scorer(self, self.prebuilt or load_detector(self.model, threshold=self.threshold, threads=1))
 
 
 class _Scorer:

@@ -24,15 +24,31 @@ _ZIGZAG = ((0, 0), (0, 1), (1, 0), (2, 0), (1, 1), (0, 2), (0, 3), (1, 2), (2, 1
 WIN = 8
 
 
-def window_dct(y: np.ndarray, coeffs: tuple[tuple[int, int], ...] = _ZIGZAG) -> np.ndarray:
-    """DCT coefficients of every 8x8 window of ``y`` (float32 (H, W)): (H-7, W-7, K), separable filters."""
+def window_dct(
+    y: np.ndarray, coeffs: tuple[tuple[int, int], ...] = _ZIGZAG, at: np.ndarray | None = None
+) -> np.ndarray:
+    """DCT coefficients of every 8x8 window of ``y`` (float32 (H, W)): (H-7, W-7, K), separable filters. With
+    ``at`` (flat indices into that (H-7, W-7) grid), only those windows', coefficient by coefficient: (K, len(at))."""
     h, w = y.shape
-    out = np.empty((h - WIN + 1, w - WIN + 1, len(coeffs)), np.float32)
+    gh, gw = h - WIN + 1, w - WIN + 1
+    if at is None:
+        out = np.empty((gh, gw, len(coeffs)), np.float32)
+    else:
+        out = np.empty((len(coeffs), len(at)), np.float32)
+        rows, cols = np.divmod(at, gw)
+        flat = rows * w + cols  # the same windows in the (H, W) grid of the filter output
     for i, (u, v) in enumerate(coeffs):
         # correlation with the basis image D[u] (rows) x D[v] (columns), anchored at the window's top-left corner
         r = cv2.sepFilter2D(y, cv2.CV_32F, DCT8[v], DCT8[u], anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)
-        out[..., i] = r[: h - WIN + 1, : w - WIN + 1]
+        if at is None:
+            out[..., i] = r[:gh, :gw]
+        else:
+            out[i] = np.take(r.ravel(), flat)
     return out
+
+
+#: the weights of the descriptor hash (any fixed integers; these are the ones the thresholds were set with)
+_HASH_WEIGHTS = np.random.default_rng(0).integers(1, 2**31, len(_ZIGZAG), dtype=np.int64).astype(np.float64)
 
 
 class DuplicationBranch:
@@ -70,52 +86,57 @@ class DuplicationBranch:
             return []
         # a light blur first: a copy re-compressed as JPEG off the 8x8 grid differs from its source mostly in
         # high frequencies (q75: median max-difference of the descriptor 6.1 -> 3.9 with sigma 1)
-        f = window_dct(cv2.GaussianBlur(y, (0, 0), self.blur) if self.blur > 0 else y)
-        gh, gw, k = f.shape
+        yb = cv2.GaussianBlur(y, (0, 0), self.blur) if self.blur > 0 else y
+        gh, gw = y.shape[0] - WIN + 1, y.shape[1] - WIN + 1
         # textured windows only: flat sky matches everywhere and proves nothing
         m = cv2.blur(y, (WIN, WIN), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
         m2 = cv2.blur(y * y, (WIN, WIN), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
         idx = np.flatnonzero(np.sqrt(np.maximum(m2 - m * m, 0)) >= self.min_std)
         if len(idx) < 2:
             return []
-        feats = f.reshape(-1, k)[idx]
-        pos = np.stack(np.divmod(idx, gw), axis=1)  # (n, 2) window top-left (row, col)
+        feats = window_dct(yb, at=idx)  # (k, n): coefficient-major, so each step below runs over all windows at once
+        rows, cols = np.divmod(idx, gw)  # window top-left corners
         # hash the coarsely quantised descriptor (twice, the second grid offset by half a step, so two windows
-        # on either side of a rounding boundary still meet), sort by hash: equal hashes are neighbours
-        weights = np.random.default_rng(0).integers(1, 2**31, k, dtype=np.int64)
+        # on either side of a rounding boundary still meet), sort by hash: equal hashes are neighbours. The
+        # quantised values are small integers, so the hash (in float64, where BLAS does it) is exact
         pairs_a, pairs_b = [], []
         for offset in (0.0, 0.5):
-            key = np.floor(feats * (1.0 / self.quant) + offset).astype(np.int64) @ weights
+            key = (_HASH_WEIGHTS @ np.floor(feats * (1.0 / self.quant) + offset)).astype(np.int64)
             order = np.argsort(key)
             ks = key[order]
             for step in range(1, self.neighbours + 1):
                 same = ks[:-step] == ks[step:]
                 a, b = order[:-step][same], order[step:][same]
-                close = np.abs(feats[a] - feats[b]).max(axis=1) <= self.tol
+                close = np.abs(np.take(feats, a, axis=1) - np.take(feats, b, axis=1)).max(axis=0) <= self.tol
                 a, b = a[close], b[close]
-                far = (np.abs(pos[b] - pos[a]) >= self.min_shift).any(axis=1)
+                far = (np.abs(rows[b] - rows[a]) >= self.min_shift) | (np.abs(cols[b] - cols[a]) >= self.min_shift)
                 pairs_a.append(a[far])
                 pairs_b.append(b[far])
         a, b = np.concatenate(pairs_a), np.concatenate(pairs_b)
         if not len(a):
             return []
-        pa, pb = pos[a], pos[b]
+        pa, pb = np.stack((rows[a], cols[a]), axis=1), np.stack((rows[b], cols[b]), axis=1)
         # canonical direction: the shift points down (or right on the same row); 'first' is where it starts
         flip = (pb[:, 0] < pa[:, 0]) | ((pb[:, 0] == pa[:, 0]) & (pb[:, 1] < pa[:, 1]))
         pa, pb = np.where(flip[:, None], pb, pa), np.where(flip[:, None], pa, pb)
         d = pb - pa
         key = (d[:, 0].astype(np.int64) << 16) + (d[:, 1] + 32768)
-        uniq, inv, counts = np.unique(key, return_inverse=True, return_counts=True)
-        votes = dict(zip(uniq.tolist(), counts.tolist()))
+        uniq, counts = np.unique(key, return_counts=True)
+
+        def votes(k: np.ndarray) -> np.ndarray:
+            """Windows voting for each shift key in ``k`` (0 for a shift nobody voted for)."""
+            i = np.minimum(np.searchsorted(uniq, k), len(uniq) - 1)
+            return np.where(uniq[i] == k, counts[i], 0)
+
+        ring = np.array([(ddy << 16) + ddx for ddy in (-1, 0, 1) for ddx in (-1, 0, 1) if ddy or ddx], np.int64)
         out = []
         for u in np.flatnonzero(counts >= self.min_votes):
             # a copy votes for one exact shift; a self-similar texture (waves, a gradient) for a drifting band of
             # neighbouring shifts: keep a shift only when it clearly beats its 8 neighbours
-            k0 = int(uniq[u])
-            near = max(votes.get(k0 + (ddy << 16) + ddx, 0) for ddy in (-1, 0, 1) for ddx in (-1, 0, 1) if ddy or ddx)
-            if counts[u] < self.peak_ratio * near:
+            k0 = uniq[u]
+            if counts[u] < self.peak_ratio * votes(k0 + ring).max():
                 continue
-            sel = inv == u
+            sel = key == k0
             first, second = np.unique(pa[sel], axis=0), np.unique(pb[sel], axis=0)
             if min(len(first), len(second)) >= self.min_votes:
                 out.append(((int(d[sel][0, 0]), int(d[sel][0, 1])), first, second))

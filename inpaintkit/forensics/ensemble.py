@@ -23,9 +23,9 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..errors import InpaintKitError
+from .cnn import ENSEMBLE_FILE
 from .detector import META_FILE, WEIGHTS_FILE, Detection, Detector, load_detector_net, verdict_for
 
-ENSEMBLE_FILE = "ensemble.json"
 STACKER_FILE = "stacker.safetensors"
 STACKERS = ("logistic", "random_forest", "svc")
 

@@ -24,7 +24,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import InpaintKitError
-from .detector import META_FILE, WEIGHTS_FILE, Detection, _check_rgb, verdict_for
+from .cnn import (
+    META_FILE,
+    ONNX_FILE,
+    WEIGHTS_FILE,
+    Detection,
+    TiledDetector,
+    _check_rgb,
+    load_onnx_detector,
+    verdict_for,
+)
 from .duplication import DuplicationBranch
 from .noise import BLOCK, NoiseBranch, blocks_of
 
@@ -101,7 +110,8 @@ class FusedDetector:
         self.folder = Path(meta.get("folder", "."))
 
     @classmethod
-    def load(cls, folder: str | Path, *, name: str = "fused") -> "FusedDetector":
+    def load(cls, folder: str | Path, *, name: str = "fused", threads: int = 0) -> "FusedDetector":
+        """``threads``: onnxruntime's intra-op threads for the CNN branch (see ``load_cnn``)."""
         folder = Path(folder)
         p = folder / FUSION_FILE
         if not p.is_file():
@@ -110,7 +120,7 @@ class FusedDetector:
         use = meta.get("branches", BRANCHES)
         noise = NoiseBranch.load(folder, meta.get("noise_quantile", 0.98)) if "noise" in use else None
         dup = DuplicationBranch(**meta.get("duplication", {})) if "duplication" in use else None
-        cnn = load_cnn(folder) if "cnn" in use else None
+        cnn = load_cnn(folder, threads=threads) if "cnn" in use else None
         return cls(meta, noise=noise, duplication=dup, cnn=cnn, name=name)
 
     @property
@@ -155,14 +165,20 @@ class FusedDetector:
     __call__ = detect
 
 
-def load_cnn(folder: Path):
-    """The CNN branch: the learned detector whose ``model.safetensors`` + ``detector.json`` sit in ``folder``."""
+def load_cnn(folder: Path, *, name: str = "cnn", threads: int = 0) -> TiledDetector | None:
+    """The CNN detector whose ``model.safetensors`` + ``detector.json`` sit in ``folder`` (None when they do not):
+    its ``model.onnx`` on onnxruntime (``threads`` intra-op threads, 0: its default) when that file matches the
+    weights and onnxruntime is installed — no torch imported — else the network on torch."""
     if not ((folder / WEIGHTS_FILE).is_file() and (folder / META_FILE).is_file()):
         return None
+    cmeta = json.loads((folder / META_FILE).read_text())
+    det = load_onnx_detector(folder, cmeta, name=name, threads=threads)
+    if det is not None:
+        return det
     from .detector import Detector, load_detector_net
 
     net, cmeta = load_detector_net(folder)
-    return Detector(net, cmeta.get("threshold", 0.5), name="cnn", meta=cmeta)
+    return Detector(net, cmeta.get("threshold", 0.5), name=name, meta=cmeta)
 
 
 def calibrate(
@@ -308,7 +324,7 @@ def fit_detector(
     cnn_det = None
     if cnn is not None:
         cnn = Path(cnn)
-        for f in (WEIGHTS_FILE, META_FILE, "config.yaml"):
+        for f in (WEIGHTS_FILE, META_FILE, "config.yaml", ONNX_FILE):
             if (cnn / f).is_file() and (cnn / f).resolve() != (out / f).resolve():
                 shutil.copyfile(cnn / f, out / f)
         cnn_det = load_cnn(out)

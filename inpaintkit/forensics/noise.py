@@ -61,6 +61,20 @@ def _block_mean(x: np.ndarray) -> np.ndarray:
     return blocks_of(x).mean(axis=(2, 3))
 
 
+def _block_sums(x: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> (H//8, W//8, C) sums over each block, added pixel by pixel in row-major order — the order (and
+    so the float32 result) of ``blocks_of(x).sum(axis=(2, 3))`` — but all blocks at once, one contiguous slice per
+    pixel position (0.7 ms at 256², against 1.7 ms for numpy's reduction of the strided view)."""
+    h, w, c = x.shape
+    by_pos = np.ascontiguousarray(x.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, c).transpose(1, 3, 0, 2, 4))
+    acc = by_pos[0, 0].copy()  # (H//8, W//8, C)
+    for i in range(BLOCK):
+        for j in range(BLOCK):
+            if i or j:
+                acc += by_pos[i, j]
+    return acc
+
+
 def _box(grid: np.ndarray, k: int) -> np.ndarray:
     return cv2.blur(grid.astype(np.float32), (k, k), borderType=cv2.BORDER_REFLECT)
 
@@ -86,14 +100,15 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     feats: dict[str, np.ndarray] = {}
     # residual energies (mean |r| per block), relative to the image's median block, over 1x1, 3x3, 7x7 blocks
     med = cv2.medianBlur(np.ascontiguousarray(rgb[:h, :w]), 3).astype(np.float32)
+    med_res = x - med  # (H, W, 3)
     res = {
         "lap": cv2.filter2D(y, -1, _LAP, borderType=cv2.BORDER_REFLECT),
         "srm3": cv2.filter2D(y, -1, _SRM3, borderType=cv2.BORDER_REFLECT),
         "kv": cv2.filter2D(y, -1, _KV, borderType=cv2.BORDER_REFLECT),
-        "med": (x - med) @ np.array([0.299, 0.587, 0.114], np.float32),
+        "med": med_res @ np.array([0.299, 0.587, 0.114], np.float32),
     }
-    for name, r in res.items():
-        e = _block_mean(np.abs(r))
+    energy = {name: _block_mean(np.abs(r)) for name, r in res.items()}
+    for name, e in energy.items():
         rel = _log_rel(e)
         feats[f"{name}"] = rel
         feats[f"{name}_3"] = _box(rel, 3)
@@ -104,7 +119,7 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     feats["lap_min_quarter"] = np.log(
         np.min(lap_b.reshape(*lap_b.shape[:2], 2, 4, 2, 4).mean(axis=(3, 5)).reshape(*lap_b.shape[:2], 4), axis=2)
         + 1e-4
-    ) - np.log(_block_mean(np.abs(res["lap"])) + 1e-4)
+    ) - np.log(energy["lap"] + 1e-4)
     # DCT of each luma block: share of high-frequency coefficients near zero, and their energy (relative)
     c = np.einsum("ij,abjk,lk->abil", DCT8, blocks_of(y - 128.0), DCT8, optimize=True)  # (h/8, w/8, 8, 8)
     hf = np.abs(c[..., _HF])
@@ -120,10 +135,11 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     feats["grid"] = np.log((bx[:, :, :, 7].mean(axis=2) + by[:, :, 7, :].mean(axis=2)) / 2 + 0.5) - np.log(inner)
     feats["grid_3"] = _box(feats["grid"], 3)
     # cross-channel correlation of the median residual (demosaicing correlates camera noise across channels)
-    rr = x - med
-    rb = blocks_of(rr)  # (a, b, 8, 8, 3)
-    rb = rb - rb.mean(axis=(2, 3), keepdims=True)
-    var = (rb**2).sum(axis=(2, 3)) + 1e-3  # (a, b, 3)
+    rr = med_res.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK, 3)  # (a, 8, b, 8, 3)
+    mean = np.repeat(_block_sums(rr.reshape(h, w, 3)) / BLOCK**2, BLOCK, axis=1)  # (a, w, 3): each block's mean
+    rr = rr - mean.reshape(h // BLOCK, 1, w // BLOCK, BLOCK, 3)
+    var = _block_sums((rr * rr).reshape(h, w, 3)) + 1e-3  # (a, b, 3)
+    rb = rr.swapaxes(1, 2)  # (a, b, 8, 8, 3), in memory as (a, 8, b, 8, 3): the layout, so the sums, of before
     for i, j, n in ((0, 1, "rg"), (1, 2, "gb")):
         feats[f"corr_{n}"] = (rb[..., i] * rb[..., j]).sum(axis=(2, 3)) / np.sqrt(var[..., i] * var[..., j])
     feats["corr_3"] = _box((feats["corr_rg"] + feats["corr_gb"]) / 2, 3)
@@ -134,7 +150,7 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     sm = cv2.GaussianBlur(y, (0, 0), 1.5)
     grad = np.hypot(cv2.Sobel(sm, cv2.CV_32F, 1, 0), cv2.Sobel(sm, cv2.CV_32F, 0, 1))
     feats["struct"] = np.log(_block_mean(grad) + 1e-2)
-    feats["noise_vs_struct"] = np.log(_block_mean(np.abs(res["lap"])) + 1e-2) - feats["struct"]
+    feats["noise_vs_struct"] = np.log(energy["lap"] + 1e-2) - feats["struct"]
     feats["noise_vs_struct_7"] = _box(feats["noise_vs_struct"] - np.median(feats["noise_vs_struct"]), 7)
     return np.stack(list(feats.values()), axis=-1).astype(np.float32), list(feats)
 

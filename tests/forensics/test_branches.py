@@ -122,6 +122,15 @@ def test_saved_noise_branch_round_trips(tmp_path, photo):
     np.testing.assert_array_equal(again.block_map(photo[:128, :128]), nb.block_map(photo[:128, :128]))
 
 
+def test_block_sums_are_numpys_block_sums_to_the_bit():
+    """The fast per-block sums keep the float32 result of the plain numpy reduction (the trees see the same
+    features as when they were trained)."""
+    from inpaintkit.forensics.noise import _block_sums, blocks_of
+
+    x = np.random.default_rng(0).normal(0, 30, (48, 64, 3)).astype(np.float32)
+    np.testing.assert_array_equal(_block_sums(x), blocks_of(x).sum(axis=(2, 3)))
+
+
 # -- duplication branch ---------------------------------------------------------------------------------------------
 
 
@@ -133,6 +142,13 @@ def test_window_dct_matches_a_direct_dct():
     assert f.shape[:2] == (13, 17)
     direct = DCT8 @ y[5:13, 7:15] @ DCT8.T
     assert np.allclose(f[5, 7, :3], [direct[0, 0], direct[0, 1], direct[1, 0]], atol=1e-2)
+
+
+def test_window_dct_at_some_windows_is_those_windows_of_the_grid():
+    y = np.random.default_rng(1).uniform(0, 255, (40, 33)).astype(np.float32)
+    grid = window_dct(y)  # (33, 26, K)
+    at = np.array([0, 5, 26, 300, 33 * 26 - 1])
+    np.testing.assert_array_equal(window_dct(y, at=at), grid.reshape(-1, grid.shape[-1])[at].T)
 
 
 def test_duplication_finds_a_pasted_block_at_its_offset(photo):
