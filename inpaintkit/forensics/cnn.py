@@ -9,9 +9,9 @@ batch of tiles: ``detector.Detector`` with torch, ``OnnxDetector`` with onnxrunt
 A CNN detector folder may hold ``model.onnx`` beside ``model.safetensors`` (``detector.export_onnx_detector``
 writes it; the bundled detector ships one). ``load_onnx_detector`` uses it when onnxruntime is installed (the
 ``onnx`` extra) and the file was exported from these very weights (their SHA-256 is in its metadata), so
-``inpaintkit detect`` with the bundled detector never imports torch: ~2.5 s less start-up, and onnxruntime runs a
-256² tile in ~27 ms of CPU against ~38 ms for torch on one thread. Its scores and maps match torch's within 1e-4
-(``tests/forensics/test_detect.py``).
+``inpaintkit detect`` with the bundled detector never imports torch (~3 s less start-up), and onnxruntime runs the
+bundled CNN's 256² tile in 21-28 ms of CPU against 45 ms for torch, one thread each (measured in one session on the
+busy 2-core machine). Its logits and maps match torch's within 1e-4 (``tests/forensics/test_cnn.py``).
 """
 
 from __future__ import annotations
@@ -130,7 +130,12 @@ class OnnxDetector(TiledDetector):
     sequential execution, as ``inpaintkit detect --threads 1`` asks)."""
 
     def __init__(self, path: str | Path, threads: int = 0, **kw: Any):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ModuleNotFoundError:
+            raise InpaintKitError(
+                "running a detector on ONNX needs onnxruntime: pip install 'inpaintkit[onnx]'"
+            ) from None
 
         opts = ort.SessionOptions()
         if threads:
