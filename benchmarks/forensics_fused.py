@@ -1,26 +1,30 @@
 """Reproduce the bundled fused detector (noise + duplication + CNN branches) and its figures, on CPU.
 
     .venv/bin/python benchmarks/forensics_fused.py --corpus /work/corpus --work /work/fx \\
-        [--steps data,fit,evaluate,loo] [--install]
+        --inpainters telea,ns,biharmonic,patchmatch,default,lama:RUN_DIR --extra-real 12 \\
+        --steps data,cnn,fit,evaluate,robustness,loo --cnn /work/fx/cnn --install
 
 The photo corpus has train/, val/ and test/ folders of photos (no photo in two). Steps (each CLI step is printed):
 
 1. ``data``: ``inpaintkit forensics make-dataset`` once per folder, 256² crops at 0.5-1x scale, masks irregular,
-   lama-thick and boxes. train: 2 crops/photo x telea, ns, biharmonic, patchmatch, default; val: 6 crops/photo, the
-   same five; test: 10 crops/photo x 3 fills, taken in turn from those five *and* the two probe fills no branch ever trains on (``shift``: a
-   copy of another region, ``heat``: a heat-equation fill). The three indexes are merged into WORK/all/index.jsonl
-   with the split taken from the folder.
-2. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn default`` (noise trees trained
-   on train, every branch calibrated on val; the CNN branch is the bundled CNN as it is).
-3. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
+   lama-thick and boxes. train: 2 crops/photo, each filled by every inpainter of ``--inpainters``; val: 6
+   crops/photo, the same; test: 10 crops/photo x 3 fills, taken in turn from those *and* the two probe fills no
+   branch ever trains on (``shift``: a copy of another region, ``heat``: a heat-equation fill). ``--extra-real N``:
+   N more untouched crops per val photo (for the thresholds; their cheap Telea fills are dropped). The indexes are
+   merged into WORK/all/index.jsonl with the split taken from the folder.
+2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (train split; the
+   checkpoint with the best val ROC-AUC) into WORK/cnn.
+3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN`` (noise trees trained
+   on train, every branch calibrated on val; ``--cnn default``: the bundled CNN as it is).
+4. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
    inpainter; ``robustness``: the same under JPEG q90/75/50 and resize 0.75/0.5 on the first ``--limit-per-source``
    crops of each test photo (CPU time).
-4. ``loo``: leave one inpainter out, for each of the five training inpainters X: the noise trees trained and every
-   branch calibrated without X, tested on X and on the rest (test split, clean); the probe fills are unseen in
-   every run. Done in one process with the block features computed once (the trees are cheap, the features are
-   not). The CNN branch is not part of these runs: it cannot be retrained per fold in the time here and it saw
-   telea, ns, biharmonic and patchmatch, so it would not be "left out".
-5. ``--install``: copy fusion.json and noise_lgbm.txt into inpaintkit/weights/detector (the CNN files there stay).
+5. ``loo``: leave one inpainter out, for each training inpainter X: the noise trees trained and every branch
+   calibrated without X, tested on X and on the rest (test split, clean); the probe fills are unseen in every run.
+   Done in one process with the block features computed once (the trees are cheap, the features are not). The CNN
+   branch is not part of these runs: it cannot be retrained per fold in the time here.
+6. ``--install``: copy fusion.json and noise_lgbm.txt into inpaintkit/weights/detector; with ``--cnn RUN`` also the
+   CNN's model.safetensors, detector.json and config.yaml, and re-export model.onnx from them.
 """
 
 from __future__ import annotations
@@ -39,8 +43,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 SEEN = ("telea", "ns", "biharmonic", "patchmatch", "default")
 PROBES = ("shift", "heat")
-#: split -> (crops per photo, fills per crop, inpainters taken in turn)
-SPLITS = {"train": (2, 5, SEEN), "val": (6, 5, SEEN), "test": (10, 3, SEEN + PROBES)}
 
 
 def run(*args: str) -> None:
@@ -48,8 +50,9 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "inpaintkit", *args], check=True, cwd=REPO)
 
 
-def make_data(corpus: Path, work: Path) -> Path:
-    for i, (split, (crops, fills, inps)) in enumerate(SPLITS.items()):
+def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real: int = 0) -> Path:
+    splits = {"train": (2, len(seen), seen), "val": (6, len(seen), seen), "test": (10, 3, seen + PROBES)}
+    for i, (split, (crops, fills, inps)) in enumerate(splits.items()):
         run(
             "forensics",
             "make-dataset",
@@ -74,21 +77,52 @@ def make_data(corpus: Path, work: Path) -> Path:
             "--out",
             str(work / split),
         )
+    if extra_real:
+        # more untouched val crops for the thresholds (the fills of this folder are not used: one cheap Telea fill
+        # per crop, because make-dataset always fills)
+        run(
+            "forensics",
+            "make-dataset",
+            "--images",
+            str(corpus / "val"),
+            "--inpainters",
+            "telea",
+            "--masks",
+            "irregular",
+            "--per-image",
+            "1",
+            "--crops-per-image",
+            str(extra_real),
+            "--scale",
+            "0.5-1.0",
+            "--val-frac",
+            "0",
+            "--test-frac",
+            "0",
+            "--seed",
+            "11",
+            "--out",
+            str(work / "val_real"),
+        )
     lines = []
-    for split in SPLITS:
+    for split in (*splits, "val_real"):
+        if not (work / split / "index.jsonl").exists():
+            continue
         for line in (work / split / "index.jsonl").read_text().splitlines():
             r = json.loads(line)
+            if split == "val_real" and r["label"]:
+                continue
             r["path"] = str(work / split / r["path"])
             if r.get("mask_path"):
                 r["mask_path"] = str(work / split / r["mask_path"])
-            r["split"] = split
+            r["split"] = "val" if split == "val_real" else split
             lines.append(json.dumps(r))
     (work / "all").mkdir(parents=True, exist_ok=True)
     (work / "all" / "index.jsonl").write_text("\n".join(lines) + "\n")
     return work / "all"
 
 
-def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
+def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: int = 0) -> list[dict]:
     """The LOO table (noise + duplication branches), features computed once."""
     from inpaintkit.data.dataset import read_index
     from inpaintkit.forensics.duplication import DuplicationBranch
@@ -113,7 +147,7 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
         owner += [r.get("inpainter")] * len(y)
     x, y, owner = np.concatenate(xs), np.concatenate(ys), np.asarray(owner, object)
     print(f"loo: train features {len(y)} blocks in {time.time() - t0:.0f} s", flush=True)
-    models = {name: fit_noise_rows(x[owner != name], y[owner != name], seed=seed) for name in SEEN}
+    models = {name: fit_noise_rows(x[owner != name], y[owner != name], seed=seed) for name in seen}
     print(f"loo: {len(models)} tree models in {time.time() - t0:.0f} s", flush=True)
     dup = DuplicationBranch()
     qualities = (50, 75, 90)
@@ -143,7 +177,7 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
     table = []
     y_test = np.array([r["label"] for r in test_rows])
     inp_test = np.array([r.get("inpainter") or "" for r in test_rows], object)
-    for name in SEEN:
+    for name in seen:
         keep = np.array([r.get("inpainter") != name for r in val_rows])
         raw = {k: {"noise": val_raw[k][name][keep], "duplication": val_raw[k]["dup"][keep]} for k in val_raw}
         cal = calibrate(
@@ -167,8 +201,8 @@ def leave_one_out(index: Path, out: Path, seed: int = 0) -> list[dict]:
             "fpr": float((s[real] >= 0.5).mean()),
             "n_real": int(real.sum()),
         }
-        seen = real | np.isin(inp_test, [n for n in SEEN if n != name])
-        row["auc_seen"] = roc_auc(y_test[seen], s[seen])
+        others = real | np.isin(inp_test, [n for n in seen if n != name])
+        row["auc_seen"] = roc_auc(y_test[others], s[others])
         for p in PROBES:
             row[f"auc_{p}"] = roc_auc(y_test[real | (inp_test == p)], s[real | (inp_test == p)])
         table.append(row)
@@ -183,7 +217,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
     ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--steps", default="data,fit,evaluate,robustness,loo")
+    ap.add_argument(
+        "--steps", default="data,fit,evaluate,robustness,loo", help="any of data,cnn,fit,evaluate,robustness,loo"
+    )
     ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
     ap.add_argument(
         "--limit-per-source",
@@ -191,16 +227,34 @@ def main() -> None:
         default=3,
         help="evaluate: the JPEG/resize conditions on the first N crops per photo (clean: all)",
     )
+    ap.add_argument(
+        "--inpainters",
+        default=",".join(SEEN),
+        help="data: the inpainters of train and val (specs: NAME or NAME:RUN_DIR), also in test with the probes",
+    )
+    ap.add_argument("--extra-real", type=int, default=0, help="data: N more untouched crops per val photo")
+    ap.add_argument("--cnn", default="default", help="fit: the CNN branch's run folder ('default': the bundled CNN)")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     steps = set(args.steps.split(","))
     work = args.work
     index = work / "all"
+    seen = tuple(args.inpainters.split(","))
     if "data" in steps:
-        make_data(args.corpus, work)
+        make_data(args.corpus, work, seen, args.extra_real)
+    if "cnn" in steps:  # the CNN branch retrained on the corpus (train split; best checkpoint by val ROC-AUC)
+        run(
+            "forensics",
+            "train",
+            "--config",
+            str(REPO / "configs" / "forensics" / "corpus.yaml"),
+            "--set",
+            f"data.index={index / 'index.jsonl'}",
+            f"run.dir={work / 'cnn'}",
+        )
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
-        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", "default", *lim)
+        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", args.cnn, *lim)
     if "evaluate" in steps:
         run(
             "forensics",
@@ -234,11 +288,18 @@ def main() -> None:
             str(work / "report-robust"),
         )
     if "loo" in steps:
-        leave_one_out(index, work / "report")
+        leave_one_out(index, work / "report", seen)
     if args.install:
         dst = REPO / "inpaintkit" / "weights" / "detector"
-        for f in ("fusion.json", "noise_lgbm.txt"):
+        files = ["fusion.json", "noise_lgbm.txt"]
+        if args.cnn != "default":  # a retrained CNN branch: its files, and its ONNX export for `detect`
+            files += ["model.safetensors", "detector.json", "config.yaml"]
+        for f in files:
             shutil.copyfile(work / "fused" / f, dst / f)
+        if args.cnn != "default":
+            from inpaintkit.forensics.detector import export_onnx_detector
+
+            export_onnx_detector(dst)
         print(f"installed {work / 'fused'} into {dst}")
 
 
