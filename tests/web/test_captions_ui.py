@@ -48,7 +48,8 @@ def test_caption_and_two_samples_side_by_side(browser, tdanet_url, tmp_path):
         route.continue_()
 
     page.route("**/api/v1/inpaint", record)
-    with page.expect_response("**/api/v1/inpaint") as resp_info:
+    # two TDANet samples on a busy 2-core machine can take longer than the default 30 s
+    with page.expect_response("**/api/v1/inpaint", timeout=120_000) as resp_info:
         page.click("#inpaint-btn")
     resp = resp_info.value
     assert resp.status == 200
