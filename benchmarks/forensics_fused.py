@@ -50,64 +50,45 @@ def run(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "inpaintkit", *args], check=True, cwd=REPO)
 
 
+def make_dataset(images: Path, inpainters: str, masks: str, per_image: int, crops: int, seed: int, out: Path) -> None:
+    """One ``inpaintkit forensics make-dataset`` folder: 256² crops at 0.5-1x scale, every sample in one split."""
+    run(
+        "forensics",
+        "make-dataset",
+        "--images",
+        str(images),
+        "--inpainters",
+        inpainters,
+        "--masks",
+        masks,
+        "--per-image",
+        str(per_image),
+        "--crops-per-image",
+        str(crops),
+        "--scale",
+        "0.5-1.0",
+        "--val-frac",
+        "0",
+        "--test-frac",
+        "0",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+    )
+
+
 def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real: int = 0) -> Path:
     splits = {"train": (2, len(seen), seen), "val": (6, len(seen), seen), "test": (10, 3, seen + PROBES)}
+    masks = "irregular,lama-thick,boxes"
     for i, (split, (crops, fills, inps)) in enumerate(splits.items()):
-        run(
-            "forensics",
-            "make-dataset",
-            "--images",
-            str(corpus / split),
-            "--inpainters",
-            ",".join(inps),
-            "--masks",
-            "irregular,lama-thick,boxes",
-            "--per-image",
-            str(fills),
-            "--crops-per-image",
-            str(crops),
-            "--scale",
-            "0.5-1.0",
-            "--val-frac",
-            "0",
-            "--test-frac",
-            "0",
-            "--seed",
-            str(i + 1),
-            "--out",
-            str(work / split),
-        )
+        make_dataset(corpus / split, ",".join(inps), masks, fills, crops, i + 1, work / split)
     if extra_real:
         # more untouched val crops for the thresholds (the fills of this folder are not used: one cheap Telea fill
         # per crop, because make-dataset always fills)
-        run(
-            "forensics",
-            "make-dataset",
-            "--images",
-            str(corpus / "val"),
-            "--inpainters",
-            "telea",
-            "--masks",
-            "irregular",
-            "--per-image",
-            "1",
-            "--crops-per-image",
-            str(extra_real),
-            "--scale",
-            "0.5-1.0",
-            "--val-frac",
-            "0",
-            "--test-frac",
-            "0",
-            "--seed",
-            "11",
-            "--out",
-            str(work / "val_real"),
-        )
+        make_dataset(corpus / "val", "telea", "irregular", 1, extra_real, 11, work / "val_real")
     lines = []
-    for split in (*splits, "val_real"):
-        if not (work / split / "index.jsonl").exists():
-            continue
+    for split in (*splits, *(("val_real",) if extra_real else ())):
         for line in (work / split / "index.jsonl").read_text().splitlines():
             r = json.loads(line)
             if split == "val_real" and r["label"]:
