@@ -1,6 +1,8 @@
 """Perceptual and style losses on VGG16 features (Johnson et al. 2016; Gatys et al. 2016; as used by partial conv).
 
-- perceptual: ``sum_layers mean |phi(pred) - phi(target)|``
+- perceptual: ``sum_layers mean |phi(pred) - phi(target)|``; with ``distance="lpips"`` instead the mean over
+  layers of the squared distance between the channel-unit-normalised taps (LPIPS without learned weights: exactly
+  the ``lpips_hed`` metric when the layers are ``backbones.vgg.LPIPS_HED_TAPS``)
 - style: ``sum_layers mean |G(phi(pred)) - G(phi(target))|`` with the Gram matrix ``G = phi phi^T / (C·H·W)``
   (partial-conv paper, eq. 4-6: K_p = 1 / (C_p H_p W_p), and the L1 of the C×C difference averaged over its
   entries).
@@ -42,12 +44,18 @@ class PerceptualStyle(nn.Module):
             them; else the loss is off and ``available`` is False). A file that cannot be read or is not VGG16
             raises ``InpaintKitError``.
         layers: VGG16 tap names (default pool1-pool3, as the partial-conv paper).
+        distance: ``"l1"`` (mean absolute difference, summed over layers) or ``"lpips"`` (see the module text).
 
     ``forward(pred, target)`` takes (N, 3, H, W) in [0, 1] and returns ``(perceptual, style)``; when not
     available it returns ``(None, None)`` (logging the reason once) and the caller leaves those loss keys out.
     """
 
-    def __init__(self, weights_path: str | Path | None, layers: tuple[str, ...] = ("pool1", "pool2", "pool3")):
+    def __init__(
+        self,
+        weights_path: str | Path | None,
+        layers: tuple[str, ...] = ("pool1", "pool2", "pool3"),
+        distance: str = "l1",
+    ):
         super().__init__()
         from ..backbones.vgg import VGG16_TAPS, default_vgg16_weights  # lazy: models imports losses
         from ..errors import InpaintKitError
@@ -59,6 +67,9 @@ class PerceptualStyle(nn.Module):
                 f"unknown VGG16 layer(s) {unknown or list(self.layers)} for the perceptual loss; "
                 f"choose from: {', '.join(VGG16_TAPS)}"
             )
+        if distance not in ("l1", "lpips"):
+            raise InpaintKitError(f"unknown perceptual distance {distance!r}; choose l1 or lpips")
+        self.distance = distance
         given = weights_path is not None and str(weights_path) != ""
         self.weights_path = Path(weights_path) if given else default_vgg16_weights()
         if given:
@@ -87,6 +98,8 @@ class PerceptualStyle(nn.Module):
                 log.warning(DISABLED_MESSAGE)
                 _said_disabled = True
             return None, None
+        from ..backbones.vgg import normalize_channels  # lazy, as above
+
         vgg = self._load()
         if vgg.mean.device != pred.device:
             vgg.to(pred.device)
@@ -96,6 +109,11 @@ class PerceptualStyle(nn.Module):
         style = pred.new_zeros(())
         for f in feats:
             fp, ft = f[:n], f[n:].detach()
-            perceptual = perceptual + (fp - ft).abs().mean()
+            if self.distance == "lpips":
+                perceptual = perceptual + ((normalize_channels(fp) - normalize_channels(ft)) ** 2).sum(1).mean()
+            else:
+                perceptual = perceptual + (fp - ft).abs().mean()
             style = style + (gram(fp) - gram(ft)).abs().mean()
+        if self.distance == "lpips":
+            perceptual = perceptual / len(feats)
         return perceptual, style

@@ -88,6 +88,9 @@ class LamaLossConfig(StrictConfig):
     #: Compute the perceptual term on at most this many images of each batch (0: all). The VGG costs several times
     #: the small default generator's step on a CPU; the batch is shuffled, so a subset is an unbiased estimate.
     perceptual_max_images: int = Field(0, ge=0)
+    #: ``l1``: mean |difference| of the raw taps; ``lpips``: squared distance of the channel-normalised taps,
+    #: averaged over taps (with the taps ``relu1_2 ... relu5_3`` that is the ``lpips_hed`` metric itself).
+    perceptual_distance: Literal["l1", "lpips"] = "l1"
 
     @model_validator(mode="before")
     @classmethod
@@ -209,7 +212,9 @@ class Lama(Family):
         patch = PatchGAN(3, discriminator.ndf, discriminator.n_layers, max_channels=512, padding=2, norm_bias=True)
         self.discriminators = nn.ModuleDict({"patch": patch})
         self.perceptual = (
-            PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers)) if losses.perceptual > 0 else None
+            PerceptualStyle(losses.vgg_weights, tuple(losses.perceptual_layers), losses.perceptual_distance)
+            if losses.perceptual > 0
+            else None
         )
 
     @classmethod

@@ -86,3 +86,20 @@ def test_a_wrong_weights_file_is_an_error(tmp_path):
     save_file({"conv1.weight": torch.zeros(64, 3, 7, 7)}, str(path))
     with pytest.raises(InpaintKitError, match="not a torchvision VGG16"):
         PerceptualStyle(str(path))
+
+
+def test_lpips_distance_is_the_lpips_hed_metric_and_has_gradients():
+    """``distance="lpips"`` on the lpips_hed taps is the metric (so training can lower it), differentiable."""
+    from inpaintkit.backbones.vgg import LPIPS_HED_TAPS, HEDPerceptual
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 3, 32, 32, generator=g), torch.rand(2, 3, 32, 32, generator=g)
+    loss = PerceptualStyle(None, layers=LPIPS_HED_TAPS, distance="lpips")
+    pred = a.clone().requires_grad_(True)
+    p, _ = loss(pred, b)
+    assert torch.allclose(p, HEDPerceptual().distance(a, b).mean(), rtol=1e-5)
+    p.backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    assert loss(b, b)[0] == 0
+    with pytest.raises(InpaintKitError, match="perceptual distance"):
+        PerceptualStyle(None, distance="l2")
