@@ -69,6 +69,32 @@ def test_output_matches_the_stored_reference_and_keeps_known_pixels(model):
     assert err < np.abs(img[mask].mean(0) - img[mask].astype(float)).mean()
 
 
+def test_blend_averages_the_network_and_the_biharmonic_fill(model):
+    """``blend`` b: (1 - b) x the network's fill + b x the biharmonic fill (both measured apart here)."""
+    from inpaintkit.inpainters.biharmonic import biharmonic_fill
+    from inpaintkit.models.default import DEFAULT_BLEND
+
+    img, mask = fixed_input()
+    assert model.blend == DEFAULT_BLEND > 0
+    net = create_inpainter("default", device="cpu", runtime="torch", blend=0).inpaint(img, mask).astype(float)
+    smooth = biharmonic_fill(img, mask)
+    for b, out in ((DEFAULT_BLEND, model.inpaint(img, mask)), (1.0, None)):
+        if out is None:
+            out = create_inpainter("default", device="cpu", runtime="torch", blend=b).inpaint(img, mask)
+        expected = np.clip((1 - b) * net + b * smooth, 0, 255)
+        # the network's fill is rounded to uint8 before the average: at most half a level, then rounding
+        assert np.abs(out[mask] - expected[mask]).max() <= 1.0
+        assert np.array_equal(out[~mask], img[~mask])
+    assert np.abs(net[mask] - smooth[mask]).mean() > 2  # the two fills differ, so the test can tell them apart
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "half", True])
+def test_bad_blend_is_a_one_line_error(bad):
+    with pytest.raises(InpaintKitError, match="blend=") as e:
+        create_inpainter("default", blend=bad)
+    assert "\n" not in str(e.value)
+
+
 def test_onnx_runtime_matches_torch_and_is_the_same_weights(model):
     import onnxruntime as ort
 
