@@ -23,7 +23,7 @@
    and its config into ``inpaintkit/weights/default/`` and export
    ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
 
-On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 + 130 + 50 minutes (see the model card);
+On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 + 130 + 70 minutes (see the model card);
 on a GPU set ``--device cuda`` and raise the step counts.
 """
 

@@ -98,7 +98,7 @@ class PerceptualStyle(nn.Module):
                 log.warning(DISABLED_MESSAGE)
                 _said_disabled = True
             return None, None
-        from ..backbones.vgg import normalize_channels  # lazy, as above
+        from ..backbones.vgg import HEDPerceptual, normalize_channels  # lazy, as above
 
         vgg = self._load()
         if vgg.mean.device != pred.device:
@@ -109,11 +109,10 @@ class PerceptualStyle(nn.Module):
         style = pred.new_zeros(())
         for f in feats:
             fp, ft = f[:n], f[n:].detach()
-            if self.distance == "lpips":
-                perceptual = perceptual + ((normalize_channels(fp) - normalize_channels(ft)) ** 2).sum(1).mean()
-            else:
+            if self.distance == "l1":
                 perceptual = perceptual + (fp - ft).abs().mean()
             style = style + (gram(fp) - gram(ft)).abs().mean()
-        if self.distance == "lpips":
-            perceptual = perceptual / len(feats)
+        if self.distance == "lpips":  # the metric's own definition, per image, averaged over the batch
+            norm = [normalize_channels(f) for f in feats]
+            perceptual = HEDPerceptual.distance_from([f[:n] for f in norm], [f[n:].detach() for f in norm]).mean()
         return perceptual, style
