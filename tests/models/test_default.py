@@ -78,9 +78,9 @@ def test_blend_averages_the_network_and_the_biharmonic_fill(model):
     assert model.blend == DEFAULT_BLEND > 0
     net = create_inpainter("default", device="cpu", runtime="torch", blend=0).inpaint(img, mask).astype(float)
     smooth = biharmonic_fill(img, mask)
-    for b, out in ((DEFAULT_BLEND, model.inpaint(img, mask)), (1.0, None)):
-        if out is None:
-            out = create_inpainter("default", device="cpu", runtime="torch", blend=b).inpaint(img, mask)
+    for b in (DEFAULT_BLEND, 1.0):
+        m = model if b == DEFAULT_BLEND else create_inpainter("default", device="cpu", runtime="torch", blend=b)
+        out = m.inpaint(img, mask)
         expected = np.clip((1 - b) * net + b * smooth, 0, 255)
         # the network's fill is rounded to uint8 before the average: at most half a level, then rounding
         assert np.abs(out[mask] - expected[mask]).max() <= 1.0
