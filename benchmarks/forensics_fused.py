@@ -23,8 +23,9 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    calibrated without X, tested on X and on the rest (test split, clean); the probe fills are unseen in every run.
    Done in one process with the block features computed once (the trees are cheap, the features are not). The CNN
    branch is not part of these runs: it cannot be retrained per fold in the time here.
-6. ``--install``: copy fusion.json and noise_lgbm.txt into inpaintkit/weights/detector; with ``--cnn RUN`` also the
-   CNN's model.safetensors, detector.json and config.yaml, and re-export model.onnx from them.
+6. ``--install``: copy fusion.json and the noise trees (noise_lgbm.txt, noise_lgbm_jpeg.txt) into
+   inpaintkit/weights/detector; with ``--cnn RUN`` also the CNN's model.safetensors, detector.json and config.yaml,
+   and re-export model.onnx from them.
 """
 
 from __future__ import annotations
@@ -109,26 +110,24 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
     from inpaintkit.forensics.duplication import DuplicationBranch
     from inpaintkit.forensics.evaluate import roc_auc
     from inpaintkit.forensics.fusion import FusedDetector, calibrate
-    from inpaintkit.forensics.noise import block_features, fit_noise_rows, image_score, training_rows
+    from inpaintkit.forensics.noise import NoiseBranch, block_features, fit_noise_rows, image_score, training_rows
     from inpaintkit.forensics.train import jpeg, load_sample, rescale
 
     t0 = time.time()
     recs = read_index(index)
     rng = np.random.default_rng(seed)
     xs, ys, owner = [], [], []
-    for r in (r for r in recs if r["split"] == "train"):  # the same augmentation as fit_detector
+    for r in (r for r in recs if r["split"] == "train"):  # the augmentation of fit_detector's PNG trees
         rgb, mask = load_sample(r)
         if rng.random() < 0.2:
             rgb, mask = rescale(rgb, mask, float(rng.uniform(0.5, 1.0)))
-        if rng.random() < 0.5:
-            rgb = jpeg(rgb, int(rng.integers(50, 96)))
         x, y = training_rows(rgb, mask if r["label"] else None, rng)
         xs.append(x)
         ys.append(y)
         owner += [r.get("inpainter")] * len(y)
     x, y, owner = np.concatenate(xs), np.concatenate(ys), np.asarray(owner, object)
     print(f"loo: train features {len(y)} blocks in {time.time() - t0:.0f} s", flush=True)
-    models = {name: fit_noise_rows(x[owner != name], y[owner != name], seed=seed) for name in seen}
+    models = {name: NoiseBranch(fit_noise_rows(x[owner != name], y[owner != name], seed=seed)) for name in seen}
     print(f"loo: {len(models)} tree models in {time.time() - t0:.0f} s", flush=True)
     dup = DuplicationBranch()
     qualities = (50, 75, 90)
@@ -145,7 +144,7 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
                 f = block_features(img)
                 flat = f.reshape(-1, f.shape[-1])
                 for m, nb in models.items():
-                    raw[kind][m].append(image_score(nb.booster.predict(flat, num_threads=1).reshape(f.shape[:2])))
+                    raw[kind][m].append(image_score(nb.trees.predict(flat).reshape(f.shape[:2])))
                 score, heat = dup.predict(img)
                 raw[kind]["dup"].append(score)
                 if r.get("inpainter") == "shift" and score > 0:
@@ -161,10 +160,13 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
     for name in seen:
         keep = np.array([r.get("inpainter") != name for r in val_rows])
         raw = {k: {"noise": val_raw[k][name][keep], "duplication": val_raw[k]["dup"][keep]} for k in val_raw}
+        photos = np.array([r.get("source_id") or r["path"] for r in val_rows])[keep]
         cal = calibrate(
             raw,
             {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw},
             split={"noise": 0.75, "duplication": 0.25},
+            groups={k: photos for k in val_raw},
+            seed=seed,
         )
         det = FusedDetector({"calibration": cal})
         one = np.zeros((1, 1), np.float32)
@@ -272,7 +274,7 @@ def main() -> None:
         leave_one_out(index, work / "report", seen)
     if args.install:
         dst = REPO / "inpaintkit" / "weights" / "detector"
-        files = ["fusion.json", "noise_lgbm.txt"]
+        files = ["fusion.json", "noise_lgbm.txt", "noise_lgbm_jpeg.txt"]
         if args.cnn != "default":  # a retrained CNN branch: its files, and its ONNX export for `detect`
             files += ["model.safetensors", "detector.json", "config.yaml"]
         for f in files:

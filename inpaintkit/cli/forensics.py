@@ -258,6 +258,7 @@ def fit_detector_cmd(
         fpr_budget=fpr_budget,
         seed=seed,
         val_limit=val_limit,
+        threads=max(1, threads),
     )
     print(
         f"wrote {out}: branches {', '.join(meta['branches'])}, trained on {', '.join(meta['trained_on'])}; "

@@ -4,14 +4,15 @@ Each branch gives a raw image score and a map. On validation photos (never train
 a probability by Platt scaling (a logistic fit on one feature of the raw score), **separately for PNG and JPEG
 inputs** — JPEG erases part of the noise evidence, so the same raw score means less there. The false-positive budget
 (``fpr_budget``, default 5 %) is split between the branches; each branch's threshold is the calibrated score its own
-share of untouched validation crops reaches. An image is called inpainted when any branch passes its threshold; the
-reported score is ``sigmoid(max_b (logit p_b - logit t_b))``, so 0.5 is the decision point and each branch's
-``p_b`` is kept for the analyst (``Detection.branches``). The heatmap is the pixel-wise maximum of the branch maps,
-each weighted by its branch's calibrated probability.
+share of untouched validation crops reaches — in 90 % of bootstrap resamples of the validation photos, so that one
+unusually smooth photo does not decide it (``calibrate``). An image is called inpainted when any branch passes its
+threshold; the reported score is ``sigmoid(max_b (logit p_b - logit t_b))``, so 0.5 is the decision point and each
+branch's ``p_b`` is kept for the analyst (``Detection.branches``). The heatmap is the pixel-wise maximum of the
+branch maps, each weighted by its branch's calibrated probability.
 
 Folder layout (the bundled detector and ``inpaintkit forensics fit-detector`` runs): ``fusion.json`` (calibration,
-thresholds, settings), ``noise_lgbm.txt`` (the noise branch's trees) and, for the CNN branch, the CNN detector's own
-``model.safetensors`` + ``detector.json``.
+thresholds, settings), ``noise_lgbm.txt`` and ``noise_lgbm_jpeg.txt`` (the noise branch's trees for PNG and JPEG
+inputs) and, for the CNN branch, the CNN detector's own ``model.safetensors`` + ``detector.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .cnn import (
     verdict_for,
 )
 from .duplication import DuplicationBranch
-from .noise import BLOCK, NoiseBranch, blocks_of
+from .noise import NoiseBranch, looks_jpeg
 
 FUSION_FILE = "fusion.json"
 BRANCHES = ("noise", "duplication", "cnn")
@@ -78,19 +79,6 @@ def platt(ab: tuple[float, float] | list[float], x: np.ndarray | float) -> np.nd
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
 
-def looks_jpeg(rgb: np.ndarray) -> bool:
-    """True when the 8x8 JPEG grid shows: steps across block borders clearly above steps inside blocks."""
-    h, w = (rgb.shape[0] // BLOCK) * BLOCK, (rgb.shape[1] // BLOCK) * BLOCK
-    if h < 2 * BLOCK or w < 2 * BLOCK:
-        return False
-    y = rgb[:h, :w].astype(np.float32).mean(axis=2)
-    dx = blocks_of(np.abs(np.diff(y, axis=1, append=y[:, -1:])))
-    dy = blocks_of(np.abs(np.diff(y, axis=0, append=y[-1:, :])))
-    border = dx[:, :, :, 7].mean() + dy[:, :, 7, :].mean()
-    inner = dx[:, :, :, 1:6].mean() + dy[:, :, 1:6, :].mean()
-    return bool(border > 1.15 * inner + 0.05)
-
-
 class FusedDetector:
     """``detect(rgb, jpeg=None) -> Detection`` with ``branches`` = each branch's calibrated probability."""
 
@@ -127,12 +115,12 @@ class FusedDetector:
     def branches(self) -> list[str]:
         return [b for b, m in (("noise", self.noise), ("duplication", self.duplication), ("cnn", self.cnn)) if m]
 
-    def raw(self, rgb: np.ndarray) -> dict[str, tuple[float, np.ndarray]]:  # noqa: D102
-        """Each branch's uncalibrated (score, map)."""
+    def raw(self, rgb: np.ndarray, jpeg: bool | None = None) -> dict[str, tuple[float, np.ndarray]]:  # noqa: D102
+        """Each branch's uncalibrated (score, map); ``jpeg`` picks the noise branch's trees (None: ``looks_jpeg``)."""
         rgb = _check_rgb(rgb)
         out = {}
         if self.noise is not None:
-            out["noise"] = self.noise.predict(rgb)
+            out["noise"] = self.noise.predict(rgb, jpeg=jpeg)
         if self.duplication is not None:
             out["duplication"] = self.duplication.predict(rgb)
         if self.cnn is not None:
@@ -150,7 +138,7 @@ class FusedDetector:
             p = float(platt(cal[b]["platt"], raw_feature(b, score)))
             probs[b] = round(p, 6)
             z = max(z, float(_logit(p) - _logit(cal[b]["threshold"])))
-            weighted = m * (p if b == "duplication" else 1.0)
+            weighted = rescale_map(m * (p if b == "duplication" else 1.0), cal[b].get("map_threshold", 0.5))
             maps[b] = weighted
             heat = weighted if heat is None else np.maximum(heat, weighted)
         if heat is None:
@@ -160,7 +148,8 @@ class FusedDetector:
 
     def detect(self, rgb: np.ndarray, jpeg: bool | None = None) -> Detection:
         rgb = _check_rgb(rgb)
-        return self.combine(self.raw(rgb), looks_jpeg(rgb) if jpeg is None else jpeg)
+        kind = looks_jpeg(rgb) if jpeg is None else jpeg
+        return self.combine(self.raw(rgb, kind), kind)
 
     __call__ = detect
 
@@ -181,12 +170,67 @@ def load_cnn(folder: Path, *, name: str = "cnn", threads: int = 0) -> TiledDetec
     return Detector(net, cmeta.get("threshold", 0.5), name=name, meta=cmeta)
 
 
+def rescale_map(m: np.ndarray, t: float) -> np.ndarray:
+    """A branch map with its decision point ``t`` moved to 0.5 (monotone, piecewise linear; 0 and 1 stay), so the
+    fused heatmap's 0.5 means "some branch's map passed its own threshold", as the image score's 0.5 does."""
+    if t == 0.5:
+        return m
+    return np.where(m < t, m * (0.5 / t), 0.5 + (m - t) * (0.5 / (1.0 - t))).astype(np.float32)
+
+
+#: the side the validation maps are shrunk to for choosing the map thresholds, and the thresholds tried
+MAP_SIDE = 64
+MAP_GRID = tuple(float(t) for t in np.round(np.arange(0.3, 0.951, 0.05), 2))
+
+
+def fit_map_thresholds(maps: dict[str, np.ndarray], masks: np.ndarray, passes: int = 3) -> dict[str, float]:
+    """Each branch's map threshold (from ``MAP_GRID``) for the best mean per-image F1 of the fused heatmap.
+
+    ``maps``: branch -> (N, S, S) maps of N inpainted validation samples (the duplication map already weighted by
+    its probability); ``masks``: (N, S, S) bool holes. The heatmap flags a pixel when any branch's map reaches its
+    threshold; coordinate ascent from 0.5 for every branch, ``passes`` rounds."""
+    y = masks.astype(bool)
+    pos = y.sum(axis=(1, 2))
+
+    def f1(pred: np.ndarray) -> float:
+        tp = (pred & y).sum(axis=(1, 2))
+        den = pred.sum(axis=(1, 2)) + pos
+        return float(np.mean(np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0)))
+
+    t = {b: 0.5 for b in maps}
+    for _ in range(passes):
+        for b in maps:
+            rest = np.zeros_like(y)
+            for o in maps:
+                if o != b:
+                    rest |= maps[o] >= t[o]
+            t[b] = max(MAP_GRID, key=lambda v: (f1(rest | (maps[b] >= v)), -abs(v - 0.5)))
+    return t
+
+
+#: ``calibrate`` with photo groups: the threshold keeps a branch within its budget in this share of bootstrap
+#: resamples of the validation photos (untouched crops of one photo are alike: a single smooth photo among 22 moves
+#: the plain threshold's false-positive rate by several points on other photos; docs/forensics.md, "Calibration")
+CONFIDENCE = 0.9
+BOOTSTRAP = 200
+
+
+def _at_budget(p_real: np.ndarray, budget: float) -> float:
+    """The calibrated score of the untouched image that would exceed ``budget`` (-inf: none can be kept out)."""
+    p = np.sort(p_real)
+    k = int(math.floor(budget * len(p)))
+    return float(p[len(p) - k - 1]) if k < len(p) else -math.inf
+
+
 def calibrate(
     raw_scores: dict[str, dict[str, np.ndarray]],
     labels: dict[str, np.ndarray],
     *,
     fpr_budget: float = 0.05,
     split: dict[str, float] | None = None,
+    groups: dict[str, np.ndarray] | None = None,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Platt fits and thresholds per input kind ('png', 'jpeg') and branch.
 
@@ -195,31 +239,45 @@ def calibrate(
         labels: kind -> 0/1 labels of the same samples.
         fpr_budget: the share of untouched images the fused detector may flag, split between the branches.
         split: branch -> share of the budget (default ``DEFAULT_SPLIT``).
+        groups: kind -> the photo of each sample. With them each threshold is the ``confidence`` quantile, over
+            ``BOOTSTRAP`` resamples of the photos, of the threshold that meets the branch's budget on the resample
+            (the budget then holds on new photos, not only on these); without them, the threshold on these samples.
     """
     share = split or DEFAULT_SPLIT
+    rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}
     for kind, by_branch in raw_scores.items():
         y = np.asarray(labels[kind])
+        g = None if groups is None else np.asarray(groups[kind])[y == 0]
+        photos = None if g is None else np.unique(g)
+        resamples = []
+        if photos is not None and len(photos) > 1:
+            members = [np.flatnonzero(g == ph) for ph in photos]
+            resamples = [
+                np.concatenate([members[i] for i in rng.integers(0, len(photos), len(photos))])
+                for _ in range(BOOTSTRAP)
+            ]
         present = [b for b in by_branch if b in share]
         total = sum(share[b] for b in present)
         out[kind] = {}
         for b in present:
             x = raw_feature(b, by_branch[b])
             ab = fit_platt(x, y)
-            p_real = np.sort(platt(ab, x[y == 0]))
+            p_real = platt(ab, x[y == 0])
             budget = fpr_budget * share[b] / total
-            # just above the calibrated score of the untouched image that would exceed the budget, so at most
-            # `budget` of them are flagged; the margin (1e-3 in logit) keeps that image's fused score below 0.5
-            k = int(math.floor(budget * len(p_real)))
-            thr = (
-                float(platt((1.0, float(_logit(p_real[len(p_real) - k - 1])) + 1e-3), 0.0)) if k < len(p_real) else 0.0
-            )
+            at = _at_budget(p_real, budget)
+            if resamples:
+                at = float(np.quantile([_at_budget(p_real[i], budget) for i in resamples], confidence))
+            # just above that score, so at most `budget` of them are flagged; the margin (1e-3 in logit) keeps that
+            # image's fused score below 0.5
+            thr = float(platt((1.0, float(_logit(at)) + 1e-3), 0.0)) if math.isfinite(at) else 0.0
             out[kind][b] = {
                 "platt": [ab[0], ab[1]],
                 "threshold": min(max(thr, 1e-6), 1 - 1e-6),
                 "budget": budget,
                 "n_real": int((y == 0).sum()),
                 "n_inpainted": int((y == 1).sum()),
+                "n_photos": 0 if photos is None else int(len(photos)),
             }
     return out
 
@@ -232,24 +290,34 @@ SCORES_FILE = "calibration_scores.json"
 
 def validation_scores(
     det: FusedDetector, recs: list[dict[str, Any]], progress: bool = True
-) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]]]:
-    """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg')."""
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]], dict[str, dict[str, list[np.ndarray]]]]:
+    """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg'), their
+    labels, and the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, and kind ->
+    "mask" -> the holes)."""
     import sys
 
+    import cv2
     from tqdm import tqdm
 
     from .train import jpeg, load_sample
 
     raw: dict[str, dict[str, list[float]]] = {k: {b: [] for b in det.branches} for k in KINDS}
     labels: dict[str, list[int]] = {k: [] for k in KINDS}
+    maps: dict[str, dict[str, list[np.ndarray]]] = {k: {b: [] for b in [*det.branches, "mask"]} for k in KINDS}
     qualities = (50, 75, 90)
+    side = (MAP_SIDE, MAP_SIDE)
     for i, r in enumerate(tqdm(recs, desc="calibrate", disable=not progress, file=sys.stderr, leave=False)):
-        rgb, _ = load_sample(r)
+        rgb, mask = load_sample(r)
         for kind, img in (("png", rgb), ("jpeg", jpeg(rgb, qualities[i % len(qualities)]))):
-            for b, (score, _) in det.raw(img).items():
+            for b, (score, m) in det.raw(img, kind == "jpeg").items():
                 raw[kind][b].append(float(score))
+                if r["label"]:
+                    maps[kind][b].append(cv2.resize(m.astype(np.float32), side, interpolation=cv2.INTER_AREA))
+            if r["label"]:
+                small = cv2.resize(mask.astype(np.float32), side, interpolation=cv2.INTER_AREA) > 0.5
+                maps[kind]["mask"].append(small)
             labels[kind].append(int(r["label"]))
-    return raw, labels
+    return raw, labels, maps
 
 
 def recalibrate(
@@ -261,14 +329,23 @@ def recalibrate(
     meta = json.loads((folder / FUSION_FILE).read_text())
     saved = json.loads((folder / SCORES_FILE).read_text())
     budget = meta["fpr_budget"] if fpr_budget is None else fpr_budget
+    old = meta["calibration"]
+    groups = saved.get("groups")  # the photos of the samples (folders fitted before they were saved: none)
     meta["calibration"] = calibrate(
         {k: {b: np.asarray(v) for b, v in d.items()} for k, d in saved["raw"].items()},
         {k: np.asarray(v) for k, v in saved["labels"].items()},
         fpr_budget=budget,
         split=split,
+        groups=None if groups is None else {k: np.asarray(v) for k, v in groups.items()},
+        seed=meta.get("seed", 0),
     )
+    for kind, by_branch in meta["calibration"].items():  # the map thresholds need the maps: kept as they were
+        for b, c in by_branch.items():
+            if "map_threshold" in old.get(kind, {}).get(b, {}):
+                c["map_threshold"] = old[kind][b]["map_threshold"]
     meta["fpr_budget"] = budget
     meta["budget_split"] = split or DEFAULT_SPLIT
+    meta["threshold_confidence"] = CONFIDENCE if groups is not None else None
     (folder / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
@@ -284,12 +361,15 @@ def fit_detector(
     fpr_budget: float = 0.05,
     seed: int = 0,
     val_limit: int | None = None,
+    threads: int = 1,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train the noise branch on ``train_split``, calibrate every branch on ``val_split`` (PNG as stored, JPEG
     re-compressed at q50/75/90 in turn), copy the CNN detector ``cnn`` in, write ``out``; returns the meta.
 
     ``exclude`` drops those inpainters' samples from training *and* calibration (leave-one-inpainter-out runs).
+    The noise branch gets two sets of trees: one on the training samples as stored (a fifth of them resized), one on
+    the same samples JPEG-compressed at a random quality in 50-95; ``threads``: LightGBM's threads while fitting.
     """
     import shutil
     import sys
@@ -310,15 +390,14 @@ def fit_detector(
     if val_limit is not None:
         val = spread(val, val_limit)
     rng = np.random.default_rng(seed)
-    samples = []
+    samples, jpeg_samples = [], []
     for r in tqdm(train, desc="noise features", disable=not progress, file=sys.stderr, leave=False):
         rgb, mask = load_sample(r)
-        if rng.random() < 0.2:  # the resize and JPEG conditions the evaluation applies, seen in training too
+        if rng.random() < 0.2:  # the resize condition the evaluation applies, seen in training too
             rgb, mask = rescale(rgb, mask, float(rng.uniform(0.5, 1.0)))
-        if rng.random() < 0.5:
-            rgb = jpeg(rgb, int(rng.integers(50, 96)))
         samples.append((rgb, mask if r["label"] else None))
-    noise = fit_noise_branch(samples, seed=seed)
+        jpeg_samples.append((jpeg(rgb, int(rng.integers(50, 96))), mask if r["label"] else None))
+    noise = fit_noise_branch(samples, jpeg_samples, seed=seed, threads=threads)
     out.mkdir(parents=True, exist_ok=True)
     noise.save(out)
     cnn_det = None
@@ -331,13 +410,30 @@ def fit_detector(
         if cnn_det is None:
             raise InpaintKitError(f"{cnn}: not a CNN detector run folder (needs {WEIGHTS_FILE} and {META_FILE})")
     det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det)
-    raw, labels = validation_scores(det, val, progress=progress)
-    (out / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": labels}) + "\n")
+    raw, labels, val_maps = validation_scores(det, val, progress=progress)
+    photos = [r.get("source_id") or r["path"] for r in val]  # each validation sample's photo
+    groups = {k: photos for k in raw}
+    (out / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": labels, "groups": groups}) + "\n")
     cal = calibrate(
         {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()},
         {k: np.asarray(v) for k, v in labels.items()},
         fpr_budget=fpr_budget,
+        groups={k: np.asarray(v) for k, v in groups.items()},
+        seed=seed,
     )
+    for kind, by_branch in cal.items():  # each branch map's threshold, for the heatmap
+        m = val_maps[kind]
+        if not m["mask"]:
+            continue
+        weights = {
+            b: np.asarray(platt(c["platt"], raw_feature(b, np.asarray(raw[kind][b])))) for b, c in by_branch.items()
+        }
+        inpainted = np.asarray(labels[kind]) == 1
+        stacked = {
+            b: np.stack(m[b]) * (weights[b][inpainted][:, None, None] if b == "duplication" else 1.0) for b in by_branch
+        }
+        for b, t in fit_map_thresholds(stacked, np.stack(m["mask"])).items():
+            by_branch[b]["map_threshold"] = t
     meta = {
         "branches": det.branches,
         "noise_quantile": noise.quantile,
@@ -345,6 +441,7 @@ def fit_detector(
         "calibration": cal,
         "fpr_budget": fpr_budget,
         "budget_split": DEFAULT_SPLIT,
+        "threshold_confidence": CONFIDENCE,
         "exclude_inpainters": sorted(excl),
         "trained_on": sorted({r["inpainter"] for r in train if r.get("inpainter")}),
         "calibrated_on": sorted({r["inpainter"] for r in val if r.get("inpainter")}),

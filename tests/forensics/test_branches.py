@@ -110,16 +110,50 @@ def test_trees_predict_exactly_what_lightgbm_predicts(photo):
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(float)
     small = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y), 20)
     np.testing.assert_array_equal(Trees(small.model_to_string()).predict(x), small.predict(x, num_threads=1))
-    with pytest.raises(InpaintKitError, match=r"expected \(N, 31\) features"):
+    with pytest.raises(InpaintKitError, match=rf"expected \(N, {len(FEATURE_NAMES)}\) features"):
         nb.trees.predict(real[:, :5])
 
 
 def test_saved_noise_branch_round_trips(tmp_path, photo):
     nb = NoiseBranch.load(BUNDLED_DIR)
+    assert nb.jpeg_trees is not None  # the bundled detector has trees for each input kind
     nb.save(tmp_path)
-    assert (tmp_path / "noise_lgbm.txt").read_text() == (BUNDLED_DIR / "noise_lgbm.txt").read_text()
+    for f in ("noise_lgbm.txt", "noise_lgbm_jpeg.txt"):
+        assert (tmp_path / f).read_text() == (BUNDLED_DIR / f).read_text()
     again = NoiseBranch.load(tmp_path)
-    np.testing.assert_array_equal(again.block_map(photo[:128, :128]), nb.block_map(photo[:128, :128]))
+    for jpg in (False, True):
+        np.testing.assert_array_equal(
+            again.block_map(photo[:128, :128], jpeg=jpg), nb.block_map(photo[:128, :128], jpeg=jpg)
+        )
+    # saving trees without JPEG ones removes a stale JPEG file, so the folder loads as what was saved
+    NoiseBranch(nb.trees.model).save(tmp_path)
+    assert not (tmp_path / "noise_lgbm_jpeg.txt").exists() and NoiseBranch.load(tmp_path).jpeg_trees is None
+
+
+def test_noise_branch_picks_its_trees_by_input_kind():
+    """PNG inputs go to the PNG trees, JPEG ones (said, or seen by ``looks_jpeg``) to the JPEG trees; the two sets
+    are trained on their own samples and give different maps."""
+    samples = []
+    for s in range(8):
+        scene = noisy_scene(s)
+        fake, mask = smooth_patch(scene, (32, 32, 80, 96))
+        samples += [(scene, None), (fake, mask)]
+    nb = fit_noise_branch(samples, [(jpeg(rgb, 60), m) for rgb, m in samples], rounds=20, leaves=7)
+    scene = noisy_scene(50)
+    assert nb.trees_for(scene) is nb.trees and nb.trees_for(jpeg(scene, 60)) is nb.jpeg_trees
+    assert nb.trees_for(scene, jpeg=True) is nb.jpeg_trees and nb.trees_for(jpeg(scene, 60), jpeg=False) is nb.trees
+    assert not np.array_equal(nb.block_map(scene, jpeg=True), nb.block_map(scene, jpeg=False))
+    png_only = NoiseBranch(nb.trees.model)
+    assert png_only.trees_for(jpeg(scene, 60)) is png_only.trees  # no JPEG trees: the PNG ones judge both
+
+
+def test_trees_for_another_feature_set_are_refused():
+    import lightgbm as lgb
+
+    x = np.random.default_rng(0).normal(0, 1, (200, 5))
+    old = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, (x[:, 0] > 0).astype(float)), 5)
+    with pytest.raises(InpaintKitError, match=r"take 5 block features.*refit the detector"):
+        NoiseBranch(old.model_to_string())
 
 
 def test_block_sums_are_numpys_block_sums_to_the_bit():
@@ -214,6 +248,55 @@ def test_platt_is_monotone_and_thresholds_keep_the_fpr_budget():
         flagged = (platt(c["platt"], raw_feature(b, raw["png"][b][y == 0])) >= c["threshold"]).mean()
         share = DEFAULT_SPLIT[b] / (DEFAULT_SPLIT["noise"] + DEFAULT_SPLIT["cnn"])  # the budget split between them
         assert flagged <= c["budget"] + 1e-9 and c["budget"] == pytest.approx(0.05 * share)
+
+
+def test_calibration_by_photo_holds_the_budget_when_one_photo_is_smooth():
+    """Untouched crops come in photos. One smooth photo (all its crops score high) sets the plain threshold low
+    enough to flag other smooth photos; the photo-bootstrap threshold is set above it. The budget is still met on the
+    validation crops, and without groups the result is the plain threshold."""
+    rng = np.random.default_rng(0)
+    photo = np.repeat(np.arange(20), 10)  # 20 photos x 10 untouched crops
+    real = rng.uniform(0.0, 0.5, 200)
+    real[photo == 7] = rng.uniform(0.55, 0.7, 10)  # one smooth photo: 5 % of the crops
+    y = np.r_[np.zeros(200), np.ones(200)].astype(int)
+    raw = {"png": {"noise": np.r_[real, rng.uniform(0.4, 1.0, 200)]}}
+    groups = {"png": np.r_[photo, np.full(200, -1)]}
+    plain = calibrate(raw, {"png": y}, fpr_budget=0.06, split={"noise": 1.0})["png"]["noise"]
+    boot = calibrate(raw, {"png": y}, fpr_budget=0.06, split={"noise": 1.0}, groups=groups)["png"]["noise"]
+    assert boot["n_photos"] == 20 and plain["n_photos"] == 0
+    assert boot["threshold"] > plain["threshold"]
+    from inpaintkit.forensics.fusion import raw_feature
+
+    p_smooth = platt(boot["platt"], raw_feature("noise", real[photo == 7]))
+    assert (p_smooth >= plain["threshold"]).all()  # the plain threshold flags the whole smooth photo
+    assert (p_smooth >= boot["threshold"]).sum() < 10  # the bootstrap one only part of it
+    high = calibrate(raw, {"png": y}, fpr_budget=0.06, split={"noise": 1.0}, groups=groups, confidence=0.99)
+    assert high["png"]["noise"]["threshold"] > boot["threshold"]  # more confidence, a higher threshold
+    again = calibrate(raw, {"png": y}, fpr_budget=0.06, split={"noise": 1.0}, groups=groups)["png"]["noise"]
+    assert again == boot  # seeded
+
+
+def test_map_thresholds_follow_the_useful_map_and_move_the_decision_point_to_half():
+    """A branch whose map is right above 0.7 gets threshold 0.7; a branch whose map is noise gets a threshold that
+    keeps it out of the heatmap; ``rescale_map`` then puts each threshold at 0.5, so ``combine``'s heatmap at 0.5
+    is the OR of the branches' own decisions."""
+    from inpaintkit.forensics.fusion import fit_map_thresholds, rescale_map
+
+    rng = np.random.default_rng(0)
+    masks = np.zeros((40, 16, 16), bool)
+    for i in range(40):
+        t, l = rng.integers(0, 8, 2)
+        masks[i, t : t + 8, l : l + 8] = True
+    good = np.where(masks, rng.uniform(0.72, 1.0, masks.shape), rng.uniform(0.0, 0.68, masks.shape))
+    noise = rng.uniform(0.0, 0.9, masks.shape)
+    t = fit_map_thresholds({"noise": good.astype(np.float32), "cnn": noise.astype(np.float32)}, masks)
+    assert t["noise"] == 0.7 and t["cnn"] >= 0.9
+    m = np.array([0.0, 0.35, 0.7, 0.85, 1.0], np.float32)
+    np.testing.assert_allclose(rescale_map(m, 0.7), [0.0, 0.25, 0.5, 0.75, 1.0], atol=1e-6)
+    assert rescale_map(m, 0.5) is m
+    cal = {"noise": {"platt": [1.0, 0.0], "threshold": 0.9, "map_threshold": 0.7}}
+    heat = _fake_fused(cal).combine({"noise": (0.2, m[None])}, jpeg=False).heatmap
+    assert (heat[0] >= 0.5).tolist() == [False, False, True, True, True]
 
 
 def _fake_fused(cal: dict) -> FusedDetector:
