@@ -6,10 +6,12 @@ energy of several high-pass residuals (a Laplacian, two SRM filters, the median-
 high-frequency DCT coefficients that are near zero, JPEG-grid blockiness and the correlation of the residual across
 colour channels — each **relative to the image's own noise level** (the median over its blocks), and again averaged
 over 3x3 and 7x7 block neighbourhoods — plus the block's brightness, saturation and content (so a naturally flat or
-clipped region is not mistaken for a fill). Gradient-boosted trees (LightGBM) turn the features into a block
-probability map; the image score is a high quantile of the map.
+clipped region is not mistaken for a fill), runs of equal pixels, the residual against the image's noise floor at
+the block's brightness and the residual's change between full and half resolution. Gradient-boosted trees
+(LightGBM; one set for PNG inputs, one for JPEG inputs) turn the features into a block probability map; the image
+score is a high quantile of the map.
 
-Features are plain numpy/OpenCV over the whole image at once (~10 ms at 256²). Related work: Mahdian & Saic (2009)
+Features are plain numpy/OpenCV over the whole image at once (~15 ms at 256² on one core). Related work: Mahdian & Saic (2009)
 on local noise inconsistencies; Fridrich & Kodovsky (2012) for the SRM residuals; Cozzolino & Verdoliva's
 Noiseprint (2020) for the idea of judging a region against the image's own noise.
 """
@@ -176,8 +178,8 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
             floor[b] = np.quantile(le[sel], 0.25)
     feats["nlf_rel"] = le - floor[bins]
     feats["nlf_rel_3"] = _box(feats["nlf_rel"], 3)
-    # the residual's scale signature: camera noise is white (its Laplacian energy falls by half an octave's worth
-    # at half resolution), a smooth fill's is not
+    # the residual's scale signature: averaging 2x2 pixels shrinks white camera noise, so its Laplacian energy at
+    # half resolution falls; a smooth fill has little to lose
     y2 = cv2.resize(y, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     lap2 = np.abs(cv2.filter2D(y2, -1, _LAP, borderType=cv2.BORDER_REFLECT))
     feats["scale_ratio"] = le - np.log(blocks_of(lap2, BLOCK // 2).mean(axis=(2, 3)) + 1e-4)
