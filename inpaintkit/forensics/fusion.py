@@ -8,7 +8,8 @@ share of untouched validation crops reaches — in 90 % of bootstrap resamples o
 unusually smooth photo does not decide it (``calibrate``). An image is called inpainted when any branch passes its
 threshold; the reported score is ``sigmoid(max_b (logit p_b - logit t_b))``, so 0.5 is the decision point and each
 branch's ``p_b`` is kept for the analyst (``Detection.branches``). The heatmap is the pixel-wise maximum of the
-branch maps, each weighted by its branch's calibrated probability.
+branch maps (the duplication map weighted by its branch's probability), each rescaled so that its own map threshold,
+chosen on the validation samples for pixel F1, lands on 0.5 (``rescale_map``, ``fit_map_thresholds``).
 
 Folder layout (the bundled detector and ``inpaintkit forensics fit-detector`` runs): ``fusion.json`` (calibration,
 thresholds, settings), ``noise_lgbm.txt`` and ``noise_lgbm_jpeg.txt`` (the noise branch's trees for PNG and JPEG
@@ -138,7 +139,7 @@ class FusedDetector:
             p = float(platt(cal[b]["platt"], raw_feature(b, score)))
             probs[b] = round(p, 6)
             z = max(z, float(_logit(p) - _logit(cal[b]["threshold"])))
-            weighted = rescale_map(m * (p if b == "duplication" else 1.0), cal[b].get("map_threshold", 0.5))
+            weighted = rescale_map(weighted_map(b, m, p), cal[b].get("map_threshold", 0.5))
             maps[b] = weighted
             heat = weighted if heat is None else np.maximum(heat, weighted)
         if heat is None:
@@ -168,6 +169,12 @@ def load_cnn(folder: Path, *, name: str = "cnn", threads: int = 0) -> TiledDetec
 
     net, cmeta = load_detector_net(folder)
     return Detector(net, cmeta.get("threshold", 0.5), name=name, meta=cmeta)
+
+
+def weighted_map(branch: str, m: np.ndarray, p: np.ndarray | float) -> np.ndarray:
+    """A branch's map as the heatmap takes it: the duplication map (which only says "copied") times the branch's
+    calibrated probability ``p``; the noise and CNN maps are probabilities already."""
+    return m * p if branch == "duplication" else m
 
 
 def rescale_map(m: np.ndarray, t: float) -> np.ndarray:
@@ -210,7 +217,7 @@ def fit_map_thresholds(maps: dict[str, np.ndarray], masks: np.ndarray, passes: i
 
 #: ``calibrate`` with photo groups: the threshold keeps a branch within its budget in this share of bootstrap
 #: resamples of the validation photos (untouched crops of one photo are alike: a single smooth photo among 22 moves
-#: the plain threshold's false-positive rate by several points on other photos; docs/forensics.md, "Calibration")
+#: the plain threshold's false-positive rate by several points on other photos; docs/forensics.md, "Calibration and fusion")
 CONFIDENCE = 0.9
 BOOTSTRAP = 200
 
@@ -425,13 +432,11 @@ def fit_detector(
         m = val_maps[kind]
         if not m["mask"]:
             continue
-        weights = {
-            b: np.asarray(platt(c["platt"], raw_feature(b, np.asarray(raw[kind][b])))) for b, c in by_branch.items()
-        }
         inpainted = np.asarray(labels[kind]) == 1
-        stacked = {
-            b: np.stack(m[b]) * (weights[b][inpainted][:, None, None] if b == "duplication" else 1.0) for b in by_branch
-        }
+        stacked = {}
+        for b, c in by_branch.items():
+            p = platt(c["platt"], raw_feature(b, np.asarray(raw[kind][b])[inpainted]))
+            stacked[b] = weighted_map(b, np.stack(m[b]), p[:, None, None])
         for b, t in fit_map_thresholds(stacked, np.stack(m["mask"])).items():
             by_branch[b]["map_threshold"] = t
     meta = {
