@@ -109,7 +109,7 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
     from inpaintkit.data.dataset import read_index
     from inpaintkit.forensics.duplication import DuplicationBranch
     from inpaintkit.forensics.evaluate import roc_auc
-    from inpaintkit.forensics.fusion import FusedDetector, calibrate
+    from inpaintkit.forensics.fusion import FusedDetector, calibrate_fusion
     from inpaintkit.forensics.noise import NoiseBranch, block_features, fit_noise_rows, image_score, training_rows
     from inpaintkit.forensics.train import jpeg, load_sample, rescale
 
@@ -161,14 +161,11 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
         keep = np.array([r.get("inpainter") != name for r in val_rows])
         raw = {k: {"noise": val_raw[k][name][keep], "duplication": val_raw[k]["dup"][keep]} for k in val_raw}
         photos = np.array([r.get("source_id") or r["path"] for r in val_rows])[keep]
-        cal = calibrate(
-            raw,
-            {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw},
-            split={"noise": 0.75, "duplication": 0.25},
-            groups={k: photos for k in val_raw},
-            seed=seed,
-        )
-        det = FusedDetector({"calibration": cal})
+        labels = {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw}
+        groups = {k: photos for k in val_raw}
+        split = {"noise": 0.75, "duplication": 0.25}
+        cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=0.05, split=split, seed=seed)
+        det = FusedDetector({"calibration": cal, "stack": stack})
         one = np.zeros((1, 1), np.float32)
         s = np.array(
             [

@@ -233,8 +233,10 @@ def fit_detector_cmd(
     exclude: str = typer.Option(
         "", "--exclude", help="Comma-separated inpainters left out of training and calibration."
     ),
-    fpr_budget: float = typer.Option(
-        0.05, "--fpr-budget", help="Share of untouched validation images the detector may flag."
+    fpr_budget: Optional[float] = typer.Option(
+        None,
+        "--fpr-budget",
+        help="Share of untouched validation images the detector may flag [default: 0.03, about 5 % on new photos].",
     ),
     val_limit: Optional[int] = typer.Option(
         None, "--val-limit", help="Calibrate on N validation samples (evenly spaced)."
@@ -244,9 +246,10 @@ def fit_detector_cmd(
 ) -> None:
     """Train the noise branch, calibrate noise, duplication and CNN branches on val: a fused detector."""
     from ..forensics.detector import BUNDLED_DIR
-    from ..forensics.fusion import fit_detector
+    from ..forensics.fusion import FPR_BUDGET, fit_detector
 
     _set_threads(threads)
+    fpr_budget = FPR_BUDGET if fpr_budget is None else fpr_budget
     if not 0 < fpr_budget < 1:
         raise InpaintKitError(f"--fpr-budget {fpr_budget}: must be between 0 and 1")
     cnn_dir = BUNDLED_DIR if cnn is not None and str(cnn) == "default" else cnn
@@ -279,7 +282,8 @@ def ensemble_cmd(
     threads: int = _threads_option(),
 ) -> None:
     """Stack several detectors: pick and fit a scikit-learn meta-classifier on out-of-sample scores."""
-    from ..forensics.ensemble import STACKERS, fit_ensemble
+    from ..forensics.ensemble import fit_ensemble
+    from ..forensics.stacker import STACKERS
 
     _set_threads(threads)
     kinds = _csv(stackers, "--stackers")
