@@ -1,5 +1,5 @@
-"""The ``default`` model's ``blend`` on the photo corpus's val split: ``blend=0.5`` (the default) against
-``blend=0`` (the network alone) and Telea, per mask set: hole PSNR, SSIM, ``lpips_hed`` and milliseconds per call.
+"""The ``default`` model's ``blend`` on the photo corpus's val split: ``blend=0.5`` against ``blend=0`` (the
+network alone; what the default ``auto`` does above ``work_side``) and Telea, per mask set: hole PSNR, SSIM, ``lpips_hed`` and milliseconds per call.
 
 Images: every val photo, short side resized to ``--size`` (area) and centre-cropped; masks:
 ``generate_protocol("pconv")`` and ``("box-half")`` at that size, seed 0, mask i with photo i, the sets named by
@@ -56,7 +56,7 @@ def main() -> None:
     ]
     hed = HEDPerceptual().eval()
     models = {
-        "blend=0.5": create_inpainter("default", threads=args.threads),
+        "blend=0.5": create_inpainter("default", threads=args.threads, blend=0.5),
         "blend=0": create_inpainter("default", threads=args.threads, blend=0),
         "telea": create_inpainter("telea"),
     }

@@ -50,7 +50,7 @@ POLICIES = {  # name -> create_inpainter options
     "onnx, 1 thread": {"runtime": "onnx", "threads": 1},
     "onnx, 2 threads, spinning": {"runtime": "onnx", "threads": 2, "spin": True},
     "onnx, 2 threads, no spinning": {"runtime": "onnx", "threads": 2, "spin": False},
-    "onnx, 2 threads, no spinning, blend=0": {"runtime": "onnx", "threads": 2, "spin": False, "blend": 0},
+    "onnx, 2 threads, no spinning, blend=0.5": {"runtime": "onnx", "threads": 2, "spin": False, "blend": 0.5},
 }
 
 

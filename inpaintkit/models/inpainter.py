@@ -174,6 +174,14 @@ class LearnedInpainter(Inpainter):
 
             self.onnx = self._open_onnx(cached_export(self.family, self.weights))
 
+    @property
+    def helper_threads(self) -> int:
+        """Torch threads for the tensor work around the network (the ``default`` model's full-resolution pre-fill):
+        the call's count under torch; 1 under onnxruntime, whose count is for its own pool of sleeping threads.
+        torch's OpenMP threads spin: at 2, that 512² pre-fill took 3.7 s beside one busy process instead of 75 ms
+        (docs/default-model.md, "Threads")."""
+        return self.threads if self.onnx is None else 1
+
     def _open_onnx(self, path: str | Path) -> Any:
         from ..export.onnx import OnnxGraph
 

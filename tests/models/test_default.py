@@ -70,16 +70,16 @@ def test_output_matches_the_stored_reference_and_keeps_known_pixels(model):
 
 
 def test_blend_averages_the_network_and_the_biharmonic_fill(model):
-    """``blend`` b: (1 - b) x the network's fill + b x the biharmonic fill (both measured apart here)."""
+    """``blend`` b: (1 - b) x the network's fill + b x the biharmonic fill (both measured apart here); the default
+    ``auto`` is ``AUTO_BLEND`` for a call the network fills at full resolution."""
     from inpaintkit.inpainters.biharmonic import biharmonic_fill
-    from inpaintkit.models.default import DEFAULT_BLEND
+    from inpaintkit.models.default import AUTO_BLEND, DEFAULT_BLEND
 
     img, mask = fixed_input()
-    assert model.blend == DEFAULT_BLEND > 0
+    assert model.blend == DEFAULT_BLEND == "auto" and 0 < AUTO_BLEND < 1
     net = create_inpainter("default", device="cpu", runtime="torch", blend=0).inpaint(img, mask).astype(float)
     smooth = biharmonic_fill(img, mask)
-    for b in (DEFAULT_BLEND, 1.0):
-        m = model if b == DEFAULT_BLEND else create_inpainter("default", device="cpu", runtime="torch", blend=b)
+    for b, m in ((AUTO_BLEND, model), (1.0, create_inpainter("default", device="cpu", runtime="torch", blend=1))):
         out = m.inpaint(img, mask)
         expected = np.clip((1 - b) * net + b * smooth, 0, 255)
         # the network's fill is rounded to uint8 before the average: at most half a level, then rounding
@@ -88,7 +88,19 @@ def test_blend_averages_the_network_and_the_biharmonic_fill(model):
     assert np.abs(net[mask] - smooth[mask]).mean() > 2  # the two fills differ, so the test can tell them apart
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.5, "half", True])
+def test_auto_blend_is_off_on_the_work_side_path():
+    """A call larger than ``work_side`` (here 128) takes the network's correction alone under ``auto``; an explicit
+    weight still blends there."""
+    img, mask = fixed_input()  # 160 x 200: larger than 128
+    kw = dict(device="cpu", runtime="torch", work_side=128)
+    auto = create_inpainter("default", **kw).inpaint(img, mask)
+    zero = create_inpainter("default", blend=0, **kw).inpaint(img, mask)
+    half = create_inpainter("default", blend=0.5, **kw).inpaint(img, mask)
+    assert np.array_equal(auto, zero)
+    assert np.abs(half[mask].astype(float) - zero[mask]).mean() > 0.5
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "half", "autos", True])
 def test_bad_blend_is_a_one_line_error(bad):
     with pytest.raises(InpaintKitError, match="blend=") as e:
         create_inpainter("default", blend=bad)
@@ -119,3 +131,33 @@ if __name__ == "__main__":
     img, mask = fixed_input()
     Image.fromarray(create_inpainter("default", device="cpu", runtime="torch").inpaint(img, mask)).save(REFERENCE)
     print(f"wrote {REFERENCE}")
+
+
+def test_work_side_prefill_runs_on_one_torch_thread_under_onnxruntime(monkeypatch):
+    """The pre-fill around the network is torch: under onnxruntime (2 sleeping threads) it must not run on 2 of
+    torch's spinning OpenMP threads (3.7 s instead of 75 ms beside a busy process at 512²)."""
+    import inpaintkit.models.default as dm
+
+    seen = []
+    real = dm.push_pull_fill
+
+    def spy(*a, **k):
+        seen.append(torch.get_num_threads())
+        return real(*a, **k)
+
+    monkeypatch.setattr(dm, "push_pull_fill", spy)
+    img, mask = fixed_input()
+    torch.set_num_threads(2)
+    try:
+        m = create_inpainter("default", runtime="onnx", threads=2, work_side=128)
+        assert m.threads == 2 and m.helper_threads == 1
+        m.inpaint(img, mask)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2  # the caller's count is restored
+        seen.clear()
+        t = create_inpainter("default", runtime="torch", threads=2, work_side=128)
+        assert t.helper_threads == 2
+        t.inpaint(img, mask)
+        assert seen and set(seen) == {2}
+    finally:
+        torch.set_num_threads(1)
