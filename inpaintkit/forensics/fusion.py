@@ -98,6 +98,7 @@ class FusedDetector:
         name: str = "fused",
     ):
         self.meta = meta
+        self.stackers = {kind: stacker_of(st) for kind, st in meta.get("stack", {}).items()}
         self.noise, self.duplication, self.cnn = noise, duplication, cnn
         self.name = name
         self.threshold = 0.5
@@ -153,7 +154,7 @@ class FusedDetector:
         stack = self.meta.get("stack", {}).get(kind)
         if stack is not None and all(b in margin for b in stack["branches"]):
             x = np.array([[margin[b] for b in stack["branches"]]])
-            z = float(stacker_of(stack).decision_function(x)[0]) - stack["threshold"]
+            z = float(self.stackers[kind].decision_function(x)[0]) - stack["threshold"]
         else:  # folders fitted without a stack, or a branch missing: flagged when any branch passes
             z = max(margin.values())
         score = 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
