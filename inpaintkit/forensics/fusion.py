@@ -329,8 +329,7 @@ def calibrate(
 
 def stacker_of(stack: dict[str, Any]) -> Stacker:
     """The logistic stacker of a ``fit_stack`` entry."""
-    info = stack["stacker"]
-    return Stacker(info["kind"], {k: v for k, v in info.items() if k != "kind"}, {})
+    return Stacker.from_json(stack["stacker"])
 
 
 def fit_stack(

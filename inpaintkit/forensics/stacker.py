@@ -128,12 +128,16 @@ class Stacker:
         return {"kind": self.kind, **self.params}
 
     @classmethod
+    def from_json(cls, info: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> "Stacker":
+        """The inverse of ``to_json`` (a logistic stacker needs no arrays)."""
+        return cls(info["kind"], {k: v for k, v in info.items() if k != "kind"}, arrays or {})
+
+    @classmethod
     def load(cls, info: dict[str, Any], folder: Path) -> "Stacker":
-        params = {k: v for k, v in info.items() if k != "kind"}
         from safetensors.numpy import load_file
 
         arrays = load_file(str(folder / STACKER_FILE)) if (folder / STACKER_FILE).is_file() else {}
-        return cls(info["kind"], params, arrays)
+        return cls.from_json(info, arrays)
 
 
 def cv_scores(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None, kind: str, seed: int = 0) -> np.ndarray:
