@@ -154,6 +154,8 @@ class FusedDetector:
         stack = self.meta.get("stack", {}).get(kind)
         if stack is not None and all(b in margin for b in stack["branches"]):
             x = np.array([[margin[b] for b in stack["branches"]]])
+            if stack.get("map_features"):
+                x = np.hstack([x, map_features({b: raw[b][1] for b in stack["branches"]}, stack["branches"])[None]])
             z = float(self.stackers[kind].decision_function(x)[0]) - stack["threshold"]
         else:  # folders fitted without a stack, or a branch missing: flagged when any branch passes
             z = max(margin.values())
@@ -201,6 +203,57 @@ def rescale_map(m: np.ndarray, t: float) -> np.ndarray:
 #: the side the validation maps are shrunk to for choosing the map thresholds, and the thresholds tried
 MAP_SIDE = 64
 MAP_GRID = tuple(float(t) for t in np.round(np.arange(0.3, 0.951, 0.05), 2))
+
+#: the stacked score's map statistics (``map_features``): quantiles of each branch's map, and the inverse L2
+#: strength of its logistic regression on them (chosen by 5-fold cross-validation by photo on the val split:
+#: docs/forensics.md, "Stacked score")
+MAP_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
+STACK_C = 0.3
+
+
+def _quantiles(srt: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """``np.quantile(x, qs)`` (linear interpolation) of the sorted ``srt``: one sort serves every statistic."""
+    pos = np.asarray(qs) * (len(srt) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(srt) - 1)
+    return (srt[lo] + (srt[hi] - srt[lo]) * (pos - lo)).tolist()
+
+
+def map_features(maps: dict[str, np.ndarray], branches: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(F,) statistics of the branches' raw maps (values in [0, 1], any size; shrunk to ``MAP_SIDE``²), for the
+    stacked score: the image score is one quantile of a map, and these say more about where and how the evidence
+    lies — per branch the quantiles ``MAP_QUANTILES``, the mean, the share of cells above 0.3 / 0.5 / 0.7, the mean
+    of the top 64 cells and the largest connected area above 0.5; where the noise and CNN branches are both present,
+    quantiles (0.9, 0.99, max) and the share above 0.5 of their cell-wise minimum (both branches see the same
+    cells) and their correlation; with the noise and duplication branches, quantiles (0.95, 0.99) of their maximum.
+    On the val split (cross-validated by photo) the stack on margins and these gave ROC-AUC 0.988 against 0.985 on
+    the margins alone, on the test split 0.984 against 0.978 (docs/forensics.md)."""
+    import cv2
+
+    side = (MAP_SIDE, MAP_SIDE)
+    small = {b: cv2.resize(np.asarray(maps[b], np.float32), side, interpolation=cv2.INTER_AREA) for b in branches}
+    n = MAP_SIDE * MAP_SIDE
+    f: list[float] = []
+    for b in branches:
+        m = small[b]
+        srt = np.sort(m.ravel())
+        f += _quantiles(srt, MAP_QUANTILES)
+        f.append(float(srt.mean()))
+        f += [float(n - k) / n for k in np.searchsorted(srt, (0.3, 0.5, 0.7), side="right")]
+        f.append(float(srt[-64:].mean()))
+        count, _, stats, _ = cv2.connectedComponentsWithStats((m > 0.5).astype(np.uint8), connectivity=8)
+        f.append(float(stats[1:, cv2.CC_STAT_AREA].max()) / n if count > 1 else 0.0)
+    if "noise" in small and "cnn" in small:
+        a, c = small["noise"].ravel().astype(np.float64), small["cnn"].ravel().astype(np.float64)
+        both = np.sort(np.minimum(a, c))
+        f += _quantiles(both, (0.9, 0.99, 1.0))
+        f.append(float(n - np.searchsorted(both, 0.5, side="right")) / n)
+        a, c = a - a.mean(), c - c.mean()
+        sa, sc = math.sqrt(float(a @ a) / n), math.sqrt(float(c @ c) / n)
+        f.append(float(a @ c) / (n * sa * sc) if min(sa, sc) > 1e-6 else 0.0)  # their correlation
+    if "noise" in small and "duplication" in small:
+        f += _quantiles(np.sort(np.maximum(small["noise"], small["duplication"]).ravel()), (0.95, 0.99))
+    return np.asarray(f, np.float64)
 
 
 def fit_map_thresholds(maps: dict[str, np.ndarray], masks: np.ndarray, passes: int = 3) -> dict[str, float]:
@@ -340,12 +393,14 @@ def fit_stack(
     fpr_budget: float = FPR_BUDGET,
     groups: dict[str, np.ndarray] | None = None,
     confidence: float = CONFIDENCE,
+    features: dict[str, np.ndarray] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Per input kind, the stacked score: a logistic regression (``stacker.Stacker``, the stacking ensemble's) on
-    the branches' calibrated margins (``margins``), and its threshold — the stacked score that at most
-    ``fpr_budget`` of the untouched validation samples pass, in ``confidence`` of bootstrap resamples of their
-    photos (as ``calibrate``).
+    the branches' calibrated margins (``margins``) and, with ``features`` (kind -> (N, F) ``map_features`` of the
+    same samples, over all calibrated branches), their maps' statistics; and its threshold — the stacked score that
+    at most ``fpr_budget`` of the untouched validation samples pass, in ``confidence`` of bootstrap resamples of
+    their photos (as ``calibrate``), on out-of-fold scores when there are photo ``groups`` (``_out_of_fold``).
 
     Branches that agree add up here, where "any branch passes" only takes the strongest: on the corpus's test split
     the stack gave ROC-AUC 0.975 against 0.962 (docs/forensics.md). Kinds with fewer than two calibrated branches
@@ -359,17 +414,44 @@ def fit_stack(
         if len(branches) < 2 or y.min() == y.max():
             continue
         z = margins(cal, {b: by_branch[b] for b in branches})
-        st = Stacker.fit("logistic", z, y, seed=seed)
-        s = st.decision_function(z)
-        g = None if groups is None else np.asarray(groups[kind])[y == 0]
+        with_maps = features is not None and kind in features
+        if with_maps:
+            z = np.hstack([z, np.asarray(features[kind], np.float64)])
+        c = STACK_C if with_maps else 1.0
+        st = Stacker.fit("logistic", z, y, seed=seed, C=c)
+        photos = None if groups is None else np.asarray(groups[kind])
+        s = _out_of_fold(z, y, photos, c, seed)
+        g = None if photos is None else photos[y == 0]
         at = _level(s[y == 0], fpr_budget, _photo_resamples(g, rng), confidence)
         out[kind] = {
             "branches": branches,
+            "map_features": with_maps,
             "stacker": st.to_json(),
             # just above that score, as in calibrate, so the image at it is not flagged
             "threshold": float(at) + 1e-3 if math.isfinite(at) else float(s.min()) - 1.0,
         }
     return out
+
+
+#: folds (by photo) of the out-of-fold stacked scores the stack's threshold is set on
+STACK_FOLDS = 5
+
+
+def _out_of_fold(z: np.ndarray, y: np.ndarray, photos: np.ndarray | None, c: float, seed: int) -> np.ndarray:
+    """Each sample's stacked score from a stack fitted without its photo (``STACK_FOLDS`` folds by photo); with
+    fewer photos than folds or no photos, the stack fitted on all. A threshold on in-sample scores is too low for
+    new photos — the more features the stack has, the more (with the map statistics the JPEG threshold set in
+    sample flagged 15 % of the test split's untouched JPEG crops; docs/forensics.md)."""
+    if photos is None or len(np.unique(photos)) < STACK_FOLDS:
+        return Stacker.fit("logistic", z, y, seed=seed, C=c).decision_function(z)
+    from sklearn.model_selection import GroupKFold
+
+    s = np.zeros(len(y))
+    for tr, te in GroupKFold(STACK_FOLDS).split(z, y, photos):
+        if y[tr].min() == y[tr].max():
+            return Stacker.fit("logistic", z, y, seed=seed, C=c).decision_function(z)
+        s[te] = Stacker.fit("logistic", z[tr], y[tr], seed=seed, C=c).decision_function(z[te])
+    return s
 
 
 def calibrate_fusion(
@@ -379,14 +461,17 @@ def calibrate_fusion(
     *,
     fpr_budget: float,
     split: dict[str, float] | None = None,
+    features: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``calibrate`` then ``fit_stack`` on validation scores (lists or arrays): (calibration, stack)."""
+    """``calibrate`` then ``fit_stack`` on validation scores (lists or arrays): (calibration, stack). ``features``:
+    kind -> each sample's ``map_features`` (none: the stack sees the margins only)."""
     raw = {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()}
     labels = {k: np.asarray(v) for k, v in labels.items()}
     groups = None if groups is None else {k: np.asarray(v) for k, v in groups.items()}
+    feats = None if features is None else {k: np.asarray(v, np.float64) for k, v in features.items()}
     cal = calibrate(raw, labels, fpr_budget=fpr_budget, split=split, groups=groups, seed=seed)
-    return cal, fit_stack(raw, labels, cal, fpr_budget=fpr_budget, groups=groups, seed=seed)
+    return cal, fit_stack(raw, labels, cal, fpr_budget=fpr_budget, groups=groups, features=feats, seed=seed)
 
 
 # -- fitting ---------------------------------------------------------------------------------------------------------
@@ -397,10 +482,15 @@ SCORES_FILE = "calibration_scores.json"
 
 def validation_scores(
     det: FusedDetector, recs: list[dict[str, Any]], progress: bool = True
-) -> tuple[dict[str, dict[str, list[float]]], dict[str, list[int]], dict[str, dict[str, list[np.ndarray]]]]:
+) -> tuple[
+    dict[str, dict[str, list[float]]],
+    dict[str, list[int]],
+    dict[str, dict[str, list[np.ndarray]]],
+    dict[str, list[list[float]]],
+]:
     """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg'), their
-    labels, and the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, and kind ->
-    "mask" -> the holes)."""
+    labels, the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, and kind ->
+    "mask" -> the holes), and every sample's ``map_features`` over all branches (kind -> rows)."""
     import sys
 
     import cv2
@@ -411,20 +501,23 @@ def validation_scores(
     raw: dict[str, dict[str, list[float]]] = {k: {b: [] for b in det.branches} for k in KINDS}
     labels: dict[str, list[int]] = {k: [] for k in KINDS}
     maps: dict[str, dict[str, list[np.ndarray]]] = {k: {b: [] for b in [*det.branches, "mask"]} for k in KINDS}
+    features: dict[str, list[list[float]]] = {k: [] for k in KINDS}
     qualities = (50, 75, 90)
     side = (MAP_SIDE, MAP_SIDE)
     for i, r in enumerate(tqdm(recs, desc="calibrate", disable=not progress, file=sys.stderr, leave=False)):
         rgb, mask = load_sample(r)
         for kind, img in (("png", rgb), ("jpeg", jpeg(rgb, qualities[i % len(qualities)]))):
-            for b, (score, m) in det.raw(img, kind == "jpeg").items():
+            out = det.raw(img, kind == "jpeg")
+            for b, (score, m) in out.items():
                 raw[kind][b].append(float(score))
                 if r["label"]:
                     maps[kind][b].append(cv2.resize(m.astype(np.float32), side, interpolation=cv2.INTER_AREA))
+            features[kind].append(map_features({b: m for b, (_, m) in out.items()}, list(out)).tolist())
             if r["label"]:
                 small = cv2.resize(mask.astype(np.float32), side, interpolation=cv2.INTER_AREA) > 0.5
                 maps[kind]["mask"].append(small)
             labels[kind].append(int(r["label"]))
-    return raw, labels, maps
+    return raw, labels, maps, features
 
 
 def recalibrate(
@@ -439,7 +532,13 @@ def recalibrate(
     old = meta["calibration"]
     groups = saved.get("groups")  # the photos of the samples (folders fitted before they were saved: none)
     meta["calibration"], meta["stack"] = calibrate_fusion(
-        saved["raw"], saved["labels"], groups, fpr_budget=budget, split=split, seed=meta.get("seed", 0)
+        saved["raw"],
+        saved["labels"],
+        groups,
+        fpr_budget=budget,
+        split=split,
+        features=saved.get("map_features"),  # folders fitted before they were saved: a stack on the margins only
+        seed=meta.get("seed", 0),
     )
     for kind, by_branch in meta["calibration"].items():  # the map thresholds need the maps: kept as they were
         for b, c in by_branch.items():
@@ -512,11 +611,12 @@ def fit_detector(
         if cnn_det is None:
             raise InpaintKitError(f"{cnn}: not a CNN detector run folder (needs {WEIGHTS_FILE} and {META_FILE})")
     det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det)
-    raw, labels, val_maps = validation_scores(det, val, progress=progress)
+    raw, labels, val_maps, feats = validation_scores(det, val, progress=progress)
     photos = [r.get("source_id") or r["path"] for r in val]  # each validation sample's photo
     groups = {k: photos for k in raw}
-    (out / SCORES_FILE).write_text(json.dumps({"raw": raw, "labels": labels, "groups": groups}) + "\n")
-    cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=fpr_budget, seed=seed)
+    saved = {"raw": raw, "labels": labels, "groups": groups, "map_features": feats}
+    (out / SCORES_FILE).write_text(json.dumps(saved) + "\n")
+    cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=fpr_budget, features=feats, seed=seed)
     for kind, by_branch in cal.items():  # each branch map's threshold, for the heatmap
         m = val_maps[kind]
         if not m["mask"]:

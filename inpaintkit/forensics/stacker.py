@@ -35,7 +35,17 @@ class Stacker:
 
     # -- from scikit-learn ---------------------------------------------------------------------------------------
     @classmethod
-    def fit(cls, kind: str, X: np.ndarray, y: np.ndarray, seed: int = 0, groups: np.ndarray | None = None) -> "Stacker":
+    def fit(
+        cls,
+        kind: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        seed: int = 0,
+        groups: np.ndarray | None = None,
+        *,
+        C: float = 1.0,
+    ) -> "Stacker":
+        """``C``: the inverse L2 strength of the logistic regression (on standardised features)."""
         from sklearn.ensemble import RandomForestClassifier
         from sklearn.linear_model import LogisticRegression
         from sklearn.svm import SVC
@@ -45,7 +55,7 @@ class Stacker:
         Z = (X - mean) / scale
         base = {"mean": mean.tolist(), "scale": scale.tolist()}
         if kind == "logistic":
-            lr = LogisticRegression(C=1.0, max_iter=1000).fit(Z, y)
+            lr = LogisticRegression(C=C, max_iter=5000).fit(Z, y)
             return cls(kind, {**base, "coef": lr.coef_[0].tolist(), "intercept": float(lr.intercept_[0])}, {})
         if kind == "random_forest":
             rf = RandomForestClassifier(n_estimators=100, max_depth=6, min_samples_leaf=3, random_state=seed).fit(Z, y)
