@@ -39,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -104,15 +105,26 @@ def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real
     return work / "all"
 
 
-def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: int = 0) -> list[dict]:
-    """The LOO table (noise + duplication branches), features computed once."""
+def leave_one_out(
+    index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: int = 0, budget: float | None = None
+) -> list[dict]:
+    """The LOO table (noise + duplication branches, stacked on their margins and map statistics as the bundled
+    detector is), features computed once."""
     from inpaintkit.data.dataset import read_index
     from inpaintkit.forensics.duplication import DuplicationBranch
     from inpaintkit.forensics.evaluate import roc_auc
-    from inpaintkit.forensics.fusion import FusedDetector, calibrate_fusion
-    from inpaintkit.forensics.noise import NoiseBranch, block_features, fit_noise_rows, image_score, training_rows
+    from inpaintkit.forensics.fusion import FPR_BUDGET, MAP_SIDE, FusedDetector, calibrate_fusion, map_features
+    from inpaintkit.forensics.noise import (
+        NoiseBranch,
+        block_features,
+        fit_noise_rows,
+        image_score,
+        training_rows,
+        upsample,
+    )
     from inpaintkit.forensics.train import jpeg, load_sample, rescale
 
+    budget = FPR_BUDGET if budget is None else budget
     t0 = time.time()
     recs = read_index(index)
     rng = np.random.default_rng(seed)
@@ -134,8 +146,13 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
 
     sides: list[bool] = []  # shift fills the duplication branch found: did it mark the copy, not the source?
 
-    def raw_scores(split: str, kinds: tuple[str, ...]) -> tuple[list[dict], dict]:
+    side = (MAP_SIDE, MAP_SIDE)
+
+    def raw_scores(split: str, kinds: tuple[str, ...]) -> tuple[list[dict], dict, dict]:
+        """Rows, kind -> branch/model -> raw scores, kind -> branch/model -> maps shrunk to MAP_SIDE² (as
+        ``map_features`` shrinks them)."""
         rows, raw = [], {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
+        maps = {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
         for i, r in enumerate(r for r in recs if r["split"] == split):
             rgb, mask = load_sample(r)
             rows.append(r)
@@ -144,15 +161,19 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
                 f = block_features(img)
                 flat = f.reshape(-1, f.shape[-1])
                 for m, nb in models.items():
-                    raw[kind][m].append(image_score(nb.trees.predict(flat).reshape(f.shape[:2])))
+                    g = nb.trees.predict(flat).reshape(f.shape[:2])
+                    raw[kind][m].append(image_score(g))
+                    full = upsample(g, img.shape[:2]).astype(np.float32)  # the map NoiseBranch.predict gives
+                    maps[kind][m].append(cv2.resize(full, side, interpolation=cv2.INTER_AREA))
                 score, heat = dup.predict(img)
                 raw[kind]["dup"].append(score)
+                maps[kind]["dup"].append(cv2.resize(heat.astype(np.float32), side, interpolation=cv2.INTER_AREA))
                 if r.get("inpainter") == "shift" and score > 0:
                     sides.append(bool(((heat > 0) & mask).sum() > 0.5 * (heat > 0).sum()))
-        return rows, {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()}
+        return rows, {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()}, maps
 
-    val_rows, val_raw = raw_scores("val", ("png",))  # the table is on clean test images: PNG calibration only
-    test_rows, test_raw = raw_scores("test", ("png",))
+    val_rows, val_raw, val_maps = raw_scores("val", ("png",))  # the table is on clean test images: PNG only
+    test_rows, test_raw, test_maps = raw_scores("test", ("png",))
     print(f"loo: val/test scores in {time.time() - t0:.0f} s", flush=True)
     table = []
     y_test = np.array([r["label"] for r in test_rows])
@@ -164,13 +185,25 @@ def leave_one_out(index: Path, out: Path, seen: tuple[str, ...] = SEEN, seed: in
         labels = {k: np.array([r["label"] for r in val_rows])[keep] for k in val_raw}
         groups = {k: photos for k in val_raw}
         split = {"noise": 0.75, "duplication": 0.25}
-        cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=0.05, split=split, seed=seed)
+        branches = ["noise", "duplication"]
+        feats = {
+            k: np.stack(
+                [
+                    map_features({"noise": a, "duplication": b}, branches)
+                    for a, b, kept in zip(val_maps[k][name], val_maps[k]["dup"], keep)
+                    if kept
+                ]
+            )
+            for k in val_raw
+        }
+        cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=budget, split=split, features=feats, seed=seed)
         det = FusedDetector({"calibration": cal, "stack": stack})
-        one = np.zeros((1, 1), np.float32)
         s = np.array(
             [
-                det.combine({"noise": (a, one), "duplication": (b, one)}, jpeg=False).score
-                for a, b in zip(test_raw["png"][name], test_raw["png"]["dup"])
+                det.combine({"noise": (a, ma), "duplication": (b, mb)}, jpeg=False).score
+                for a, b, ma, mb in zip(
+                    test_raw["png"][name], test_raw["png"]["dup"], test_maps["png"][name], test_maps["png"]["dup"]
+                )
             ]
         )
         real = y_test == 0
