@@ -1,5 +1,6 @@
-"""The ``default`` model's ``blend`` on the photo corpus's val split: ``blend=0.5`` against ``blend=0`` (the
-network alone; what the default ``auto`` does above ``work_side``) and Telea, per mask set: hole PSNR, SSIM, ``lpips_hed`` and milliseconds per call.
+"""The ``default`` model's ``blend`` and ``tta`` on the photo corpus's val split: by default ``blend=0.5`` against
+``blend=0`` (the network alone; what the default ``auto`` does above ``work_side``) and Telea, or the settings
+named by ``--variants``; per mask set: hole PSNR, SSIM, ``lpips_hed`` and milliseconds per call.
 
 Images: every val photo, short side resized to ``--size`` (area) and centre-cropped; masks:
 ``generate_protocol("pconv")`` and ``("box-half")`` at that size, seed 0, mask i with photo i, the sets named by
@@ -7,6 +8,10 @@ Images: every val photo, short side resized to ``--size`` (area) and centre-crop
 correction is upsampled, which is the path a 512² call takes.
 
     .venv/bin/python benchmarks/blend_default.py --photos PHOTOS [--size 512] [--buckets 0.1-0.2,0.3-0.4,box-half]
+    .venv/bin/python benchmarks/blend_default.py --photos PHOTOS --size 256 --buckets all \
+        --variants blend=0.5,tta=off blend=0.4,tta=on telea
+
+A variant is ``telea`` or ``default``'s options as ``key=value`` pairs joined by commas (``auto``: the defaults).
 """
 
 from __future__ import annotations
@@ -37,15 +42,25 @@ def square(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[t : t + size, l : l + size])
 
 
+def variant(spec: str, threads: int):
+    """``telea``, or the ``default`` model with the options of ``spec`` (``key=value,...``; ``auto``: none)."""
+    if spec == "telea":
+        return create_inpainter("telea")
+    opts = dict(kv.split("=", 1) for kv in spec.split(",") if kv != "auto")
+    return create_inpainter("default", threads=threads, **opts)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, default=Path("photos"))
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--buckets", default="0.1-0.2,0.3-0.4,box-half")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--variants", nargs="+", default=["blend=0.5", "blend=0", "telea"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    buckets = args.buckets.split(",")
+    all_buckets = [*generate_protocol("pconv", size=args.size, per_bucket=1, seed=0), "box-half"]
+    buckets = all_buckets if args.buckets == "all" else args.buckets.split(",")
     imgs = [square(read_image(p).rgb, args.size) for p in corpus_paths(args.photos, "val")]
     pairs = [
         (bucket, i, m.astype(bool))
@@ -55,11 +70,7 @@ def main() -> None:
         for i, (m, _meta) in enumerate(items)
     ]
     hed = HEDPerceptual().eval()
-    models = {
-        "blend=0.5": create_inpainter("default", threads=args.threads, blend=0.5),
-        "blend=0": create_inpainter("default", threads=args.threads, blend=0),
-        "telea": create_inpainter("telea"),
-    }
+    models = {v: variant(v, args.threads) for v in args.variants}
     rows: dict[str, list[tuple]] = {k: [] for k in models}
     secs = dict.fromkeys(models, 0.0)
     for bucket, i, mask in pairs:

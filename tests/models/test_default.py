@@ -100,6 +100,37 @@ def test_auto_blend_is_off_on_the_work_side_path():
     assert np.abs(half[mask].astype(float) - zero[mask]).mean() > 0.5
 
 
+def test_tta_averages_the_fill_of_the_mirrored_image():
+    """``tta=on``: the network's fill is the mean of its fill and of the mirrored image's fill mirrored back, so the
+    model fills a mirrored input with the mirror of its fill; ``auto`` (the default) does it where the network
+    fills at full resolution and not on the ``work_side`` path."""
+    from inpaintkit.models.default import DEFAULT_TTA
+
+    img, mask = fixed_input()
+    kw = dict(device="cpu", runtime="torch", blend=0)
+    plain = create_inpainter("default", tta="off", **kw)
+    on = create_inpainter("default", tta="on", **kw)
+    a = plain.inpaint(img, mask).astype(float)
+    b = plain.inpaint(img[:, ::-1].copy(), mask[:, ::-1].copy())[:, ::-1].astype(float)
+    out = on.inpaint(img, mask)
+    assert np.abs(out - (a + b) / 2).max() <= 0.5 + 1e-9  # the mean, rounded
+    assert np.abs(a[mask] - b[mask]).mean() > 0.5  # the two fills differ, so the test can tell
+    mirrored = on.inpaint(img[:, ::-1].copy(), mask[:, ::-1].copy())
+    assert np.array_equal(mirrored[:, ::-1], out)
+    assert DEFAULT_TTA == "auto" and np.array_equal(create_inpainter("default", **kw).inpaint(img, mask), out)
+    small = dict(kw, work_side=128)  # 160 x 200 is larger: the work_side path, where auto keeps one pass
+    off_small = create_inpainter("default", tta="off", **small).inpaint(img, mask)
+    assert np.array_equal(create_inpainter("default", **small).inpaint(img, mask), off_small)
+    assert not np.array_equal(create_inpainter("default", tta="on", **small).inpaint(img, mask), off_small)
+
+
+@pytest.mark.parametrize("bad", ["mirror", 2, "yes"])
+def test_bad_tta_is_a_one_line_error(bad):
+    with pytest.raises(InpaintKitError, match="tta=") as e:
+        create_inpainter("default", tta=bad)
+    assert "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("bad", [-0.1, 1.5, "half", "autos", True])
 def test_bad_blend_is_a_one_line_error(bad):
     with pytest.raises(InpaintKitError, match="blend=") as e:
