@@ -92,7 +92,7 @@ def test_threads_option_is_honoured_and_the_callers_count_restored(noise, monkey
     try:
         torch.set_num_threads(2)
         model.inpaint(img, mask, texture="off")
-        assert seen == [1] and torch.get_num_threads() == 2
+        assert seen == [1, 1] and torch.get_num_threads() == 2  # the image and its mirror (tta=auto), 1 thread each
     finally:
         torch.set_num_threads(before)
 

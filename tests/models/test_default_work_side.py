@@ -53,14 +53,15 @@ def test_work_side_runs_the_network_small_and_keeps_known_pixels(photo, monkeypa
     monkeypatch.setattr(LearnedInpainter, "forward", spy)
     full = create_inpainter("default", device="cpu", threads=1).inpaint(img, mask)
     small = create_inpainter("default", device="cpu", threads=1, work_side=128).inpaint(img, mask)
-    assert shapes == [(256, 256), (128, 128)]
+    # full resolution: the image and its mirror (tta=auto); the work_side path: one pass at the reduced size
+    assert shapes == [(256, 256), (256, 256), (128, 128)]
     assert np.array_equal(small[~mask], img[~mask])
     # a fill of the same hole: far closer to the full-resolution fill than to the hole's mean colour
     diff = np.abs(small[mask].astype(float) - full[mask]).mean()
     assert diff < 0.5 * np.abs(img[mask].mean(0) - img[mask].astype(float)).mean(), diff
     shapes.clear()
     create_inpainter("default", device="cpu", threads=1, work_side=512).inpaint(img, mask)
-    assert shapes == [(256, 256)], "an image within work_side runs at full resolution"
+    assert shapes == [(256, 256)] * 2, "an image within work_side runs at full resolution (and mirrored)"
 
 
 @pytest.mark.parametrize("value", [10, "big", True, -3, 63.5])
