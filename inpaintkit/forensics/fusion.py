@@ -206,7 +206,7 @@ MAP_GRID = tuple(float(t) for t in np.round(np.arange(0.3, 0.951, 0.05), 2))
 
 #: the stacked score's map statistics (``map_features``): quantiles of each branch's map, and the inverse L2
 #: strength of its logistic regression on them (chosen by 5-fold cross-validation by photo on the val split:
-#: docs/forensics.md, "Stacked score")
+#: docs/forensics.md, "This round: map statistics in the stacked score")
 MAP_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 STACK_C = 0.3
 

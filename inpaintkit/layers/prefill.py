@@ -67,7 +67,7 @@ def _relax_cv(fill: torch.Tensor, hole: torch.Tensor, iters: int) -> torch.Tenso
     import cv2
     import numpy as np
 
-    out = fill.detach().to(memory_format=torch.contiguous_format).clone()
+    out = fill.detach().clone(memory_format=torch.contiguous_format)
     planes = out.numpy()  # (N, C, H, W), shares memory with ``out``
     weight = hole.detach().to(torch.float32).contiguous().numpy()  # (N, 1, H, W)
     kernel = _MEAN4.numpy()
