@@ -98,10 +98,17 @@ def block_features(rgb: np.ndarray) -> np.ndarray:
     return _features(rgb)[0]
 
 
-def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _check_size(rgb: np.ndarray) -> tuple[int, int]:
+    """The image's size cropped to whole blocks, (h, w); a one-line error, naming the image's own size, when that
+    leaves fewer than two blocks a side."""
     h, w = (rgb.shape[0] // BLOCK) * BLOCK, (rgb.shape[1] // BLOCK) * BLOCK
     if h < 2 * BLOCK or w < 2 * BLOCK:
         raise InpaintKitError(f"image is {rgb.shape[1]}x{rgb.shape[0]}; the noise branch needs at least 16x16 pixels")
+    return h, w
+
+
+def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    h, w = _check_size(rgb)
     x = rgb[:h, :w].astype(np.float32)
     y = x @ np.array([0.299, 0.587, 0.114], np.float32)  # luma (H, W)
     feats: dict[str, np.ndarray] = {}
@@ -293,8 +300,8 @@ class NoiseBranch:
     def block_map(self, rgb: np.ndarray, tile: int = 1024, jpeg: bool | None = None) -> np.ndarray:
         """(H//8, W//8) block probabilities; a large image is done in ``tile``-pixel tiles (each judged against its
         own noise level, and memory stays bounded)."""
+        h, w = _check_size(rgb)  # before tiling, so an error names the image's size, not a tile's
         trees = self.trees_for(rgb, jpeg)
-        h, w = (rgb.shape[0] // BLOCK) * BLOCK, (rgb.shape[1] // BLOCK) * BLOCK
         out = np.zeros((h // BLOCK, w // BLOCK), np.float32)
         for t, b in _spans(h, tile):
             for l, r in _spans(w, tile):

@@ -91,6 +91,14 @@ def test_bundled_noise_branch_flags_a_smooth_patch_not_a_flat_sky(photo):
     assert nb.predict(fake)[0] > nb.predict(ground)[0]
 
 
+def test_noise_branch_names_the_images_own_size_when_too_small(photo):
+    nb = NoiseBranch.load(BUNDLED_DIR)
+    for h, w in ((9, 13), (15, 400), (400, 12)):
+        with pytest.raises(InpaintKitError, match=f"image is {w}x{h}; the noise branch needs at least 16x16"):
+            nb.predict(np.ascontiguousarray(photo[:h, :w]))
+    assert nb.block_map(np.ascontiguousarray(photo[:16, :23])).shape == (2, 2)
+
+
 def test_trees_predict_exactly_what_lightgbm_predicts(photo):
     """The noise branch's trees go through lightgbm's C library directly: the same numbers as ``Booster.predict``,
     for the bundled model and for one trained here (float32 features as the branch gives them, and float64)."""
