@@ -39,7 +39,8 @@ ONNX_FILE = BUNDLED / "model.onnx"
 
 #: ``runtime="auto"``: onnxruntime on the CPU when it is installed, else torch (see ``resolve_runtime``).
 DEFAULT_RUNTIME = "auto"
-TEXTURE_MODES = ("auto", "on", "off")
+#: the values of the ``texture`` and ``tta`` options (``check_mode``)
+MODES = ("auto", "on", "off")
 #: ``texture=auto`` runs the texture stage when some hole pixel is at least this far (px) from the known region.
 TEXTURE_MIN_DEPTH = 12.0
 DEFAULT_TEXTURE = "off"
@@ -64,7 +65,6 @@ AUTO_BLEND = 0.4
 #: resolution, as ``blend=auto``; on the val split at 256² it raised hole PSNR by 0.06 dB with ``AUTO_BLEND`` 0.4
 #: instead of 0.5 at the same SSIM (docs/default-model.md, "tta"). It costs a second network pass, so the
 #: ``work_side`` path (the 512² speed target) keeps one.
-TTA_MODES = ("auto", "on", "off")
 DEFAULT_TTA = "auto"
 
 
@@ -89,21 +89,13 @@ def check_blend(value: Any) -> float | str:
     return b
 
 
-def check_tta(value: Any) -> str:
-    """A ``tta`` value -> its mode; ``True`` / ``False`` are ``on`` / ``off``."""
-    mode = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else str(value).lower()
-    if mode not in TTA_MODES:
-        raise InpaintKitError(f"tta={value!r}: choose from {', '.join(TTA_MODES)}")
-    return mode
-
-
-def check_texture(value: Any) -> str:
-    """A ``texture`` value -> its mode; ``True`` / ``False`` are ``on`` / ``off`` (YAML reads ``--opt texture=on``
-    as ``True``)."""
+def check_mode(option: str, value: Any) -> str:
+    """A ``texture`` or ``tta`` value -> one of ``MODES``; ``True`` / ``False`` are ``on`` / ``off`` (YAML reads
+    ``--opt texture=on`` as ``True``)."""
     if isinstance(value, bool):
         return "on" if value else "off"
-    if value not in TEXTURE_MODES:
-        raise InpaintKitError(f"texture={value!r}: choose from {', '.join(TEXTURE_MODES)}")
+    if value not in MODES:
+        raise InpaintKitError(f"{option}={value!r}: choose from {', '.join(MODES)}")
     return value
 
 
@@ -145,9 +137,9 @@ class DefaultInpainter(LearnedInpainter):
         tta: str = DEFAULT_TTA,
         **kw: Any,
     ):
-        self.texture = check_texture(texture)
+        self.texture = check_mode("texture", texture)
         self.blend = check_blend(blend)
-        self.tta = check_tta(tta)
+        self.tta = check_mode("tta", tta)
         self.work_side = check_work_side(work_side)
         if runtime == "auto":
             runtime = resolve_runtime(device)
@@ -193,7 +185,7 @@ class DefaultInpainter(LearnedInpainter):
 
     def _texture(self, rgb: np.ndarray, mask: np.ndarray, fill: np.ndarray, call_kw: dict[str, Any]) -> np.ndarray:
         """The texture stage on the network's ``fill`` when the call's (or the instance's) ``texture`` wants it."""
-        mode = self.texture if call_kw.get("texture") is None else check_texture(call_kw["texture"])
+        mode = self.texture if call_kw.get("texture") is None else check_mode("texture", call_kw["texture"])
         if not wants_texture(mask, mode):
             return fill
         return patchmatch_fill(rgb, mask, guide=fill, iterations=TEXTURE_ITERATIONS, seed=0, threads=self.threads)
