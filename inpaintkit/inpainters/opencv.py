@@ -9,6 +9,9 @@ from ..errors import InpaintKitError
 from . import register_inpainter
 from .base import Inpainter
 
+#: the border added around a one-pixel-high or -wide image before cv2.inpaint (see ``_OpenCVInpainter.forward``)
+_TINY_BORDER = 2
+
 
 class _OpenCVInpainter(Inpainter):
     flag: int
@@ -22,7 +25,20 @@ class _OpenCVInpainter(Inpainter):
 
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
         # OpenCV works in BGR order but treats channels independently, so RGB in gives RGB out.
-        return cv2.inpaint(image, mask.astype(np.uint8), self.radius, self.flag)
+        m = mask.astype(np.uint8)
+        if min(m.shape) > 1:
+            return cv2.inpaint(image, m, self.radius, self.flag)
+        # one pixel high or wide: cv2.inpaint reads memory it never wrote (the same call gave different fills, and
+        # tests/inpainters/test_properties.py saw the hole's old pixels leak in); a replicated 2-pixel border gives a
+        # well-defined neighbourhood, and is cut off again
+        b = _TINY_BORDER
+        big = cv2.inpaint(
+            cv2.copyMakeBorder(image, b, b, b, b, cv2.BORDER_REPLICATE),
+            cv2.copyMakeBorder(m, b, b, b, b, cv2.BORDER_REPLICATE),
+            self.radius,
+            self.flag,
+        )
+        return big[b:-b, b:-b]
 
 
 @register_inpainter("telea", description="OpenCV fast-marching fill (Telea 2004): fast, smooth, blurs large holes")
