@@ -221,8 +221,8 @@ def _fit(cfg: Any, build: Callable[..., Task], resume: bool, resume_how: str) ->
                 f"run.dir={run_dir} already holds a run; continue it with {resume_how} or choose another run.dir"
             )
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            (run_dir / ck.CONFIG).write_text(cfg.to_yaml())
+        # a resume may change settings (more steps, another augmentation): the folder records what the run goes on with
+        (run_dir / ck.CONFIG).write_text(cfg.to_yaml())
     dd.barrier(dist)
     random.seed(t.seed)
     np.random.seed(t.seed)

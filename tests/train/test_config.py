@@ -114,7 +114,8 @@ def test_cli_train_resume_and_errors(cli, photos, tmp_path):
     code, out, err = cli("train", "--resume", str(run), "--set", "train.steps=3")
     assert code == 0, err
     assert "to step 3" in out
-    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["name"] == "pconv"
+    resolved = yaml.safe_load((run / "config.yaml").read_text())
+    assert resolved["model"]["name"] == "pconv" and resolved["train"]["steps"] == 3  # what the resumed run used
     # the run is an inpainter: `inpaintkit run --model pconv --checkpoint RUN_DIR`
     from inpaintkit.io import read_image, write_image, write_mask
 
