@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/forensics_fused.py --corpus /work/corpus --work /work/fx \\
         --inpainters telea,ns,biharmonic,patchmatch,default,lama:RUN_DIR --extra-real 12 \\
-        --steps data,cnn,fit,evaluate,robustness,loo --cnn /work/fx/cnn --install
+        --steps data,cnn,cnn-jpeg,fit,evaluate,robustness,loo --cnn /work/fx/cnn --cnn-jpeg /work/fx/cnn_jpeg --install
 
 The photo corpus has train/, val/ and test/ folders of photos (no photo in two). Steps (each CLI step is printed):
 
@@ -14,8 +14,12 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    merged into WORK/all/index.jsonl with the split taken from the folder.
 2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (train split; the
    checkpoint with the best val ROC-AUC) into WORK/cnn.
-3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN`` (noise trees trained
-   on train, every branch calibrated on val; ``--cnn default``: the bundled CNN as it is).
+   ``cnn-jpeg``: the CNN branch's network for JPEG inputs: a copy of the ``--cnn`` run folder resumed into
+   ``--cnn-jpeg`` to ``--cnn-jpeg-steps`` steps on JPEG-compressed samples only (q40-95; ``inpaintkit forensics
+   train --set augment.p_jpeg=1.0 ...``), exported from its last checkpoint (the run's own "best" is chosen on
+   the clean val images, where the JPEG-only steps cannot win).
+3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN [--cnn-jpeg CNN_JPEG]``
+   (noise trees trained on train, every branch calibrated on val; ``--cnn default``: the bundled CNN as it is).
 4. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
    inpainter; ``robustness``: the same under JPEG q90/75/50 and resize 0.75/0.5 on the first ``--limit-per-source``
    crops of each test photo (CPU time).
@@ -25,7 +29,7 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    branch is not part of these runs: it cannot be retrained per fold in the time here.
 6. ``--install``: copy fusion.json and the noise trees (noise_lgbm.txt, noise_lgbm_jpeg.txt) into
    inpaintkit/weights/detector; with ``--cnn RUN`` also the CNN's model.safetensors, detector.json and config.yaml,
-   and re-export model.onnx from them.
+   and re-export model.onnx from them; with ``--cnn-jpeg RUN`` the same for the JPEG CNN, into its ``cnn_jpeg/``.
 """
 
 from __future__ import annotations
@@ -231,7 +235,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument(
-        "--steps", default="data,fit,evaluate,robustness,loo", help="any of data,cnn,fit,evaluate,robustness,loo"
+        "--steps",
+        default="data,fit,evaluate,robustness,loo",
+        help="any of data,cnn,cnn-jpeg,fit,evaluate,robustness,loo",
     )
     ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
     ap.add_argument(
@@ -247,6 +253,13 @@ def main() -> None:
     )
     ap.add_argument("--extra-real", type=int, default=0, help="data: N more untouched crops per val photo")
     ap.add_argument("--cnn", default="default", help="fit: the CNN branch's run folder ('default': the bundled CNN)")
+    ap.add_argument(
+        "--cnn-jpeg",
+        default=None,
+        help="cnn-jpeg: the run folder to fine-tune into; fit: the CNN branch's run for JPEG inputs ('default': the "
+        "bundled one's; none: the one CNN for both kinds)",
+    )
+    ap.add_argument("--cnn-jpeg-steps", type=int, default=9000, help="cnn-jpeg: total steps of the resumed run")
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     steps = set(args.steps.split(","))
@@ -265,9 +278,41 @@ def main() -> None:
             f"data.index={index / 'index.jsonl'}",
             f"run.dir={work / 'cnn'}",
         )
+    if "cnn-jpeg" in steps:
+        if args.cnn_jpeg in (None, "default") or args.cnn == "default":
+            sys.exit("the cnn-jpeg step needs --cnn RUN (the run to start from) and --cnn-jpeg DIR (where to train)")
+        src, dst = Path(args.cnn), Path(args.cnn_jpeg)
+        if not dst.exists():  # a copy, so the resume continues the CNN's own run (weights, optimiser, schedule)
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("events.out.*"))
+        run(
+            "forensics",
+            "train",
+            "--config",
+            str(src / "config.yaml"),
+            "--set",
+            f"run.dir={dst}",
+            f"train.steps={args.cnn_jpeg_steps}",
+            "augment.p_jpeg=1.0",
+            "augment.jpeg_quality=[40,95]",
+        )
+        from inpaintkit.forensics.train import export_run
+
+        export_run(dst, which="last")
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
-        run("forensics", "fit-detector", "--data", str(index), "--out", str(work / "fused"), "--cnn", args.cnn, *lim)
+        jp = ["--cnn-jpeg", args.cnn_jpeg] if args.cnn_jpeg else []
+        run(
+            "forensics",
+            "fit-detector",
+            "--data",
+            str(index),
+            "--out",
+            str(work / "fused"),
+            "--cnn",
+            args.cnn,
+            *jp,
+            *lim,
+        )
     if "evaluate" in steps:
         run(
             "forensics",
@@ -313,6 +358,16 @@ def main() -> None:
             from inpaintkit.forensics.detector import export_onnx_detector
 
             export_onnx_detector(dst)
+        jdst = dst / "cnn_jpeg"
+        if jdst.exists() and (args.cnn_jpeg is None or args.cnn_jpeg != "default"):
+            shutil.rmtree(jdst)  # the fit's own JPEG CNN replaces the old one, or none is left
+        if args.cnn_jpeg not in (None, "default"):
+            from inpaintkit.forensics.detector import export_onnx_detector
+
+            jdst.mkdir()
+            for f in ("model.safetensors", "detector.json", "config.yaml"):
+                shutil.copyfile(work / "fused" / "cnn_jpeg" / f, jdst / f)
+            export_onnx_detector(jdst)
         print(f"installed {work / 'fused'} into {dst}")
 
 

@@ -230,6 +230,11 @@ def fit_detector_cmd(
     cnn: Optional[Path] = typer.Option(
         None, "--cnn", help="A CNN detector run folder for the learned branch ('default': the bundled one's)."
     ),
+    cnn_jpeg: Optional[Path] = typer.Option(
+        None,
+        "--cnn-jpeg",
+        help="A CNN detector run folder the learned branch runs on JPEG inputs instead ('default': the bundled one's).",
+    ),
     exclude: str = typer.Option(
         "", "--exclude", help="Comma-separated inpainters left out of training and calibration."
     ),
@@ -246,17 +251,19 @@ def fit_detector_cmd(
 ) -> None:
     """Train the noise branch, calibrate noise, duplication and CNN branches on val: a fused detector."""
     from ..forensics.detector import BUNDLED_DIR
-    from ..forensics.fusion import FPR_BUDGET, fit_detector
+    from ..forensics.fusion import FPR_BUDGET, JPEG_CNN_DIR, fit_detector
 
     _set_threads(threads)
     fpr_budget = FPR_BUDGET if fpr_budget is None else fpr_budget
     if not 0 < fpr_budget < 1:
         raise InpaintKitError(f"--fpr-budget {fpr_budget}: must be between 0 and 1")
     cnn_dir = BUNDLED_DIR if cnn is not None and str(cnn) == "default" else cnn
+    jpeg_dir = BUNDLED_DIR / JPEG_CNN_DIR if cnn_jpeg is not None and str(cnn_jpeg) == "default" else cnn_jpeg
     meta = fit_detector(
         data,
         out,
         cnn=cnn_dir,
+        cnn_jpeg=jpeg_dir,
         exclude=[x.strip() for x in exclude.split(",") if x.strip()],
         fpr_budget=fpr_budget,
         seed=seed,
@@ -264,7 +271,9 @@ def fit_detector_cmd(
         threads=max(1, threads),
     )
     print(
-        f"wrote {out}: branches {', '.join(meta['branches'])}, trained on {', '.join(meta['trained_on'])}; "
+        f"wrote {out}: branches {', '.join(meta['branches'])}"
+        + (" (a CNN of its own for JPEG inputs)" if meta["cnn_jpeg"] else "")
+        + f", trained on {', '.join(meta['trained_on'])}; "
         f"use it with `inpaintkit detect --model {out} IMAGE`"
     )
 

@@ -330,6 +330,71 @@ def test_fusion_flags_when_any_branch_passes_and_heatmap_is_the_max():
     assert res.as_dict().keys() == {"score", "verdict", "noise", "duplication", "cnn"}
 
 
+class _ConstCNN:
+    """A CNN branch stand-in whose logit says which network ran."""
+
+    def __init__(self, logit: float):
+        self.logit, self.calls = logit, 0
+
+    def predict(self, rgb: np.ndarray) -> tuple[float, np.ndarray]:
+        self.calls += 1
+        return self.logit, np.full(rgb.shape[:2], 0.25, np.float32)
+
+
+def test_cnn_branch_runs_the_jpeg_cnn_on_jpeg_inputs_only():
+    scene = noisy_scene(4, 64)
+    png_cnn, jpeg_cnn = _ConstCNN(-2.0), _ConstCNN(3.0)
+    det = FusedDetector({}, cnn=png_cnn, cnn_jpeg=jpeg_cnn)
+    assert det.raw(scene, jpeg=False)["cnn"][0] == -2.0
+    assert det.raw(scene, jpeg=True)["cnn"][0] == 3.0
+    assert det.raw(jpeg(scene, 50))["cnn"][0] == 3.0  # kind not given: looks_jpeg decides
+    assert det.raw(scene)["cnn"][0] == -2.0
+    assert (png_cnn.calls, jpeg_cnn.calls) == (2, 2)
+    # without one for JPEG, the one CNN serves both kinds
+    assert FusedDetector({}, cnn=png_cnn).raw(scene, jpeg=True)["cnn"][0] == -2.0
+
+
+def test_a_folders_jpeg_cnn_loads_on_first_use(tmp_path):
+    import shutil
+
+    from inpaintkit.forensics.detector import WEIGHTS_FILE
+    from inpaintkit.forensics.fusion import JPEG_CNN_DIR, LazyCNN
+
+    folder = tmp_path / "fused"
+    shutil.copytree(BUNDLED_DIR, folder, ignore=shutil.ignore_patterns(JPEG_CNN_DIR))
+    assert FusedDetector.load(folder).cnn_jpeg is None  # no sub-folder: the one CNN
+    shutil.copytree(BUNDLED_DIR, folder / JPEG_CNN_DIR, ignore=shutil.ignore_patterns(JPEG_CNN_DIR, "*.txt", "*.md"))
+    det = FusedDetector.load(folder)
+    assert isinstance(det.cnn_jpeg, LazyCNN) and det.cnn_jpeg._det is None
+    scene = noisy_scene(5, 96)
+    det.raw(scene, jpeg=False)
+    assert det.cnn_jpeg._det is None  # a PNG input never loads it
+    logit, heat = det.raw(scene, jpeg=True)["cnn"]
+    assert det.cnn_jpeg._det is not None and heat.shape == scene.shape[:2]
+    assert logit == pytest.approx(det.cnn.predict(scene)[0], abs=1e-4)  # the same weights here: the same answer
+    (folder / JPEG_CNN_DIR / WEIGHTS_FILE).unlink()
+    assert FusedDetector.load(folder).cnn_jpeg is None
+
+
+def test_a_jpeg_cnn_without_the_cnn_branch_is_refused_before_any_work(tmp_path, cli):
+    from inpaintkit.forensics.fusion import fit_detector
+
+    with pytest.raises(InpaintKitError, match="--cnn-jpeg"):
+        fit_detector(tmp_path / "missing.jsonl", tmp_path / "out", cnn_jpeg=BUNDLED_DIR)
+    code, out, err = cli(
+        "forensics",
+        "fit-detector",
+        "--data",
+        tmp_path / "missing.jsonl",
+        "--out",
+        tmp_path / "out",
+        "--cnn-jpeg",
+        "default",
+    )
+    assert code != 0 and "--cnn-jpeg" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_looks_jpeg():
     scene = noisy_scene(3, 128)
     assert not looks_jpeg(scene)
