@@ -359,7 +359,7 @@ def main() -> None:
 
             export_onnx_detector(dst)
         jdst = dst / "cnn_jpeg"
-        if jdst.exists() and (args.cnn_jpeg is None or args.cnn_jpeg != "default"):
+        if jdst.exists() and args.cnn_jpeg != "default":
             shutil.rmtree(jdst)  # the fit's own JPEG CNN replaces the old one, or none is left
         if args.cnn_jpeg not in (None, "default"):
             from inpaintkit.forensics.detector import export_onnx_detector
