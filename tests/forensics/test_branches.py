@@ -553,3 +553,55 @@ def test_stack_on_map_features_uses_what_the_margins_miss():
     s_plain, s_maps = scores(plain), scores(stack)
     assert roc_auc(y, s_plain) < 0.7 < 0.95 < roc_auc(y, s_maps)
     assert (s_maps[y == 0] >= 0.5).mean() <= 0.05
+
+
+def _agreeing_maps(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A hole where the noise and CNN maps both run hot, and a false blob of each elsewhere where only one does."""
+    hole = np.zeros((64, 64), bool)
+    t, l = rng.integers(4, 36, 2)
+    hole[t : t + 20, l : l + 20] = True
+    maps = {}
+    for b in ("noise", "cnn"):
+        m = np.clip(0.25 + 0.5 * hole + rng.normal(0, 0.08, hole.shape), 0.01, 0.99).astype(np.float32)
+        ft, fl = rng.integers(0, 52, 2)
+        blob = np.zeros_like(hole)
+        blob[ft : ft + 12, fl : fl + 12] = True
+        m[blob & ~hole] = 0.8  # this branch's own false alarm
+        maps[b] = m
+    return maps, hole
+
+
+def test_pixel_stack_beats_the_max_of_the_maps_and_drives_the_heatmap():
+    """Two branch maps that each have a false blob of their own: the maximum flags both blobs, the per-pixel stack
+    learns that the hole is where they agree; a fused detector with a pixel stack draws its heatmap from it."""
+    from inpaintkit.forensics.fusion import MAP_SIDE, fit_pixel_stack, pixel_features
+
+    rng = np.random.default_rng(0)
+    branches = ["noise", "cnn"]
+    probs = {"noise": 0.9, "cnn": 0.9}
+
+    def f1(pred: np.ndarray, hole: np.ndarray) -> float:
+        return 2 * (pred & hole).sum() / (pred.sum() + hole.sum())
+
+    train = [_agreeing_maps(rng) for _ in range(40)]
+    pixel = fit_pixel_stack([pixel_features(m, probs, branches) for m, _ in train], [h for _, h in train])
+    assert 0.2 <= pixel["threshold"] <= 0.8
+    det = FusedDetector(
+        {
+            "calibration": {k: {b: {"platt": [1.0, 0.0], "threshold": 0.5} for b in branches} for k in ("png", "jpeg")},
+            "pixel_stack": {"png": {"branches": branches, **pixel}},
+        }
+    )
+    stacked, maxed = [], []
+    for _ in range(10):
+        maps, hole = _agreeing_maps(rng)
+        big = {b: np.kron(m, np.ones((2, 2), np.float32)) for b, m in maps.items()}  # any image size: 128² here
+        # raw scores that calibrate to p = 0.9, as in training (the noise branch's raw score is a probability)
+        raw = {"noise": (0.9, big["noise"]), "cnn": (float(np.log(9.0)), big["cnn"])}
+        heat = det.combine(raw, jpeg=False).heatmap
+        assert heat.shape == (2 * MAP_SIDE, 2 * MAP_SIDE)
+        stacked.append(f1(heat[::2, ::2] >= 0.5, hole))
+        maxed.append(f1(np.maximum(maps["noise"], maps["cnn"]) >= 0.5, hole))
+        # JPEG inputs have no pixel stack in this folder: the maximum of the maps, as before
+        assert np.array_equal(det.combine(raw, jpeg=True).heatmap, np.maximum(big["noise"], big["cnn"]))
+    assert np.mean(stacked) > np.mean(maxed) + 0.15
