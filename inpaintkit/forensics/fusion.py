@@ -155,13 +155,12 @@ class FusedDetector:
         """Calibrate each branch's raw output and fuse them (see the module docstring)."""
         kind = "jpeg" if jpeg else "png"
         cal = self.meta["calibration"][kind]
-        probs, maps, margin, heat, exact = {}, {}, {}, None, {}
+        probs, maps, margin, heat = {}, {}, {}, None
         for b, (score, m) in raw.items():
             if b not in cal:
                 continue
             p = float(platt(cal[b]["platt"], raw_feature(b, score)))
-            exact[b] = p
-            probs[b] = round(p, 6)
+            probs[b] = p
             margin[b] = float(_logit(p) - _logit(cal[b]["threshold"]))
             weighted = rescale_map(weighted_map(b, m, p), cal[b].get("map_threshold", 0.5))
             maps[b] = weighted
@@ -169,8 +168,8 @@ class FusedDetector:
         if heat is None:
             raise InpaintKitError(f"{self.folder}: no calibrated branch among {', '.join(raw) or 'none'}")
         pixel = self.meta.get("pixel_stack", {}).get(kind)
-        if pixel is not None and all(b in exact for b in pixel["branches"]):
-            heat = self._pixel_heat(kind, {b: raw[b][1] for b in pixel["branches"]}, exact, heat.shape)
+        if pixel is not None and all(b in probs for b in pixel["branches"]):
+            heat = self._pixel_heat(kind, {b: raw[b][1] for b in pixel["branches"]}, probs, heat.shape)
         stack = self.meta.get("stack", {}).get(kind)
         if stack is not None and all(b in margin for b in stack["branches"]):
             x = np.array([[margin[b] for b in stack["branches"]]])
@@ -180,7 +179,8 @@ class FusedDetector:
         else:  # folders fitted without a stack, or a branch missing: flagged when any branch passes
             z = max(margin.values())
         score = 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
-        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=probs, maps=maps)
+        shown = {b: round(p, 6) for b, p in probs.items()}  # each branch's probability, for the analyst
+        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=shown, maps=maps)
 
     def _pixel_heat(
         self, kind: str, maps: dict[str, np.ndarray], probs: dict[str, float], shape: tuple[int, ...]

@@ -574,14 +574,11 @@ def _agreeing_maps(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.
 def test_pixel_stack_beats_the_max_of_the_maps_and_drives_the_heatmap():
     """Two branch maps that each have a false blob of their own: the maximum flags both blobs, the per-pixel stack
     learns that the hole is where they agree; a fused detector with a pixel stack draws its heatmap from it."""
-    from inpaintkit.forensics.fusion import MAP_SIDE, fit_pixel_stack, pixel_features
+    from inpaintkit.forensics.fusion import MAP_SIDE, fit_pixel_stack, mean_f1, pixel_features
 
     rng = np.random.default_rng(0)
     branches = ["noise", "cnn"]
     probs = {"noise": 0.9, "cnn": 0.9}
-
-    def f1(pred: np.ndarray, hole: np.ndarray) -> float:
-        return 2 * (pred & hole).sum() / (pred.sum() + hole.sum())
 
     train = [_agreeing_maps(rng) for _ in range(40)]
     pixel = fit_pixel_stack([pixel_features(m, probs, branches) for m, _ in train], [h for _, h in train])
@@ -592,7 +589,7 @@ def test_pixel_stack_beats_the_max_of_the_maps_and_drives_the_heatmap():
             "pixel_stack": {"png": {"branches": branches, **pixel}},
         }
     )
-    stacked, maxed = [], []
+    stacked, maxed, holes = [], [], []
     for _ in range(10):
         maps, hole = _agreeing_maps(rng)
         big = {b: np.kron(m, np.ones((2, 2), np.float32)) for b, m in maps.items()}  # any image size: 128² here
@@ -600,8 +597,9 @@ def test_pixel_stack_beats_the_max_of_the_maps_and_drives_the_heatmap():
         raw = {"noise": (0.9, big["noise"]), "cnn": (float(np.log(9.0)), big["cnn"])}
         heat = det.combine(raw, jpeg=False).heatmap
         assert heat.shape == (2 * MAP_SIDE, 2 * MAP_SIDE)
-        stacked.append(f1(heat[::2, ::2] >= 0.5, hole))
-        maxed.append(f1(np.maximum(maps["noise"], maps["cnn"]) >= 0.5, hole))
+        stacked.append(heat[::2, ::2] >= 0.5)
+        maxed.append(np.maximum(maps["noise"], maps["cnn"]) >= 0.5)
+        holes.append(hole)
         # JPEG inputs have no pixel stack in this folder: the maximum of the maps, as before
         assert np.array_equal(det.combine(raw, jpeg=True).heatmap, np.maximum(big["noise"], big["cnn"]))
-    assert np.mean(stacked) > np.mean(maxed) + 0.15
+    assert mean_f1(np.stack(stacked), np.stack(holes)) > mean_f1(np.stack(maxed), np.stack(holes)) + 0.15
