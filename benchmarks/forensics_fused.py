@@ -1,8 +1,9 @@
 """Reproduce the bundled fused detector (noise + duplication + CNN branches) and its figures, on CPU.
 
     .venv/bin/python benchmarks/forensics_fused.py --corpus /work/corpus --work /work/fx \\
-        --inpainters telea,ns,biharmonic,patchmatch,default,lama:RUN_DIR --extra-real 12 \\
-        --steps data,cnn,cnn-jpeg,fit,evaluate,robustness,loo --cnn /work/fx/cnn --cnn-jpeg /work/fx/cnn_jpeg --install
+        --inpainters telea,ns,biharmonic,patchmatch,default,lama:RUN_DIR --extra-real 12 --add-inpainters tdanet \\
+        --steps data,cnn,cnn-jpeg,add,fit,evaluate,robustness,loo --cnn /work/fx/cnn --cnn-jpeg /work/fx/cnn_jpeg \\
+        --install
 
 The photo corpus has train/, val/ and test/ folders of photos (no photo in two). Steps (each CLI step is printed):
 
@@ -18,6 +19,8 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    ``--cnn-jpeg`` to ``--cnn-jpeg-steps`` steps on JPEG-compressed samples only (q40-95; ``inpaintkit forensics
    train --set augment.p_jpeg=1.0 ...``), exported from its last checkpoint (the run's own "best" is chosen on
    the clean val images, where the JPEG-only steps cannot win).
+   ``add``: ``--add-inpainters`` (the bundled one: ``tdanet``) fill the crops already made, after the CNN steps
+   (so the CNN never sees them): each untouched crop that has fills, with the mask of one of its own fills.
 3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN [--cnn-jpeg CNN_JPEG]``
    (noise trees trained on train, every branch calibrated on val; ``--cnn default``: the bundled CNN as it is).
 4. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
@@ -107,6 +110,48 @@ def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real
     (work / "all").mkdir(parents=True, exist_ok=True)
     (work / "all" / "index.jsonl").write_text("\n".join(lines) + "\n")
     return work / "all"
+
+
+def add_fills(work: Path, spec: str, seed: int = 11) -> int:
+    """One more inpainter on the data already made: every untouched crop of WORK/all that has fills (all splits)
+    filled by ``spec`` with the mask of one of that crop's fills (seeded), into WORK/add-NAME/, the records
+    appended to WORK/all/index.jsonl (the crops stay the ones every other inpainter filled). Returns the count."""
+    from inpaintkit.data.dataset import read_index
+    from inpaintkit.forensics.train import load_sample
+    from inpaintkit.inpainters import create_inpainter_from_spec
+    from inpaintkit.io import read_mask, write_image, write_mask
+
+    path = work / "all" / "index.jsonl"
+    recs = read_index(path)
+    if any(r.get("inpainter") == spec for r in recs):
+        sys.exit(f"{path} already has {spec} fills")
+    fills: dict[tuple, list[dict]] = {}
+    for r in recs:
+        if r["label"]:
+            fills.setdefault((r["split"], r["source_id"], r["crop"]), []).append(r)
+    model = create_inpainter_from_spec(spec)
+    rng = np.random.default_rng(seed)
+    out = work / f"add-{spec.split(':')[0]}"
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    done, lines = set(), []
+    for r in recs:
+        key = (r["split"], r["source_id"], r["crop"])
+        if r["label"] or key in done or key not in fills:
+            continue
+        done.add(key)
+        rgb, _ = load_sample(r)
+        src = fills[key][rng.integers(len(fills[key]))]
+        mask = read_mask(src["mask_path"])
+        name = f"{r['split']}_{r['source_id']}_{r['crop']}"
+        write_image(out / "images" / f"{name}.png", model.inpaint(rgb, mask))
+        write_mask(out / "masks" / f"{name}.png", mask)
+        rec = {**src, "inpainter": spec, "path": str(out / "images" / f"{name}.png")}
+        lines.append(json.dumps({**rec, "mask_path": str(out / "masks" / f"{name}.png")}))
+    with path.open("a") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"add: {len(lines)} {spec} fills into {out}", flush=True)
+    return len(lines)
 
 
 def leave_one_out(
@@ -237,7 +282,7 @@ def main() -> None:
     ap.add_argument(
         "--steps",
         default="data,fit,evaluate,robustness,loo",
-        help="any of data,cnn,cnn-jpeg,fit,evaluate,robustness,loo",
+        help="any of data,add,cnn,cnn-jpeg,fit,evaluate,robustness,loo",
     )
     ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
     ap.add_argument(
@@ -252,6 +297,12 @@ def main() -> None:
         help="data: the inpainters of train and val (specs: NAME or NAME:RUN_DIR), also in test with the probes",
     )
     ap.add_argument("--extra-real", type=int, default=0, help="data: N more untouched crops per val photo")
+    ap.add_argument(
+        "--add-inpainters",
+        default="",
+        help="add: more inpainters filling the crops already made (each real crop, a mask of its own fills); "
+        "loo: left out in turn like the others",
+    )
     ap.add_argument("--cnn", default="default", help="fit: the CNN branch's run folder ('default': the bundled CNN)")
     ap.add_argument(
         "--cnn-jpeg",
@@ -259,13 +310,19 @@ def main() -> None:
         help="cnn-jpeg: the run folder to fine-tune into; fit: the CNN branch's run for JPEG inputs ('default': the "
         "bundled one's; none: the one CNN for both kinds)",
     )
-    ap.add_argument("--cnn-jpeg-steps", type=int, default=9000, help="cnn-jpeg: total steps of the resumed run")
+    ap.add_argument(
+        "--cnn-jpeg-steps",
+        type=int,
+        default=12000,
+        help="cnn-jpeg: total steps of the resumed run (the bundled one: resumed to 9 000, then in a copy to 12 000)",
+    )
     ap.add_argument("--install", action="store_true")
     args = ap.parse_args()
     steps = set(args.steps.split(","))
     work = args.work
     index = work / "all"
     seen = tuple(args.inpainters.split(","))
+    added = tuple(n for n in args.add_inpainters.split(",") if n)
     if "data" in steps:
         make_data(args.corpus, work, seen, args.extra_real)
     if "cnn" in steps:  # the CNN branch retrained on the corpus (train split; best checkpoint by val ROC-AUC)
@@ -298,6 +355,9 @@ def main() -> None:
         from inpaintkit.forensics.train import export_run
 
         export_run(dst, which="last")
+    if "add" in steps:
+        for spec in added:
+            add_fills(work, spec)
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
         jp = ["--cnn-jpeg", args.cnn_jpeg] if args.cnn_jpeg else []
@@ -346,7 +406,7 @@ def main() -> None:
             str(work / "report-robust"),
         )
     if "loo" in steps:
-        leave_one_out(index, work / "report", seen)
+        leave_one_out(index, work / "report", seen + added)
     if args.install:
         dst = REPO / "inpaintkit" / "weights" / "detector"
         files = ["fusion.json", "noise_lgbm.txt", "noise_lgbm_jpeg.txt"]

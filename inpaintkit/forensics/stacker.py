@@ -103,9 +103,11 @@ class Stacker:
         return (np.asarray(X, np.float64) - np.asarray(self.params["mean"])) / np.asarray(self.params["scale"])
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
+        if self.kind == "logistic":  # the standardisation folded into the weights: one product, no (N, F) copies
+            w = np.asarray(self.params["coef"]) / np.asarray(self.params["scale"])
+            b = self.params["intercept"] - float(np.asarray(self.params["mean"]) @ w)
+            return np.asarray(X, np.float64) @ w + b
         Z = self._z(X)
-        if self.kind == "logistic":
-            return Z @ np.asarray(self.params["coef"]) + self.params["intercept"]
         if self.kind == "svc":
             sv, dual = self.arrays["sv"], self.arrays["dual"]
             d2 = ((Z[:, None, :] - sv[None]) ** 2).sum(-1)

@@ -603,3 +603,51 @@ def test_pixel_stack_beats_the_max_of_the_maps_and_drives_the_heatmap():
         # JPEG inputs have no pixel stack in this folder: the maximum of the maps, as before
         assert np.array_equal(det.combine(raw, jpeg=True).heatmap, np.maximum(big["noise"], big["cnn"]))
     assert mean_f1(np.stack(stacked), np.stack(holes)) > mean_f1(np.stack(maxed), np.stack(holes)) + 0.15
+
+
+def _flat_alarm(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """A textured 128² image with one flat square, a hole elsewhere, and a noise map that flags both (a smooth
+    photo region looks like a smooth fill to the noise branch): only the image tells them apart."""
+    from inpaintkit.forensics.fusion import MAP_SIDE
+
+    img = np.clip(128 + rng.normal(0, 25, (2 * MAP_SIDE, 2 * MAP_SIDE, 3)), 0, 255).astype(np.uint8)
+    hole, flat = np.zeros((MAP_SIDE, MAP_SIDE), bool), np.zeros((MAP_SIDE, MAP_SIDE), bool)
+    hole[4:24, rng.integers(4, 40) :][:, :20] = True
+    flat[40:60, rng.integers(4, 40) :][:, :20] = True
+    img[np.kron(flat, np.ones((2, 2), bool))] = 90
+    m = np.clip(0.25 + 0.5 * (hole | flat) + rng.normal(0, 0.08, hole.shape), 0.01, 0.99).astype(np.float32)
+    return img, {"noise": m}, hole
+
+
+def test_pixel_stack_image_features_tell_a_flat_photo_region_from_a_hole():
+    from inpaintkit.forensics.fusion import fit_pixel_stack, image_cells, mean_f1, pixel_features, stacker_of
+
+    rng = np.random.default_rng(1)
+    probs, branches = {"noise": 0.9}, ["noise"]
+    train = [_flat_alarm(rng) for _ in range(30)]
+    test = [_flat_alarm(rng) for _ in range(8)]
+    f1 = {}
+    for use in (False, True):
+        feats = [pixel_features(m, probs, branches, image_cells(img) if use else None) for img, m, _ in train]
+        pixel = fit_pixel_stack(feats, [h for _, _, h in train])
+        st = stacker_of(pixel)
+        pred = [
+            st.predict_proba(pixel_features(m, probs, branches, image_cells(img) if use else None))
+            >= pixel["threshold"]
+            for img, m, _ in test
+        ]
+        f1[use] = mean_f1(np.stack(pred), np.stack([h.ravel() for _, _, h in test]))
+    assert f1[True] > 0.9 and f1[True] > f1[False] + 0.2
+
+    det = FusedDetector(
+        {
+            "calibration": {k: {"noise": {"platt": [1.0, 0.0], "threshold": 0.5}} for k in ("png", "jpeg")},
+            "pixel_stack": {"png": {"branches": branches, "image_features": True, **pixel}},
+        }
+    )
+    img, maps, hole = test[0]
+    raw = {"noise": (0.9, np.kron(maps["noise"], np.ones((2, 2), np.float32)))}
+    heat = det.combine(raw, jpeg=False, rgb=img).heatmap
+    assert mean_f1((heat[::2, ::2] >= 0.5)[None], hole[None]) > 0.9
+    with pytest.raises(InpaintKitError, match="needs the image"):
+        det.combine(raw, jpeg=False)

@@ -1,0 +1,82 @@
+"""benchmarks/forensics_fused.py's ``add`` step: one more inpainter on the crops already made."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inpaintkit.io import read_image, read_mask, write_image, write_mask
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "forensics_fused.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("forensics_fused_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_add_fills_fills_each_untouched_crop_with_one_of_its_own_masks(bench, tmp_path, rng):
+    recs = []
+    for split, crop in (("train", 0), ("train", 1), ("val", 0)):
+        img = np.clip(rng.normal(128, 20, (32, 32, 3)), 0, 255).astype(np.uint8)
+        real = tmp_path / f"{split}{crop}.png"
+        write_image(real, img)
+        recs.append(
+            {
+                "path": str(real),
+                "label": 0,
+                "inpainter": None,
+                "mask_path": None,
+                "source_id": "p",
+                "crop": crop,
+                "split": split,
+            }
+        )
+        for k, name in enumerate(("telea", "ns")):
+            mask = np.zeros((32, 32), bool)
+            mask[4 + 8 * k : 12 + 8 * k, 6:20] = True
+            write_mask(tmp_path / f"{split}{crop}{name}_m.png", mask)
+            write_image(tmp_path / f"{split}{crop}{name}.png", img)  # the fill itself does not matter here
+            recs.append(
+                {
+                    "path": str(tmp_path / f"{split}{crop}{name}.png"),
+                    "label": 1,
+                    "inpainter": name,
+                    "mask_path": str(tmp_path / f"{split}{crop}{name}_m.png"),
+                    "source_id": "p",
+                    "crop": crop,
+                    "split": split,
+                }
+            )
+    recs.append({**recs[0], "crop": 9, "split": "val"})  # an untouched crop with no fills gets none
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+    assert bench.add_fills(tmp_path, "biharmonic") == 3
+    lines = [json.loads(x) for x in (tmp_path / "all" / "index.jsonl").read_text().splitlines()]
+    assert lines[: len(recs)] == recs
+    added = lines[len(recs) :]
+    assert [(r["split"], r["crop"], r["inpainter"], r["label"]) for r in added] == [
+        ("train", 0, "biharmonic", 1),
+        ("train", 1, "biharmonic", 1),
+        ("val", 0, "biharmonic", 1),
+    ]
+    for r in added:
+        real = read_image(
+            next(x["path"] for x in recs if not x["label"] and (x["split"], x["crop"]) == (r["split"], r["crop"]))
+        ).rgb
+        own = [
+            read_mask(x["mask_path"]) for x in recs if x["label"] and (x["split"], x["crop"]) == (r["split"], r["crop"])
+        ]
+        mask, fill = read_mask(r["mask_path"]), read_image(r["path"]).rgb
+        assert any(np.array_equal(mask, m) for m in own)
+        assert np.array_equal(fill[~mask], real[~mask]) and not np.array_equal(fill[mask], real[mask])
+    with pytest.raises(SystemExit, match="already has biharmonic"):
+        bench.add_fills(tmp_path, "biharmonic")
