@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from inpaintkit.io import read_image, read_mask, write_image, write_mask
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "forensics_fused.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("forensics_fused_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(load_bench):
+    return load_bench("forensics_fused")
 
 
 def test_add_fills_fills_each_untouched_crop_with_one_of_its_own_masks(bench, tmp_path, rng):
