@@ -144,10 +144,10 @@ def add_fills(work: Path, spec: str, seed: int = 11) -> int:
         src = fills[key][rng.integers(len(fills[key]))]
         mask = read_mask(src["mask_path"])
         name = f"{r['split']}_{r['source_id']}_{r['crop']}"
-        write_image(out / "images" / f"{name}.png", model.inpaint(rgb, mask))
-        write_mask(out / "masks" / f"{name}.png", mask)
-        rec = {**src, "inpainter": spec, "path": str(out / "images" / f"{name}.png")}
-        lines.append(json.dumps({**rec, "mask_path": str(out / "masks" / f"{name}.png")}))
+        img_path, mask_path = out / "images" / f"{name}.png", out / "masks" / f"{name}.png"
+        write_image(img_path, model.inpaint(rgb, mask))
+        write_mask(mask_path, mask)
+        lines.append(json.dumps({**src, "inpainter": spec, "path": str(img_path), "mask_path": str(mask_path)}))
     with path.open("a") as f:
         f.write("\n".join(lines) + "\n")
     print(f"add: {len(lines)} {spec} fills into {out}", flush=True)

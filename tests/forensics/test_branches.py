@@ -612,8 +612,9 @@ def _flat_alarm(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndar
 
     img = np.clip(128 + rng.normal(0, 25, (2 * MAP_SIDE, 2 * MAP_SIDE, 3)), 0, 255).astype(np.uint8)
     hole, flat = np.zeros((MAP_SIDE, MAP_SIDE), bool), np.zeros((MAP_SIDE, MAP_SIDE), bool)
-    hole[4:24, rng.integers(4, 40) :][:, :20] = True
-    flat[40:60, rng.integers(4, 40) :][:, :20] = True
+    c_hole, c_flat = rng.integers(4, 40), rng.integers(4, 40)
+    hole[4:24, c_hole : c_hole + 20] = True
+    flat[40:60, c_flat : c_flat + 20] = True
     img[np.kron(flat, np.ones((2, 2), bool))] = 90
     m = np.clip(0.25 + 0.5 * (hole | flat) + rng.normal(0, 0.08, hole.shape), 0.01, 0.99).astype(np.float32)
     return img, {"noise": m}, hole
