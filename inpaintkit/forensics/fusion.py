@@ -126,7 +126,8 @@ class FusedDetector:
         meta = {**json.loads(p.read_text()), "folder": str(folder)}
         use = meta.get("branches", BRANCHES)
         noise = NoiseBranch.load(folder, meta.get("noise_quantile", 0.98)) if "noise" in use else None
-        dup = DuplicationBranch(**meta.get("duplication", {})) if "duplication" in use else None
+        # a folder fitted before the exact-copy test was calibrated without it
+        dup = DuplicationBranch(**{"exact_win": 0, **meta.get("duplication", {})}) if "duplication" in use else None
         cnn = load_cnn(folder, threads=threads) if "cnn" in use else None
         jdir = folder / JPEG_CNN_DIR
         cnn_jpeg = LazyCNN(jdir, threads) if cnn is not None and (jdir / WEIGHTS_FILE).is_file() else None
@@ -825,7 +826,7 @@ def fit_detector(
     meta = {
         "branches": det.branches,
         "noise_quantile": noise.quantile,
-        "duplication": {},
+        "duplication": {"exact_win": det.duplication.exact_win if det.duplication else 0},
         "cnn_jpeg": jpeg_det is not None,
         "calibration": cal,
         "stack": stack,
