@@ -6,14 +6,16 @@ photo resized to short side 256 and centre-cropped; else the five held-out photo
 gravel and brick textures (gray, as RGB, the central 256x256). Masks: ``generate_protocol("pconv")`` (six
 hole-ratio buckets) and ``generate_protocol("box-half")``, seed 0, mask i paired with image i. ``auto`` is not
 run separately: per pair it is ``on`` or ``off`` by the same rule as the model (``wants_texture``).
+``synthesis`` is the texture stage's patch fill itself (guided PatchMatch on the ``off`` fill), which is what
+``texture=on`` returned before the stage kept the network's fill and added only the synthesis's detail.
 
 Measures per bucket and mode: ``lpips_hed`` (the bundled VGG16 features, ``HEDPerceptual``),
 hole PSNR, SSIM, and ``hf``: the high-frequency energy in the hole (gray minus
 its Gaussian blur, sigma 1.5, mean square over the hole pixels) over the same energy of the truth — 1 is the
 truth's texture, near 0 a smooth smear; the table gives the median ratio and the mean |log2 ratio| (0 = right
 amount of texture). The rows of "by hole depth" pool all pairs by the hole's depth (largest distance of a hole
-pixel to the known region), which is what ``texture=auto`` thresholds on. Latency: 512x512 photo crop with a
-160x96 box, median of ``--reps`` calls, every mode and Telea in one run.
+pixel to the known region), which is what ``texture=auto`` thresholds on. Latency: scikit-image's chelsea at
+512x512 with a 160x96 box, median of ``--reps`` calls, every mode and Telea in one run.
 
     .venv/bin/python benchmarks/texture_default.py [--out out/texture] [--grid]
 
@@ -33,10 +35,11 @@ import skimage.data
 
 from inpaintkit import create_inpainter
 from inpaintkit.evaluate.perceptual import to_tensor
+from inpaintkit.inpainters.patchmatch import patchmatch_fill
 from inpaintkit.io import read_image, write_image
 from inpaintkit.masks import generate_protocol
 from inpaintkit.metrics import hole_psnr, ssim
-from inpaintkit.models.default import wants_texture
+from inpaintkit.models.default import TEXTURE_ITERATIONS, wants_texture
 
 PHOTOS = Path("/work/photos_old")
 HOLDOUT = ("ColdRipple.jpg", "BytheWater.jpg", "Kite.jpg", "coffee.png", "chelsea.png")
@@ -119,8 +122,22 @@ def evaluate_modes(pairs, models, fills: dict[str, list] | None = None) -> dict[
     return res
 
 
+class Synthesis:
+    """The texture stage's patch fill alone (the previous ``texture=on``): guided PatchMatch on ``default``'s
+    ``texture=off`` fill, the same call the model makes."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def inpaint(self, img: np.ndarray, mask: np.ndarray, **kw) -> np.ndarray:
+        guide = self.model.inpaint(img, mask, texture="off")
+        return patchmatch_fill(
+            img, mask, guide=guide, iterations=TEXTURE_ITERATIONS, seed=0, threads=self.model.threads
+        )
+
+
 def latency(models, reps: int) -> dict[str, float]:
-    img = _square(read_image(PHOTOS / "holdout" / "chelsea.png").rgb, 512)
+    img = _square(skimage.data.chelsea(), 512)
     mask = np.zeros((512, 512), bool)
     mask[200:296, 180:340] = True
     out = {}
@@ -185,6 +202,7 @@ def main() -> None:
     models = {
         "off": (d, {"texture": "off"}),
         "on": (d, {"texture": "on"}),
+        "synthesis": (Synthesis(d), {}),
         "patchmatch": (create_inpainter("patchmatch"), {}),
         "telea": (create_inpainter("telea"), {}),
     }
@@ -233,7 +251,12 @@ def main() -> None:
             f"{np.mean(col('on', 'ssim') - col('off', 'ssim')):+.4f} | {lg('off'):.2f} | {lg('on'):.2f} |"
         )
     if args.grid:
-        grid(args.out, args.photos, args.corpus, {k: models[k] for k in ("off", "on", "patchmatch", "telea")})
+        grid(
+            args.out,
+            args.photos,
+            args.corpus,
+            {k: models[k] for k in ("off", "on", "synthesis", "patchmatch", "telea")},
+        )
     if (args.corpus / "manifest.csv").is_file():
         print(f"images: {len(ims) - len(TEXTURES)} corpus val photos + {', '.join(TEXTURES)}")
 
