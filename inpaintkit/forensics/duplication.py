@@ -62,6 +62,15 @@ def window_dct(
 _HASH_WEIGHTS = np.random.default_rng(0).integers(1, 2**31, len(_ZIGZAG), dtype=np.int64).astype(np.float64)
 
 
+def textured_windows(y: np.ndarray, k: int, min_std: float) -> np.ndarray:
+    """Flat indices, into the (H-k+1, W-k+1) grid of ``y``'s k x k windows (by top-left corner), of the windows
+    whose luma standard deviation is at least ``min_std``."""
+    gh, gw = y.shape[0] - k + 1, y.shape[1] - k + 1
+    m = cv2.blur(y, (k, k), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
+    m2 = cv2.blur(y * y, (k, k), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
+    return np.flatnonzero(np.sqrt(np.maximum(m2 - m * m, 0)) >= min_std)
+
+
 #: the bases of the exact-copy hash (odd 64-bit constants; any fixed ones do)
 _ROW_BASE, _COL_BASE = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -108,11 +117,8 @@ class DuplicationBranch:
         # a light blur first: a copy re-compressed as JPEG off the 8x8 grid differs from its source mostly in
         # high frequencies (q75: median max-difference of the descriptor 6.1 -> 3.9 with sigma 1)
         yb = cv2.GaussianBlur(y, (0, 0), self.blur) if self.blur > 0 else y
-        gh, gw = y.shape[0] - WIN + 1, y.shape[1] - WIN + 1
-        # textured windows only: flat sky matches everywhere and proves nothing
-        m = cv2.blur(y, (WIN, WIN), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
-        m2 = cv2.blur(y * y, (WIN, WIN), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
-        idx = np.flatnonzero(np.sqrt(np.maximum(m2 - m * m, 0)) >= self.min_std)
+        gw = y.shape[1] - WIN + 1
+        idx = textured_windows(y, WIN, self.min_std)  # flat sky matches everywhere and proves nothing
         if len(idx) < 2:
             return []
         feats = window_dct(yb, at=idx)  # (k, n): coefficient-major, so each step below runs over all windows at once
@@ -183,9 +189,7 @@ class DuplicationBranch:
             for dy in range(k):
                 key = key * _COL_BASE + rows[dy : dy + gh]
         y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        m = cv2.blur(y, (k, k), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
-        m2 = cv2.blur(y * y, (k, k), anchor=(0, 0), borderType=cv2.BORDER_CONSTANT)[:gh, :gw]
-        idx = np.flatnonzero(m2 - m * m >= self.exact_min_std**2)
+        idx = textured_windows(y, k, self.exact_min_std)
         keys = key.ravel()[idx]
         order = np.argsort(keys, kind="stable")
         keys, idx = keys[order], idx[order]
