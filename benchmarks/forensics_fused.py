@@ -160,7 +160,7 @@ def leave_one_out(
     """The LOO table (noise + duplication branches, stacked on their margins and map statistics as the bundled
     detector is), features computed once."""
     from inpaintkit.data.dataset import read_index
-    from inpaintkit.forensics.duplication import DuplicationBranch
+    from inpaintkit.forensics.duplication import EXACT_LEVEL, DuplicationBranch, exact_share
     from inpaintkit.forensics.evaluate import roc_auc
     from inpaintkit.forensics.fusion import FPR_BUDGET, MAP_SIDE, FusedDetector, calibrate_fusion, map_features
     from inpaintkit.forensics.noise import (
@@ -198,9 +198,10 @@ def leave_one_out(
     side = (MAP_SIDE, MAP_SIDE)
 
     def raw_scores(split: str, kinds: tuple[str, ...]) -> tuple[list[dict], dict, dict]:
-        """Rows, kind -> branch/model -> raw scores, kind -> branch/model -> maps shrunk to MAP_SIDE² (as
-        ``map_features`` shrinks them)."""
-        rows, raw = [], {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
+        """Rows, kind -> branch/model -> raw scores (and "exact": the exact-copy shares), kind -> branch/model ->
+        maps: the noise maps shrunk to MAP_SIDE² (as ``map_features`` shrinks them), the duplication maps at full
+        size with their levels 0, EXACT_LEVEL and 1 stored as uint8 0, 1, 2."""
+        rows, raw = [], {k: {"dup": [], "exact": [], **{m: [] for m in models}} for k in kinds}
         maps = {k: {"dup": [], **{m: [] for m in models}} for k in kinds}
         for i, r in enumerate(r for r in recs if r["split"] == split):
             rgb, mask = load_sample(r)
@@ -216,7 +217,9 @@ def leave_one_out(
                     maps[kind][m].append(cv2.resize(full, side, interpolation=cv2.INTER_AREA))
                 score, heat = dup.predict(img)
                 raw[kind]["dup"].append(score)
-                maps[kind]["dup"].append(cv2.resize(heat.astype(np.float32), side, interpolation=cv2.INTER_AREA))
+                raw[kind]["exact"].append(exact_share(heat))  # at full size: a shrunk map mixes the levels
+                # the full map (levels 0, EXACT_LEVEL, 1 as 0, 1, 2): what combine reads the exact share from
+                maps[kind]["dup"].append(np.round(heat / EXACT_LEVEL).astype(np.uint8))
                 if r.get("inpainter") == "shift" and score > 0:
                     sides.append(bool(((heat > 0) & mask).sum() > 0.5 * (heat > 0).sum()))
         return rows, {k: {b: np.asarray(v) for b, v in d.items()} for k, d in raw.items()}, maps
@@ -238,7 +241,7 @@ def leave_one_out(
         feats = {
             k: np.stack(
                 [
-                    map_features({"noise": a, "duplication": b}, branches)
+                    map_features({"noise": a, "duplication": b * np.float32(EXACT_LEVEL)}, branches)
                     for a, b, kept in zip(val_maps[k][name], val_maps[k]["dup"], keep)
                     if kept
                 ]
@@ -246,10 +249,19 @@ def leave_one_out(
             for k in val_raw
         }
         cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=budget, split=split, features=feats, seed=seed)
-        det = FusedDetector({"calibration": cal, "stack": stack})
+        tau = float(val_raw["png"]["exact"][keep][labels["png"] == 0].max())  # as fit_detector sets it
+        det = FusedDetector({"calibration": cal, "stack": stack, "exact_rule": {"png": {"tau": tau}}})
         s = np.array(
             [
-                det.combine({"noise": (a, ma), "duplication": (b, mb)}, jpeg=False).score
+                det.combine(
+                    {
+                        # the noise map blown up to the duplication map's size by whole cells (map_features'
+                        # area shrink gives back the same MAP_SIDE² map)
+                        "noise": (a, cv2.resize(ma, mb.shape[::-1], interpolation=cv2.INTER_NEAREST)),
+                        "duplication": (b, mb * np.float32(EXACT_LEVEL)),
+                    },
+                    jpeg=False,
+                ).score
                 for a, b, ma, mb in zip(
                     test_raw["png"][name], test_raw["png"]["dup"], test_maps["png"][name], test_maps["png"]["dup"]
                 )

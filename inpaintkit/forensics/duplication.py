@@ -16,8 +16,9 @@ window (5 px) is hashed on its exact RGB values (a rolling polynomial hash, 64 b
 at least ``exact_min_shift`` px away are copies. A camera photo's noise makes two textured windows bit-identical
 practically never (none in the 22 val photos of the corpus; every PatchMatch fill of them at 256² had some), and
 JPEG or resampling destroys such copies, so this part speaks for lossless inputs only. Both sides of a pair are
-marked (with hundreds of tiny pairs, which side is the copy is left to the fusion's pixel stack), except inside
-a voted copy, where the seam test has already chosen.
+marked, at ``EXACT_LEVEL`` (0.5) in the map (with hundreds of tiny pairs, which side is the copy is left to the
+fusion's pixel stack), except inside a voted copy, where the seam test has already chosen. Their share of the image
+(``exact_share``) feeds a training-free rule of the fusion (``fusion.exact_rule``).
 
 Only the threshold on the score is set from data, on untouched photos (``fusion.py``). ~20 ms at 256² on one core
 (the exact test ~6 ms of it).
@@ -71,12 +72,23 @@ def textured_windows(y: np.ndarray, k: int, min_std: float) -> np.ndarray:
     return np.flatnonzero(np.sqrt(np.maximum(m2 - m * m, 0)) >= min_std)
 
 
+#: the value, in the map, of a pixel only the exact-copy test marked: one of two twins, the copy or its source
+EXACT_LEVEL = 0.5
+
+
+def exact_share(dup_map: np.ndarray) -> float:
+    """The share of the image that only the exact-copy test marked (the ``EXACT_LEVEL`` pixels of a full-size
+    ``DuplicationBranch.predict`` map; a resized map mixes the levels)."""
+    return float(np.mean(dup_map == EXACT_LEVEL))
+
+
 #: the bases of the exact-copy hash (odd 64-bit constants; any fixed ones do)
 _ROW_BASE, _COL_BASE = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 class DuplicationBranch:
-    """``predict(rgb) -> (score, (H, W) float32 map)``; score = share of the image in matched copies (0..1)."""
+    """``predict(rgb) -> (score, (H, W) float32 map)``; score = share of the image in matched copies (0..1); the map
+    is 1 on the copy side of a voted copy and ``EXACT_LEVEL`` on both twins of an exact small copy."""
 
     name = "duplication"
 
@@ -241,5 +253,6 @@ class DuplicationBranch:
                 heat |= b if self.seam(y, b) >= self.seam(y, a) else a
             else:
                 heat |= a | b
-        heat |= self.exact_copies(rgb) & ~voted
-        return float(heat.mean()), heat.astype(np.float32)
+        out = heat.astype(np.float32)  # 1: the copy side of a voted copy
+        out[self.exact_copies(rgb) & ~voted] = EXACT_LEVEL
+        return float((out > 0).mean()), out

@@ -47,7 +47,7 @@ from .cnn import (
     load_onnx_detector,
     verdict_for,
 )
-from .duplication import DuplicationBranch
+from .duplication import DuplicationBranch, exact_share
 from .noise import NoiseBranch, looks_jpeg
 from .stacker import Stacker
 
@@ -75,6 +75,14 @@ def raw_feature(branch: str, raw: np.ndarray | float) -> np.ndarray:
     if branch == "duplication":
         return np.log(raw + 1e-3)
     return raw
+
+
+def exact_rule(z: float, share: float, tau: float) -> float:
+    """The stacked logit ``z`` of an image whose exact-copy share (``duplication.exact_share``) is ``share``: at
+    least ``log((share + 0.001) / (tau + 0.001))`` when ``share`` exceeds ``tau``, the largest share of any untouched
+    validation crop. Training-free, so it holds for exemplar fills no validation sample showed (the stack gives a
+    branch only the weight the validation fills earn it): docs/forensics.md, "This round"."""
+    return max(z, math.log((share + 1e-3) / (tau + 1e-3))) if share > tau else z
 
 
 def fit_platt(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -181,6 +189,9 @@ class FusedDetector:
             z = float(self.stackers[kind].decision_function(x)[0]) - stack["threshold"]
         else:  # folders fitted without a stack, or a branch missing: flagged when any branch passes
             z = max(margin.values())
+        rule = self.meta.get("exact_rule", {}).get(kind)
+        if rule is not None and "duplication" in raw:
+            z = exact_rule(z, exact_share(raw["duplication"][1]), rule["tau"])
         score = 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
         shown = {b: round(p, 6) for b, p in probs.items()}  # each branch's probability, for the analyst
         return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=shown, maps=maps)
@@ -654,11 +665,12 @@ def validation_scores(
     dict[str, list[int]],
     dict[str, dict[str, list[np.ndarray]]],
     dict[str, list[list[float]]],
+    dict[str, list[float]],
 ]:
     """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg'), their
     labels, the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, kind -> "mask" ->
-    the holes, kind -> "image" -> their ``image_cells``), and every sample's ``map_features`` over all branches
-    (kind -> rows)."""
+    the holes, kind -> "image" -> their ``image_cells``), every sample's ``map_features`` over all branches
+    (kind -> rows) and its exact-copy share (kind -> shares; empty without the duplication branch)."""
     import sys
 
     import cv2
@@ -670,6 +682,7 @@ def validation_scores(
     labels: dict[str, list[int]] = {k: [] for k in KINDS}
     maps: dict[str, dict[str, list[np.ndarray]]] = {k: {b: [] for b in [*det.branches, "mask", "image"]} for k in KINDS}
     features: dict[str, list[list[float]]] = {k: [] for k in KINDS}
+    exact: dict[str, list[float]] = {k: [] for k in KINDS}
     qualities = (50, 75, 90)
     side = (MAP_SIDE, MAP_SIDE)
     for i, r in enumerate(tqdm(recs, desc="calibrate", disable=not progress, file=sys.stderr, leave=False)):
@@ -681,12 +694,14 @@ def validation_scores(
                 if r["label"]:
                     maps[kind][b].append(cv2.resize(m.astype(np.float32), side, interpolation=cv2.INTER_AREA))
             features[kind].append(map_features({b: m for b, (_, m) in out.items()}, list(out)).tolist())
+            if "duplication" in out:
+                exact[kind].append(exact_share(out["duplication"][1]))
             if r["label"]:
                 small = cv2.resize(mask.astype(np.float32), side, interpolation=cv2.INTER_AREA) > 0.5
                 maps[kind]["mask"].append(small)
                 maps[kind]["image"].append(image_cells(img))
             labels[kind].append(int(r["label"]))
-    return raw, labels, maps, features
+    return raw, labels, maps, features, exact
 
 
 def recalibrate(
@@ -792,10 +807,12 @@ def fit_detector(
         shutil.rmtree(old)  # a refit into an old folder keeps only this fit's CNNs
     jpeg_det = None if cnn_jpeg is None else copy_cnn(cnn_jpeg, out / JPEG_CNN_DIR)
     det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det, cnn_jpeg=jpeg_det)
-    raw, labels, val_maps, feats = validation_scores(det, val, progress=progress)
+    raw, labels, val_maps, feats, exact = validation_scores(det, val, progress=progress)
     photos = [r.get("source_id") or r["path"] for r in val]  # each validation sample's photo
     groups = {k: photos for k in raw}
-    saved = {"raw": raw, "labels": labels, "groups": groups, "map_features": feats}
+    saved = {"raw": raw, "labels": labels, "groups": groups, "map_features": feats, "exact": exact}
+    # the exact-copy rule's tau per input kind: the largest share of any untouched validation crop
+    rule = {k: {"tau": max((e for e, y in zip(exact[k], labels[k]) if not y), default=0.0)} for k in exact if exact[k]}
     (out / SCORES_FILE).write_text(json.dumps(saved) + "\n")
     cal, stack = calibrate_fusion(raw, labels, groups, fpr_budget=fpr_budget, features=feats, seed=seed)
     pixel_stack: dict[str, Any] = {}
@@ -827,6 +844,7 @@ def fit_detector(
         "branches": det.branches,
         "noise_quantile": noise.quantile,
         "duplication": {"exact_win": det.duplication.exact_win if det.duplication else 0},
+        "exact_rule": rule,
         "cnn_jpeg": jpeg_det is not None,
         "calibration": cal,
         "stack": stack,

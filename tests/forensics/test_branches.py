@@ -7,7 +7,7 @@ import pytest
 
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
-from inpaintkit.forensics.duplication import DuplicationBranch, window_dct
+from inpaintkit.forensics.duplication import EXACT_LEVEL, DuplicationBranch, exact_share, window_dct
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
 from inpaintkit.forensics.noise import (
     FEATURE_NAMES,
@@ -232,6 +232,8 @@ def test_duplication_finds_many_small_exact_copies_as_a_patch_fill_leaves_them(p
     assert exact[~filled & ~sources].mean() < 0.01  # ... and nothing else
     score, heat = d.predict(fake)
     assert score == pytest.approx(exact.mean()) and score > 0.05
+    assert set(np.unique(heat)) == {0.0, EXACT_LEVEL}  # both twins, at the level that says "copy or source"
+    assert exact_share(heat) == pytest.approx(exact.mean())
     assert not d.exact_copies(img).any() and not d.exact_copies(photo).any()
     assert DuplicationBranch(exact_win=0).predict(fake)[0] == 0.0  # the test is off in folders fitted before it
     assert d.predict(jpeg(fake, 90))[0] < 0.2 * score  # lossless copies only: JPEG breaks them
@@ -337,6 +339,29 @@ def test_map_thresholds_follow_the_useful_map_and_move_the_decision_point_to_hal
 
 def _fake_fused(cal: dict) -> FusedDetector:
     return FusedDetector({"calibration": {"png": cal, "jpeg": cal}})
+
+
+def test_exact_copy_rule_lifts_only_images_whose_share_beats_every_untouched_crop():
+    cal = {"noise": {"platt": [1.0, 0.0], "threshold": 0.9}, "duplication": {"platt": [1.0, 0.0], "threshold": 0.9}}
+    plain = _fake_fused(cal)
+    ruled = FusedDetector({"calibration": {"png": cal, "jpeg": cal}, "exact_rule": {"png": {"tau": 0.01}}})
+    low = np.full((20, 20), 0.1, np.float32)
+
+    def dup(n_exact: int) -> tuple[float, np.ndarray]:
+        m = np.zeros((20, 20), np.float32)
+        m.ravel()[:n_exact] = EXACT_LEVEL
+        return float((m > 0).mean()), m
+
+    for n, lifted in ((0, False), (2, False), (20, True)):  # shares 0, 0.005 (under tau), 0.05
+        raw = {"noise": (0.5, low), "duplication": dup(n)}
+        before, after = plain.combine(raw, jpeg=False).score, ruled.combine(raw, jpeg=False).score
+        if lifted:
+            assert after > 0.5 > before  # flagged, though neither branch passes its threshold
+            assert after == pytest.approx(1 / (1 + (0.011 / 0.051)))  # sigmoid(log((0.05 + 0.001) / (tau + 0.001)))
+        else:
+            assert after == before
+    raw = {"noise": (0.5, low), "duplication": dup(20)}
+    assert ruled.combine(raw, jpeg=True).score == plain.combine(raw, jpeg=True).score  # no JPEG rule fitted
 
 
 def test_fusion_flags_when_any_branch_passes_and_heatmap_is_the_max():
