@@ -165,18 +165,23 @@ class WorkerPool:
     def _run(self, job: _Job) -> None:
         t0 = time.perf_counter()
         job.ticket.started = time.monotonic()
+        error: BaseException | None = None
         try:
             value = job.fn(*job.args, **job.kwargs)
         except BaseException as e:  # noqa: BLE001 - handed to the waiting request, which re-raises it
-            job.future.set_exception(e)
-        else:
-            job.future.set_result(Timed(value, t0 - job.submitted, time.perf_counter() - t0))
+            error = e
+        dt = time.perf_counter() - t0
+        # the books first, then the result: a client holding its response sees this job gone from /healthz
+        with self._lock:
+            self._running -= 1
+            self._running_heavy -= job.heavy
+            self._avg_seconds = 0.8 * self._avg_seconds + 0.2 * dt
+        try:
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(Timed(value, t0 - job.submitted, dt))
         finally:
-            dt = time.perf_counter() - t0
-            with self._lock:
-                self._running -= 1
-                self._running_heavy -= job.heavy
-                self._avg_seconds = 0.8 * self._avg_seconds + 0.2 * dt
             self._dispatch()
 
     async def run(
