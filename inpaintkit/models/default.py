@@ -54,7 +54,7 @@ DEFAULT_WORK_SIDE: int | None = 256
 #: 4 halve its time for -0.05 dB hole PSNR and a little less texture (docs/default-model.md).
 TEXTURE_ITERATIONS = 2
 #: The texture stage keeps the network's fill and swaps its fine detail (fill minus its Gaussian blur of sigma
-#: ``TEXTURE_SIGMA`` px: texture it lacks, and the checkerboard of its transposed convolutions) for the synthesis's,
+#: ``TEXTURE_SIGMA`` px: little texture, and the fine checkerboard of its transposed convolutions) for the synthesis's,
 #: x ``TEXTURE_GAIN``, faded in over the first ``TEXTURE_RAMP`` px from the hole's edge. On the val split at 256²
 #: this beat the synthesis alone on every score in every mask set (docs/default-model.md, "Detail, not
 #: replacement").
