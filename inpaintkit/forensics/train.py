@@ -103,6 +103,10 @@ class TrainConfig(StrictConfig):
     ckpt_every: int = Field(250, ge=1)
     #: the default threshold: the highest of 0.5 and the (1 - target_fpr) quantile of real validation scores
     target_fpr: float = Field(0.02, ge=0, le=1)
+    #: start from these weights instead of random ones (a fine-tune): a detector folder with ``model.safetensors``
+    #: (a finished run, an export), or ``default`` (the bundled CNN) / ``default-jpeg`` (the bundled JPEG CNN). Its
+    #: ``model`` config must be this run's. A resumed run continues from its own checkpoint instead.
+    init: str | None = None
 
 
 class RunConfig(StrictConfig):
@@ -282,6 +286,8 @@ class DetectorTask(Task):
             weights = np.where(labels == 1, 0.5 / labels.sum(), 0.5 / (len(labels) - labels.sum()))
         self.weights = weights / weights.sum()
         self.generator = ForgeryNet(cfg.model).to(device).train()
+        if cfg.train.init:
+            init_weights(self.generator, cfg.train.init)
         self.discriminators = nn.ModuleDict()
         # every batch and augmentation draws from this generator; its state is saved with each checkpoint
         self.rng = np.random.default_rng(cfg.train.seed)
@@ -346,6 +352,22 @@ class DetectorTask(Task):
         if "optimizer" in state and "opt_g" not in state:
             state = {**state, "opt_g": state["optimizer"], "best_score": state.get("best_auc", -math.inf)}
         return state
+
+
+def init_weights(net: ForgeryNet, spec: str) -> None:
+    """Load ``train.init`` (``default``, ``default-jpeg`` or a detector folder with ``model.safetensors``) into
+    ``net``; a one-line error when it is missing or holds another network than ``net``'s model config."""
+    from .cnn import BUNDLED_DIR
+    from .detector import load_detector_net
+
+    folder = {"default": BUNDLED_DIR, "default-jpeg": BUNDLED_DIR / "cnn_jpeg"}.get(spec, Path(spec))
+    if not folder.is_dir():
+        raise InpaintKitError(f"train.init={spec}: no such detector folder (or 'default' / 'default-jpeg')")
+    src, _ = load_detector_net(folder)
+    try:
+        net.load_state_dict(src.state_dict())
+    except RuntimeError as e:
+        raise InpaintKitError(f"train.init={spec}: its network does not match this run's model config") from e
 
 
 def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:

@@ -112,6 +112,37 @@ def test_detector_resume_is_exact(tiny_dataset, tmp_path):
     assert lrs == pytest.approx([1e-3 * lr_factor(i, cfg) for i in range(6)]) and lrs[0] == pytest.approx(0.5e-3)
 
 
+def test_train_init_starts_from_given_weights(tiny_dataset, tiny_run, tmp_path):
+    """``train.init``: a fine-tune starts from a detector folder's weights (not random ones); a folder that does not
+    exist or holds another network is a one-line error."""
+    from safetensors.torch import load_file
+
+    src = load_file(tiny_run / "model.safetensors")
+    over = {
+        "model.backbone": "resnet34",
+        "train.steps": 1,
+        "train.seed": 1,
+        "optim.lr": 1e-12,
+        "optim.weight_decay": 0.0,
+    }
+    train_detector(_tiny_detector(tiny_dataset, tmp_path / "ft", **over, **{"train.init": str(tiny_run)}))
+    train_detector(_tiny_detector(tiny_dataset, tmp_path / "fresh", **over))
+    ft, fresh = _run_tensors(tmp_path / "ft"), _run_tensors(tmp_path / "fresh")
+    convs = [k for k, v in src.items() if v.ndim == 4]
+    assert len(convs) > 10
+    for k in convs:  # one step at a vanishing learning rate: still the init's weights, unlike a fresh run's
+        assert torch.allclose(ft[f"generator:{k}"], src[k], atol=1e-6), k
+    assert not all(torch.allclose(fresh[f"generator:{k}"], src[k], atol=1e-3) for k in convs)
+    with pytest.raises(InpaintKitError, match="train.init=.*does not match this run's model config"):
+        train_detector(
+            _tiny_detector(
+                tiny_dataset, tmp_path / "bad", **{**over, "model.decoder_channels": 16, "train.init": str(tiny_run)}
+            )
+        )
+    with pytest.raises(InpaintKitError, match="train.init=/nowhere: no such detector folder"):
+        train_detector(_tiny_detector(tiny_dataset, tmp_path / "bad2", **{**over, "train.init": "/nowhere"}))
+
+
 def test_detector_schedule_is_the_shared_one():
     from inpaintkit.train.loop import lr_factor
 
