@@ -287,6 +287,22 @@ def leave_one_out(
     return table
 
 
+def write_fills_stamp(dst: Path) -> None:
+    """DST/fills.json: the SHA-256 of the bundled inpainters' weights whose fills the detector was fitted on (a test
+    fails when they change without a refit)."""
+    import hashlib
+
+    weights = REPO / "inpaintkit" / "weights"
+    stamp: dict = {"why": json.loads((dst / "fills.json").read_text())["why"]} if (dst / "fills.json").is_file() else {}
+    for name in ("default", "tdanet"):
+        stamp[name] = {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((weights / name).iterdir())
+            if p.suffix in (".safetensors", ".yaml") and p.name != "discriminators.safetensors"
+        }
+    (dst / "fills.json").write_text(json.dumps(stamp, indent=2) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
@@ -440,6 +456,7 @@ def main() -> None:
             for f in ("model.safetensors", "detector.json", "config.yaml"):
                 shutil.copyfile(work / "fused" / "cnn_jpeg" / f, jdst / f)
             export_onnx_detector(jdst)
+        write_fills_stamp(dst)
         print(f"installed {work / 'fused'} into {dst}")
 
 
