@@ -7,7 +7,9 @@ high-frequency DCT coefficients that are near zero, JPEG-grid blockiness and the
 colour channels — each **relative to the image's own noise level** (the median over its blocks), and again averaged
 over 3x3 and 7x7 block neighbourhoods — plus the block's brightness, saturation and content (so a naturally flat or
 clipped region is not mistaken for a fill), runs of equal pixels, the residual against the image's noise floor at
-the block's brightness and the residual's change between full and half resolution. Gradient-boosted trees
+the block's brightness and the residual's change between full and half resolution — and, for 16 of these
+statistics, how far the block is from the image's median block *in either direction* (``_add_anomalies``: trees
+learn the direction their training fills departed in, and a fill that departs the other way went unseen). Gradient-boosted trees
 (LightGBM; one set for PNG inputs, one for JPEG inputs) turn the features into a block probability map; the image
 score is a high quantile of the map.
 
@@ -195,7 +197,42 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     rel = feats["lap"]
     feats["lap_15"] = _box(rel, 15)
     feats["lap_vs_med5"] = rel - cv2.medianBlur(np.ascontiguousarray(rel, np.float32), 5)
+    _add_anomalies(feats)
     return np.stack(list(feats.values()), axis=-1).astype(np.float32), list(feats)
+
+
+#: the statistics whose two-sided anomaly ``_add_anomalies`` adds (each block against the image's own median block)
+ANOMALY_OF = (
+    "lap", "srm3", "kv", "med", "lap_abs", "med_abs", "dct_hf", "dct_zero", "corr_rg", "corr_gb", "scale_ratio",
+    "nlf_rel", "noise_vs_struct", "small_lap", "grid", "lap_min_quarter",
+)  # fmt: skip
+#: the features of the trees fitted before the anomalies (the first ``BASE_FEATURES`` of ``FEATURE_NAMES``); such
+#: trees still load and predict from those
+BASE_FEATURES = 40
+
+
+def _add_anomalies(feats: dict[str, np.ndarray]) -> None:
+    """Append, for each statistic of ``ANOMALY_OF``, how far the block is from the image's typical block in either
+    direction: |z| with z = (value - median) / (1.4826 MAD + 0.05) over the image's (or tile's) blocks, clipped to
+    8, alone and over 3x3 blocks; and the root mean square of the z over all of them, over 1x1, 3x3 and 7x7 blocks.
+    The other features are one-sided: trees learn the direction the training fills departed in (smoother, less
+    correlated across channels), and a fill that departs the other way (OpenCV's Navier-Stokes fill has *more*
+    Laplacian energy left at half resolution than a photo; today's ``default`` keeps the channel correlation) went
+    unseen when left out of training. Measured by leaving each inpainter out (docs/forensics.md)."""
+    z = np.stack([feats[n] for n in ANOMALY_OF], axis=-1)
+    flat = z.reshape(-1, z.shape[-1])
+    med = np.median(flat, axis=0)
+    mad = 1.4826 * np.median(np.abs(flat - med), axis=0) + 0.05
+    z = np.clip((z - med) / mad, -8.0, 8.0)
+    az = np.abs(z)
+    for i, n in enumerate(ANOMALY_OF):
+        feats[f"anom_{n}"] = az[..., i]
+    for i, n in enumerate(ANOMALY_OF):
+        feats[f"anom_{n}_3"] = _box(az[..., i], 3)
+    rms = np.sqrt((z * z).mean(axis=-1))
+    feats["anom_rms"] = rms
+    feats["anom_rms_3"] = _box(rms, 3)
+    feats["anom_rms_7"] = _box(rms, 7)
 
 
 #: the name of each feature, in order
@@ -260,7 +297,7 @@ class NoiseBranch:
         self.jpeg_trees = Trees(jpeg_model) if jpeg_model is not None else None
         self.quantile = quantile
         for t in (self.trees, self.jpeg_trees):
-            if t is not None and t.num_features != len(FEATURE_NAMES):
+            if t is not None and t.num_features not in (len(FEATURE_NAMES), BASE_FEATURES):
                 raise InpaintKitError(
                     f"noise branch: these trees take {t.num_features} block features, this version computes "
                     f"{len(FEATURE_NAMES)}; refit the detector (`inpaintkit forensics fit-detector`)"
@@ -305,7 +342,7 @@ class NoiseBranch:
         out = np.zeros((h // BLOCK, w // BLOCK), np.float32)
         for t, b in _spans(h, tile):
             for l, r in _spans(w, tile):
-                f = block_features(rgb[t:b, l:r])
+                f = block_features(rgb[t:b, l:r])[..., : trees.num_features]  # trees fitted before: the first 40
                 gh, gw, nf = f.shape
                 p = trees.predict(f.reshape(-1, nf))
                 out[t // BLOCK : t // BLOCK + gh, l // BLOCK : l // BLOCK + gw] = p.reshape(gh, gw)

@@ -10,6 +10,8 @@ from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
 from inpaintkit.forensics.duplication import EXACT_LEVEL, DuplicationBranch, exact_share, window_dct
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
 from inpaintkit.forensics.noise import (
+    ANOMALY_OF,
+    BASE_FEATURES,
     FEATURE_NAMES,
     NoiseBranch,
     block_features,
@@ -62,6 +64,54 @@ def test_block_features_are_finite_and_named():
     assert f.shape == (16, 16, len(FEATURE_NAMES)) and np.isfinite(f).all()
     assert block_labels(np.pad(np.ones((8, 16), bool), ((0, 8), (0, 0)))).tolist() == [[1.0, 1.0], [0.0, 0.0]]
     assert upsample(np.eye(2, dtype=np.float32), (20, 19)).shape == (20, 19)
+
+
+def test_anomaly_features_mark_a_region_that_departs_either_way():
+    """The two-sided anomaly features are high where the noise differs from the image's own in either direction:
+    a noise-free patch and a patch with three times the noise both stand out; an untouched scene has none."""
+    scene = noisy_scene(3)
+    rms = FEATURE_NAMES.index("anom_rms_3")
+    smooth, mask = smooth_patch(scene, (32, 32, 96, 96))
+    rng = np.random.default_rng(1)
+    loud = scene.astype(np.float64)
+    loud[32:96, 32:96] += rng.normal(0, 12, (64, 64, 3))
+    loud = np.clip(loud, 0, 255).round().astype(np.uint8)
+    inside, outside = block_labels(mask) == 1, block_labels(mask) == 0
+    base = block_features(scene)[..., rms]
+    for fake in (smooth, loud):
+        a = block_features(fake)[..., rms]
+        assert a[inside].mean() > 3 * a[outside].mean() and a[inside].mean() > 2 * base.mean()
+    # one-sided features cannot tell both apart from the scene the same way: the Laplacian energy goes opposite ways
+    lap = FEATURE_NAMES.index("lap")
+    smooth_lap, scene_lap, loud_lap = (block_features(x)[..., lap][inside].mean() for x in (smooth, scene, loud))
+    assert smooth_lap < scene_lap - 1 and loud_lap > scene_lap + 1
+    assert (
+        FEATURE_NAMES[:BASE_FEATURES][-1] == "lap_vs_med5"
+        and len(FEATURE_NAMES) == BASE_FEATURES + 2 * len(ANOMALY_OF) + 3
+    )
+
+
+def test_trees_fitted_before_the_anomaly_features_still_load_and_predict():
+    """A detector folder fitted before the anomaly features (trees on the first 40 block features) loads and scores
+    from those 40; trees of any other width are refused with a one-line error."""
+    import lightgbm as lgb
+
+    samples = []
+    for s in range(8):
+        scene = noisy_scene(s)
+        fake, mask = smooth_patch(scene, (32, 32, 80, 96))
+        samples += [(scene, None), (fake, mask)]
+    rows = [block_features(rgb).reshape(-1, len(FEATURE_NAMES)) for rgb, _ in samples]
+    labels = [np.zeros(len(r)) if m is None else block_labels(m).ravel() > 0.5 for r, (_, m) in zip(rows, samples)]
+    x, y = np.concatenate(rows)[:, :BASE_FEATURES], np.concatenate(labels).astype(float)
+    old = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x, y), 30)
+    nb = NoiseBranch(old.model_to_string())
+    fake, mask = smooth_patch(noisy_scene(99), (40, 16, 96, 72))
+    grid = nb.block_map(fake)
+    assert grid[block_labels(mask) == 1].mean() > grid[block_labels(mask) == 0].mean() + 0.5
+    wrong = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x[:, :13], y), 5)
+    with pytest.raises(InpaintKitError, match="these trees take 13 block features.*refit the detector"):
+        NoiseBranch(wrong.model_to_string())
 
 
 def test_noise_branch_learns_a_smooth_patch_and_spares_noisy_flat_ground():
