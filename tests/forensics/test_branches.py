@@ -13,6 +13,7 @@ from inpaintkit.forensics.noise import (
     ANOMALY_OF,
     BASE_FEATURES,
     FEATURE_NAMES,
+    JPEG_FEATURES,
     NoiseBranch,
     block_features,
     block_labels,
@@ -89,6 +90,24 @@ def test_anomaly_features_mark_a_region_that_departs_either_way():
         FEATURE_NAMES[:BASE_FEATURES][-1] == "lap_vs_med5"
         and len(FEATURE_NAMES) == BASE_FEATURES + 2 * len(ANOMALY_OF) + 3
     )
+
+
+def test_jpeg_trees_see_the_features_without_anomalies_and_still_flag_a_smooth_patch():
+    """The PNG trees take every block feature, the JPEG trees the first JPEG_FEATURES (no anomalies), in a fit and
+    in the bundled detector; a JPEG-compressed smooth patch is still flagged through them."""
+    samples, jpegs = [], []
+    for s in range(10):
+        scene = noisy_scene(s)
+        fake, mask = smooth_patch(scene, (32, 32, 80, 96))
+        samples += [(scene, None), (fake, mask)]
+        jpegs += [(jpeg(scene, 90), None), (jpeg(fake, 90), mask)]
+    nb = fit_noise_branch(samples, jpegs, rounds=30)
+    assert nb.trees.num_features == len(FEATURE_NAMES) and nb.jpeg_trees.num_features == JPEG_FEATURES
+    bundled = NoiseBranch.load(BUNDLED_DIR)
+    assert bundled.trees.num_features == len(FEATURE_NAMES) and bundled.jpeg_trees.num_features == JPEG_FEATURES
+    fake, mask = smooth_patch(noisy_scene(99), (40, 16, 96, 72))
+    grid = nb.block_map(jpeg(fake, 90), jpeg=True)
+    assert grid[block_labels(mask) == 1].mean() > grid[block_labels(mask) == 0].mean() + 0.4
 
 
 def test_trees_fitted_before_the_anomaly_features_still_load_and_predict():
