@@ -94,10 +94,11 @@ def _log_rel(e: np.ndarray) -> np.ndarray:
     return le - np.median(le)
 
 
-def block_features(rgb: np.ndarray) -> np.ndarray:
+def block_features(rgb: np.ndarray, anomalies: bool = True) -> np.ndarray:
     """(H, W, 3) uint8 -> (H//8, W//8, F) float32 block features (the image is cropped to a multiple of 8);
-    feature ``i`` is ``FEATURE_NAMES[i]``."""
-    return _features(rgb)[0]
+    feature ``i`` is ``FEATURE_NAMES[i]``. ``anomalies=False``: only the first ``BASE_FEATURES`` (what the JPEG
+    trees and trees fitted before the anomalies take), without computing the rest."""
+    return _features(rgb, anomalies)[0]
 
 
 def _check_size(rgb: np.ndarray) -> tuple[int, int]:
@@ -109,7 +110,7 @@ def _check_size(rgb: np.ndarray) -> tuple[int, int]:
     return h, w
 
 
-def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _features(rgb: np.ndarray, anomalies: bool = True) -> tuple[np.ndarray, list[str]]:
     h, w = _check_size(rgb)
     x = rgb[:h, :w].astype(np.float32)
     y = x @ np.array([0.299, 0.587, 0.114], np.float32)  # luma (H, W)
@@ -197,7 +198,8 @@ def _features(rgb: np.ndarray) -> tuple[np.ndarray, list[str]]:
     rel = feats["lap"]
     feats["lap_15"] = _box(rel, 15)
     feats["lap_vs_med5"] = rel - cv2.medianBlur(np.ascontiguousarray(rel, np.float32), 5)
-    _add_anomalies(feats)
+    if anomalies:
+        _add_anomalies(feats)
     return np.stack(list(feats.values()), axis=-1).astype(np.float32), list(feats)
 
 
@@ -206,9 +208,6 @@ ANOMALY_OF = (
     "lap", "srm3", "kv", "med", "lap_abs", "med_abs", "dct_hf", "dct_zero", "corr_rg", "corr_gb", "scale_ratio",
     "nlf_rel", "noise_vs_struct", "small_lap", "grid", "lap_min_quarter",
 )  # fmt: skip
-#: the features of the trees fitted before the anomalies (the first ``BASE_FEATURES`` of ``FEATURE_NAMES``); such
-#: trees still load and predict from those
-BASE_FEATURES = 40
 
 
 def _add_anomalies(feats: dict[str, np.ndarray]) -> None:
@@ -237,6 +236,9 @@ def _add_anomalies(feats: dict[str, np.ndarray]) -> None:
 
 #: the name of each feature, in order
 FEATURE_NAMES: list[str] = _features(np.zeros((16, 16, 3), np.uint8))[1]
+#: the features before the anomalies (the first ``BASE_FEATURES`` of ``FEATURE_NAMES``, 40): what the JPEG trees and
+#: trees fitted before the anomalies take; such trees still load and predict from those
+BASE_FEATURES = len(_features(np.zeros((16, 16, 3), np.uint8), anomalies=False)[1])
 
 
 def block_labels(mask: np.ndarray) -> np.ndarray:
@@ -342,7 +344,7 @@ class NoiseBranch:
         out = np.zeros((h // BLOCK, w // BLOCK), np.float32)
         for t, b in _spans(h, tile):
             for l, r in _spans(w, tile):
-                f = block_features(rgb[t:b, l:r])[..., : trees.num_features]  # JPEG trees, older trees: the first 40
+                f = block_features(rgb[t:b, l:r], anomalies=trees.num_features > BASE_FEATURES)
                 gh, gw, nf = f.shape
                 p = trees.predict(f.reshape(-1, nf))
                 out[t // BLOCK : t // BLOCK + gh, l // BLOCK : l // BLOCK + gw] = p.reshape(gh, gw)
