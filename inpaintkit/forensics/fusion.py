@@ -81,7 +81,8 @@ def exact_rule(z: float, share: float, tau: float) -> float:
     """The stacked logit ``z`` of an image whose exact-copy share (``duplication.exact_share``) is ``share``: at
     least ``log((share + 0.001) / (tau + 0.001))`` when ``share`` exceeds ``tau``, the largest share of any untouched
     validation crop. Training-free, so it holds for exemplar fills no validation sample showed (the stack gives a
-    branch only the weight the validation fills earn it): docs/forensics.md, "This round"."""
+    branch only the weight the validation fills earn it): docs/forensics.md, "exact small copies in the duplication
+    branch"."""
     return max(z, math.log((share + 1e-3) / (tau + 1e-3))) if share > tau else z
 
 
@@ -279,7 +280,7 @@ MAP_GRID = tuple(float(t) for t in np.round(np.arange(0.3, 0.951, 0.05), 2))
 
 #: the stacked score's map statistics (``map_features``): quantiles of each branch's map, and the inverse L2
 #: strength of its logistic regression on them (chosen by 5-fold cross-validation by photo on the val split:
-#: docs/forensics.md, "This round: map statistics in the stacked score")
+#: docs/forensics.md, "map statistics in the stacked score")
 MAP_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 STACK_C = 0.3
 

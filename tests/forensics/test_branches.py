@@ -10,14 +10,19 @@ from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
 from inpaintkit.forensics.duplication import EXACT_LEVEL, DuplicationBranch, exact_share, window_dct
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
 from inpaintkit.forensics.noise import (
+    ANOMALY_NAMES,
     ANOMALY_OF,
     BASE_FEATURES,
     FEATURE_NAMES,
     JPEG_FEATURES,
+    LAG_ANISOTROPY,
+    LAG_GROUPS,
     NoiseBranch,
     block_features,
     block_labels,
+    feature_columns,
     fit_noise_branch,
+    tree_feature_names,
     upsample,
 )
 from inpaintkit.forensics.train import jpeg
@@ -86,15 +91,55 @@ def test_anomaly_features_mark_a_region_that_departs_either_way():
     lap = FEATURE_NAMES.index("lap")
     smooth_lap, scene_lap, loud_lap = (block_features(x)[..., lap][inside].mean() for x in (smooth, scene, loud))
     assert smooth_lap < scene_lap - 1 and loud_lap > scene_lap + 1
-    assert (
-        FEATURE_NAMES[:BASE_FEATURES][-1] == "lap_vs_med5"
-        and len(FEATURE_NAMES) == BASE_FEATURES + 2 * len(ANOMALY_OF) + 3
-    )
+    assert FEATURE_NAMES[:BASE_FEATURES][-1] == "lap_vs_med5" and len(FEATURE_NAMES) == BASE_FEATURES + 2 * len(
+        ANOMALY_OF
+    ) + 3 + 3 * len(LAG_GROUPS) + 2 * len(LAG_ANISOTROPY)
+
+
+def test_lag_features_see_a_residual_that_repeats_where_camera_noise_does_not():
+    """A patch whose fine detail repeats every 8 pixels (a network's upsampling grid) has residual correlation
+    near 1 at lag 8 and stands out in its anomaly; the camera-like noise around it is uncorrelated at lags 2-8."""
+    import cv2
+
+    scene = noisy_scene(5)
+    rng = np.random.default_rng(2)
+    tile = np.tile(rng.normal(0, 6, (8, 8)), (8, 8))[..., None]  # a 64x64 pattern of period 8
+    fake = scene.astype(np.float64)
+    fake[32:96, 32:96] = cv2.GaussianBlur(scene, (0, 0), 3)[32:96, 32:96] + tile
+    fake = np.clip(fake, 0, 255).round().astype(np.uint8)
+    mask = np.zeros(scene.shape[:2], bool)
+    mask[32:96, 32:96] = True
+    inside, outside = block_labels(mask) == 1, block_labels(mask) == 0
+    f, g = block_features(fake), block_features(scene)
+    lag8, anom8 = FEATURE_NAMES.index("lag8"), FEATURE_NAMES.index("anom_lag8_3")
+    assert f[..., lag8][inside].mean() > 0.8 and np.abs(f[..., lag8][outside]).mean() < 0.2
+    assert f[..., anom8][inside].mean() > 4 * f[..., anom8][outside].mean()
+    for name in ("lag2", "lag4", "lag8", "lag_diag2"):
+        assert np.abs(g[..., FEATURE_NAMES.index(name)]).mean() < 0.15
+
+
+def test_image_score_keeps_the_count_of_blocks_above_it_in_large_images():
+    """Up to a 256² image the score is the 98th percentile of the smoothed block map; in a larger one the quantile
+    rises so that a fill of the same size scores the same: a 6x6-block fill lifts a 768² image's score as it does a
+    256² crop's, where a plain 98th percentile would stay at the background."""
+    from inpaintkit.forensics.noise import _box, image_score
+
+    rng = np.random.default_rng(0)
+    for side in (32, 96):
+        g = rng.uniform(0, 0.2, (side, side)).astype(np.float32)
+        g[10:16, 10:16] = 0.95
+        plain = float(np.quantile(_box(g, 3), 0.98))
+        if side == 32:
+            assert image_score(g) == plain
+            small = image_score(g)
+        else:
+            assert plain < 0.3 and image_score(g) > 0.5 and abs(image_score(g) - small) < 0.25
+    assert image_score(rng.uniform(0, 0.2, (12, 20)).astype(np.float32)) < 0.2
 
 
 def test_jpeg_trees_see_the_features_without_anomalies_and_still_flag_a_smooth_patch():
-    """The PNG trees take every block feature, the JPEG trees the first JPEG_FEATURES (no anomalies), in a fit and
-    in the bundled detector; a JPEG-compressed smooth patch is still flagged through them."""
+    """The PNG trees take every block feature, the JPEG trees those of JPEG_FEATURES (no anomalies), in a fit and
+    in the bundled detector, by name; a JPEG-compressed smooth patch is still flagged through them."""
     samples, jpegs = [], []
     for s in range(10):
         scene = noisy_scene(s)
@@ -102,17 +147,19 @@ def test_jpeg_trees_see_the_features_without_anomalies_and_still_flag_a_smooth_p
         samples += [(scene, None), (fake, mask)]
         jpegs += [(jpeg(scene, 90), None), (jpeg(fake, 90), mask)]
     nb = fit_noise_branch(samples, jpegs, rounds=30)
-    assert nb.trees.num_features == len(FEATURE_NAMES) and nb.jpeg_trees.num_features == JPEG_FEATURES
-    bundled = NoiseBranch.load(BUNDLED_DIR)
-    assert bundled.trees.num_features == len(FEATURE_NAMES) and bundled.jpeg_trees.num_features == JPEG_FEATURES
+    assert not ANOMALY_NAMES & set(JPEG_FEATURES) and set(FEATURE_NAMES) > set(JPEG_FEATURES)
+    for branch in (nb, NoiseBranch.load(BUNDLED_DIR)):
+        assert tree_feature_names(branch.trees) == FEATURE_NAMES
+        assert tree_feature_names(branch.jpeg_trees) == JPEG_FEATURES
     fake, mask = smooth_patch(noisy_scene(99), (40, 16, 96, 72))
     grid = nb.block_map(jpeg(fake, 90), jpeg=True)
     assert grid[block_labels(mask) == 1].mean() > grid[block_labels(mask) == 0].mean() + 0.4
 
 
 def test_trees_fitted_before_the_anomaly_features_still_load_and_predict():
-    """A detector folder fitted before the anomaly features (trees on the first 40 block features) loads and scores
-    from those 40; trees of any other width are refused with a one-line error."""
+    """A detector folder fitted before the anomaly features (trees on the first 40 block features, unnamed) loads
+    and scores from those 40; unnamed trees of any other width, or trees naming a feature this version does not
+    compute, are refused with a one-line error."""
     import lightgbm as lgb
 
     samples = []
@@ -129,8 +176,33 @@ def test_trees_fitted_before_the_anomaly_features_still_load_and_predict():
     grid = nb.block_map(fake)
     assert grid[block_labels(mask) == 1].mean() > grid[block_labels(mask) == 0].mean() + 0.5
     wrong = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, lgb.Dataset(x[:, :13], y), 5)
-    with pytest.raises(InpaintKitError, match="these trees take 13 block features.*refit the detector"):
+    with pytest.raises(InpaintKitError, match="these trees take 13 unnamed block features.*refit the detector"):
         NoiseBranch(wrong.model_to_string())
+    alien = lgb.Dataset(x[:, :3], y, feature_name=["lap", "lap_3", "sharpness"])
+    with pytest.raises(InpaintKitError, match=r"features this version does not compute \(sharpness\).*refit"):
+        NoiseBranch(lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1}, alien, 5).model_to_string())
+
+
+def test_trees_get_their_block_features_by_name():
+    """Trees are given the features they were fitted on, by the names in their text: the last round's (base and
+    anomalies), the JPEG trees' (base and lags), or any order of known names; only the groups they use are
+    computed."""
+    rgb = noisy_scene(3)
+    full = block_features(rgb)
+    base = FEATURE_NAMES[:BASE_FEATURES]
+    anomalies = [n for n in FEATURE_NAMES if n in ANOMALY_NAMES]
+    for names, groups in (
+        (base + anomalies, (True, False)),
+        (JPEG_FEATURES, (False, True)),
+        (["lag8", "lap", "anom_rms"], (True, True)),
+        (FEATURE_NAMES, (True, True)),
+    ):
+        a, lags, cols = feature_columns(names)
+        assert (a, lags) == groups
+        f = block_features(rgb, a, lags)
+        f = f if cols is None else f[..., cols]
+        np.testing.assert_array_equal(f, full[..., [FEATURE_NAMES.index(n) for n in names]])
+    assert feature_columns(FEATURE_NAMES)[2] is None  # the current trees take the features as computed
 
 
 def test_noise_branch_learns_a_smooth_patch_and_spares_noisy_flat_ground():
@@ -229,7 +301,7 @@ def test_trees_for_another_feature_set_are_refused():
 
     x = np.random.default_rng(0).normal(0, 1, (200, 5))
     old = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, (x[:, 0] > 0).astype(float)), 5)
-    with pytest.raises(InpaintKitError, match=r"take 5 block features.*refit the detector"):
+    with pytest.raises(InpaintKitError, match=r"take 5 unnamed block features.*refit the detector"):
         NoiseBranch(old.model_to_string())
 
 

@@ -83,6 +83,7 @@ def _save_button(page, canvas_box):
 
 def test_iopaint_web_app_fills_with_each_of_our_models(browser, iopaint_server, folders, tmp_path):
     import httpx
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     models = [m["name"] for m in httpx.get(iopaint_server + "/api/v1/server-config").json()["modelInfos"]]
     assert {"telea", "ns", "biharmonic", "patchmatch", "default"} <= set(models)
@@ -116,8 +117,15 @@ def test_iopaint_web_app_fills_with_each_of_our_models(browser, iopaint_server, 
 
         current = httpx.get(iopaint_server + "/api/v1/model").json()["name"]
         if current != name:  # IOPaint's settings dialog: gear button, Model tab, pick, Ok
-            page.locator("header button").last.click()
-            page.locator("[role=dialog]").get_by_text(name, exact=True).click()
+            choice = page.locator("[role=dialog]").get_by_text(name, exact=True)
+            for _ in range(5):  # on a loaded machine the first click can land before the page has its handlers
+                page.locator("header button").last.click()
+                try:
+                    choice.wait_for(timeout=15_000)
+                    break
+                except PlaywrightTimeout:
+                    page.keyboard.press("Escape")
+            choice.click()
             with page.expect_response(lambda r: r.url.endswith("/api/v1/model") and r.request.method == "POST"):
                 page.get_by_role("button", name="Ok").click()
             page.wait_for_selector(f"text=Switch to {name} success")
