@@ -21,6 +21,10 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    the clean val images, where the JPEG-only steps cannot win).
    ``add``: ``--add-inpainters`` (the bundled one: ``tdanet``) fill the crops already made, after the CNN steps
    (so the CNN never sees them): each untouched crop that has fills, with the mask of one of its own fills.
+   ``small`` (not in the bundled detector's recipe; measured in docs/forensics.md, "Small fills in large
+   photos"): small fills in large photos for the calibration: 768x512 crops of the val photos at full
+   resolution, each untouched and with one elliptic hole of 0.5-3 % filled by each of ``--inpainters``
+   (``benchmarks/forensics_small.py``'s ``make``, seed 11), into WORK/val_small, appended to WORK/all as val.
 3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN [--cnn-jpeg CNN_JPEG]``
    (noise trees trained on train, every branch calibrated on val; ``--cnn default``: the bundled CNN as it is).
 4. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
@@ -303,6 +307,25 @@ def write_fills_stamp(dst: Path) -> None:
     (dst / "fills.json").write_text(json.dumps(stamp, indent=2) + "\n")
 
 
+def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: int = 11) -> int:
+    """Small fills in 768x512 crops of the val photos (``forensics_small.make``) into WORK/val_small, their records
+    appended to WORK/all/index.jsonl as val samples (once: a second call finds them there). Returns the count."""
+    from forensics_small import make
+
+    from inpaintkit.data.dataset import read_index
+
+    index = work / "all" / "index.jsonl"
+    out = work / "val_small"
+    if any(str(r["path"]).startswith(str(out) + "/") for r in read_index(index)):
+        print(f"small: {out} is already in {index}", flush=True)
+        return 0
+    recs = make(photos, out, list(inpainters), seed, split="val")
+    with index.open("a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in recs)
+    print(f"small: {len(recs)} val samples of {photos} appended to {index}", flush=True)
+    return len(recs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
@@ -310,7 +333,7 @@ def main() -> None:
     ap.add_argument(
         "--steps",
         default="data,fit,evaluate,robustness,loo",
-        help="any of data,add,cnn,cnn-jpeg,fit,evaluate,robustness,loo",
+        help="any of data,add,small,cnn,cnn-jpeg,fit,evaluate,robustness,loo",
     )
     ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
     ap.add_argument(
@@ -386,6 +409,8 @@ def main() -> None:
     if "add" in steps:
         for spec in added:
             add_fills(work, spec)
+    if "small" in steps:
+        add_small_val(args.corpus / "val", work, seen)
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
         jp = ["--cnn-jpeg", args.cnn_jpeg] if args.cnn_jpeg else []

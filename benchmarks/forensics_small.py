@@ -9,6 +9,11 @@ the recall at the detector's threshold and the noise branch's ROC-AUC alone, and
 
 .venv/bin/python benchmarks/forensics_small.py --photos /work/corpus/test --out /tmp/small \\
     [--inpainters telea,ns,patchmatch,default] [--model default --model OTHER_DETECTOR_DIR]
+
+``make`` also builds such a set from the val photos for the calibration (``forensics_fused.py --steps small``):
+the same crops and holes, written as ``inpaintkit forensics make-dataset`` records (mask files, photo id, split),
+so that the stacked score learns what a small fill in a large photo looks like. Measured, not in the bundled
+detector's recipe (docs/forensics.md, "Small fills in large photos").
 """
 
 from __future__ import annotations
@@ -22,15 +27,19 @@ import numpy as np
 CROP = (512, 768)  # (h, w)
 
 
-def make(photos: Path, out: Path, inpainters: list[str], seed: int) -> list[dict]:
+def make(photos: Path, out: Path, inpainters: list[str], seed: int, split: str = "test") -> list[dict]:
+    """768x512 crops of the photos of ``photos`` (two per photo large enough), each untouched and with one elliptic
+    hole of 0.5-3 % filled by each inpainter spec (``name`` or ``name:weights``); images and masks written into
+    ``out``, records (``make-dataset``'s fields, ``split``) into ``out/index.jsonl`` and returned."""
     import cv2
 
-    from inpaintkit.inpainters import create_inpainter
+    from inpaintkit.inpainters import create_inpainter_from_spec
     from inpaintkit.io import list_images, read_image, write_image
 
-    out.mkdir(parents=True, exist_ok=True)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(exist_ok=True)
     rng = np.random.default_rng(seed)
-    models = {n: create_inpainter(n) for n in inpainters}
+    models = {n: create_inpainter_from_spec(n) for n in inpainters}
     h, w = CROP
     recs: list[dict] = []
     for p in list_images(photos):
@@ -41,19 +50,23 @@ def make(photos: Path, out: Path, inpainters: list[str], seed: int) -> list[dict
             y0, x0 = int(rng.integers(0, im.shape[0] - h + 1)), int(rng.integers(0, im.shape[1] - w + 1))
             crop = np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w])
             name = f"{p.stem}_{c}"
-            write_image(out / f"{name}_real.png", crop)
-            recs.append({"path": str(out / f"{name}_real.png"), "label": 0, "inpainter": ""})
+            base = {"source_id": p.stem, "crop": c, "split": split}
+            write_image(out / "images" / f"{name}_real.png", crop)
+            recs.append({"path": str(out / "images" / f"{name}_real.png"), "label": 0, "inpainter": None,
+                         "mask_path": None, "mask_kind": None, **base, "hole_ratio": 0.0})  # fmt: skip
             area = rng.uniform(0.005, 0.03) * h * w
             a = np.sqrt(area / np.pi * rng.uniform(1, 2.5))
             b = area / np.pi / a
             mask = np.zeros((h, w), np.uint8)
             centre = (int(rng.integers(80, w - 80)), int(rng.integers(80, h - 80)))
             cv2.ellipse(mask, centre, (int(a), int(b)), float(rng.uniform(0, 180)), 0, 360, 255, -1)
+            write_image(out / "masks" / f"{name}.png", np.repeat(mask[..., None], 3, axis=2))
             for n, m in models.items():
-                path = out / f"{name}_{n}.png"
+                path = out / "images" / f"{name}_{n.split(':')[0]}.png"
                 write_image(path, m.inpaint(crop, mask > 0))
-                recs.append({"path": str(path), "label": 1, "inpainter": n, "hole": float((mask > 0).mean())})
-    (out / "index.json").write_text(json.dumps(recs))
+                recs.append({"path": str(path), "label": 1, "inpainter": n, "mask_path": str(out / "masks" / f"{name}.png"),
+                             "mask_kind": "small-ellipse", **base, "hole_ratio": float((mask > 0).mean())})  # fmt: skip
+    (out / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     return recs
 
 
@@ -71,7 +84,7 @@ def score(recs: list[dict], model: str) -> None:
         noise.append(raw["noise"][0])
     s, sn = np.array(fused), np.array(noise)
     y = np.array([r["label"] for r in recs])
-    inp = np.array([r["inpainter"] for r in recs])
+    inp = np.array([r["inpainter"] or "" for r in recs])
     real = y == 0
     print(f"{model}: untouched crops flagged {int((s[real] >= det.threshold).sum())} of {int(real.sum())}")
     for n in sorted(set(inp) - {""}):
@@ -90,9 +103,11 @@ def main() -> None:
     ap.add_argument("--model", action="append", help="detector folder or 'default' (repeatable)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    index = args.out / "index.json"
-    inpainters = args.inpainters.split(",")
-    recs = json.loads(index.read_text()) if index.is_file() else make(args.photos, args.out, inpainters, args.seed)
+    index = args.out / "index.jsonl"
+    if index.is_file():
+        recs = [json.loads(line) for line in index.read_text().splitlines()]
+    else:
+        recs = make(args.photos, args.out, args.inpainters.split(","), args.seed)
     for model in args.model or ["default"]:
         score(recs, model)
 

@@ -24,21 +24,26 @@ class _OpenCVInpainter(Inpainter):
         self.radius = int(radius)
 
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
-        # OpenCV works in BGR order but treats channels independently, so RGB in gives RGB out.
-        m = mask.astype(np.uint8)
-        if min(m.shape) > 1:
-            return cv2.inpaint(image, m, self.radius, self.flag)
-        # one pixel high or wide: cv2.inpaint reads memory it never wrote (the same call gave different fills, and
-        # tests/inpainters/test_properties.py saw the hole's old pixels leak in); a replicated 2-pixel border gives a
-        # well-defined neighbourhood, and is cut off again
-        b = _TINY_BORDER
-        big = cv2.inpaint(
-            cv2.copyMakeBorder(image, b, b, b, b, cv2.BORDER_REPLICATE),
-            cv2.copyMakeBorder(m, b, b, b, b, cv2.BORDER_REPLICATE),
-            self.radius,
-            self.flag,
-        )
-        return big[b:-b, b:-b]
+        return opencv_inpaint(image, mask, self.radius, self.flag)
+
+
+def opencv_inpaint(image: np.ndarray, mask: np.ndarray, radius: int, flag: int) -> np.ndarray:
+    """``cv2.inpaint`` that is defined on any size. OpenCV works in BGR order but treats channels independently,
+    so RGB in gives RGB out."""
+    m = mask.astype(np.uint8)
+    if min(m.shape) > 1:
+        return cv2.inpaint(image, m, radius, flag)
+    # one pixel high or wide: cv2.inpaint reads memory it never wrote (the same call gave different fills, and
+    # tests/inpainters/test_properties.py saw the hole's old pixels leak in); a replicated 2-pixel border gives a
+    # well-defined neighbourhood, and is cut off again
+    b = _TINY_BORDER
+    big = cv2.inpaint(
+        cv2.copyMakeBorder(image, b, b, b, b, cv2.BORDER_REPLICATE),
+        cv2.copyMakeBorder(m, b, b, b, b, cv2.BORDER_REPLICATE),
+        radius,
+        flag,
+    )
+    return big[b:-b, b:-b]
 
 
 @register_inpainter("telea", description="OpenCV fast-marching fill (Telea 2004): fast, smooth, blurs large holes")

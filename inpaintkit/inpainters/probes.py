@@ -14,6 +14,7 @@ import numpy as np
 
 from . import register_inpainter
 from .base import Inpainter
+from .opencv import opencv_inpaint
 
 
 def copy_offset(mask: np.ndarray, part: np.ndarray | None = None) -> tuple[int, int] | None:
@@ -45,7 +46,7 @@ class ShiftInpainter(Inpainter):
     def forward(self, image: np.ndarray, mask: np.ndarray, **call_kw) -> np.ndarray:
         # each connected part of the hole gets its own copy; a part with no free place of its size gets the
         # nearest known pixels (Telea, radius 1)
-        out = cv2.inpaint(image, mask.astype(np.uint8), 1, cv2.INPAINT_TELEA)
+        out = opencv_inpaint(image, mask, 1, cv2.INPAINT_TELEA)
         n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
         for i in range(1, n):
             part = labels == i
