@@ -8,7 +8,10 @@ folder; ``default`` = the bundled one) and prints, per inpainter, the fused ROC-
 the recall at the detector's threshold and the noise branch's ROC-AUC alone, and the untouched crops flagged.
 
 .venv/bin/python benchmarks/forensics_small.py --photos /work/corpus/test --out /tmp/small \\
-    [--inpainters telea,ns,patchmatch,default] [--model default --model OTHER_DETECTOR_DIR]
+    [--inpainters telea,ns,patchmatch,default] [--model default --model OTHER_DETECTOR_DIR] [--jpeg 90]
+
+``--jpeg Q``: every image re-compressed as JPEG at quality Q first, and judged as a JPEG input (the detector's JPEG
+trees, CNN and calibration).
 
 ``make`` also builds such a set from the val photos for the calibration (``forensics_fused.py --steps small``):
 the same crops and holes, written as ``inpaintkit forensics make-dataset`` records (mask files, photo id, split),
@@ -70,23 +73,27 @@ def make(photos: Path, out: Path, inpainters: list[str], seed: int, split: str =
     return recs
 
 
-def score(recs: list[dict], model: str) -> None:
+def score(recs: list[dict], model: str, quality: int | None = None) -> None:
     from inpaintkit.forensics.evaluate import roc_auc
     from inpaintkit.forensics.load import load_detector
+    from inpaintkit.forensics.train import jpeg
     from inpaintkit.io import read_image
 
     det = load_detector(model, threads=1)
     fused, noise = [], []
     for r in recs:
         rgb = read_image(r["path"]).rgb
-        raw = det.raw(rgb, jpeg=False)
-        fused.append(det.combine(raw, jpeg=False, rgb=rgb).score)
+        if quality is not None:
+            rgb = jpeg(rgb, quality)
+        raw = det.raw(rgb, jpeg=quality is not None)
+        fused.append(det.combine(raw, jpeg=quality is not None, rgb=rgb).score)
         noise.append(raw["noise"][0])
     s, sn = np.array(fused), np.array(noise)
     y = np.array([r["label"] for r in recs])
     inp = np.array([r["inpainter"] or "" for r in recs])
     real = y == 0
-    print(f"{model}: untouched crops flagged {int((s[real] >= det.threshold).sum())} of {int(real.sum())}")
+    kind = f", JPEG q{quality}" if quality is not None else ""
+    print(f"{model}{kind}: untouched crops flagged {int((s[real] >= det.threshold).sum())} of {int(real.sum())}")
     for n in sorted(set(inp) - {""}):
         sel = real | (inp == n)
         print(
@@ -102,6 +109,7 @@ def main() -> None:
     ap.add_argument("--inpainters", default="telea,ns,patchmatch,default")
     ap.add_argument("--model", action="append", help="detector folder or 'default' (repeatable)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--jpeg", type=int, default=None, metavar="Q", help="re-compress every image as JPEG at quality Q")
     args = ap.parse_args()
     index = args.out / "index.jsonl"
     if index.is_file():
@@ -109,7 +117,7 @@ def main() -> None:
     else:
         recs = make(args.photos, args.out, args.inpainters.split(","), args.seed)
     for model in args.model or ["default"]:
-        score(recs, model)
+        score(recs, model, args.jpeg)
 
 
 if __name__ == "__main__":
