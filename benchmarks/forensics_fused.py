@@ -310,16 +310,21 @@ def write_fills_stamp(dst: Path) -> None:
 def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: int = 11) -> int:
     """Small fills in 768x512 crops of the val photos (``forensics_small.make``) into WORK/val_small, their records
     appended to WORK/all/index.jsonl as val samples (once: a second call finds them there). Returns the count."""
-    from forensics_small import make
+    import importlib.util
 
     from inpaintkit.data.dataset import read_index
+
+    # benchmarks/ is not a package: load the sibling script by its path (works however this one was loaded)
+    spec = importlib.util.spec_from_file_location("forensics_small", Path(__file__).with_name("forensics_small.py"))
+    small = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(small)
 
     index = work / "all" / "index.jsonl"
     out = work / "val_small"
     if any(str(r["path"]).startswith(str(out) + "/") for r in read_index(index)):
         print(f"small: {out} is already in {index}", flush=True)
         return 0
-    recs = make(photos, out, list(inpainters), seed, split="val")
+    recs = small.make(photos, out, list(inpainters), seed, split="val")
     with index.open("a") as f:
         f.writelines(json.dumps(r) + "\n" for r in recs)
     print(f"small: {len(recs)} val samples of {photos} appended to {index}", flush=True)

@@ -73,3 +73,32 @@ def test_add_fills_fills_each_untouched_crop_with_one_of_its_own_masks(bench, tm
         assert np.array_equal(fill[~mask], real[~mask]) and not np.array_equal(fill[mask], real[mask])
     with pytest.raises(SystemExit, match="already has biharmonic"):
         bench.add_fills(tmp_path, "biharmonic")
+
+
+def test_small_step_appends_small_fills_in_large_crops_to_val_once(bench, tmp_path, rng):
+    """``--steps small``: two 768x512 crops of each photo large enough (a smaller one is skipped), each untouched
+    and with one elliptic hole of 0.5-3 % filled by each inpainter, appended to WORK/all as val records with their
+    masks; a second run finds them there and appends nothing."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_image(photos / "big.png", np.clip(rng.normal(128, 30, (600, 800, 3)), 0, 255).astype(np.uint8))
+    write_image(photos / "small.png", np.clip(rng.normal(128, 30, (300, 400, 3)), 0, 255).astype(np.uint8))
+    work = tmp_path / "work"
+    (work / "all").mkdir(parents=True)
+    old = {"path": "x.png", "label": 0, "inpainter": None, "mask_path": None, "split": "train"}
+    (work / "all" / "index.jsonl").write_text(json.dumps(old) + "\n")
+    assert bench.add_small_val(photos, work, ("telea", "ns")) == 6
+    lines = [json.loads(x) for x in (work / "all" / "index.jsonl").read_text().splitlines()]
+    assert lines[0] == old and len(lines) == 7
+    added = lines[1:]
+    assert {r["split"] for r in added} == {"val"} and {r["source_id"] for r in added} == {"big"}
+    assert sorted(r["inpainter"] or "" for r in added) == ["", "", "ns", "ns", "telea", "telea"]
+    for r in added:
+        rgb = read_image(r["path"]).rgb
+        assert rgb.shape == (512, 768, 3)
+        if r["label"]:
+            mask = read_mask(r["mask_path"], shape=rgb.shape[:2])
+            assert 0.004 < mask.mean() < 0.031 and abs(mask.mean() - r["hole_ratio"]) < 1e-9
+            assert r["mask_kind"] == "small-ellipse"
+    assert bench.add_small_val(photos, work, ("telea", "ns")) == 0
+    assert len((work / "all" / "index.jsonl").read_text().splitlines()) == 7
