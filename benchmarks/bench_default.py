@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/bench_default.py [--repeats 7] [--photo PATH] [--threads 2]
 
-1. ``default`` (runtime auto = onnxruntime when installed; ``blend=0.5`` forced on the work_side path; torch;
-   full resolution: ``work_side=None``)
+1. ``default`` (runtime auto = onnxruntime when installed; without its grid removal and grain; ``blend=0.5``
+   forced on the work_side path; torch; full resolution: ``work_side=None``)
    beside ``telea`` in the same run, 512x512 real
    photo, ~25% hole, calls interleaved so load changes hit all alike (targets: <= 250 ms and <= 5x Telea, median of
    warm calls).
@@ -74,6 +74,7 @@ def main() -> None:
     mask = create_mask_generator("irregular", ratio=(0.2, 0.3))(np.random.default_rng(0), (512, 512))
     models = {
         "default (runtime auto)": create_inpainter("default", device="cpu"),
+        "default, degrid=off grain=0 (no finishing)": create_inpainter("default", device="cpu", degrid="off", grain=0),
         "default, blend=0.5 (forced at 512²)": create_inpainter("default", device="cpu", blend=0.5),
         "default (torch)": create_inpainter("default", runtime="torch"),
         "default, work_side=none": create_inpainter("default", work_side=None),

@@ -304,7 +304,16 @@ def write_fills_stamp(dst: Path) -> None:
             for p in sorted((weights / name).iterdir())
             if p.suffix in (".safetensors", ".yaml") and p.name != "discriminators.safetensors"
         }
+    stamp["default_finish"] = default_finish()
     (dst / "fills.json").write_text(json.dumps(stamp, indent=2) + "\n")
+
+
+def default_finish() -> dict:
+    """The ``default`` model's finishing options (its grid removal and grain change its fills as much as new
+    weights do): recorded in fills.json beside the weights."""
+    from inpaintkit.models.default import DEFAULT_DEGRID, DEFAULT_GRAIN
+
+    return {"degrid": DEFAULT_DEGRID, "grain": DEFAULT_GRAIN}
 
 
 def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: int = 11) -> int:

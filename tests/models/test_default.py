@@ -77,9 +77,10 @@ def test_blend_averages_the_network_and_the_biharmonic_fill(model):
 
     img, mask = fixed_input()
     assert model.blend == DEFAULT_BLEND == "auto" and 0 < AUTO_BLEND < 1
-    net = create_inpainter("default", device="cpu", runtime="torch", blend=0).inpaint(img, mask).astype(float)
+    kw = dict(device="cpu", runtime="torch", degrid="off", grain=0)  # both change the fill after the network
+    net = create_inpainter("default", blend=0, **kw).inpaint(img, mask).astype(float)
     smooth = biharmonic_fill(img, mask)
-    for b, m in ((AUTO_BLEND, model), (1.0, create_inpainter("default", device="cpu", runtime="torch", blend=1))):
+    for b, m in ((AUTO_BLEND, create_inpainter("default", **kw)), (1.0, create_inpainter("default", blend=1, **kw))):
         out = m.inpaint(img, mask)
         expected = np.clip((1 - b) * net + b * smooth, 0, 255)
         # the network's fill is rounded to uint8 before the average: at most half a level, then rounding
@@ -92,7 +93,7 @@ def test_auto_blend_is_off_on_the_work_side_path():
     """A call larger than ``work_side`` (here 128) takes the network's correction alone under ``auto``; an explicit
     weight still blends there."""
     img, mask = fixed_input()  # 160 x 200: larger than 128
-    kw = dict(device="cpu", runtime="torch", work_side=128)
+    kw = dict(device="cpu", runtime="torch", work_side=128, grain=0)
     auto = create_inpainter("default", **kw).inpaint(img, mask)
     zero = create_inpainter("default", blend=0, **kw).inpaint(img, mask)
     half = create_inpainter("default", blend=0.5, **kw).inpaint(img, mask)
@@ -107,7 +108,8 @@ def test_tta_averages_the_fill_of_the_mirrored_image():
     from inpaintkit.models.default import DEFAULT_TTA
 
     img, mask = fixed_input()
-    kw = dict(device="cpu", runtime="torch", blend=0)
+    # the grain's tiles are not mirror-symmetric, and the grid's removal is clipped to 0-255 before the mean
+    kw = dict(device="cpu", runtime="torch", blend=0, degrid="off", grain=0)
     plain = create_inpainter("default", tta="off", **kw)
     on = create_inpainter("default", tta="on", **kw)
     a = plain.inpaint(img, mask).astype(float)
@@ -128,6 +130,40 @@ def test_tta_averages_the_fill_of_the_mirrored_image():
 def test_bad_tta_is_a_one_line_error(bad):
     with pytest.raises(InpaintKitError, match="tta=") as e:
         create_inpainter("default", tta=bad)
+    assert "\n" not in str(e.value)
+
+
+def test_degrid_and_grain_change_only_the_hole_and_grain_adds_the_photos_noise(model):
+    """The defaults take the network's grid out and add the photo's grain; ``degrid=off, grain=0`` is the fill
+    without either. Grain puts fine detail into the hole; the grid removal alone moves the fill little."""
+    from inpaintkit.models.default import DEFAULT_DEGRID, DEFAULT_GRAIN
+
+    assert model.degrid is (DEFAULT_DEGRID == "on") and model.grain == DEFAULT_GRAIN > 0
+    img, mask = fixed_input()
+    kw = dict(device="cpu", runtime="torch")
+    plain = create_inpainter("default", degrid="off", grain=0, **kw).inpaint(img, mask)
+    degrid = create_inpainter("default", grain=0, **kw).inpaint(img, mask)
+    full = model.inpaint(img, mask)
+    for out in (degrid, full):
+        assert np.array_equal(out[~mask], img[~mask])
+    assert 0 < np.abs(degrid.astype(int) - plain)[mask].mean() < 2
+
+    def detail(x):
+        import cv2
+
+        x = x.astype(np.float32)
+        return (x - cv2.GaussianBlur(x, (0, 0), 1.0))[40:90, 60:120][4:-4, 4:-4]  # the box hole, inside
+
+    assert detail(full).std() > 1.1 * detail(degrid).std()
+    inside = np.abs(full.astype(int) - degrid)[40:90, 60:120][4:-4, 4:-4]
+    assert inside.mean() > 0.3
+    assert np.array_equal(full, model.inpaint(img, mask))  # seeded: the same call, the same grain
+
+
+@pytest.mark.parametrize(("option", "bad"), [("grain", -1), ("grain", 9), ("grain", "lots"), ("degrid", "maybe")])
+def test_bad_grain_or_degrid_is_a_one_line_error(option, bad):
+    with pytest.raises(InpaintKitError, match=f"{option}=") as e:
+        create_inpainter("default", **{option: bad})
     assert "\n" not in str(e.value)
 
 

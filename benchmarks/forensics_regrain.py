@@ -1,0 +1,70 @@
+"""The detector's data with today's ``default`` fills (its photo grain) beside the plain ones it was trained on.
+
+The bundled detector's noise trees learn from the train split's *plain* ``default`` fills (the fill without its
+grid removal and grain, ``degrid=off grain=0``); its calibration and stack learn from val, which holds both kinds;
+test holds today's fills (docs/forensics.md, "This round": trees trained on the grained fills lose Navier-Stokes
+when it is left out). From a data folder whose ``default`` fills are plain (``benchmarks/forensics_fused.py
+--steps data,add`` before this round), this script refills every val and test ``default`` record with today's ``default``
+(same crop, same mask; each crop found among the untouched records by its known pixels) into WORK/default_now and
+writes WORK/all_now/index.jsonl (train as it was, val with both kinds, test grained) and its
+``index.pre_tdanet.jsonl``. Then::
+
+    .venv/bin/python benchmarks/forensics_regrain.py --work WORK
+    inpaintkit forensics fit-detector --data WORK/all_now --out WORK/fused --cnn default --cnn-jpeg default
+    inpaintkit forensics evaluate --data WORK/all_now/index.pre_tdanet.jsonl --model WORK/fused --split test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    from inpaintkit import create_inpainter
+    from inpaintkit.errors import InpaintKitError
+    from inpaintkit.io import read_image, read_mask, write_image
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, required=True, help="the folder with all/index.jsonl (plain default fills)")
+    args = ap.parse_args()
+    recs = [json.loads(line) for line in (args.work / "all" / "index.jsonl").read_text().splitlines() if line]
+    real: dict[tuple, list[str]] = {}
+    for r in recs:
+        if r["label"] == 0:
+            real.setdefault((r["source_id"], r["crop"], r["split"]), []).append(r["path"])
+    model = create_inpainter("default", threads=1)
+    out_root, t0 = args.work / "default_now", time.time()
+    now: dict[int, dict] = {}
+    for i, r in enumerate(recs):
+        if r["inpainter"] != "default" or r["split"] == "train":  # train keeps the plain fills
+            continue
+        old = read_image(r["path"]).rgb
+        mask = read_mask(r["mask_path"], shape=old.shape[:2])
+        crops = [read_image(p).rgb for p in real.get((r["source_id"], r["crop"], r["split"]), [])]
+        crops = [c for c in crops if c.shape == old.shape and (c[~mask] == old[~mask]).all()]
+        if len(crops) != 1:
+            raise InpaintKitError(f"{r['path']}: {len(crops)} untouched crops match its known pixels (expected 1)")
+        path = out_root / r["split"] / Path(r["path"]).name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_image(path, model.inpaint(crops[0], mask))
+        now[i] = dict(r, path=str(path))
+    rows = [r for r in recs if r["split"] == "train"]
+    rows += [now.get(i, r) for i, r in enumerate(recs) if r["split"] == "val"]
+    rows += [r for r in recs if r["split"] == "val" and r["inpainter"] == "default"]  # the plain ones too
+    rows += [now.get(i, r) for i, r in enumerate(recs) if r["split"] == "test"]
+    dst = args.work / "all_now"
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (dst / "index.pre_tdanet.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows if r["inpainter"] != "tdanet")
+    )
+    print(
+        f"{len(now)} default fills refilled in {time.time() - t0:.0f} s; wrote {dst}/index.jsonl ({len(rows)} records)"
+    )
+
+
+if __name__ == "__main__":
+    main()
