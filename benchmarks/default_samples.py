@@ -7,7 +7,9 @@
 2. ``default_grid.png``: test-split 256x256 photos from the evaluation inputs of ``benchmarks/eval_default.py``
    (``--eval`` folder, made by ``eval_default.py --out out/eval_default``), one row per photo with a mask from a
    different set (0.1-0.2 ... 0.5-0.6 and box-half): input with the hole in grey, Telea, PatchMatch, the previous
-   default (``--previous SPEC``, e.g. ``lama:old/generator.safetensors``; the column is left out without it),
+   default (``--previous SPEC``, e.g. ``lama:old/generator.safetensors``, or ``plain``: today's default without
+   its photo grain, which also writes ``grain_zoom.png``: the box-half row's two fills at 2x; the column is left
+   out without it),
    default, the original.
 """
 
@@ -55,11 +57,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval", type=Path, default=Path("out/eval_default"))
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
-    ap.add_argument("--previous", default=None, help="model spec of the previous default, shown in the grid")
+    ap.add_argument(
+        "--previous",
+        default=None,
+        help="model spec of the previous default, shown in the grid; 'plain': today's default without its photo "
+        "grain (degrid=off grain=0)",
+    )
     args = ap.parse_args()
     inpainters = {name: create_inpainter(name, **({"seed": 0} if name == "patchmatch" else {})) for name in MODELS}
     grid_models = {n: inpainters[n] for n in MODELS[:-1]}  # column order: telea, patchmatch, [previous], default
-    if args.previous:
+    if args.previous == "plain":
+        grid_models["no grain"] = create_inpainter("default", degrid="off", grain=0)
+    elif args.previous:
         grid_models["previous default"] = create_inpainter_from_spec(args.previous)
     grid_models["default"] = inpainters["default"]
 
@@ -85,6 +94,14 @@ def main() -> None:
     grid = np.vstack([head] + [np.vstack([r, np.full((4, r.shape[1], 3), 255, np.uint8)]) for r in rows])
     write_image(args.out / "default_grid.png", grid)
     print(f"wrote {args.out / 'demo.png'} and {args.out / 'default_grid.png'}")
+    if args.previous == "plain":  # the last row (box-half) without and with the photo grain, at 2x
+        stem, bucket = ROWS[-1]
+        img = read_image(args.eval / "inputs" / "images" / f"{stem}.png").rgb
+        m = read_mask(args.eval / "inputs" / "masks" / bucket / f"{stem}.png", shape=img.shape[:2])
+        pair = [label(grid_models[n].inpaint(img, m), n) for n in ("no grain", "default")]
+        zoom = [cv2.resize(t, (t.shape[1] * 2, t.shape[0] * 2), interpolation=cv2.INTER_NEAREST) for t in pair]
+        write_image(args.out / "grain_zoom.png", hstack(zoom))
+        print(f"wrote {args.out / 'grain_zoom.png'}")
 
 
 if __name__ == "__main__":
