@@ -84,8 +84,8 @@ DEFAULT_TTA = "auto"
 #: ``degrid`` (on | off): take the network's 1/8-resolution grid out of its fill (``grain.remove_grid``), at the
 #: size the network ran. ``grain``: the weight of the photo's own fine noise added to the hole (``grain.add_grain``,
 #: 0 = none), at full resolution. On the corpus's test split at 256² they made the fills much harder to tell from
-#: photos (``detectability`` 0.963 -> 0.875, Telea 0.955) at the same hole PSNR and SSIM; box-half lpips_hed rose
-#: 0.0061. 0.5 lost box-half SSIM to Telea there (docs/default-model.md, "Photo grain").
+#: photos (``detectability`` 0.963 -> 0.875, Telea 0.955) at the same hole PSNR, SSIM within 0.001 (box-half
+#: 0.8513 -> 0.8515, all sets 0.8721 -> 0.8713); box-half lpips_hed rose 0.0061. 0.5 lost box-half SSIM to Telea there (docs/default-model.md, "Photo grain").
 DEFAULT_DEGRID = "on"
 DEFAULT_GRAIN = 0.35
 #: the largest ``grain`` weight accepted
@@ -100,48 +100,42 @@ def resolve_runtime(device: str) -> str:
     return "onnx"
 
 
+def _weight(value: Any, hi: float) -> float | None:
+    """``value`` as a float in [0, ``hi``], or None (not a number, a bool, or out of range)."""
+    try:
+        w = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if isinstance(value, bool) or not 0.0 <= w <= hi else w
+
+
 def check_blend(value: Any) -> float | str:
     """A ``blend`` value -> ``"auto"`` or a float in [0, 1] (0: the network's fill alone)."""
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
-    try:
-        b = float(value)
-    except (TypeError, ValueError):
-        b = -1.0
-    if isinstance(value, bool) or not 0.0 <= b <= 1.0:
+    b = _weight(value, 1.0)
+    if b is None:
         raise InpaintKitError(f"blend={value!r}: auto, or a weight from 0 (the network alone) to 1 (biharmonic alone)")
     return b
 
 
 def check_grain(value: Any) -> float:
     """A ``grain`` value -> a float in [0, ``MAX_GRAIN``] (0: no grain, 1: the photo's own noise level)."""
-    try:
-        g = float(value)
-    except (TypeError, ValueError):
-        g = -1.0
-    if isinstance(value, bool) or not 0.0 <= g <= MAX_GRAIN:
+    g = _weight(value, MAX_GRAIN)
+    if g is None:
         raise InpaintKitError(
             f"grain={value!r}: a weight from 0 (no grain) to {MAX_GRAIN:g}; 1 = the photo's own noise"
         )
     return g
 
 
-def check_switch(option: str, value: Any) -> bool:
-    """An on | off option -> bool (``True`` / ``False`` too: YAML reads ``--opt degrid=on`` as ``True``)."""
-    if isinstance(value, bool):
-        return value
-    if value in ("on", "off"):
-        return value == "on"
-    raise InpaintKitError(f"{option}={value!r}: choose from on, off")
-
-
-def check_mode(option: str, value: Any) -> str:
-    """A ``texture`` or ``tta`` value -> one of ``MODES``; ``True`` / ``False`` are ``on`` / ``off`` (YAML reads
-    ``--opt texture=on`` as ``True``)."""
+def check_mode(option: str, value: Any, choices: tuple[str, ...] = MODES) -> str:
+    """A ``texture``, ``tta`` or ``degrid`` value -> one of ``choices``; ``True`` / ``False`` are ``on`` / ``off``
+    (YAML reads ``--opt texture=on`` as ``True``)."""
     if isinstance(value, bool):
         return "on" if value else "off"
-    if value not in MODES:
-        raise InpaintKitError(f"{option}={value!r}: choose from {', '.join(MODES)}")
+    if value not in choices:
+        raise InpaintKitError(f"{option}={value!r}: choose from {', '.join(choices)}")
     return value
 
 
@@ -212,7 +206,7 @@ class DefaultInpainter(LearnedInpainter):
         **kw: Any,
     ):
         self.texture = check_mode("texture", texture)
-        self.degrid = check_switch("degrid", degrid)
+        self.degrid = check_mode("degrid", degrid, ("on", "off")) == "on"
         self.grain = check_grain(grain)
         self.blend = check_blend(blend)
         self.tta = check_mode("tta", tta)
