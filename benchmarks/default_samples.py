@@ -8,8 +8,9 @@
    (``--eval`` folder, made by ``eval_default.py --out out/eval_default``), one row per photo with a mask from a
    different set (0.1-0.2 ... 0.5-0.6 and box-half): input with the hole in grey, Telea, PatchMatch, the previous
    default (``--previous SPEC``, e.g. ``lama:old/generator.safetensors``, or ``plain``: today's default without
-   its photo grain, which also writes ``grain_zoom.png``: the box-half row's two fills at 2x; the column is left
-   out without it),
+   its photo grain, which also writes ``grain_zoom.png``: the box-half row's two fills at 2x; or
+   ``bundle:DIR``: today's default pipeline, every option at its default, with the weights of an earlier bundle
+   folder, DIR/generator.safetensors and the config.yaml beside it; the column is left out without it),
    default, the original.
 """
 
@@ -53,6 +54,20 @@ def hstack(tiles: list[np.ndarray], gap: int = 4) -> np.ndarray:
     return np.hstack(out)
 
 
+def default_with_weights(bundle: Path):
+    """Today's ``default`` (every finishing step at its default, torch runtime) with the generator of an earlier
+    bundle folder: the weights file is not a user option of ``default``, so it is swapped for the construction."""
+    from unittest import mock
+
+    import inpaintkit.models.default as default_module
+
+    weights = bundle / "generator.safetensors"
+    if not weights.is_file() or not (bundle / "config.yaml").is_file():
+        raise SystemExit(f"{bundle}: expected generator.safetensors and config.yaml there")
+    with mock.patch.object(default_module, "WEIGHTS", weights):
+        return create_inpainter("default", runtime="torch")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--eval", type=Path, default=Path("out/eval_default"))
@@ -61,13 +76,15 @@ def main() -> None:
         "--previous",
         default=None,
         help="model spec of the previous default, shown in the grid; 'plain': today's default without its photo "
-        "grain (degrid=off grain=0)",
+        "grain (degrid=off grain=0); 'bundle:DIR': today's default with an earlier bundle's weights",
     )
     args = ap.parse_args()
     inpainters = {name: create_inpainter(name, **({"seed": 0} if name == "patchmatch" else {})) for name in MODELS}
     grid_models = {n: inpainters[n] for n in MODELS[:-1]}  # column order: telea, patchmatch, [previous], default
     if args.previous == "plain":
         grid_models["no grain"] = create_inpainter("default", degrid="off", grain=0)
+    elif args.previous and args.previous.startswith("bundle:"):
+        grid_models["previous default"] = default_with_weights(Path(args.previous.split(":", 1)[1]))
     elif args.previous:
         grid_models["previous default"] = create_inpainter_from_spec(args.previous)
     grid_models["default"] = inpainters["default"]

@@ -14,7 +14,7 @@ from .adversarial import (
     resize_mask,
 )
 from .perceptual import DISABLED_MESSAGE, PerceptualStyle, gram
-from .pixel import dilate, l1_hole, l1_valid, l2, tv_loss
+from .pixel import dilate, l1_hole, l1_valid, l2, ssim, ssim_loss, tv_loss
 
 __all__ = [
     "ADVERSARIAL_KINDS",
@@ -31,5 +31,7 @@ __all__ = [
     "l2",
     "r1_penalty",
     "resize_mask",
+    "ssim",
+    "ssim_loss",
     "tv_loss",
 ]

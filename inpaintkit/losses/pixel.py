@@ -1,4 +1,4 @@
-"""Pixel losses: L1 on the hole / on the known pixels, L2, total variation on the dilated hole.
+"""Pixel losses: L1 on the hole / on the known pixels, L2, total variation on the dilated hole, SSIM.
 
 Normalisation follows the partial-convolution paper (Liu et al. 2018, eq. 1-2, 7): a masked loss is the sum of
 ``weight * |difference|`` divided by the number of elements of the whole image (N·C·H·W), i.e. the plain mean over
@@ -52,3 +52,34 @@ def tv_loss(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     dy = (image[..., 1:, :] - image[..., :-1, :]).abs()  # (N, C, H-1, W): pair (i, j) -> (i+1, j)
     total = (p[..., :, :-1] * dx).sum() + (p[..., :-1, :] * dy).sum()
     return total / image.numel()
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 7) -> torch.Tensor:
+    """Mean SSIM of (N, C, H, W) images in [0, 1], differentiable: the evaluation's ``metrics.ssim`` in torch.
+
+    The same definition as scikit-image's ``structural_similarity`` with its defaults (``window`` x ``window``
+    uniform window, K1 0.01, K2 0.03, sample covariances, the ``window // 2`` border left out), averaged over
+    channels and images; ``tests/losses/test_pixel.py`` checks it against the metric.
+    """
+    if min(pred.shape[-2:]) < window:
+        raise ValueError(f"ssim: images must be at least {window} px on each side, got {tuple(pred.shape[-2:])}")
+    c1, c2 = 0.01**2, 0.03**2
+    n = window * window
+    cov = n / (n - 1)
+
+    def mean(t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(t, window, stride=1)  # valid windows only: the metric's cropped border
+
+    mx, my = mean(pred), mean(target)
+    vx = cov * (mean(pred * pred) - mx * mx)
+    vy = cov * (mean(target * target) - my * my)
+    vxy = cov * (mean(pred * target) - mx * my)
+    s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return s.mean()
+
+
+def ssim_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``1 - ssim`` of the composite (``pred`` in the hole, ``target`` elsewhere) against ``target``: what the
+    evaluation scores, so only the hole and its surroundings within the window carry a gradient."""
+    composite = mask * pred + (1.0 - mask) * target
+    return 1.0 - ssim(composite, target)

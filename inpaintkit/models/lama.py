@@ -30,6 +30,7 @@ from ..losses import (
     l1_hole,
     l1_valid,
     r1_penalty,
+    ssim_loss,
 )
 from .base import Family, StrictConfig, renamed_keys, zero_hole
 from .inpainter import register_model
@@ -91,6 +92,8 @@ class LamaLossConfig(StrictConfig):
     #: ``l1``: mean |difference| of the raw taps; ``lpips``: squared distance of the channel-normalised taps,
     #: averaged over taps (with the taps ``relu1_2 ... relu5_3`` that is the ``lpips_hed`` metric itself).
     perceptual_distance: Literal["l1", "lpips"] = "l1"
+    #: ``1 - SSIM`` of the composite (the evaluation's SSIM, ``losses.ssim_loss``); 0 (LaMa's recipe): off.
+    ssim: float = Field(0.0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -232,6 +235,8 @@ class Lama(Family):
         losses = {"l1_valid": c.l1_valid * l1_valid(pred, img, mask)}
         if c.l1_hole > 0:
             losses["l1_hole"] = c.l1_hole * l1_hole(pred, img, mask)
+        if c.ssim > 0:
+            losses["ssim"] = c.ssim * ssim_loss(pred, img, mask)
         if self.perceptual is not None and self.perceptual.available:
             k = c.perceptual_max_images or pred.shape[0]
             perceptual, _ = self.perceptual(pred[:k], img[:k])

@@ -76,3 +76,37 @@ def test_tv_is_zero_without_hole_and_has_gradient_only_near_it():
     g = image.grad.abs().sum(dim=(0, 1))
     assert g[3:5, 3:5].gt(0).all()
     assert g[:1].eq(0).all() and g[:, :1].eq(0).all() and g[7:].eq(0).all()
+
+
+def test_ssim_equals_the_evaluation_metric():
+    """The training loss's SSIM is the metric the evaluation reports (scikit-image's), on photo-like pairs."""
+    import numpy as np
+
+    from inpaintkit.losses import ssim
+    from inpaintkit.metrics import ssim as metric_ssim
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (40, 52, 3)).astype(np.float64)
+    for noise in (4.0, 40.0):
+        a = base.astype(np.uint8)
+        b = np.clip(base + rng.normal(0, noise, base.shape), 0, 255).astype(np.uint8)
+        ta, tb = (torch.from_numpy(x).permute(2, 0, 1)[None].double() / 255 for x in (a, b))
+        assert float(ssim(tb, ta)) == pytest.approx(metric_ssim(b, a), abs=1e-9)
+
+
+def test_ssim_loss_sees_only_the_hole():
+    from inpaintkit.losses import ssim_loss
+
+    torch.manual_seed(0)
+    img = torch.rand(2, 3, 16, 16)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[..., 4:10, 5:11] = 1
+    pred = torch.rand(2, 3, 16, 16, requires_grad=True)
+    loss = ssim_loss(pred, img, mask)
+    loss.backward()
+    assert loss.item() > 0.1
+    assert pred.grad[..., 4:10, 5:11].abs().sum() > 0
+    assert pred.grad[..., :4, :].abs().sum() == 0  # known pixels come from the target: no gradient
+    assert ssim_loss(img, img, mask).item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="at least 7 px"):
+        ssim_loss(pred[..., :5, :], img[..., :5, :], mask[..., :5, :])
