@@ -19,9 +19,9 @@
 6. Phase 5 (v3, the shipped weights), ``configs/default_v3.yaml`` fine-tuning from phase 4 with the perceptual
    term as the ``lpips`` distance on the lpips_hed taps (x1, 8 images of each batch) instead of v2's L1 on three
    shallow taps, generator lr 3e-4, ``--phase5-steps`` (the shipped run stopped at 400 of 1 200: model card).
-7. Phase 6 (v4, the shipped weights), ``configs/default_v4.yaml`` fine-tuning from phase 5 with one more term,
-   ``losses.ssim`` x3 (1 - SSIM of the composite, the evaluation's SSIM), ``--phase6-steps`` (the shipped run:
-   1 000 steps, 1 thread, best validation score at step 700).
+7. Phase 6 (v4, the shipped weights), ``configs/default_v3.yaml`` again, fine-tuning from phase 5 with one more
+   term, ``losses.ssim=3.0`` (1 - SSIM of the composite, the evaluation's SSIM), ``--phase6-steps`` (the shipped
+   run: 1 000 steps, 1 thread, best validation score at step 700).
 8. ``--install``: copy phase 6's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
    and its config into ``inpaintkit/weights/default/`` and export
    ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
@@ -168,12 +168,13 @@ def main() -> None:
                 *CLI,
                 "train",
                 "--config",
-                "configs/default_v4.yaml",
+                "configs/default_v3.yaml",
                 "--set",
                 *common,
                 f"run.dir={p6}",
                 f"train.init_from={p5}",
                 f"train.steps={args.phase6_steps}",
+                "losses.ssim=3.0",
             ]
         )
     if args.install:

@@ -89,14 +89,16 @@ def test_losses_follow_the_config():
     rec = _lama(adv=0.0, feature_matching=0.0, perceptual=0.0)
     assert set(rec.generator_step(batch, 0)[0]) == {"l1_valid"}
     assert rec.discriminator_step(batch, pred.detach(), 0) == {} and not rec.trains_discriminator(0)
-    # the SSIM term (default_v4): 1 - SSIM of the composite, x the weight
+    # the SSIM term (the v4 default's recipe): 1 - SSIM of the composite, x the weight
+    from pydantic import ValidationError
+
     from inpaintkit.losses import ssim_loss
 
     with_ssim = _lama(adv=0.0, feature_matching=0.0, perceptual=0.0, ssim=3.0)
     terms, pred = with_ssim.generator_step(batch, 0)
     assert set(terms) == {"l1_valid", "ssim"}
     assert torch.allclose(terms["ssim"], 3.0 * ssim_loss(pred, batch["image"], batch["mask"]))
-    with pytest.raises(Exception, match="ssim"):
+    with pytest.raises(ValidationError, match="ssim"):
         _lama(ssim=-1.0)
 
 
