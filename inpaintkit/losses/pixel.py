@@ -78,8 +78,12 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 7) -> torch.Ten
     return s.mean()
 
 
+def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Known pixels from ``image``, hole pixels from ``pred``: ``mask * pred + (1 - mask) * image``."""
+    return mask * pred + (1.0 - mask) * image
+
+
 def ssim_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """``1 - ssim`` of the composite (``pred`` in the hole, ``target`` elsewhere) against ``target``: what the
     evaluation scores, so only the hole and its surroundings within the window carry a gradient."""
-    composite = mask * pred + (1.0 - mask) * target
-    return 1.0 - ssim(composite, target)
+    return 1.0 - ssim(composite(pred, target, mask), target)

@@ -30,6 +30,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
+from ..losses.pixel import composite  # noqa: F401  (re-exported: the families composite with it)
 from ..registry import Registry
 
 #: What ``Family.generator_step`` returns: ``(losses, pred)`` or ``(losses, pred, fakes)``.
@@ -74,11 +75,6 @@ class NoConfig(StrictConfig):
 def zero_hole(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The generator's view of the input: hole pixels set to 0. (N,3,H,W), (N,1,H,W) -> (N,3,H,W)"""
     return image * (1.0 - mask)
-
-
-def composite(pred: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Known pixels from ``image``, hole pixels from ``pred``: ``mask * pred + (1 - mask) * image``."""
-    return mask * pred + (1.0 - mask) * image
 
 
 class InferenceGraph(nn.Module):
