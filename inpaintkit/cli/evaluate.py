@@ -14,7 +14,9 @@ from .options import engine_option, engine_options, jobs_option, ray_address_opt
 @app.command("evaluate")
 def evaluate_cmd(
     model: list[str] = typer.Option(
-        ..., "--model", help="Inpainter NAME or NAME:CHECKPOINT; repeat for each model (see `inpaintkit list`)."
+        ...,
+        "--model",
+        help="Inpainter NAME or NAME:CHECKPOINT, options after ? (default?texture=on); repeat for each model (see `inpaintkit list`).",
     ),
     images: Path = typer.Option(..., "--images", help="Folder of ground-truth images."),
     masks: Path = typer.Option(

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from tqdm import tqdm
 
 from ..engine import Failure, map_items
@@ -20,6 +19,7 @@ from ..inpainters import (
     get_inpainter_entry,
     list_inpainters,
     parse_model_spec,
+    parse_option_pairs,
 )
 from ..inpainters.base import HDStrategy, normalize_hd_strategy
 from ..inpainters.batch import FillWork
@@ -30,19 +30,7 @@ from .options import engine_option, engine_options, jobs_option, ray_address_opt
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     """``["radius=5", "seed=1"]`` -> ``{"radius": 5, "seed": 1}`` (values parsed as YAML scalars)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InpaintKitError(f"--opt {pair!r}: expected KEY=VALUE")
-        try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError as e:
-            reason = " ".join(str(getattr(e, "problem", None) or e).split())
-            raise InpaintKitError(
-                f"--opt {pair!r}: the value is not valid YAML ({reason}); quote it, e.g. --opt 'name=\"text\"'"
-            ) from None
-    return out
+    return parse_option_pairs(pairs, flag="--opt")
 
 
 @app.command("list")
@@ -84,7 +72,9 @@ def run_cmd(
     mask: str = typer.Option(..., "--mask", "-m", help="Mask file (255 = hole), or a folder matched by file stem."),
     output: str = typer.Option(..., "--output", "-o", help="Output file, or folder for a batch."),
     model: Optional[str] = typer.Option(
-        None, "--model", help="Inpainter name or NAME:CHECKPOINT (see `inpaintkit list`); default: the best available."
+        None,
+        "--model",
+        help="Inpainter name or NAME:CHECKPOINT[?KEY=VALUE&...] (see `inpaintkit list`); default: the best available.",
     ),
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", help="Run folder or weights for a learned model."),
     hd_strategy: Optional[str] = typer.Option(

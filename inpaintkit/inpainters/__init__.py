@@ -105,10 +105,44 @@ def create_inpainter(name: str | None = None, **options: Any) -> Inpainter:
         raise InpaintKitError(f"inpainter {entry.name!r}: bad option value ({e})") from None
 
 
+def parse_option_pairs(pairs: list[str] | None, flag: str = "--opt") -> dict[str, Any]:
+    """``["radius=5", "seed=1"]`` -> ``{"radius": 5, "seed": 1}`` (values parsed as YAML scalars)."""
+    import yaml  # only option parsing needs it, not every import of the package
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InpaintKitError(f"{flag} {pair!r}: expected KEY=VALUE")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as e:
+            reason = " ".join(str(getattr(e, "problem", None) or e).split())
+            raise InpaintKitError(
+                f"{flag} {pair!r}: the value is not valid YAML ({reason}); quote it, e.g. {flag} 'name=\"text\"'"
+            ) from None
+    return out
+
+
 def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``"lama:runs/x"`` -> ``("lama", {"checkpoint": "runs/x"})``; ``"telea"`` -> ``("telea", {})``."""
-    name, sep, ckpt = spec.partition(":")
-    return name, ({"checkpoint": ckpt} if sep else {})
+    """A model spec ``NAME[:CHECKPOINT][?KEY=VALUE&KEY=VALUE...]`` -> ``(name, options)``.
+
+    ``"lama:runs/x"`` -> ``("lama", {"checkpoint": "runs/x"})``; ``"telea"`` -> ``("telea", {})``;
+    ``"default?texture=auto&tta=false"`` -> ``("default", {"texture": "auto", "tta": False})`` (values read as ``--opt``
+    reads them: YAML scalars),
+    so a benchmark can score one model at two settings side by side.
+    """
+    head, qsep, query = spec.partition("?")
+    name, sep, ckpt = head.partition(":")
+    opts: dict[str, Any] = {"checkpoint": ckpt} if sep else {}
+    if qsep:
+        if not query:
+            raise InpaintKitError(f"model {spec!r}: nothing after '?'; give KEY=VALUE pairs joined by '&'")
+        extra = parse_option_pairs(query.split("&"), flag=f"model {spec!r}:")
+        if "checkpoint" in extra and sep:
+            raise InpaintKitError(f"model {spec!r}: the checkpoint is given twice (after ':' and as checkpoint=)")
+        opts.update(extra)
+    return name, opts
 
 
 def create_inpainter_from_spec(spec: str, **options: Any) -> Inpainter:
@@ -132,5 +166,6 @@ __all__ = [
     "is_available",
     "list_inpainters",
     "parse_model_spec",
+    "parse_option_pairs",
     "register_inpainter",
 ]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from inpaintkit.errors import InpaintKitError, UnknownNameError
-from inpaintkit.inpainters import create_inpainter, list_inpainters
+from inpaintkit.inpainters import create_inpainter, create_inpainter_from_spec, list_inpainters, parse_model_spec
 from inpaintkit.inpainters.base import Inpainter, crop_window, mask_boxes
 
 
@@ -45,6 +45,32 @@ def test_registry_lists_classical_and_errors_list_valid_names():
         create_inpainter("telea", bogus=1)
     with pytest.raises(InpaintKitError, match="radius must be a positive integer"):
         create_inpainter("telea", radius=0)
+
+
+def test_model_spec_carries_checkpoint_and_options():
+    assert parse_model_spec("telea") == ("telea", {})
+    assert parse_model_spec("lama:runs/x") == ("lama", {"checkpoint": "runs/x"})
+    # values are read as --opt reads them (YAML scalars: on -> True, which `default` takes as "on")
+    assert parse_model_spec("default?texture=auto&tta=false&gain=0.5") == (
+        "default",
+        {"texture": "auto", "tta": False, "gain": 0.5},
+    )
+    assert parse_model_spec("lama:runs/x?threads=1") == ("lama", {"checkpoint": "runs/x", "threads": 1})
+    # the options reach the inpainter: radius 9 fills as OpenCV does with radius 9, not the default 5
+    img = _img(40, 50)
+    mask = np.zeros((40, 50), bool)
+    mask[10:20, 15:35] = True
+    ours = create_inpainter_from_spec("telea?radius=9").inpaint(img, mask)
+    assert np.array_equal(ours, cv2.inpaint(img, mask.astype(np.uint8), 9, cv2.INPAINT_TELEA))
+    for spec, msg in (
+        ("telea?", "nothing after '\\?'"),
+        ("telea?radius", "expected KEY=VALUE"),
+        ("telea?radius=[1", "not valid YAML"),
+        ("lama:a?checkpoint=b", "checkpoint is given twice"),
+        ("telea?bogus=1", "no option.*bogus"),
+    ):
+        with pytest.raises(InpaintKitError, match=msg):
+            create_inpainter_from_spec(spec)
 
 
 def test_telea_and_ns_equal_opencv():
