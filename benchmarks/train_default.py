@@ -22,12 +22,18 @@
 7. Phase 6 (v4, the shipped weights), ``configs/default_v3.yaml`` again, fine-tuning from phase 5 with one more
    term, ``losses.ssim=3.0`` (1 - SSIM of the composite, the evaluation's SSIM), ``--phase6-steps`` (the shipped
    run: 1 000 steps, 1 thread, best validation score at step 700).
-8. ``--install``: copy phase 6's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
+8. Phases 7 and 8 (v5, the shipped weights): ``configs/default_v3.yaml`` with ``losses.ssim=3.0`` and crops at the
+   scale the network sees at inference (``data.min_scale=0.4 data.max_scale=0.75``: the network fills a 256-px
+   long side, so 128² crops of 0.4-0.75 of the short side show objects at 0.7-1.3x that size, where v3/v4's
+   0.15-0.6 showed them at 0.8-3.3x). Phase 7 fine-tunes phase 6's best for ``--phase7-steps`` (400); phase 8
+   restarts the schedule from phase 7's last EMA weights for ``--phase8-steps`` (600; the shipped run's best
+   validation score was at step 300).
+9. ``--install``: copy the last phase's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
    and its config into ``inpaintkit/weights/default/`` and export
    ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
 
-On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 + 130 + 70 + 80 minutes (see the model card);
-on a GPU set ``--device cuda`` and raise the step counts.
+On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 + 130 + 70 + 80 + 21 + 23
+minutes (see the model card); on a GPU set ``--device cuda`` and raise the step counts.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ def main() -> None:
     ap.add_argument("--phase4-steps", type=int, default=2400)
     ap.add_argument("--phase5-steps", type=int, default=1200)
     ap.add_argument("--phase6-steps", type=int, default=1000)
+    ap.add_argument("--phase7-steps", type=int, default=400)
+    ap.add_argument("--phase8-steps", type=int, default=600)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--install", action="store_true", help="copy the result into inpaintkit/weights/default")
@@ -71,7 +79,7 @@ def main() -> None:
         f"train.device={args.device}",
         f"train.threads={args.threads}",
     ]
-    p1, p2, p3, p4, p5, p6 = (out / f"phase{i}" for i in range(1, 7))
+    p1, p2, p3, p4, p5, p6, p7, p8 = (out / f"phase{i}" for i in range(1, 9))
     if not (p1 / "last").exists():
         run(
             [
@@ -177,12 +185,32 @@ def main() -> None:
                 "losses.ssim=3.0",
             ]
         )
+    scale_matched = ["losses.ssim=3.0", "data.min_scale=0.4", "data.max_scale=0.75"]
+    for run_dir, init, steps in (
+        (p7, p6, args.phase7_steps),
+        (p8, p7 / "last" / "generator_ema.safetensors", args.phase8_steps),
+    ):
+        if not (run_dir / "last").exists():
+            run(
+                [
+                    *CLI,
+                    "train",
+                    "--config",
+                    "configs/default_v3.yaml",
+                    "--set",
+                    *common,
+                    f"run.dir={run_dir}",
+                    f"train.init_from={init}",
+                    f"train.steps={steps}",
+                    *scale_matched,
+                ]
+            )
     if args.install:
-        best = (p6 / "best").resolve()
+        best = (p8 / "best").resolve()
         BUNDLE.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best / "generator_ema.safetensors", BUNDLE / "generator.safetensors")
         shutil.copyfile(best / "discriminators.safetensors", BUNDLE / "discriminators.safetensors")  # fine-tuning
-        shutil.copyfile(p6 / "config.yaml", BUNDLE / "config.yaml")
+        shutil.copyfile(p8 / "config.yaml", BUNDLE / "config.yaml")
         run([*CLI, "export", "--model", "default", "--output", str(BUNDLE / "model.onnx")])
         print(f"installed {best} into {BUNDLE}")
 
