@@ -128,9 +128,8 @@ def parse_model_spec(spec: str) -> tuple[str, dict[str, Any]]:
     """A model spec ``NAME[:CHECKPOINT][?KEY=VALUE&KEY=VALUE...]`` -> ``(name, options)``.
 
     ``"lama:runs/x"`` -> ``("lama", {"checkpoint": "runs/x"})``; ``"telea"`` -> ``("telea", {})``;
-    ``"default?texture=auto&tta=false"`` -> ``("default", {"texture": "auto", "tta": False})`` (values read as ``--opt``
-    reads them: YAML scalars),
-    so a benchmark can score one model at two settings side by side.
+    ``"default?texture=auto&tta=false"`` -> ``("default", {"texture": "auto", "tta": False})``. Values are read as
+    ``--opt`` reads them (YAML scalars), so a benchmark can score one model at two settings side by side.
     """
     head, qsep, query = spec.partition("?")
     name, sep, ckpt = head.partition(":")
