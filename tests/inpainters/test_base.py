@@ -50,7 +50,7 @@ def test_registry_lists_classical_and_errors_list_valid_names():
 def test_model_spec_carries_checkpoint_and_options():
     assert parse_model_spec("telea") == ("telea", {})
     assert parse_model_spec("lama:runs/x") == ("lama", {"checkpoint": "runs/x"})
-    # values are read as --opt reads them (YAML scalars: on -> True, which `default` takes as "on")
+    # values are read as --opt reads them: YAML scalars
     assert parse_model_spec("default?texture=auto&tta=false&gain=0.5") == (
         "default",
         {"texture": "auto", "tta": False, "gain": 0.5},
