@@ -219,7 +219,7 @@ def leave_one_out(
                     raw[kind][m].append(image_score(g))
                     full = upsample(g, img.shape[:2]).astype(np.float32)  # the map NoiseBranch.predict gives
                     maps[kind][m].append(cv2.resize(full, side, interpolation=cv2.INTER_AREA))
-                score, heat = dup.predict(img)
+                score, heat = dup.predict(img, jpeg=kind == "jpeg")
                 raw[kind]["dup"].append(score)
                 raw[kind]["exact"].append(exact_share(heat))  # at full size: a shrunk map mixes the levels
                 # the full map (levels 0, EXACT_LEVEL, 1 as 0, 1, 2): what combine reads the exact share from

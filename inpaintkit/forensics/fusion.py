@@ -135,8 +135,9 @@ class FusedDetector:
         meta = {**json.loads(p.read_text()), "folder": str(folder)}
         use = meta.get("branches", BRANCHES)
         noise = NoiseBranch.load(folder, meta.get("noise_quantile", 0.98)) if "noise" in use else None
-        # a folder fitted before the exact-copy test was calibrated without it
-        dup = DuplicationBranch(**{"exact_win": 0, **meta.get("duplication", {})}) if "duplication" in use else None
+        # a folder fitted before the exact-copy test (or its weakly textured windows) was calibrated without it
+        old = {"exact_win": 0, "flat_win": 0}
+        dup = DuplicationBranch(**{**old, **meta.get("duplication", {})}) if "duplication" in use else None
         cnn = load_cnn(folder, threads=threads) if "cnn" in use else None
         jdir = folder / JPEG_CNN_DIR
         cnn_jpeg = LazyCNN(jdir, threads) if cnn is not None and (jdir / WEIGHTS_FILE).is_file() else None
@@ -155,7 +156,7 @@ class FusedDetector:
         if self.noise is not None:
             out["noise"] = self.noise.predict(rgb, jpeg=jpeg)
         if self.duplication is not None:
-            out["duplication"] = self.duplication.predict(rgb)
+            out["duplication"] = self.duplication.predict(rgb, jpeg=jpeg)
         if self.cnn is not None:
             cnn = self.cnn_jpeg if jpeg and self.cnn_jpeg is not None else self.cnn
             logit, heat = cnn.predict(rgb)
@@ -844,7 +845,10 @@ def fit_detector(
     meta = {
         "branches": det.branches,
         "noise_quantile": noise.quantile,
-        "duplication": {"exact_win": det.duplication.exact_win if det.duplication else 0},
+        "duplication": {
+            "exact_win": det.duplication.exact_win if det.duplication else 0,
+            "flat_win": det.duplication.flat_win if det.duplication else 0,
+        },
         "exact_rule": rule,
         "cnn_jpeg": jpeg_det is not None,
         "calibration": cal,

@@ -9,6 +9,26 @@ import pytest
 
 
 @pytest.fixture(scope="session")
+def sky_patch_fill() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(sky, fill, hole): a plain 256² sky (a gradient with luma noise of SD 2.5: no 5x5 window with std >= 4), the
+    same sky with its centre 64² square patch-filled from 16² pieces of elsewhere, and that square (bool)."""
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:256, :256]
+    sky = np.stack([40 + 0.1 * yy, 90 + 0.1 * yy, 170 + 0.05 * xx], -1) + rng.normal(0, 2.5, (256, 256, 1))
+    sky = np.clip(sky, 0, 255).round().astype(np.uint8)
+    fill = sky.copy()
+    for ty in range(96, 160, 16):
+        for tx in range(96, 160, 16):
+            sy, sx = rng.integers(0, 240, 2)
+            while 80 <= sy < 160 and 80 <= sx < 160:
+                sy, sx = rng.integers(0, 240, 2)
+            fill[ty : ty + 16, tx : tx + 16] = sky[sy : sy + 16, sx : sx + 16]
+    hole = np.zeros(sky.shape[:2], bool)
+    hole[96:160, 96:160] = True
+    return sky, fill, hole
+
+
+@pytest.fixture(scope="session")
 def source_dir(tmp_path_factory) -> Path:
     """Five small photos (crops of scikit-image samples) as PNG and JPEG sources."""
     import skimage.data as data

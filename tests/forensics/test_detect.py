@@ -67,6 +67,25 @@ def test_bundled_detector_was_fitted_on_todays_bundled_inpainters():
     )
 
 
+def test_bundled_detector_sees_patch_copies_in_plain_sky_unless_fitted_before(sky_patch_fill, tmp_path):
+    """The bundled fusion.json asks for the duplication branch's 9x9 windows; a folder fitted before them (no
+    ``flat_win``) loads without them, as it was calibrated."""
+    from inpaintkit.forensics.fusion import FUSION_FILE, FusedDetector
+
+    sky, fill, hole = sky_patch_fill
+    det = FusedDetector.load(BUNDLED_DIR)
+    share, dup_map = det.duplication.predict(fill)
+    assert share > 0.03 and (dup_map[hole] > 0).mean() > 0.8
+    assert det.duplication.predict(sky)[0] == 0.0
+    assert det.raw(fill, jpeg=True)["duplication"][0] == 0.0  # JPEG inputs: plain windows repeat there anyway
+    old = tmp_path / "old"
+    old.mkdir()
+    meta = json.loads((BUNDLED_DIR / FUSION_FILE).read_text())
+    del meta["duplication"]["flat_win"]
+    (old / FUSION_FILE).write_text(json.dumps({**meta, "branches": ["duplication"]}))
+    assert FusedDetector.load(old).duplication.predict(fill)[0] == 0.0
+
+
 def test_load_detector_api(images):
     det = load_detector(None)
     assert 0.0 < det.threshold < 1.0
