@@ -194,19 +194,21 @@ class DuplicationBranch:
         """(H, W) bool: pixels of textured ``exact_win``² windows (luma std >= ``exact_min_std``) and, unless
         ``jpeg``, of weakly textured ``flat_win``² ones (std >= ``flat_min_std``) that have a bit-identical twin at
         least ``exact_min_shift`` px away (Chebyshev distance), both twins marked."""
-        out = self._twins(rgb, self.exact_win, self.exact_min_std)
+        u = np.asarray(rgb, np.uint64)
+        v = (u[..., 0] << np.uint64(16)) | (u[..., 1] << np.uint64(8)) | u[..., 2]  # one integer per pixel
+        y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        out = self._twins(v, y, self.exact_win, self.exact_min_std)
         if not jpeg and self.flat_win > 0:
-            out |= self._twins(rgb, self.flat_win, self.flat_min_std)
+            out |= self._twins(v, y, self.flat_win, self.flat_min_std)
         return out
 
-    def _twins(self, rgb: np.ndarray, k: int, min_std: float) -> np.ndarray:
-        """``exact_copies`` for one window size ``k`` and luma std floor ``min_std``."""
-        h, w = rgb.shape[:2]
+    def _twins(self, v: np.ndarray, y: np.ndarray, k: int, min_std: float) -> np.ndarray:
+        """``exact_copies`` for one window size ``k`` and luma std floor ``min_std``; ``v``: each pixel's RGB packed
+        into one integer (uint64 (H, W)), ``y``: the luma (float32 (H, W))."""
+        h, w = v.shape
         out = np.zeros((h, w), bool)
         if k <= 0 or min(h, w) < 2 * k:
             return out
-        u = np.asarray(rgb, np.uint64)
-        v = (u[..., 0] << np.uint64(16)) | (u[..., 1] << np.uint64(8)) | u[..., 2]  # one integer per pixel
         gh, gw = h - k + 1, w - k + 1
         # rolling polynomial hash of each window, wrapping mod 2^64: rows of k pixels, then k of those rows
         with np.errstate(over="ignore"):
@@ -216,7 +218,6 @@ class DuplicationBranch:
             key = np.zeros((gh, gw), np.uint64)
             for dy in range(k):
                 key = key * _COL_BASE + rows[dy : dy + gh]
-        y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         idx = textured_windows(y, k, min_std)
         keys = key.ravel()[idx]
         order = np.argsort(keys, kind="stable")
