@@ -1,8 +1,11 @@
-"""benchmarks/forensics_fused.py's ``add`` step: one more inpainter on the crops already made."""
+"""benchmarks/forensics_fused.py: the ``add`` step (one more inpainter on the crops already made), the ``small``
+step and the install of a fit's JPEG half."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +105,39 @@ def test_small_step_appends_small_fills_in_large_crops_to_val_once(bench, tmp_pa
             assert r["mask_kind"] == "small-ellipse"
     assert bench.add_small_val(photos, work, ("telea", "ns")) == 0
     assert len((work / "all" / "index.jsonl").read_text().splitlines()) == 7
+
+
+def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png_half(bench, tmp_path, monkeypatch):
+    import inpaintkit.forensics.detector as detector_mod
+    from inpaintkit.forensics.fusion import FusedDetector
+
+    bundled = Path(detector_mod.__file__).parents[1] / "weights" / "detector"
+    dst, fit = tmp_path / "bundle", tmp_path / "fit"
+    shutil.copytree(bundled, dst)
+    shutil.copytree(bundled, fit)
+    # the fit's JPEG half differs from the bundle's: other JPEG trees (the PNG ones), a moved JPEG stack threshold
+    meta = json.loads((fit / "fusion.json").read_text())
+    meta["stack"]["jpeg"]["threshold"] += 0.25
+    meta["stack"]["png"]["threshold"] += 0.5  # the PNG half of the fit must not reach the bundle
+    (fit / "fusion.json").write_text(json.dumps(meta))
+    shutil.copyfile(fit / "noise_lgbm.txt", fit / "noise_lgbm_jpeg.txt")
+    exported = []
+    monkeypatch.setattr(detector_mod, "export_onnx_detector", lambda d: exported.append(Path(d)))
+    before = json.loads((dst / "fusion.json").read_text())
+
+    bench.install_jpeg_half(fit, dst)
+
+    after = json.loads((dst / "fusion.json").read_text())
+    for key in bench.KIND_ENTRIES:
+        assert after[key]["png"] == before[key]["png"]
+        assert after[key]["jpeg"] == meta[key]["jpeg"]
+    assert after["stack"]["jpeg"]["threshold"] == pytest.approx(before["stack"]["jpeg"]["threshold"] + 0.25)
+    assert (dst / "noise_lgbm_jpeg.txt").read_text() == (fit / "noise_lgbm.txt").read_text()
+    assert (dst / "noise_lgbm.txt").read_bytes() == (bundled / "noise_lgbm.txt").read_bytes()
+    assert exported == [dst / "cnn_jpeg"]
+    assert FusedDetector.load(dst).meta["stack"]["jpeg"]["threshold"] == after["stack"]["jpeg"]["threshold"]
+
+    meta["cnn_jpeg"] = False
+    (fit / "fusion.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match="without a JPEG CNN"):
+        bench.install_jpeg_half(fit, dst)
