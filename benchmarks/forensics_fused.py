@@ -172,7 +172,8 @@ KIND_ENTRIES = ("calibration", "stack", "pixel_stack", "exact_rule")
 
 def install_jpeg_half(fit: Path, dst: Path) -> None:
     """Install the JPEG half of the fused detector in ``fit`` into the bundled one at ``dst``: the JPEG noise trees,
-    the JPEG CNN (``cnn_jpeg/`` and its ONNX export) and ``fusion.json``'s JPEG entries; the PNG half stays. Each
+    the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries and the duplication branch's
+    shift vote for JPEG inputs (``jpeg_vote``); the PNG half stays. Each
     input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits combine."""
     from inpaintkit.forensics.detector import export_onnx_detector
     from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
@@ -182,6 +183,8 @@ def install_jpeg_half(fit: Path, dst: Path) -> None:
         sys.exit(f"{fit}: fitted without a JPEG CNN (--cnn-jpeg RUN)")
     for key in KIND_ENTRIES:
         meta.setdefault(key, {})["jpeg"] = new[key]["jpeg"]
+    # the duplication branch's shift vote for JPEG inputs belongs to the JPEG half (folders before it: none)
+    meta.setdefault("duplication", {})["jpeg_vote"] = new.get("duplication", {}).get("jpeg_vote", {})
     meta["cnn_jpeg"] = True
     (dst / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     shutil.copyfile(fit / "noise_lgbm_jpeg.txt", dst / "noise_lgbm_jpeg.txt")

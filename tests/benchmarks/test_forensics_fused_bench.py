@@ -119,6 +119,7 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
     meta = json.loads((fit / "fusion.json").read_text())
     meta["stack"]["jpeg"]["threshold"] += 0.25
     meta["stack"]["png"]["threshold"] += 0.5  # the PNG half of the fit must not reach the bundle
+    meta["duplication"].update(jpeg_vote={"min_votes": 21}, flat_win=0)  # flat_win: a PNG setting, stays
     (fit / "fusion.json").write_text(json.dumps(meta))
     shutil.copyfile(fit / "noise_lgbm.txt", fit / "noise_lgbm_jpeg.txt")
     exported = []
@@ -135,6 +136,7 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
     assert (dst / "noise_lgbm_jpeg.txt").read_text() == (fit / "noise_lgbm.txt").read_text()
     assert (dst / "noise_lgbm.txt").read_bytes() == (bundled / "noise_lgbm.txt").read_bytes()
     assert exported == [dst / "cnn_jpeg"]
+    assert after["duplication"] == {**before["duplication"], "jpeg_vote": {"min_votes": 21}}
     assert FusedDetector.load(dst).meta["stack"]["jpeg"]["threshold"] == after["stack"]["jpeg"]["threshold"]
 
     meta["cnn_jpeg"] = False

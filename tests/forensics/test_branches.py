@@ -350,6 +350,24 @@ def test_duplication_finds_a_pasted_block_at_its_offset(photo):
     assert d.predict(img)[0] == 0.0 and d.predict(photo)[0] == 0.0  # nothing in the untouched photo
 
 
+def test_duplication_votes_for_smaller_copies_in_jpeg_inputs(photo):
+    """A 20x20 copy re-compressed as JPEG q75 has too few matching windows for the lossless vote (60) but enough for
+    the JPEG one (``JPEG_VOTE``); folders fitted before it (``jpeg_vote={}``) vote as for lossless inputs, and the
+    untouched photo has no copy either way."""
+    img = np.ascontiguousarray(photo[-256:, 200:456])
+    fake = img.copy()
+    fake[150:170, 120:140] = img[40:60, 30:50]  # pasted 110 rows down, 90 columns right
+    j = jpeg(fake, 75)
+    d, before = DuplicationBranch(), DuplicationBranch(jpeg_vote={})
+    assert [s for s, _, _ in d.matches(j, jpeg=True)] == [(110, 90)]
+    score, heat = d.predict(j, jpeg=True)
+    # one side marked (which one, the seam test decides; on so small a copy it may pick the source)
+    assert score > 0.002 and max(heat[150:170, 120:140].mean(), heat[40:60, 30:50].mean()) > 0.4
+    assert d.matches(j) == [] and before.matches(j, jpeg=True) == []  # the lossless vote misses it
+    for untouched in (img, photo):
+        assert d.predict(jpeg(untouched, 75), jpeg=True)[0] == 0.0
+
+
 def test_duplication_finds_many_small_exact_copies_as_a_patch_fill_leaves_them(photo):
     """PatchMatch-style fill: 12x12 pieces of the known region, each from its own place (too few windows per shift
     for the vote), pixel-exact in a PNG; an untouched photo has no textured 5x5 window twice."""
