@@ -166,8 +166,22 @@ def add_fills(work: Path, spec: str, seed: int = 11) -> int:
     return len(lines)
 
 
+#: the cnn-jpeg step's training samples: every one JPEG-compressed, at quality 40-95
+JPEG_ONLY = ("augment.p_jpeg=1.0", "augment.jpeg_quality=[40,95]")
 #: the entries of ``fusion.json`` kept per input kind ("png", "jpeg")
 KIND_ENTRIES = ("calibration", "stack", "pixel_stack", "exact_rule")
+#: a CNN detector's files in a fused detector folder (its own folder, or ``cnn_jpeg/``), besides the ONNX export
+CNN_FILES = ("model.safetensors", "detector.json", "config.yaml")
+
+
+def install_cnn(src: Path, dst: Path) -> None:
+    """Copy the CNN detector of ``src`` (``CNN_FILES``) into ``dst`` and export its ONNX model there."""
+    from inpaintkit.forensics.detector import export_onnx_detector
+
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in CNN_FILES:
+        shutil.copyfile(src / f, dst / f)
+    export_onnx_detector(dst)
 
 
 def install_jpeg_half(fit: Path, dst: Path) -> None:
@@ -175,7 +189,6 @@ def install_jpeg_half(fit: Path, dst: Path) -> None:
     the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries and the duplication branch's
     shift vote for JPEG inputs (``jpeg_vote``); the PNG half stays. Each
     input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits combine."""
-    from inpaintkit.forensics.detector import export_onnx_detector
     from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
 
     new, meta = json.loads((fit / FUSION_FILE).read_text()), json.loads((dst / FUSION_FILE).read_text())
@@ -188,12 +201,8 @@ def install_jpeg_half(fit: Path, dst: Path) -> None:
     meta["cnn_jpeg"] = True
     (dst / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     shutil.copyfile(fit / "noise_lgbm_jpeg.txt", dst / "noise_lgbm_jpeg.txt")
-    jdst = dst / JPEG_CNN_DIR
-    shutil.rmtree(jdst, ignore_errors=True)
-    jdst.mkdir()
-    for f in ("model.safetensors", "detector.json", "config.yaml"):
-        shutil.copyfile(fit / JPEG_CNN_DIR / f, jdst / f)
-    export_onnx_detector(jdst)
+    shutil.rmtree(dst / JPEG_CNN_DIR, ignore_errors=True)
+    install_cnn(fit / JPEG_CNN_DIR, dst / JPEG_CNN_DIR)
     print(f"installed the JPEG half of {fit} into {dst}")
 
 
@@ -431,7 +440,8 @@ def main() -> None:
         "--install-kinds",
         choices=("png,jpeg", "jpeg"),
         default="png,jpeg",
-        help="jpeg: install only the fit's JPEG half (JPEG trees, cnn_jpeg/, fusion.json's JPEG entries), keeping "
+        help="jpeg: install only the fit's JPEG half (JPEG trees, cnn_jpeg/, fusion.json's JPEG entries and JPEG "
+        "shift vote), keeping "
         "the bundled PNG half (this round: the refit's PNG half lost 0.015 ROC-AUC at resize 0.5)",
     )
     args = ap.parse_args()
@@ -469,8 +479,7 @@ def main() -> None:
             f"train.init={init}",
             f"train.steps={args.cnn_jpeg_steps}",
             "optim.lr=0.0005",
-            "augment.p_jpeg=1.0",
-            "augment.jpeg_quality=[40,95]",
+            *JPEG_ONLY,
         )
     elif "cnn-jpeg" in steps:
         if args.cnn_jpeg in (None, "default") or args.cnn == "default":
@@ -486,8 +495,7 @@ def main() -> None:
             "--set",
             f"run.dir={dst}",
             f"train.steps={args.cnn_jpeg_steps}",
-            "augment.p_jpeg=1.0",
-            "augment.jpeg_quality=[40,95]",
+            *JPEG_ONLY,
         )
         from inpaintkit.forensics.train import export_run
 
@@ -550,25 +558,15 @@ def main() -> None:
         install_jpeg_half(work / "fused", REPO / "inpaintkit" / "weights" / "detector")
     elif args.install:
         dst = REPO / "inpaintkit" / "weights" / "detector"
-        files = ["fusion.json", "noise_lgbm.txt", "noise_lgbm_jpeg.txt"]
-        if args.cnn != "default":  # a retrained CNN branch: its files, and its ONNX export for `detect`
-            files += ["model.safetensors", "detector.json", "config.yaml"]
-        for f in files:
+        for f in ("fusion.json", "noise_lgbm.txt", "noise_lgbm_jpeg.txt"):
             shutil.copyfile(work / "fused" / f, dst / f)
-        if args.cnn != "default":
-            from inpaintkit.forensics.detector import export_onnx_detector
-
-            export_onnx_detector(dst)
+        if args.cnn != "default":  # a retrained CNN branch: its files, and its ONNX export for `detect`
+            install_cnn(work / "fused", dst)
         jdst = dst / "cnn_jpeg"
         if jdst.exists() and args.cnn_jpeg != "default":
             shutil.rmtree(jdst)  # the fit's own JPEG CNN replaces the old one, or none is left
         if args.cnn_jpeg not in (None, "default"):
-            from inpaintkit.forensics.detector import export_onnx_detector
-
-            jdst.mkdir()
-            for f in ("model.safetensors", "detector.json", "config.yaml"):
-                shutil.copyfile(work / "fused" / "cnn_jpeg" / f, jdst / f)
-            export_onnx_detector(jdst)
+            install_cnn(work / "fused" / "cnn_jpeg", jdst)
         write_fills_stamp(dst)
         print(f"installed {work / 'fused'} into {dst}")
 
