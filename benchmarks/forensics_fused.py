@@ -29,8 +29,11 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    photos"): small fills in large photos for the calibration: 768x512 crops of the val photos at full
    resolution, each untouched and with one elliptic hole of 0.5-3 % filled by each of ``--inpainters``
    (``benchmarks/forensics_small.py``'s ``make``, seed 11), into WORK/val_small, appended to WORK/all as val.
-3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN [--cnn-jpeg CNN_JPEG]``
-   (noise trees trained on train, every branch calibrated on val; ``--cnn default``: the bundled CNN as it is).
+3. ``fit``: ``inpaintkit forensics fit-detector --data WORK/all --out WORK/fused --cnn CNN [--cnn-jpeg CNN_JPEG]
+   --photos CORPUS/val`` (noise trees trained on train, every branch calibrated on val; ``--cnn default``: the
+   bundled CNN as it is; the val photos, whole and as crops larger than the CNN's tile, set the CNN branch's
+   ``tile_correction``). ``tiles``: only that last part, on ``--tiles-dir`` (default WORK/fused; the bundled
+   detector's was set so: ``--steps tiles --tiles-dir inpaintkit/weights/detector``).
 4. ``evaluate``: ``inpaintkit forensics evaluate`` on all of test (clean): every branch and the fusion, per
    inpainter; ``robustness``: the same under JPEG q90/75/50 and resize 0.75/0.5 on the first ``--limit-per-source``
    crops of each test photo (CPU time).
@@ -186,8 +189,8 @@ def install_cnn(src: Path, dst: Path) -> None:
 
 def install_jpeg_half(fit: Path, dst: Path) -> None:
     """Install the JPEG half of the fused detector in ``fit`` into the bundled one at ``dst``: the JPEG noise trees,
-    the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries and the duplication branch's
-    shift vote for JPEG inputs (``jpeg_vote``); the PNG half stays. Each
+    the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries, the duplication branch's
+    shift vote for JPEG inputs (``jpeg_vote``) and the CNN branch's JPEG ``tile_correction``; the PNG half stays. Each
     input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits combine."""
     from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
 
@@ -196,6 +199,8 @@ def install_jpeg_half(fit: Path, dst: Path) -> None:
         sys.exit(f"{fit}: fitted without a JPEG CNN (--cnn-jpeg RUN)")
     for key in KIND_ENTRIES:
         meta.setdefault(key, {})["jpeg"] = new[key]["jpeg"]
+    # the CNN branch's discount for large JPEG inputs belongs to the JPEG half too (fits without it: none)
+    meta.setdefault("tile_correction", {})["jpeg"] = new.get("tile_correction", {}).get("jpeg", 0.0)
     # the duplication branch's shift vote for JPEG inputs belongs to the JPEG half (folders before it: none)
     meta.setdefault("duplication", {})["jpeg_vote"] = new.get("duplication", {}).get("jpeg_vote", {})
     meta["cnn_jpeg"] = True
@@ -395,7 +400,13 @@ def main() -> None:
     ap.add_argument(
         "--steps",
         default="data,fit,evaluate,robustness,loo",
-        help="any of data,add,small,cnn,cnn-jpeg,fit,evaluate,robustness,loo",
+        help="any of data,add,small,cnn,cnn-jpeg,fit,tiles,evaluate,robustness,loo",
+    )
+    ap.add_argument(
+        "--tiles-dir",
+        type=Path,
+        default=None,
+        help="tiles: the fused detector folder whose tile correction is fitted on CORPUS/val (default WORK/fused)",
     )
     ap.add_argument("--val-limit", type=int, default=None, help="fit: calibrate on N val samples (default: all)")
     ap.add_argument(
@@ -519,6 +530,18 @@ def main() -> None:
             args.cnn,
             *jp,
             *lim,
+            "--photos",
+            str(args.corpus / "val"),
+        )
+    if "tiles" in steps:
+        from inpaintkit.forensics.fusion import set_tile_correction
+
+        folder = args.tiles_dir or work / "fused"
+        fit = set_tile_correction(folder, args.corpus / "val")
+        print(
+            f"tiles: {folder} tile_correction {fit['alpha']} ({fit['n_images']} untouched images; flagged share "
+            f"per alpha {fit['flagged']})",
+            flush=True,
         )
     if "evaluate" in steps:
         run(

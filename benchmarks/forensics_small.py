@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,33 @@ def score(recs: list[dict], model: str, quality: int | None = None) -> None:
         )
 
 
+def untouched(photos: Path, model: str, quality: int | None = None) -> None:
+    """How many of the photos' untouched ``fusion.large_crops`` (each photo whole and as crops of 384² to
+    768x1024, seeded) ``model`` flags, per size: the false alarms of images larger than the CNN's tile."""
+    from collections import defaultdict
+
+    from inpaintkit.forensics.fusion import large_crops
+    from inpaintkit.forensics.load import load_detector
+    from inpaintkit.forensics.train import jpeg
+
+    det = load_detector(model, threads=1)
+    flagged: dict[str, list[bool]] = defaultdict(list)
+    for name, rgb in large_crops(photos):
+        x = rgb if quality is None else jpeg(rgb, quality)
+        s = det.score(det.raw(x, jpeg=quality is not None), jpeg=quality is not None)
+        crop = re.fullmatch(r".+_(\d+x\d+)_\d+", name)  # large_crops names crops STEM_HxW_I, whole photos STEM
+        size = crop.group(1) if crop else "whole"
+        flagged[size].append(s >= det.threshold)
+        flagged["all"].append(s >= det.threshold)
+    kind = f", JPEG q{quality}" if quality is not None else ""
+    print(
+        f"{model}{kind}: untouched large images flagged "
+        + ", ".join(
+            f"{k} {sum(v)} of {len(v)}" for k, v in sorted(flagged.items(), key=lambda kv: (kv[0] == "all", kv[0]))
+        )
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--photos", type=Path, default=Path("/work/corpus/test"))
@@ -110,7 +138,16 @@ def main() -> None:
     ap.add_argument("--model", action="append", help="detector folder or 'default' (repeatable)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--jpeg", type=int, default=None, metavar="Q", help="re-compress every image as JPEG at quality Q")
+    ap.add_argument(
+        "--untouched",
+        action="store_true",
+        help="instead: the untouched photos of --photos, whole and as crops of 384² to 768x1024 (fusion.large_crops)",
+    )
     args = ap.parse_args()
+    if args.untouched:
+        for model in args.model or ["default"]:
+            untouched(args.photos, model, args.jpeg)
+        return
     index = args.out / "index.jsonl"
     if index.is_file():
         recs = [json.loads(line) for line in index.read_text().splitlines()]

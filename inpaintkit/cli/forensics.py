@@ -246,6 +246,12 @@ def fit_detector_cmd(
     val_limit: Optional[int] = typer.Option(
         None, "--val-limit", help="Calibrate on N validation samples (evenly spaced)."
     ),
+    photos: Optional[Path] = typer.Option(
+        None,
+        "--photos",
+        help="Untouched photos nobody trained on (the corpus's val split, whole): crops larger than the CNN's tile "
+        "set how much the CNN branch discounts its highest tile on large images.",
+    ),
     seed: int = typer.Option(0, "--seed"),
     threads: int = _threads_option(),
 ) -> None:
@@ -257,6 +263,8 @@ def fit_detector_cmd(
     fpr_budget = FPR_BUDGET if fpr_budget is None else fpr_budget
     if not 0 < fpr_budget < 1:
         raise InpaintKitError(f"--fpr-budget {fpr_budget}: must be between 0 and 1")
+    if photos is not None and not photos.is_dir():
+        raise InpaintKitError(f"--photos {photos}: not a folder")
     cnn_dir = BUNDLED_DIR if cnn is not None and str(cnn) == "default" else cnn
     jpeg_dir = BUNDLED_DIR / JPEG_CNN_DIR if cnn_jpeg is not None and str(cnn_jpeg) == "default" else cnn_jpeg
     meta = fit_detector(
@@ -269,6 +277,7 @@ def fit_detector_cmd(
         seed=seed,
         val_limit=val_limit,
         threads=max(1, threads),
+        photos=photos,
     )
     print(
         f"wrote {out}: branches {', '.join(meta['branches'])}"

@@ -94,14 +94,10 @@ class TiledDetector:
         """Image logit and per-pixel probabilities (H, W) float32, tiled over the image."""
         rgb = _check_rgb(rgb)
         h, w = rgb.shape[:2]
-        tile, ov = self.tile, self.overlap
         x = (np.asarray(rgb, np.float32) / 255.0).transpose(2, 0, 1)[None]  # (1, 3, H, W) in [0, 1]
-        # pad small images up to a multiple of the stride, repeating the edge so no black border appears
-        ph, pw = max(h, min(tile, -(-h // STRIDE) * STRIDE)), max(w, min(tile, -(-w // STRIDE) * STRIDE))
-        if (ph, pw) != (h, w):
+        (ph, pw), (th, tw), boxes = self._tiling(h, w)
+        if (ph, pw) != (h, w):  # a small image padded by repeating its edge, so no black border appears
             x = np.pad(x, ((0, 0), (0, 0), (0, ph - h), (0, pw - w)), mode="edge")
-        th, tw = min(tile, ph), min(tile, pw)
-        boxes = [(t, l) for t in _tile_starts(ph, th, ov) for l in _tile_starts(pw, tw, ov)]
         heat = np.zeros((ph, pw), np.float32)
         weight = np.zeros((ph, pw), np.float32)
         best = -math.inf
@@ -115,6 +111,17 @@ class TiledDetector:
                 weight[t : t + th, l : l + tw] += 1
         heat = (heat / np.maximum(weight, 1))[:h, :w]
         return best, heat
+
+    def _tiling(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int], list[tuple[int, int]]]:
+        """An (h, w) image's padded size (small images up to a multiple of the stride), tile size and tile corners."""
+        tile, ov = self.tile, self.overlap
+        ph, pw = max(h, min(tile, -(-h // STRIDE) * STRIDE)), max(w, min(tile, -(-w // STRIDE) * STRIDE))
+        th, tw = min(tile, ph), min(tile, pw)
+        return (ph, pw), (th, tw), [(t, l) for t in _tile_starts(ph, th, ov) for l in _tile_starts(pw, tw, ov)]
+
+    def tile_count(self, h: int, w: int) -> int:
+        """How many tiles ``predict`` scores an (h, w) image in (its image logit is their maximum)."""
+        return len(self._tiling(h, w)[2])
 
     def detect(self, rgb: np.ndarray) -> Detection:
         logit, heat = self.predict(rgb)

@@ -11,7 +11,9 @@ T)``: a logistic regression on the margins, fitted on the same validation sample
 on them for the whole budget as above (``fit_stack``) — branches that agree add up, which "flag when any branch
 passes" (``sigmoid(max_b m_b)``, the rule of folders fitted without a stack) cannot do: on the corpus's test split
 ROC-AUC 0.975 against 0.962 with the same branches (docs/forensics.md). 0.5 is the decision point either way, and
-each branch's ``p_b`` is kept for the analyst (``Detection.branches``). The heatmap is a per-pixel stack of the
+each branch's ``p_b`` is kept for the analyst (``Detection.branches``). The CNN branch's raw score of an image
+larger than its tile is its highest tile's logit minus ``alpha * log(tiles)`` (``tile_correction`` per input kind,
+chosen on untouched val photos, ``fit_tile_correction``): the thresholds are set on one-tile crops. The heatmap is a per-pixel stack of the
 branch maps (``pixel_features``, ``fit_pixel_stack``: a logistic regression per cell of the maps at 64², and of the
 image's own edges and texture there, ``image_cells``, fitted on the inpainted validation samples per input kind, its
 threshold moved to 0.5); folders fitted before it use the
@@ -167,6 +169,7 @@ class FusedDetector:
         """Calibrate each branch's raw output and fuse them (see the module docstring). ``rgb``: the image, which
         the per-pixel stack of folders fitted with image features needs (``image_cells``)."""
         kind = "jpeg" if jpeg else "png"
+        raw = self.tile_corrected(raw, kind)
         cal = self.meta["calibration"][kind]
         probs, maps, margin, heat = {}, {}, {}, None
         for b, (score, m) in raw.items():
@@ -183,6 +186,27 @@ class FusedDetector:
         pixel = self.meta.get("pixel_stack", {}).get(kind)
         if pixel is not None and all(b in probs for b in pixel["branches"]):
             heat = self._pixel_heat(kind, {b: raw[b][1] for b in pixel["branches"]}, probs, heat.shape, rgb)
+        score = self._image_score(raw, kind, margin)
+        shown = {b: round(p, 6) for b, p in probs.items()}  # each branch's probability, for the analyst
+        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=shown, maps=maps)
+
+    def score(self, raw: dict[str, tuple[float, np.ndarray]], jpeg: bool) -> float:
+        """The image score ``combine`` gives ``raw``, without the heatmap."""
+        kind = "jpeg" if jpeg else "png"
+        raw = self.tile_corrected(raw, kind)
+        cal = self.meta["calibration"][kind]
+        margin = {
+            b: float(_logit(platt(cal[b]["platt"], raw_feature(b, v))) - _logit(cal[b]["threshold"]))
+            for b, (v, _) in raw.items()
+            if b in cal
+        }
+        if not margin:
+            raise InpaintKitError(f"{self.folder}: no calibrated branch among {', '.join(raw) or 'none'}")
+        return self._image_score(raw, kind, margin)
+
+    def _image_score(self, raw: dict[str, tuple[float, np.ndarray]], kind: str, margin: dict[str, float]) -> float:
+        """The stacked score of the branches' margins and maps (the max rule without a stack), the exact-copy rule
+        on top, as a probability (0.5: the decision point)."""
         stack = self.meta.get("stack", {}).get(kind)
         if stack is not None and all(b in margin for b in stack["branches"]):
             x = np.array([[margin[b] for b in stack["branches"]]])
@@ -194,9 +218,23 @@ class FusedDetector:
         rule = self.meta.get("exact_rule", {}).get(kind)
         if rule is not None and "duplication" in raw:
             z = exact_rule(z, exact_share(raw["duplication"][1]), rule["tau"])
-        score = 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
-        shown = {b: round(p, 6) for b, p in probs.items()}  # each branch's probability, for the analyst
-        return Detection(score, verdict_for(score, self.threshold), heat.astype(np.float32), branches=shown, maps=maps)
+        return 1.0 / (1.0 + math.exp(-min(max(z, -40.0), 40.0)))
+
+    def tile_corrected(
+        self, raw: dict[str, tuple[float, np.ndarray]], kind: str
+    ) -> dict[str, tuple[float, np.ndarray]]:
+        """``raw`` with the CNN branch's logit lowered by ``alpha * log(tiles)`` (``alpha``: the folder's
+        ``tile_correction`` for ``kind``, 0 when it has none). The CNN scores an image larger than its tile as the
+        highest logit of its tiles: an untouched photo of 20 tiles has 20 chances to pass a threshold set on one
+        tile each — the odds that one of N tiles passes are at most N times one tile's (``alpha`` = 1); the
+        validation photos choose ``alpha`` (``fit_tile_correction``)."""
+        alpha = float(self.meta.get("tile_correction", {}).get(kind, 0.0))
+        if alpha == 0.0 or "cnn" not in raw:
+            return raw
+        logit, heat = raw["cnn"]
+        cnn = self.cnn_jpeg if kind == "jpeg" and self.cnn_jpeg is not None else self.cnn
+        n = cnn.tile_count(*np.shape(heat)[:2])
+        return {**raw, "cnn": (float(logit) - alpha * math.log(n), heat)} if n > 1 else raw
 
     def _pixel_heat(
         self,
@@ -254,11 +292,17 @@ class LazyCNN:
         self.folder, self.threads, self._det = Path(folder), threads, None
 
     def predict(self, rgb: np.ndarray) -> tuple[float, np.ndarray]:  # noqa: D102
+        return self._loaded().predict(rgb)
+
+    def tile_count(self, h: int, w: int) -> int:  # noqa: D102
+        return self._loaded().tile_count(h, w)
+
+    def _loaded(self) -> TiledDetector:
         if self._det is None:
             self._det = load_cnn(self.folder, threads=self.threads)
             if self._det is None:
                 raise InpaintKitError(f"{self.folder}: not a CNN detector (needs {WEIGHTS_FILE} and {META_FILE})")
-        return self._det.predict(rgb)
+        return self._det
 
 
 def weighted_map(branch: str, m: np.ndarray, p: np.ndarray | float) -> np.ndarray:
@@ -706,6 +750,100 @@ def validation_scores(
     return raw, labels, maps, features, exact
 
 
+#: the tile corrections tried (``fit_tile_correction``), the crop sizes (h, w) of the untouched photos it is fitted
+#: on (each photo also whole; a size the photo cannot hold is tried transposed, then skipped), how many crops per
+#: photo, and the JPEG qualities its JPEG inputs are re-compressed at
+TILE_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+TILE_SIZES = ((384, 384), (512, 512), (512, 768), (768, 1024))
+TILE_CROPS = 6
+TILE_QUALITIES = (90, 75)
+
+
+def large_crops(photos: str | Path, seed: int = 26) -> list[tuple[str, np.ndarray]]:
+    """(name, RGB) of the photos of a folder, each whole and as ``TILE_CROPS`` seeded crops of the ``TILE_SIZES``:
+    images larger than the CNN's tile, which the 256² validation crops do not show the detector."""
+    from ..io import list_images, read_image
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in list_images(photos):
+        im = read_image(p).rgb
+        out.append((p.stem, im))
+        for i in range(TILE_CROPS):
+            h, w = TILE_SIZES[i % len(TILE_SIZES)]
+            if im.shape[0] < h or im.shape[1] < w:
+                h, w = w, h
+                if im.shape[0] < h or im.shape[1] < w:
+                    continue
+            y0, x0 = int(rng.integers(0, im.shape[0] - h + 1)), int(rng.integers(0, im.shape[1] - w + 1))
+            out.append((f"{p.stem}_{h}x{w}_{i}", np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w])))
+    if not out:
+        raise InpaintKitError(f"{photos}: no images to fit the tile correction on")
+    return out
+
+
+def fit_tile_correction(
+    det: "FusedDetector",
+    photos: str | Path,
+    *,
+    fpr_budget: float = FPR_BUDGET,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Per input kind, the smallest ``alpha`` of ``TILE_ALPHAS`` (``FusedDetector.tile_corrected``) with which at
+    most ``fpr_budget`` of the untouched ``large_crops`` of ``photos`` are flagged — PNG inputs as stored, JPEG
+    inputs at each of ``TILE_QUALITIES`` — or the one that flags fewest. ``photos``: untouched photos nobody
+    trained on (the corpus's val split). Returns ``{"alpha": {kind: alpha}, "flagged": {kind: {alpha: share}}}``
+    (the share at the worst JPEG quality); ``det.meta["tile_correction"]`` is left as it was."""
+    import sys
+
+    from tqdm import tqdm
+
+    from .train import jpeg as to_jpeg
+
+    crops = large_crops(photos)
+    conditions = [("png", None)] + [("jpeg", q) for q in TILE_QUALITIES]
+    raws: dict[tuple[str, int | None], list] = {c: [] for c in conditions}
+    for _, rgb in tqdm(crops, desc="tile correction", disable=not progress, file=sys.stderr, leave=False):
+        for kind, q in conditions:
+            x = rgb if q is None else to_jpeg(rgb, q)
+            raws[(kind, q)].append(det.raw(x, jpeg=kind == "jpeg"))
+    before = det.meta.get("tile_correction")
+    alpha: dict[str, float] = {}
+    flagged: dict[str, dict[str, float]] = {}
+    try:
+        for kind in KINDS:
+            flagged[kind] = {}
+            for a in TILE_ALPHAS:
+                det.meta["tile_correction"] = {kind: a}
+                share = max(
+                    float(np.mean([det.score(r, kind == "jpeg") >= det.threshold for r in raws[c]]))
+                    for c in conditions
+                    if c[0] == kind
+                )
+                flagged[kind][str(a)] = share
+            ok = [a for a in TILE_ALPHAS if flagged[kind][str(a)] <= fpr_budget]
+            alpha[kind] = ok[0] if ok else min(TILE_ALPHAS, key=lambda a: (flagged[kind][str(a)], a))
+    finally:
+        if before is None:
+            det.meta.pop("tile_correction", None)
+        else:
+            det.meta["tile_correction"] = before
+    return {"alpha": alpha, "flagged": flagged, "n_images": len(crops)}
+
+
+def set_tile_correction(folder: str | Path, photos: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """``fit_tile_correction`` for the fused detector in ``folder`` (its own false-positive budget), written into
+    its ``fusion.json`` (``tile_correction``, and the shares measured as ``tile_correction_fit``)."""
+    folder = Path(folder)
+    det = FusedDetector.load(folder, threads=1)
+    fit = fit_tile_correction(det, photos, fpr_budget=det.meta.get("fpr_budget", FPR_BUDGET), progress=progress)
+    meta = json.loads((folder / FUSION_FILE).read_text())
+    meta["tile_correction"] = fit["alpha"]
+    meta["tile_correction_fit"] = {"flagged": fit["flagged"], "n_images": fit["n_images"], "photos": str(photos)}
+    (folder / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    return fit
+
+
 def recalibrate(
     folder: str | Path, *, fpr_budget: float | None = None, split: dict[str, float] | None = None
 ) -> dict[str, Any]:
@@ -750,11 +888,14 @@ def fit_detector(
     seed: int = 0,
     val_limit: int | None = None,
     threads: int = 1,
+    photos: str | Path | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train the noise branch on ``train_split``, calibrate every branch on ``val_split`` (PNG as stored, JPEG
     re-compressed at q50/75/90 in turn), copy the CNN detector ``cnn`` in (and ``cnn_jpeg``, the one the CNN branch
-    runs on JPEG inputs, into ``out/cnn_jpeg``), write ``out``; returns the meta.
+    runs on JPEG inputs, into ``out/cnn_jpeg``), write ``out``; returns the meta. ``photos``: a folder of untouched
+    photos (the val split's, whole) to fit the CNN branch's ``tile_correction`` on (``set_tile_correction``);
+    without it the folder has none (an image larger than a tile is scored as its highest tile).
 
     ``exclude`` drops those inpainters' samples from training *and* calibration (leave-one-inpainter-out runs).
     The noise branch gets two sets of trees: one on the training samples as stored (a fifth of them resized), one on
@@ -866,4 +1007,7 @@ def fit_detector(
         "seed": seed,
     }
     (out / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    if photos is not None and cnn_det is not None:
+        set_tile_correction(out, photos, progress=progress)
+        meta = json.loads((out / FUSION_FILE).read_text())
     return meta

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from inpaintkit.errors import InpaintKitError
+from inpaintkit.forensics.cnn import TiledDetector
 from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
 from inpaintkit.forensics.duplication import EXACT_LEVEL, DuplicationBranch, exact_share, window_dct
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
@@ -577,6 +578,63 @@ def test_cnn_branch_runs_the_jpeg_cnn_on_jpeg_inputs_only():
     assert (png_cnn.calls, jpeg_cnn.calls) == (2, 2)
     # without one for JPEG, the one CNN serves both kinds
     assert FusedDetector({}, cnn=png_cnn).raw(scene, jpeg=True)["cnn"][0] == -2.0
+
+
+class _TileCNN(TiledDetector):
+    """A tiled CNN stand-in: every tile gets the logit ``logit``; ``tiles`` counts the tiles scored."""
+
+    def __init__(self, logit: float):
+        super().__init__(256, 32)
+        self.logit, self.tiles = logit, 0
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.tiles += len(batch)
+        return np.full(len(batch), self.logit, np.float32), np.zeros((len(batch), *batch.shape[2:]), np.float32)
+
+
+def test_tile_count_is_the_number_of_tiles_predict_scores():
+    cnn = _TileCNN(0.0)
+    for (h, w), n in (((64, 40), 1), ((256, 256), 1), ((384, 384), 4), ((512, 768), 12), ((1024, 683), 15)):
+        cnn.tiles = 0
+        cnn.predict(np.zeros((h, w, 3), np.uint8))
+        assert cnn.tiles == cnn.tile_count(h, w) == n
+
+
+def test_tile_correction_discounts_the_highest_tile_of_large_images_only():
+    cal = {"cnn": {"platt": [1.0, 0.0], "threshold": 0.5}}  # margin = the raw logit
+    meta = {"calibration": {"png": cal, "jpeg": cal}, "tile_correction": {"jpeg": 1.0}}
+    det = FusedDetector(meta, cnn=_TileCNN(1.0), cnn_jpeg=_TileCNN(1.0))
+    big, small = np.zeros((512, 768), np.float32), np.zeros((256, 256), np.float32)
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    assert det.combine({"cnn": (1.0, big)}, jpeg=True).score == pytest.approx(sig(1.0 - np.log(12)))
+    assert det.score({"cnn": (1.0, big)}, jpeg=True) == pytest.approx(sig(1.0 - np.log(12)))
+    assert det.combine({"cnn": (1.0, small)}, jpeg=True).score == pytest.approx(sig(1.0))  # one tile: as before
+    assert det.combine({"cnn": (1.0, big)}, jpeg=False).score == pytest.approx(sig(1.0))  # no PNG correction
+    assert _fake_fused(cal).combine({"cnn": (1.0, big)}, jpeg=True).score == pytest.approx(sig(1.0))  # old folders
+
+
+def test_fit_tile_correction_takes_the_smallest_discount_that_keeps_the_budget(tmp_path):
+    from inpaintkit.forensics.fusion import TILE_ALPHAS, fit_tile_correction, large_crops
+    from inpaintkit.io import write_image
+
+    for i in range(2):
+        write_image(tmp_path / f"p{i}.png", noisy_scene(10 + i, 640)[:600])
+    crops = large_crops(tmp_path)
+    assert len(crops) == 2 * 5 and {c.shape[:2] for _, c in crops} == {(600, 640), (384, 384), (512, 512)}
+    cal = {"cnn": {"platt": [1.0, 0.0], "threshold": 0.5}}
+    # every tile scores 1.0 (JPEG) or -1.0 (PNG); 4 tiles (384²) are the fewest: alpha * log 4 must exceed 1.0
+    det = FusedDetector({"calibration": {"png": cal, "jpeg": cal}}, cnn=_TileCNN(-1.0), cnn_jpeg=_TileCNN(1.0))
+    fit = fit_tile_correction(det, tmp_path, progress=False)
+    assert (
+        fit["alpha"]
+        == {"png": 0.0, "jpeg": min(a for a in TILE_ALPHAS if a * np.log(4) > 1.0)}
+        == {
+            "png": 0.0,
+            "jpeg": 0.75,
+        }
+    )
+    assert fit["flagged"]["jpeg"]["0.0"] == 1.0 and fit["flagged"]["jpeg"]["0.75"] == 0.0
+    assert "tile_correction" not in det.meta  # measured, not set
 
 
 def test_a_folders_jpeg_cnn_loads_on_first_use(tmp_path):
