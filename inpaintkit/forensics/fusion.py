@@ -951,8 +951,8 @@ def fit_detector(
     jpeg_det = None if cnn_jpeg is None else copy_cnn(cnn_jpeg, out / JPEG_CNN_DIR)
     det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det, cnn_jpeg=jpeg_det)
     raw, labels, val_maps, feats, exact = validation_scores(det, val, progress=progress)
-    photos = [r.get("source_id") or r["path"] for r in val]  # each validation sample's photo
-    groups = {k: photos for k in raw}
+    photo_of = [r.get("source_id") or r["path"] for r in val]  # each validation sample's photo
+    groups = {k: photo_of for k in raw}
     saved = {"raw": raw, "labels": labels, "groups": groups, "map_features": feats, "exact": exact}
     # the exact-copy rule's tau per input kind: the largest share of any untouched validation crop
     rule = {k: {"tau": max((e for e, y in zip(exact[k], labels[k]) if not y), default=0.0)} for k in exact if exact[k]}

@@ -298,3 +298,23 @@ def test_cli_train_takes_set_like_inpaintkit_train(cli, tiny_dataset, tmp_path):
     assert code == 2 and err.startswith("error: --set train.stepz: unknown key 'stepz'")
     code, _, err = cli("forensics", "train", "train.steps=3")
     assert code == 2 and "put overrides after --set" in err
+
+
+def test_fit_detector_with_photos_fits_the_tile_correction(tiny_dataset, tiny_run, source_dir, tmp_path, cli):
+    import json
+
+    from inpaintkit.forensics.fusion import TILE_ALPHAS, FusedDetector
+
+    out = tmp_path / "fused"
+    code, _, err = cli(
+        "forensics", "fit-detector", "--data", tiny_dataset, "--out", out, "--cnn", tiny_run,
+        "--photos", source_dir, "--threads", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    meta = json.loads((out / "fusion.json").read_text())
+    assert set(meta["tile_correction"]) == {"png", "jpeg"} and set(meta["tile_correction"].values()) <= set(TILE_ALPHAS)
+    assert meta["tile_correction_fit"]["n_images"] == 5  # the five photos whole (none holds a 384² crop)
+    det = FusedDetector.load(out)
+    assert det.meta["tile_correction"] == meta["tile_correction"]
+    code, _, err = cli("forensics", "fit-detector", "--data", tiny_dataset, "--out", out, "--photos", tmp_path / "no")
+    assert code != 0 and "--photos" in err and len(err.strip().splitlines()) == 1
