@@ -848,7 +848,8 @@ def recalibrate(
     folder: str | Path, *, fpr_budget: float | None = None, split: dict[str, float] | None = None
 ) -> dict[str, Any]:
     """Redo the Platt fits and thresholds of a fitted folder from its saved validation scores (new budget or
-    split of it between the branches); rewrites ``fusion.json``."""
+    split of it between the branches); rewrites ``fusion.json``. Its ``tile_correction`` is kept as it was: refit it
+    for the new thresholds with ``set_tile_correction``."""
     folder = Path(folder)
     meta = json.loads((folder / FUSION_FILE).read_text())
     saved = json.loads((folder / SCORES_FILE).read_text())
