@@ -171,18 +171,12 @@ class FusedDetector:
         kind = "jpeg" if jpeg else "png"
         raw = self.tile_corrected(raw, kind)
         cal = self.meta["calibration"][kind]
-        probs, maps, margin, heat = {}, {}, {}, None
-        for b, (score, m) in raw.items():
-            if b not in cal:
-                continue
-            p = float(platt(cal[b]["platt"], raw_feature(b, score)))
-            probs[b] = p
-            margin[b] = float(_logit(p) - _logit(cal[b]["threshold"]))
-            weighted = rescale_map(weighted_map(b, m, p), cal[b].get("map_threshold", 0.5))
+        probs, margin = self._calibrated(raw, kind)
+        maps, heat = {}, None
+        for b, p in probs.items():
+            weighted = rescale_map(weighted_map(b, raw[b][1], p), cal[b].get("map_threshold", 0.5))
             maps[b] = weighted
             heat = weighted if heat is None else np.maximum(heat, weighted)
-        if heat is None:
-            raise InpaintKitError(f"{self.folder}: no calibrated branch among {', '.join(raw) or 'none'}")
         pixel = self.meta.get("pixel_stack", {}).get(kind)
         if pixel is not None and all(b in probs for b in pixel["branches"]):
             heat = self._pixel_heat(kind, {b: raw[b][1] for b in pixel["branches"]}, probs, heat.shape, rgb)
@@ -194,15 +188,17 @@ class FusedDetector:
         """The image score ``combine`` gives ``raw``, without the heatmap."""
         kind = "jpeg" if jpeg else "png"
         raw = self.tile_corrected(raw, kind)
+        return self._image_score(raw, kind, self._calibrated(raw, kind)[1])
+
+    def _calibrated(
+        self, raw: dict[str, tuple[float, np.ndarray]], kind: str
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Each calibrated branch's probability ``p_b`` and margin ``logit p_b - logit t_b``."""
         cal = self.meta["calibration"][kind]
-        margin = {
-            b: float(_logit(platt(cal[b]["platt"], raw_feature(b, v))) - _logit(cal[b]["threshold"]))
-            for b, (v, _) in raw.items()
-            if b in cal
-        }
-        if not margin:
+        probs = {b: float(platt(cal[b]["platt"], raw_feature(b, v))) for b, (v, _) in raw.items() if b in cal}
+        if not probs:
             raise InpaintKitError(f"{self.folder}: no calibrated branch among {', '.join(raw) or 'none'}")
-        return self._image_score(raw, kind, margin)
+        return probs, {b: float(_logit(p) - _logit(cal[b]["threshold"])) for b, p in probs.items()}
 
     def _image_score(self, raw: dict[str, tuple[float, np.ndarray]], kind: str, margin: dict[str, float]) -> float:
         """The stacked score of the branches' margins and maps (the max rule without a stack), the exact-copy rule
