@@ -40,7 +40,10 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
 5. ``loo``: leave one inpainter out, for each training inpainter X: the noise trees trained and every branch
    calibrated without X, tested on X and on the rest (test split, clean); the probe fills are unseen in every run.
    Done in one process with the block features computed once (the trees are cheap, the features are not). The CNN
-   branch is not part of these runs: it cannot be retrained per fold in the time here.
+   branch is not part of these runs. ``loo-full``: the whole detector, CNN included, for each of ``--loo-full``'s
+   inpainters X: the CNN trained from scratch without X (``configs/forensics/corpus.yaml``, ``--loo-cnn-steps``
+   steps, ~35 min for 6 000 on one thread), ``fit-detector --exclude X --cnn`` that run, then ``inpaintkit forensics
+   evaluate --loo`` over all of them (WORK/loo/report).
 6. ``--install``: copy fusion.json and the noise trees (noise_lgbm.txt, noise_lgbm_jpeg.txt) into
    inpaintkit/weights/detector; with ``--cnn RUN`` also the CNN's model.safetensors, detector.json and config.yaml,
    and re-export model.onnx from them; with ``--cnn-jpeg RUN`` the same for the JPEG CNN, into its ``cnn_jpeg/``.
@@ -50,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -393,6 +397,55 @@ def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: i
     return len(recs)
 
 
+def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int) -> None:
+    """``loo-full``: per inpainter X, a CNN trained without X, the detector fitted without X around it, then one
+    ``forensics evaluate --loo`` table of every fold (clean test split). Folds already fitted are reused."""
+    if not names:
+        sys.exit("the loo-full step needs --loo-full NAME[,NAME...] (inpainters of the data to leave out in turn)")
+    dets = []
+    for name in names:
+        tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+        cnn, det = out / f"cnn_{tag}", out / f"det_{tag}"
+        if not (det / "fusion.json").is_file():
+            run(
+                "forensics",
+                "train",
+                "--config",
+                str(REPO / "configs" / "forensics" / "corpus.yaml"),
+                "--set",
+                f"data.index={index / 'index.jsonl'}",
+                f"run.dir={cnn}",
+                f"train.steps={cnn_steps}",
+                f"data.exclude_inpainters={json.dumps([name])}",
+            )
+            run(
+                "forensics",
+                "fit-detector",
+                "--data",
+                str(index),
+                "--out",
+                str(det),
+                "--cnn",
+                str(cnn),
+                "--exclude",
+                name,
+            )
+        dets += ["--loo", str(det)]
+    run(
+        "forensics",
+        "evaluate",
+        "--data",
+        str(index),
+        "--model",
+        dets[1],
+        "--conditions",
+        "clean",
+        "--out",
+        str(out / "report"),
+        *dets,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path("/work/corpus"))
@@ -400,7 +453,7 @@ def main() -> None:
     ap.add_argument(
         "--steps",
         default="data,fit,evaluate,robustness,loo",
-        help="any of data,add,small,cnn,cnn-jpeg,fit,tiles,evaluate,robustness,loo",
+        help="any of data,add,small,cnn,cnn-jpeg,fit,tiles,evaluate,robustness,loo,loo-full",
     )
     ap.add_argument(
         "--tiles-dir",
@@ -446,6 +499,13 @@ def main() -> None:
         help="cnn-jpeg: fine-tune this JPEG CNN ('default': the bundled cnn_jpeg/; a fresh optimiser, lr 5e-4, "
         "--cnn-jpeg-steps steps, exported from its best val checkpoint) instead of resuming --cnn",
     )
+    ap.add_argument(
+        "--loo-full",
+        default="ns,default",
+        help="loo-full: the inpainters left out in turn with the CNN retrained as well (the two the noise + "
+        "duplication leave-one-out scores lowest)",
+    )
+    ap.add_argument("--loo-cnn-steps", type=int, default=6000, help="loo-full: steps of each fold's CNN")
     ap.add_argument("--install", action="store_true")
     ap.add_argument(
         "--install-kinds",
@@ -577,6 +637,8 @@ def main() -> None:
         )
     if "loo" in steps:
         leave_one_out(index, work / "report", seen + added)
+    if "loo-full" in steps:
+        leave_one_out_full(index, work / "loo", [n for n in args.loo_full.split(",") if n], args.loo_cnn_steps)
     if args.install and args.install_kinds == "jpeg":
         install_jpeg_half(work / "fused", REPO / "inpaintkit" / "weights" / "detector")
     elif args.install:

@@ -146,3 +146,29 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
     (fit / "fusion.json").write_text(json.dumps(meta))
     with pytest.raises(SystemExit, match="without a JPEG CNN"):
         bench.install_jpeg_half(fit, dst)
+
+
+def test_loo_full_retrains_the_cnn_and_refits_without_each_inpainter_then_one_loo_table(bench, tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "run", lambda *a: calls.append(list(a)))
+    out = tmp_path / "loo"
+    (out / "det_telea").mkdir(parents=True)
+    (out / "det_telea" / "fusion.json").write_text("{}")  # a fold already fitted is reused, not retrained
+    bench.leave_one_out_full(tmp_path / "all", out, ["ns", "telea", "lama:/runs/v1"], 600)
+
+    trains = [c for c in calls if c[:2] == ["forensics", "train"]]
+    fits = [c for c in calls if c[:2] == ["forensics", "fit-detector"]]
+    assert len(trains) == len(fits) == 2  # ns and the lama run; telea was there
+    for c, name, tag in zip(trains, ["ns", "lama:/runs/v1"], ["ns", "lama_runs_v1"]):
+        assert f"run.dir={out / f'cnn_{tag}'}" in c and "train.steps=600" in c
+        assert f"data.exclude_inpainters={json.dumps([name])}" in c
+    for c, name, tag in zip(fits, ["ns", "lama:/runs/v1"], ["ns", "lama_runs_v1"]):
+        assert c[c.index("--exclude") + 1] == name
+        assert c[c.index("--cnn") + 1] == str(out / f"cnn_{tag}")
+        assert c[c.index("--out") + 1] == str(out / f"det_{tag}")
+    ev = calls[-1]
+    assert ev[:2] == ["forensics", "evaluate"]
+    loos = [ev[i + 1] for i, a in enumerate(ev) if a == "--loo"]
+    assert loos == [str(out / f"det_{t}") for t in ("ns", "telea", "lama_runs_v1")]
+    with pytest.raises(SystemExit, match="--loo-full"):
+        bench.leave_one_out_full(tmp_path / "all", out, [], 600)
