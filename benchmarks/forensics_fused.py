@@ -397,6 +397,21 @@ def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: i
     return len(recs)
 
 
+def train_cnn(index: Path, run_dir: Path, *overrides: str) -> None:
+    """The CNN branch's recipe (``configs/forensics/corpus.yaml``) on the data folder ``index``, into ``run_dir``."""
+    config = str(REPO / "configs" / "forensics" / "corpus.yaml")
+    run(
+        "forensics",
+        "train",
+        "--config",
+        config,
+        "--set",
+        f"data.index={index / 'index.jsonl'}",
+        f"run.dir={run_dir}",
+        *overrides,
+    )
+
+
 def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int) -> None:
     """``loo-full``: per inpainter X, a CNN trained without X, the detector fitted without X around it, then one
     ``forensics evaluate --loo`` table of every fold (clean test split). Folds already fitted are reused."""
@@ -407,17 +422,7 @@ def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int)
         tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
         cnn, det = out / f"cnn_{tag}", out / f"det_{tag}"
         if not (det / "fusion.json").is_file():
-            run(
-                "forensics",
-                "train",
-                "--config",
-                str(REPO / "configs" / "forensics" / "corpus.yaml"),
-                "--set",
-                f"data.index={index / 'index.jsonl'}",
-                f"run.dir={cnn}",
-                f"train.steps={cnn_steps}",
-                f"data.exclude_inpainters={json.dumps([name])}",
-            )
+            train_cnn(index, cnn, f"train.steps={cnn_steps}", f"data.exclude_inpainters={json.dumps([name])}")
             run(
                 "forensics",
                 "fit-detector",
@@ -524,15 +529,7 @@ def main() -> None:
     if "data" in steps:
         make_data(args.corpus, work, seen, args.extra_real)
     if "cnn" in steps:  # the CNN branch retrained on the corpus (train split; best checkpoint by val ROC-AUC)
-        run(
-            "forensics",
-            "train",
-            "--config",
-            str(REPO / "configs" / "forensics" / "corpus.yaml"),
-            "--set",
-            f"data.index={index / 'index.jsonl'}",
-            f"run.dir={work / 'cnn'}",
-        )
+        train_cnn(index, work / "cnn")
     if "cnn-jpeg" in steps and args.cnn_jpeg_init:
         # fine-tune an existing JPEG CNN (its weights, a fresh optimiser) on this data
         if args.cnn_jpeg in (None, "default"):
