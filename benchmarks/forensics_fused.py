@@ -42,7 +42,7 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    Done in one process with the block features computed once (the trees are cheap, the features are not). The CNN
    branch is not part of these runs. ``loo-full``: the whole detector, CNN included, for each of ``--loo-full``'s
    inpainters X: the CNN trained from scratch without X (``configs/forensics/corpus.yaml``, ``--loo-cnn-steps``
-   steps, ~35 min for 6 000 on one thread), ``fit-detector --exclude X --cnn`` that run, then ``inpaintkit forensics
+   steps, ~37-43 min for 6 000 on one thread), ``fit-detector --exclude X --cnn`` that run, then ``inpaintkit forensics
    evaluate --loo`` over all of them (WORK/loo/report).
 6. ``--install``: copy fusion.json and the noise trees (noise_lgbm.txt, noise_lgbm_jpeg.txt) into
    inpaintkit/weights/detector; with ``--cnn RUN`` also the CNN's model.safetensors, detector.json and config.yaml,
@@ -412,6 +412,11 @@ def train_cnn(index: Path, run_dir: Path, *overrides: str) -> None:
     )
 
 
+def fit_detector(index: Path, out: Path, cnn: str | Path, *extra: str) -> None:
+    """``inpaintkit forensics fit-detector`` on the data folder ``index`` into ``out`` around the CNN run ``cnn``."""
+    run("forensics", "fit-detector", "--data", str(index), "--out", str(out), "--cnn", str(cnn), *extra)
+
+
 def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int) -> None:
     """``loo-full``: per inpainter X, a CNN trained without X, the detector fitted without X around it, then one
     ``forensics evaluate --loo`` table of every fold (clean test split). Folds already fitted are reused."""
@@ -423,18 +428,7 @@ def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int)
         cnn, det = out / f"cnn_{tag}", out / f"det_{tag}"
         if not (det / "fusion.json").is_file():
             train_cnn(index, cnn, f"train.steps={cnn_steps}", f"data.exclude_inpainters={json.dumps([name])}")
-            run(
-                "forensics",
-                "fit-detector",
-                "--data",
-                str(index),
-                "--out",
-                str(det),
-                "--cnn",
-                str(cnn),
-                "--exclude",
-                name,
-            )
+            fit_detector(index, det, cnn, "--exclude", name)
         dets += ["--loo", str(det)]
     run(
         "forensics",
@@ -576,20 +570,7 @@ def main() -> None:
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
         jp = ["--cnn-jpeg", args.cnn_jpeg] if args.cnn_jpeg else []
-        run(
-            "forensics",
-            "fit-detector",
-            "--data",
-            str(index),
-            "--out",
-            str(work / "fused"),
-            "--cnn",
-            args.cnn,
-            *jp,
-            *lim,
-            "--photos",
-            str(args.corpus / "val"),
-        )
+        fit_detector(index, work / "fused", args.cnn, *jp, *lim, "--photos", str(args.corpus / "val"))
     if "tiles" in steps:
         from inpaintkit.forensics.fusion import set_tile_correction
 
