@@ -17,12 +17,13 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    checkpoint with the best val ROC-AUC) into WORK/cnn.
    ``cnn-jpeg``: the CNN branch's network for JPEG inputs: a copy of the ``--cnn`` run folder resumed into
    ``--cnn-jpeg`` to ``--cnn-jpeg-steps`` steps on JPEG-compressed samples only (q40-95; ``inpaintkit forensics
-   train --set augment.p_jpeg=1.0 ...``), exported from its last checkpoint (the run's own "best" is chosen on
-   the clean val images, where the JPEG-only steps cannot win). With ``--cnn-jpeg-init JPEG_CNN`` (a detector folder;
+   train --set augment.p_jpeg=1.0 ... data.val_jpeg=75``), exported from its last checkpoint (the resumed run's
+   "best" score carries the clean-image phase's, which the JPEG-only steps' q75 scores do not beat). With ``--cnn-jpeg-init JPEG_CNN`` (a detector folder;
    ``default``: today's bundled ``cnn_jpeg/``; the bundled one came from the one bundled before it) it instead
    fine-tunes that JPEG CNN
    (``train.init``, a fresh optimiser, lr 5e-4) for ``--cnn-jpeg-steps`` JPEG-only steps on WORK/tv (train + val as
-   made, without the extra untouched crops), exported from its best val checkpoint.
+   made, without the extra untouched crops), exported from its best checkpoint by val ROC-AUC at JPEG q75
+   (``data.val_jpeg=75``).
    ``add``: ``--add-inpainters`` (the bundled one: ``tdanet``) fill the crops already made, after the CNN steps
    (so the CNN never sees them): each untouched crop that has fills, with the mask of one of its own fills.
    ``small`` (not in the bundled detector's recipe; measured in docs/forensics.md, "Small fills in large
@@ -173,8 +174,9 @@ def add_fills(work: Path, spec: str, seed: int = 11) -> int:
     return len(lines)
 
 
-#: the cnn-jpeg step's training samples: every one JPEG-compressed, at quality 40-95
-JPEG_ONLY = ("augment.p_jpeg=1.0", "augment.jpeg_quality=[40,95]")
+#: the cnn-jpeg step's training samples: every one JPEG-compressed, at quality 40-95; its validation (which picks
+#: the best checkpoint) on the val images at JPEG q75
+JPEG_ONLY = ("augment.p_jpeg=1.0", "augment.jpeg_quality=[40,95]", "data.val_jpeg=75")
 #: the entries of ``fusion.json`` kept per input kind ("png", "jpeg")
 KIND_ENTRIES = ("calibration", "stack", "pixel_stack", "exact_rule")
 #: a CNN detector's files in a fused detector folder (its own folder, or ``cnn_jpeg/``), besides the ONNX export

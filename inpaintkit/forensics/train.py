@@ -54,6 +54,9 @@ class DataConfig(StrictConfig):
     min_hole_ratio: float = Field(0.002, ge=0, le=1)
     #: Validation images per check (evenly spaced over the val split, so every source is represented).
     val_count: int = Field(240, ge=1)
+    #: Validate on the val images re-compressed as JPEG at this quality (the JPEG CNN: 75), so that the best
+    #: checkpoint and the threshold are chosen on the inputs the network is for; ``None``: the images as stored.
+    val_jpeg: int | None = Field(None, ge=1, le=100)
 
 
 class AugmentConfig(StrictConfig):
@@ -245,6 +248,11 @@ def score_records(
     return np.asarray(scores), heats
 
 
+def val_transform(quality: int | None):
+    """``score_records``' transform for validation: re-compress at JPEG ``quality`` (``data.val_jpeg``), or None."""
+    return None if quality is None else (lambda rgb, mask: (jpeg(rgb, quality), mask))
+
+
 def calibrate_threshold(real_scores: np.ndarray, target_fpr: float) -> float:
     """max(0.5, the (1 - target_fpr) quantile of real-image scores)."""
     if len(real_scores) == 0:
@@ -257,7 +265,8 @@ def calibrate_threshold(real_scores: np.ndarray, target_fpr: float) -> float:
 
 class DetectorTask(Task):
     """A detector on the shared loop: batches of augmented crops, the detector losses, validation by image ROC-AUC
-    (the selection score; an equal AUC moves ``best`` to the later checkpoint) and accuracy of the EMA weights."""
+    (the selection score; an equal AUC moves ``best`` to the later checkpoint) and accuracy of the EMA weights, on
+    the val images as stored or, with ``data.val_jpeg``, re-compressed at that JPEG quality."""
 
     name = FAMILY
     tags = {
@@ -318,7 +327,8 @@ class DetectorTask(Task):
         metrics: dict[str, float] = {}
         score = -math.inf  # nothing to validate on: every validation counts as the best (the latest weights)
         if self.val_recs:
-            scores, _ = score_records(Detector(module.eval(), 0.5), self.val_recs)
+            transform = val_transform(self.cfg.data.val_jpeg)
+            scores, _ = score_records(Detector(module.eval(), 0.5), self.val_recs, transform)
             y = np.array([r["label"] for r in self.val_recs])
             auc = float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else float("nan")
             metrics = {
@@ -385,7 +395,7 @@ def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:
 
 def export_run(run: str | Path, cfg: DetectorTrainConfig | None = None, which: str = "best") -> Path:
     """Write ``model.safetensors`` + ``detector.json`` from the run's best (else last) checkpoint's EMA weights,
-    with the threshold calibrated on the validation split."""
+    with the threshold calibrated on the validation split (re-compressed at ``data.val_jpeg`` when set)."""
     from ..train.checkpoint import CONFIG, GENERATOR, GENERATOR_EMA, checkpoint_dir, load_weights
 
     run = Path(run)
@@ -397,7 +407,7 @@ def export_run(run: str | Path, cfg: DetectorTrainConfig | None = None, which: s
     val_real = [r for r in records if r["split"] == "val" and r["label"] == 0]  # every real validation image
     threshold = 0.5
     if val_real:
-        scores, _ = score_records(Detector(net.eval(), 0.5), val_real)
+        scores, _ = score_records(Detector(net.eval(), 0.5), val_real, val_transform(cfg.data.val_jpeg))
         threshold = calibrate_threshold(scores, cfg.train.target_fpr)
     save_detector_run(
         run,

@@ -143,6 +143,35 @@ def test_train_init_starts_from_given_weights(tiny_dataset, tiny_run, tmp_path):
         train_detector(_tiny_detector(tiny_dataset, tmp_path / "bad2", **{**over, "train.init": "/nowhere"}))
 
 
+def test_val_jpeg_validates_on_recompressed_images(tiny_dataset, tmp_path, monkeypatch):
+    """``data.val_jpeg``: the validation that picks the best checkpoint sees the val images re-compressed at that
+    JPEG quality (the JPEG CNN is chosen on JPEG inputs); without it, the images as stored."""
+    from inpaintkit.forensics import train as tr
+
+    seen: list[np.ndarray] = []
+    monkeypatch.setattr(tr.Detector, "detect", lambda self, rgb: seen.append(rgb.copy()) or _Result(rgb))
+    for q in (None, 75):
+        seen.clear()
+        task = tr.DetectorTask(
+            _tiny_detector(tiny_dataset, tmp_path / f"q{q}", **{"data.val_jpeg": q}), torch.device("cpu"), False
+        )
+        assert len(task.val_recs) == 4
+        task.validate(task.generator, 0)
+        stored = [tr.load_sample(r)[0] for r in task.val_recs]
+        want = stored if q is None else [tr.jpeg(rgb, q) for rgb in stored]
+        assert len(seen) == 4 and all(np.array_equal(a, b) for a, b in zip(seen, want))
+        assert q is None or not any(np.array_equal(a, b) for a, b in zip(seen, stored))
+    with pytest.raises(InpaintKitError, match="val_jpeg"):
+        _tiny_detector(tiny_dataset, tmp_path / "bad", **{"data.val_jpeg": 0})
+
+
+class _Result:
+    """What ``DetectorTask.validate`` reads of a detection: a score (the image's mean) and a heatmap."""
+
+    def __init__(self, rgb):
+        self.score, self.heatmap = float(rgb.mean()) / 255.0, np.zeros(rgb.shape[:2], np.float32)
+
+
 def test_detector_schedule_is_the_shared_one():
     from inpaintkit.train.loop import lr_factor
 
