@@ -21,7 +21,7 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    "best" score carries the clean-image phase's, which the JPEG-only steps' q75 scores do not beat). With ``--cnn-jpeg-init JPEG_CNN`` (a detector folder;
    ``default``: today's bundled ``cnn_jpeg/``; the bundled one came from the one bundled before it) it instead
    fine-tunes that JPEG CNN
-   (``train.init``, a fresh optimiser, lr 5e-4) for ``--cnn-jpeg-steps`` JPEG-only steps on WORK/tv (train + val as
+   (``train.init``, a fresh optimiser, lr 5e-4, 256² samples: ``JPEG_FINE_TUNE``) for ``--cnn-jpeg-steps`` JPEG-only steps on WORK/tv (train + val as
    made, without the extra untouched crops), exported from its best checkpoint by val ROC-AUC at JPEG q75
    (``data.val_jpeg=75``).
    ``add``: ``--add-inpainters`` (the bundled one: ``tdanet``) fill the crops already made, after the CNN steps
@@ -177,6 +177,11 @@ def add_fills(work: Path, spec: str, seed: int = 11) -> int:
 #: the cnn-jpeg step's training samples: every one JPEG-compressed, at quality 40-95; its validation (which picks
 #: the best checkpoint) on the val images at JPEG q75
 JPEG_ONLY = ("augment.p_jpeg=1.0", "augment.jpeg_quality=[40,95]", "data.val_jpeg=75")
+#: the cnn-jpeg step's fine-tune of an existing JPEG CNN (``--cnn-jpeg-init``): a fresh optimiser at lr 5e-4, on
+#: whole 256² samples (8 a batch, not 128² crops of 16: a 128² crop sees a quarter of a sample, often all fill or
+#: no seam). Val ROC-AUC at JPEG q75 (all 924 val images): the JPEG CNN bundled before, 0.923; fine-tuned 3 000 /
+#: 5 000 steps on 256²: 0.930 / 0.933 (docs/forensics.md, "This round")
+JPEG_FINE_TUNE = ("optim.lr=0.0005", "data.crop=256", "data.batch_size=8", "train.seed=1")
 #: the entries of ``fusion.json`` kept per input kind ("png", "jpeg")
 KIND_ENTRIES = ("calibration", "stack", "pixel_stack", "exact_rule")
 #: a CNN detector's files in a fused detector folder (its own folder, or ``cnn_jpeg/``), besides the ONNX export
@@ -542,7 +547,7 @@ def main() -> None:
             f"run.dir={args.cnn_jpeg}",
             f"train.init={init}",
             f"train.steps={args.cnn_jpeg_steps}",
-            "optim.lr=0.0005",
+            *JPEG_FINE_TUNE,
             *JPEG_ONLY,
         )
     elif "cnn-jpeg" in steps:
