@@ -108,7 +108,8 @@ class TrainConfig(StrictConfig):
     target_fpr: float = Field(0.02, ge=0, le=1)
     #: start from these weights instead of random ones (a fine-tune): a detector folder with ``model.safetensors``
     #: (a finished run, an export), or ``default`` (the bundled CNN) / ``default-jpeg`` (the bundled JPEG CNN). Its
-    #: ``model`` config must be this run's. A resumed run continues from its own checkpoint instead.
+    #: ``model`` config must be this run's, or differ from it only by a smaller ``width`` (the narrow network is
+    #: widened into this one without changing what it computes). A resumed run continues from its own checkpoint.
     init: str | None = None
 
 
@@ -366,7 +367,8 @@ class DetectorTask(Task):
 
 def init_weights(net: ForgeryNet, spec: str) -> None:
     """Load ``train.init`` (``default``, ``default-jpeg`` or a detector folder with ``model.safetensors``) into
-    ``net``; a one-line error when it is missing or holds another network than ``net``'s model config."""
+    ``net``; a one-line error when it is missing or holds another network than ``net``'s model config. A folder
+    whose network differs from ``net``'s only by a smaller ``model.width`` is widened into it (``widen_into``)."""
     from .cnn import BUNDLED_DIR
     from .detector import load_detector_net
 
@@ -374,10 +376,48 @@ def init_weights(net: ForgeryNet, spec: str) -> None:
     if not folder.is_dir():
         raise InpaintKitError(f"train.init={spec}: no such detector folder (or 'default' / 'default-jpeg')")
     src, _ = load_detector_net(folder)
+    same_but_width = src.cfg.model_dump(exclude={"width"}) == net.cfg.model_dump(exclude={"width"})
+    if same_but_width and src.cfg.width < net.cfg.width:
+        widen_into(net, src)
+        return
     try:
         net.load_state_dict(src.state_dict())
     except RuntimeError as e:
         raise InpaintKitError(f"train.init={spec}: its network does not match this run's model config") from e
+
+
+@torch.no_grad()
+def widen_into(net: ForgeryNet, src: ForgeryNet) -> None:
+    """Load the narrower ``src`` into ``net`` so that ``net`` computes exactly what ``src`` did (Net2Net's
+    function-preserving growth, with zeros instead of copies): every tensor of ``src`` goes into the leading corner
+    of ``net``'s; the new channels keep ``net``'s fresh initialisation, and the weights that read the new channels
+    into the old ones start at zero, so the old channels never see the new ones until training moves those weights.
+    The image head reads [mean, max] of the last stage: its columns are mapped block by block. Only ungrouped
+    convolutions widen this way (the ResNet-34 of the detectors)."""
+    if any(isinstance(m, nn.Conv2d) and m.groups != 1 for m in net.modules()):
+        raise InpaintKitError("train.init: a narrower network widens only without grouped convolutions")
+    old, new = src.state_dict(), net.state_dict()
+    c_old, c_new = src.backbone.feature_channels[-1], net.backbone.feature_channels[-1]
+    out: dict[str, torch.Tensor] = {}
+    for key, t in new.items():
+        o = old[key]
+        if o.shape == t.shape:
+            out[key] = o.clone()
+        elif key == "head.weight":  # columns: mean (c), max (c), the map's max and mean (2)
+            w = torch.zeros_like(t)
+            w[:, :c_old] = o[:, :c_old]
+            w[:, c_new : c_new + c_old] = o[:, c_old : 2 * c_old]
+            w[:, 2 * c_new :] = o[:, 2 * c_old :]
+            out[key] = w
+        else:
+            w = t.clone()
+            if t.ndim >= 2:
+                w[: o.shape[0], o.shape[1] :] = 0  # old outputs ignore the new inputs
+                w[: o.shape[0], : o.shape[1]] = o
+            else:
+                w[: o.shape[0]] = o
+            out[key] = w
+    net.load_state_dict(out)
 
 
 def train_detector(cfg: DetectorTrainConfig, *, resume: bool = True) -> Path:

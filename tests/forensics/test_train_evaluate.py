@@ -143,6 +143,41 @@ def test_train_init_starts_from_given_weights(tiny_dataset, tiny_run, tmp_path):
         train_detector(_tiny_detector(tiny_dataset, tmp_path / "bad2", **{**over, "train.init": "/nowhere"}))
 
 
+def test_train_init_widens_a_narrower_detector_exactly(tmp_path):
+    """``train.init`` from a detector that differs only by a smaller ``model.width``: the wider network starts out
+    computing exactly the narrow one's image logit and map, and its new channels can learn (their weights into the
+    old channels start at zero but get gradients); a wider or otherwise different init is still refused."""
+    from inpaintkit.forensics.detector import DetectorConfig, ForgeryNet, save_detector_run
+    from inpaintkit.forensics.train import init_weights
+
+    torch.manual_seed(0)
+    small = DetectorConfig(backbone="resnet34", width=0.125, decoder_channels=16, tile=64)
+    narrow = ForgeryNet(small).eval()
+    for m in narrow.modules():  # non-trivial BatchNorm statistics, so a wrong channel mapping would show
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    save_detector_run(tmp_path / "narrow", narrow)
+    wide = ForgeryNet(small.model_copy(update={"width": 0.25}))
+    init_weights(wide, str(tmp_path / "narrow"))
+    wide.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        (la, ma), (lb, mb) = narrow(x), wide(x)
+    assert wide.backbone.feature_channels[-1] == 2 * narrow.backbone.feature_channels[-1]
+    torch.testing.assert_close(lb, la, rtol=0, atol=1e-5)
+    torch.testing.assert_close(mb, ma, rtol=0, atol=1e-5)
+    wide.train()
+    logit, m = wide(x)
+    (logit.sum() + m.mean()).backward()
+    w = wide.lateral[-1].weight  # (decoder, last stage): the columns of the new channels start at zero
+    c = narrow.backbone.feature_channels[-1]
+    assert torch.count_nonzero(w[:, c:]) == 0 and w.grad[:, c:].abs().sum() > 0
+    save_detector_run(tmp_path / "wide", wide)
+    with pytest.raises(InpaintKitError, match="does not match this run's model config"):
+        init_weights(ForgeryNet(small), str(tmp_path / "wide"))  # narrowing is not widening
+
+
 def test_val_jpeg_validates_on_recompressed_images(tiny_dataset, tmp_path, monkeypatch):
     """``data.val_jpeg``: the validation that picks the best checkpoint sees the val images re-compressed at that
     JPEG quality (the JPEG CNN is chosen on JPEG inputs); without it, the images as stored."""
