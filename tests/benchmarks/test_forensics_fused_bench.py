@@ -1,5 +1,6 @@
 """benchmarks/forensics_fused.py: the ``add`` step (one more inpainter on the crops already made), the ``small``
-step and the install of a fit's JPEG half."""
+step, the install of a fit's JPEG half, the whole-detector leave-one-out and the JPEG CNN's fine-tune on more
+crops."""
 
 from __future__ import annotations
 
@@ -172,3 +173,54 @@ def test_loo_full_retrains_the_cnn_and_refits_without_each_inpainter_then_one_lo
     assert loos == [str(out / f"det_{t}") for t in ("ns", "telea", "lama_runs_v1")]
     with pytest.raises(SystemExit, match="--loo-full"):
         bench.leave_one_out_full(tmp_path / "all", out, [], 600)
+
+
+def test_cnn_jpeg_fine_tune_on_more_crops_trains_on_tv_plus_the_new_crops_then_exports(bench, tmp_path, monkeypatch):
+    """``--steps cnn-jpeg --cnn-jpeg-init default --cnn-jpeg-more-crops N``: N more crops per train photo are made
+    once (seed 21, every inpainter), WORK/tvm = WORK/tv's lines then theirs with absolute paths, the fine-tune trains
+    on it with the shipped run's settings, and the run is exported for the fit step."""
+    import sys
+
+    import inpaintkit.forensics.train as ftrain
+
+    work = tmp_path / "work"
+    (work / "tv").mkdir(parents=True)
+    tv = [{"path": "/abs/a.png", "label": 0, "split": "train"}, {"path": "/abs/b.png", "label": 0, "split": "val"}]
+    (work / "tv" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tv))
+    made, calls, exported = [], [], []
+
+    def fake_make_dataset(images, inpainters, masks, per_image, crops, seed, out):
+        made.append((images, inpainters, masks, per_image, crops, seed, out))
+        out.mkdir(parents=True)
+        recs = [
+            {"path": "images/c.png", "label": 0, "mask_path": None, "split": "train"},
+            {"path": "images/d.png", "label": 1, "mask_path": "masks/d.png", "split": "train"},
+        ]
+        (out / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+    monkeypatch.setattr(bench, "make_dataset", fake_make_dataset)
+    monkeypatch.setattr(bench, "run", lambda *a: calls.append(list(a)))
+    monkeypatch.setattr(ftrain, "export_run", lambda run, which="best": exported.append((str(run), which)))
+    argv = ["forensics_fused.py", "--corpus", str(tmp_path / "corpus"), "--work", str(work), "--steps", "cnn-jpeg"]
+    argv += ["--inpainters", "telea,ns", "--cnn-jpeg", str(tmp_path / "run"), "--cnn-jpeg-init", "default"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--cnn-jpeg-more-crops", "3", "--cnn-jpeg-steps", "40"])
+    bench.main()
+    bench.main()  # the extra crops are made once
+
+    assert made == [(tmp_path / "corpus" / "train", "telea,ns", bench.MASKS, 2, 3, 21, work / "train_more")]
+    lines = [json.loads(x) for x in (work / "tvm" / "index.jsonl").read_text().splitlines()]
+    more = work / "train_more"
+    assert lines[:2] == tv and [(r["path"], r["mask_path"]) for r in lines[2:]] == [
+        (str(more / "images/c.png"), None),
+        (str(more / "images/d.png"), str(more / "masks/d.png")),
+    ]
+    assert len(calls) == 2 and calls[0] == calls[1]
+    train = calls[0]
+    assert train[:2] == ["forensics", "train"] and f"data.index={work / 'tvm' / 'index.jsonl'}" in train
+    assert "train.steps=40" in train and all(s in train for s in bench.MORE_CROPS_FINE_TUNE)
+    # the run's own settings come after the shared fine-tune's, so its seed wins
+    assert train.index("train.seed=4") > train.index("train.seed=1")
+    assert exported == [(str(tmp_path / "run"), "best")] * 2
+    monkeypatch.setattr(sys, "argv", argv)  # without more crops: WORK/tv, the shared settings only
+    bench.main()
+    assert f"data.index={work / 'tv' / 'index.jsonl'}" in calls[-1] and "train.seed=4" not in calls[-1]
