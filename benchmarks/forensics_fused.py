@@ -591,9 +591,6 @@ def main() -> None:
             *JPEG_ONLY,
             *(MORE_CROPS_FINE_TUNE if more else ()),
         )
-        from inpaintkit.forensics.train import export_run
-
-        export_run(args.cnn_jpeg, which="best")  # the fit step reads model.safetensors + detector.json
     elif "cnn-jpeg" in steps:
         if args.cnn_jpeg in (None, "default") or args.cnn == "default":
             sys.exit("the cnn-jpeg step needs --cnn RUN (the run to start from) and --cnn-jpeg DIR (where to train)")
