@@ -108,11 +108,23 @@ def make_dataset(images: Path, inpainters: str, masks: str, per_image: int, crop
 MASKS = "irregular,lama-thick,boxes"
 
 
+def absolute_records(folder: Path) -> list[dict]:
+    """The records of ``folder/index.jsonl`` (a ``make-dataset`` folder) with their image and mask paths made
+    absolute, so that an index elsewhere can list them."""
+    recs = []
+    for line in (folder / "index.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        r["path"] = str(folder / r["path"])
+        if r.get("mask_path"):
+            r["mask_path"] = str(folder / r["mask_path"])
+        recs.append(r)
+    return recs
+
+
 def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real: int = 0) -> Path:
     splits = {"train": (2, len(seen), seen), "val": (6, len(seen), seen), "test": (10, 3, seen + PROBES)}
-    masks = MASKS
     for i, (split, (crops, fills, inps)) in enumerate(splits.items()):
-        make_dataset(corpus / split, ",".join(inps), masks, fills, crops, i + 1, work / split)
+        make_dataset(corpus / split, ",".join(inps), MASKS, fills, crops, i + 1, work / split)
     if extra_real:
         # more untouched val crops for the thresholds (the fills of this folder are not used: one cheap Telea fill
         # per crop, because make-dataset always fills)
@@ -121,13 +133,9 @@ def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real
     for split in (*splits, *(("val_real",) if extra_real else ())):
         if split == "test":
             tv = list(lines)
-        for line in (work / split / "index.jsonl").read_text().splitlines():
-            r = json.loads(line)
+        for r in absolute_records(work / split):
             if split == "val_real" and r["label"]:
                 continue
-            r["path"] = str(work / split / r["path"])
-            if r.get("mask_path"):
-                r["mask_path"] = str(work / split / r["mask_path"])
             r["split"] = "val" if split == "val_real" else split
             lines.append(json.dumps(r))
     (work / "all").mkdir(parents=True, exist_ok=True)
@@ -202,12 +210,7 @@ def more_train_crops(corpus: Path, work: Path, seen: tuple[str, ...], crops: int
     if not (more / "index.jsonl").is_file():
         make_dataset(corpus / "train", ",".join(seen), MASKS, len(seen), crops, MORE_CROPS_SEED, more)
     lines = (work / "tv" / "index.jsonl").read_text().splitlines()
-    for line in (more / "index.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        r["path"] = str(more / r["path"])
-        if r.get("mask_path"):
-            r["mask_path"] = str(more / r["mask_path"])
-        lines.append(json.dumps(r))
+    lines += [json.dumps(r) for r in absolute_records(more)]
     (work / "tvm").mkdir(parents=True, exist_ok=True)
     (work / "tvm" / "index.jsonl").write_text("\n".join(lines) + "\n")
     return work / "tvm" / "index.jsonl"
