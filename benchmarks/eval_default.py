@@ -1,7 +1,7 @@
 """The default model's quality targets on the photo corpus's test split: seven mask sets, 256x256, beside the
 classical fills, with lpips_hed and kid_hed (issue: default model v2).
 
-Images: every photo of the corpus's ``test`` split (``inpaintkit data fetch-photos --out PHOTOS``), resized so its
+Images: every photo of the corpus's ``test`` split (``--split val``: the val split, for choosing a candidate) (``inpaintkit data fetch-photos --out PHOTOS``), resized so its
 short side is 256 (area interpolation) and centre-cropped to 256x256: one image per photo (22 today).
 Masks: ``generate_protocol("pconv", size=256, seed=0)`` (six hole-ratio buckets 0.01-0.1 ... 0.5-0.6) and
 ``generate_protocol("box-half", size=256, seed=0)``; mask i of each bucket is paired with photo i (by file stem).
@@ -33,10 +33,10 @@ from inpaintkit.masks import generate_protocol
 CLASSICAL = ("telea", "ns", "biharmonic", "patchmatch")
 
 
-def make_inputs(photos: Path, root: Path, size: int = 256) -> tuple[Path, Path]:
+def make_inputs(photos: Path, root: Path, size: int = 256, split: str = "test") -> tuple[Path, Path]:
     images, masks = root / "images", root / "masks"
     stems = []
-    for p in corpus_paths(photos, "test"):
+    for p in corpus_paths(photos, split):
         stems.append(p.stem)
         dst = images / f"{p.stem}.png"
         if dst.is_file():
@@ -103,10 +103,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("out/eval_default"))
     ap.add_argument("--models", nargs="+", default=[*CLASSICAL, "default"])
     ap.add_argument("--candidate", default=None, help="model whose targets are checked (default: the last)")
+    ap.add_argument("--split", default="test", choices=("test", "val"), help="val: for choosing between candidates")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--no-realism", dest="realism", action="store_false", help="skip the detectability column (faster)")
     args = ap.parse_args()
-    images, masks = make_inputs(args.photos, args.out / "inputs")
+    images, masks = make_inputs(args.photos, args.out / "inputs", split=args.split)
     t0 = time.perf_counter()
     summary = evaluate(
         EvalConfig(
