@@ -12,28 +12,37 @@
    the box holes then have their evaluation size.
 4. Phase 3, fine-tuning from phase 2 back at 128² (four times the samples per minute), binomial pre-fill, lower
    learning rates and a smaller adversarial weight (0.02, feature matching 0.2), ``--phase3-steps``.
-5. Phase 4 (v2, the shipped weights), ``configs/default_v2.yaml`` fine-tuning from phase 3 on the photo corpus:
+5. Phase 4 (v2), ``configs/default_v2.yaml`` fine-tuning from phase 3 on the photo corpus:
    the ``membrane`` pre-fill (push-pull relaxed to a harmonic fill), object-shaped masks besides the mix, crops of
    0.15-0.6 of the short side, the perceptual term on the bundled VGG16 features (x0.03), adversarial x0.02,
    best checkpoint by PSNR - 10 x lpips_hed, ``--phase4-steps``.
-6. Phase 5 (v3, the shipped weights), ``configs/default_v3.yaml`` fine-tuning from phase 4 with the perceptual
+6. Phase 5 (v3), ``configs/default_v3.yaml`` fine-tuning from phase 4 with the perceptual
    term as the ``lpips`` distance on the lpips_hed taps (x1, 8 images of each batch) instead of v2's L1 on three
    shallow taps, generator lr 3e-4, ``--phase5-steps`` (the shipped run stopped at 400 of 1 200: model card).
-7. Phase 6 (v4, the shipped weights), ``configs/default_v3.yaml`` again, fine-tuning from phase 5 with one more
+7. Phase 6 (v4), ``configs/default_v3.yaml`` again, fine-tuning from phase 5 with one more
    term, ``losses.ssim=3.0`` (1 - SSIM of the composite, the evaluation's SSIM), ``--phase6-steps`` (the shipped
    run: 1 000 steps, 1 thread, best validation score at step 700).
-8. Phases 7 and 8 (v5, the shipped weights): ``configs/default_v3.yaml`` with ``losses.ssim=3.0`` and crops at the
+8. Phases 7 and 8 (v5): ``configs/default_v3.yaml`` with ``losses.ssim=3.0`` and crops at the
    scale the network sees at inference (``data.min_scale=0.4 data.max_scale=0.75``: the network fills a 256-px
    long side, so 128² crops of 0.4-0.75 of the short side show objects at 0.7-1.3x that size, where v3/v4's
    0.15-0.6 showed them at 0.8-3.3x). Phase 7 fine-tunes phase 6's best for ``--phase7-steps`` (400); phase 8
    restarts the schedule from phase 7's last EMA weights for ``--phase8-steps`` (600; the shipped run's best
    validation score was at step 300).
-9. ``--install``: copy the last phase's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
+9. Phase 9 (v6, the shipped weights; meant for a GPU): ``configs/default_v3.yaml`` with ``losses.ssim=3.0``,
+   fine-tuning from phase 8's best at 256x256 on crops of 0.8-1.0 of the short side — the whole context the
+   network sees at inference, half-side boxes at their evaluation size — batch 16, cosine from 3e-4 over
+   ``--phase9-steps`` (4 550), validation every 575 steps. The shipped run (an H200 lent for 15 minutes, the photos
+   sent as JPEG q90 at short side 576 to fit the device's 64 MiB transfer) was stopped by its deadline at step
+   2 875, its best validation score. It is data-bound: with 6 loader workers, beside a second run on the same
+   GPU, it made ~6 steps/s; alone with 14 workers a 256x256 run made ~8 steps/s.
+10. ``--install``: copy the last phase's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
    and its config into ``inpaintkit/weights/default/`` and export
    ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
 
 On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 + 130 + 70 + 80 + 21 + 23
-minutes (see the model card); on a GPU set ``--device cuda`` and raise the step counts.
+minutes (see the model card), phase 9 about 8 minutes on one H200 (``--phase9-device cuda``; on this CPU, one
+thread, a phase 9 step took ~30 s — 6 steps in 185 s, start-up and a validation included — so ~20 hours for the
+shipped 2 875); on a GPU set ``--device cuda`` for every phase.
 """
 
 from __future__ import annotations
@@ -66,6 +75,9 @@ def main() -> None:
     ap.add_argument("--phase6-steps", type=int, default=1000)
     ap.add_argument("--phase7-steps", type=int, default=400)
     ap.add_argument("--phase8-steps", type=int, default=600)
+    ap.add_argument("--phase9-steps", type=int, default=4550)
+    ap.add_argument("--phase9-device", default="cuda", help="phase 9 is a GPU recipe (256x256, batch 16)")
+    ap.add_argument("--phase9-workers", type=int, default=8, help="data-loader workers of phase 9 (it is data-bound)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--install", action="store_true", help="copy the result into inpaintkit/weights/default")
@@ -79,7 +91,7 @@ def main() -> None:
         f"train.device={args.device}",
         f"train.threads={args.threads}",
     ]
-    p1, p2, p3, p4, p5, p6, p7, p8 = (out / f"phase{i}" for i in range(1, 9))
+    p1, p2, p3, p4, p5, p6, p7, p8, p9 = (out / f"phase{i}" for i in range(1, 10))
     if not (p1 / "last").exists():
         run(
             [
@@ -205,12 +217,36 @@ def main() -> None:
                     *scale_matched,
                 ]
             )
+    if not (p9 / "last").exists():
+        run(
+            [
+                *CLI,
+                "train",
+                "--config",
+                "configs/default_v3.yaml",
+                "--set",
+                *common,
+                f"train.device={args.phase9_device}",
+                f"data.num_workers={args.phase9_workers}",
+                f"run.dir={p9}",
+                f"train.init_from={(p8 / 'best').resolve() / 'generator_ema.safetensors'}",
+                f"train.steps={args.phase9_steps}",
+                "losses.ssim=3.0",
+                "data.size=256",
+                "data.min_scale=0.8",
+                "data.max_scale=1.0",
+                "train.batch_size=16",
+                "optim.warmup_steps=20",
+                "train.val_every=575",
+                "train.ckpt_every=575",
+            ]
+        )
     if args.install:
-        best = (p8 / "best").resolve()
+        best = (p9 / "best").resolve()
         BUNDLE.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best / "generator_ema.safetensors", BUNDLE / "generator.safetensors")
         shutil.copyfile(best / "discriminators.safetensors", BUNDLE / "discriminators.safetensors")  # fine-tuning
-        shutil.copyfile(p8 / "config.yaml", BUNDLE / "config.yaml")
+        shutil.copyfile(p9 / "config.yaml", BUNDLE / "config.yaml")
         run([*CLI, "export", "--model", "default", "--output", str(BUNDLE / "model.onnx")])
         print(f"installed {best} into {BUNDLE}")
 
