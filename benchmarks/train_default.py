@@ -34,7 +34,8 @@
    ``--phase9-steps`` (4 550), validation every 575 steps. The shipped run (an H200 lent for 15 minutes, the photos
    sent as JPEG q90 at short side 576 to fit the device's 64 MiB transfer) was stopped by its deadline at step
    2 875, its best validation score. It is data-bound: with 6 loader workers, beside a second run on the same
-   GPU, it made ~6 steps/s; alone with 14 workers a 256x256 run made ~8 steps/s.
+   GPU, it made ~6 steps/s; alone with 14 workers a 256x256 run made ~8 steps/s. ``benchmarks/device_default.sh``
+   packs this phase for the ``device`` tool's lent GPU (64 MiB per call, a deadline).
 10. ``--install``: copy the last phase's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
    and its config into ``inpaintkit/weights/default/`` and export
    ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
