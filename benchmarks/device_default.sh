@@ -10,10 +10,11 @@
 #   # then move the files back; the weights come back as $OUT/best_gen.safetensors, $OUT/best_disc.safetensors,
 #   # $OUT/last_gen.safetensors, $OUT/logs.tgz
 #
-# `run` fine-tunes the bundled default (generator and discriminator) at 256² on crops of 0.8-1.0 of the short side,
-# v5's losses, cosine from 3e-4 over STEPS (default 2900: what ~8 min allowed this round), and stops at the
-# DEADLINE (seconds) whatever the step; the best validation checkpoint is kept. It is data-bound: 6 loader workers
-# beside a second run made ~6 steps/s on an H200, 14 alone ~8 steps/s (docs/default-model.md, "v6").
+# `run` is train_default.py's phase 9 from the bundled default (--phase9-from; generator and discriminator): 256²
+# crops of 0.8-1.0 of the short side, v5's losses, cosine from 3e-4 over STEPS (default 2900: what ~8 min allowed
+# this round); it stops at the DEADLINE (seconds) whatever the step, and the best validation checkpoint is kept.
+# It is data-bound: 6 loader workers beside a second run made ~6 steps/s on an H200, 14 alone ~8 steps/s
+# (docs/default-model.md, "v6").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -47,6 +48,7 @@ PY
 run)
     deadline=${2:-540} steps=${3:-2900} workers=${4:-14}
     # a smoke test here: DEVICE=cpu PY=.venv/bin/python SKIP_WHEELS=1 EXTRA="data.size=32 train.batch_size=2"
+    # (EXTRA: more phase 9 settings, after --phase9-set)
     py=${PY:-python3}
     [ -n "${SKIP_WHEELS:-}" ] || "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl
@@ -56,18 +58,21 @@ run)
     nvidia-smi -L 2>/dev/null || true
     rc=0
     # shellcheck disable=SC2086
-    timeout "$deadline" "$py" -m inpaintkit train --config configs/default_v3.yaml --set \
-        data.root=.gpu/photos/train data.val_root=.gpu/photos/val train.device="${DEVICE:-cuda}" train.threads=2 \
-        data.num_workers="$workers" train.init_from=inpaintkit/weights/default/generator.safetensors \
-        losses.ssim=3.0 data.size=256 data.min_scale=0.8 data.max_scale=1.0 train.batch_size=16 \
-        optim.warmup_steps=20 train.steps="$steps" train.val_every=$((steps / 5)) train.ckpt_every=$((steps / 5)) \
-        run.tensorboard=false run.dir="$runs/p9" ${EXTRA:-} > "$runs.log" 2>&1 || rc=$?
-    grep -E "val PSNR|trained|rror" "$runs.log" | tail -12
+    timeout "$deadline" "$py" benchmarks/train_default.py --photos .gpu/photos --out "$runs" \
+        --phase9-from inpaintkit/weights/default/generator.safetensors --phase9-device "${DEVICE:-cuda}" \
+        --phase9-steps "$steps" --phase9-workers "$workers" --phase9-set run.tensorboard=false ${EXTRA:-} \
+        > "$runs.log" 2>&1 || rc=$?
+    grep -E "val PSNR|trained|rror" "$runs.log" | tail -12 || true
     echo "train rc $rc (124: stopped at the deadline)"
-    cp -L "$runs/p9/best/generator_ema.safetensors" "$out/best_gen.safetensors"
-    cp -L "$runs/p9/best/discriminators.safetensors" "$out/best_disc.safetensors"
-    cp -L "$runs/p9/last/generator_ema.safetensors" "$out/last_gen.safetensors"
+    mkdir -p "$runs"
     cp "$runs.log" "$runs/train.log"
+    if [ -e "$runs/phase9/best" ]; then
+        cp -L "$runs/phase9/best/generator_ema.safetensors" "$out/best_gen.safetensors"
+        cp -L "$runs/phase9/best/discriminators.safetensors" "$out/best_disc.safetensors"
+        cp -L "$runs/phase9/last/generator_ema.safetensors" "$out/last_gen.safetensors"
+    else
+        echo "no checkpoint before the deadline: only logs.tgz comes back"
+    fi
     tar czf "$out/logs.tgz" -C "$runs" --exclude='*.safetensors' --exclude='*.pt' .
     ;;
 *)

@@ -1,8 +1,9 @@
 """The default model's quality targets on the photo corpus's test split: seven mask sets, 256x256, beside the
 classical fills, with lpips_hed and kid_hed (issue: default model v2).
 
-Images: every photo of the corpus's ``test`` split (``--split val``: the val split, for choosing a candidate) (``inpaintkit data fetch-photos --out PHOTOS``), resized so its
-short side is 256 (area interpolation) and centre-cropped to 256x256: one image per photo (22 today).
+Images: every photo of the corpus's ``test`` split (``inpaintkit data fetch-photos --out PHOTOS``; ``--split val``:
+the val split's, for choosing between candidates), resized so its short side is 256 (area interpolation) and
+centre-cropped to 256x256: one image per photo (22 today).
 Masks: ``generate_protocol("pconv", size=256, seed=0)`` (six hole-ratio buckets 0.01-0.1 ... 0.5-0.6) and
 ``generate_protocol("box-half", size=256, seed=0)``; mask i of each bucket is paired with photo i (by file stem).
 

@@ -34,8 +34,9 @@
    ``--phase9-steps`` (4 550), validation every 575 steps. The shipped run (an H200 lent for 15 minutes, the photos
    sent as JPEG q90 at short side 576 to fit the device's 64 MiB transfer) was stopped by its deadline at step
    2 875, its best validation score. It is data-bound: with 6 loader workers, beside a second run on the same
-   GPU, it made ~6 steps/s; alone with 14 workers a 256x256 run made ~8 steps/s. ``benchmarks/device_default.sh``
-   packs this phase for the ``device`` tool's lent GPU (64 MiB per call, a deadline).
+   GPU, it made ~6 steps/s; alone with 14 workers a 256x256 run made ~8 steps/s. ``--phase9-from WEIGHTS`` runs
+   it alone (from the bundle, say); ``benchmarks/device_default.sh`` packs it for the ``device`` tool's lent GPU
+   (64 MiB per call, a deadline).
 10. ``--install``: copy the last phase's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
    and its config into ``inpaintkit/weights/default/`` and export
    ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
@@ -79,6 +80,12 @@ def main() -> None:
     ap.add_argument("--phase9-steps", type=int, default=4550)
     ap.add_argument("--phase9-device", default="cuda", help="phase 9 is a GPU recipe (256x256, batch 16)")
     ap.add_argument("--phase9-workers", type=int, default=8, help="data-loader workers of phase 9 (it is data-bound)")
+    ap.add_argument(
+        "--phase9-from",
+        default=None,
+        help="run phase 9 alone, from these generator weights (their folder's discriminators too)",
+    )
+    ap.add_argument("--phase9-set", nargs="*", default=[], help="more KEY=VALUE settings for phase 9 (they win)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--install", action="store_true", help="copy the result into inpaintkit/weights/default")
@@ -93,117 +100,84 @@ def main() -> None:
         f"train.threads={args.threads}",
     ]
     p1, p2, p3, p4, p5, p6, p7, p8, p9 = (out / f"phase{i}" for i in range(1, 10))
-    if not (p1 / "last").exists():
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default.yaml",
-                "--set",
-                *common,
-                f"run.dir={p1}",
-                f"train.steps={args.phase1_steps}",
-                "model.prefill=box",
-            ]
-        )
-    if not (p2 / "last").exists():
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default.yaml",
-                "--set",
-                *common,
-                f"run.dir={p2}",
-                f"train.init_from={p1}",
-                "data.size=256",
-                "data.min_scale=0.2",
-                "data.max_scale=0.8",
-                "train.batch_size=8",
-                f"train.steps={args.phase2_steps}",
-                "model.prefill=binomial",
-                "train.ema=0.99",
-                "optim.warmup_steps=0",
-                "optim.generator.lr=0.001",
-                "optim.discriminator.lr=0.0001",
-                "train.val_every=100",
-                "train.ckpt_every=100",
-            ]
-        )
-    if not (p3 / "last").exists():
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default.yaml",
-                "--set",
-                *common,
-                f"run.dir={p3}",
-                f"train.init_from={p2}",
-                "model.prefill=binomial",
-                f"train.steps={args.phase3_steps}",
-                "train.val_every=200",
-                "train.ckpt_every=200",
-                "optim.warmup_steps=0",
-                "optim.generator.lr=0.0005",
-                "optim.discriminator.lr=0.00005",
-                "losses.adv=0.02",
-                "losses.feature_matching=0.2",
-                "train.ema=0.99",
-            ]
-        )
-    if not (p4 / "last").exists():
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default_v2.yaml",
-                "--set",
-                *common,
-                f"run.dir={p4}",
-                f"train.init_from={p3}",
-                f"train.steps={args.phase4_steps}",
-            ]
-        )
-    if not (p5 / "last").exists():
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default_v3.yaml",
-                "--set",
-                *common,
-                f"run.dir={p5}",
-                f"train.init_from={p4}",
-                f"train.steps={args.phase5_steps}",
-            ]
-        )
-    if not (p6 / "last").exists():
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default_v3.yaml",
-                "--set",
-                *common,
-                f"run.dir={p6}",
-                f"train.init_from={p5}",
-                f"train.steps={args.phase6_steps}",
-                "losses.ssim=3.0",
-            ]
-        )
-    scale_matched = ["losses.ssim=3.0", "data.min_scale=0.4", "data.max_scale=0.75"]
-    for run_dir, init, steps in (
-        (p7, p6, args.phase7_steps),
-        (p8, p7 / "last" / "generator_ema.safetensors", args.phase8_steps),
-    ):
-        if not (run_dir / "last").exists():
+    if args.phase9_from is None:  # phases 1-8
+        if not (p1 / "last").exists():
+            run(
+                [
+                    *CLI,
+                    "train",
+                    "--config",
+                    "configs/default.yaml",
+                    "--set",
+                    *common,
+                    f"run.dir={p1}",
+                    f"train.steps={args.phase1_steps}",
+                    "model.prefill=box",
+                ]
+            )
+        if not (p2 / "last").exists():
+            run(
+                [
+                    *CLI,
+                    "train",
+                    "--config",
+                    "configs/default.yaml",
+                    "--set",
+                    *common,
+                    f"run.dir={p2}",
+                    f"train.init_from={p1}",
+                    "data.size=256",
+                    "data.min_scale=0.2",
+                    "data.max_scale=0.8",
+                    "train.batch_size=8",
+                    f"train.steps={args.phase2_steps}",
+                    "model.prefill=binomial",
+                    "train.ema=0.99",
+                    "optim.warmup_steps=0",
+                    "optim.generator.lr=0.001",
+                    "optim.discriminator.lr=0.0001",
+                    "train.val_every=100",
+                    "train.ckpt_every=100",
+                ]
+            )
+        if not (p3 / "last").exists():
+            run(
+                [
+                    *CLI,
+                    "train",
+                    "--config",
+                    "configs/default.yaml",
+                    "--set",
+                    *common,
+                    f"run.dir={p3}",
+                    f"train.init_from={p2}",
+                    "model.prefill=binomial",
+                    f"train.steps={args.phase3_steps}",
+                    "train.val_every=200",
+                    "train.ckpt_every=200",
+                    "optim.warmup_steps=0",
+                    "optim.generator.lr=0.0005",
+                    "optim.discriminator.lr=0.00005",
+                    "losses.adv=0.02",
+                    "losses.feature_matching=0.2",
+                    "train.ema=0.99",
+                ]
+            )
+        if not (p4 / "last").exists():
+            run(
+                [
+                    *CLI,
+                    "train",
+                    "--config",
+                    "configs/default_v2.yaml",
+                    "--set",
+                    *common,
+                    f"run.dir={p4}",
+                    f"train.init_from={p3}",
+                    f"train.steps={args.phase4_steps}",
+                ]
+            )
+        if not (p5 / "last").exists():
             run(
                 [
                     *CLI,
@@ -212,12 +186,51 @@ def main() -> None:
                     "configs/default_v3.yaml",
                     "--set",
                     *common,
-                    f"run.dir={run_dir}",
-                    f"train.init_from={init}",
-                    f"train.steps={steps}",
-                    *scale_matched,
+                    f"run.dir={p5}",
+                    f"train.init_from={p4}",
+                    f"train.steps={args.phase5_steps}",
                 ]
             )
+        if not (p6 / "last").exists():
+            run(
+                [
+                    *CLI,
+                    "train",
+                    "--config",
+                    "configs/default_v3.yaml",
+                    "--set",
+                    *common,
+                    f"run.dir={p6}",
+                    f"train.init_from={p5}",
+                    f"train.steps={args.phase6_steps}",
+                    "losses.ssim=3.0",
+                ]
+            )
+        scale_matched = ["losses.ssim=3.0", "data.min_scale=0.4", "data.max_scale=0.75"]
+        for run_dir, init, steps in (
+            (p7, p6, args.phase7_steps),
+            (p8, p7 / "last" / "generator_ema.safetensors", args.phase8_steps),
+        ):
+            if not (run_dir / "last").exists():
+                run(
+                    [
+                        *CLI,
+                        "train",
+                        "--config",
+                        "configs/default_v3.yaml",
+                        "--set",
+                        *common,
+                        f"run.dir={run_dir}",
+                        f"train.init_from={init}",
+                        f"train.steps={steps}",
+                        *scale_matched,
+                    ]
+                )
+        init9 = (p8 / "best").resolve() / "generator_ema.safetensors"
+    else:
+        init9 = Path(args.phase9_from).resolve()
+    every9 = max(25, (args.phase9_steps // 8 + 24) // 25 * 25)  # ~8 validations: 575 for the shipped 4 550 steps
+
     if not (p9 / "last").exists():
         run(
             [
@@ -230,7 +243,7 @@ def main() -> None:
                 f"train.device={args.phase9_device}",
                 f"data.num_workers={args.phase9_workers}",
                 f"run.dir={p9}",
-                f"train.init_from={(p8 / 'best').resolve() / 'generator_ema.safetensors'}",
+                f"train.init_from={init9}",
                 f"train.steps={args.phase9_steps}",
                 "losses.ssim=3.0",
                 "data.size=256",
@@ -238,8 +251,9 @@ def main() -> None:
                 "data.max_scale=1.0",
                 "train.batch_size=16",
                 "optim.warmup_steps=20",
-                "train.val_every=575",
-                "train.ckpt_every=575",
+                f"train.val_every={every9}",
+                f"train.ckpt_every={every9}",
+                *args.phase9_set,
             ]
         )
     if args.install:
