@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The default model's GPU recipe (benchmarks/train_default.py phase 9) on the `device` tool's lent machine, sized
+# The default model's GPU recipe (benchmarks/train_default.py phase 10) on the `device` tool's lent machine, sized
 # for its limits (64 MiB of working tree per call, 10 min per command, ~15 min of device time per session).
 #
 #   bash benchmarks/device_default.sh pack PHOTOS   # here: .gpu/ (photos as JPEG q90, short side 576) + .whl/
@@ -8,13 +8,16 @@
 #   # device run, carry [".gpu", ".whl"], timeout_s 600:
 #   #   bash benchmarks/device_default.sh run 540 [STEPS] [WORKERS]
 #   # then move the files back; the weights come back as $OUT/best_gen.safetensors, $OUT/best_disc.safetensors,
-#   # $OUT/last_gen.safetensors, $OUT/logs.tgz
+#   # $OUT/last_gen.safetensors, $OUT/last_disc.safetensors, $OUT/logs.tgz (the tool returns at most 8 files
+#   #   per call: two runs side by side, each with its own OUT and RUNS, return 10; fetch the rest in a second call)
 #
-# `run` is train_default.py's phase 9 from the bundled default (--phase9-from; generator and discriminator): 256²
-# crops of 0.8-1.0 of the short side, v5's losses, cosine from 3e-4 over STEPS (default 2900: what ~8 min allowed
-# this round); it stops at the DEADLINE (seconds) whatever the step, and the best validation checkpoint is kept.
-# It is data-bound: 6 loader workers beside a second run made ~6 steps/s on an H200, 14 alone ~8 steps/s
-# (docs/default-model.md, "v6").
+# `run` is train_default.py's latest GPU recipe (phase 10) alone from the bundled default (--phase9-from; generator
+# and discriminator): 256² crops of 0.8-1.0 of the short side, v5's losses with the perceptual term x2, cosine from
+# 2e-4 over STEPS (default 2800: what ~8 min allowed this round); it stops at the DEADLINE (seconds) whatever the
+# step; the best and the last validation checkpoints come back. Throughput on an H200 (docs/default-model.md, "v6",
+# "v7"): one run alone with 14 loader workers ~8 steps/s; two side by side with 7 workers each ~5 steps/s each, the
+# GPU at 96 % utilization a minute in (two candidates per loan is the better use of it). One loader sample costs
+# ~6.5 ms of one CPU core, so the loader is not what limits a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
@@ -46,14 +49,14 @@ PY
     du -sh .gpu .whl
     ;;
 run)
-    deadline=${2:-540} steps=${3:-2900} workers=${4:-14}
+    deadline=${2:-540} steps=${3:-2800} workers=${4:-14}
     # a smoke test here: DEVICE=cpu PY=.venv/bin/python SKIP_WHEELS=1 EXTRA="data.size=32 train.batch_size=2"
     # (EXTRA: more phase 9 settings, after --phase9-set)
     py=${PY:-python3}
     [ -n "${SKIP_WHEELS:-}" ] || "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1
-    out=${OUT:-/tmp/device_out} runs=/tmp/device_runs
+    out=${OUT:-/tmp/device_out} runs=${RUNS:-/tmp/device_runs}  # RUNS: a second run side by side needs its own
     mkdir -p "$out"; rm -rf "$runs"
     nvidia-smi -L 2>/dev/null || true
     rc=0
@@ -70,6 +73,7 @@ run)
         cp -L "$runs/phase9/best/generator_ema.safetensors" "$out/best_gen.safetensors"
         cp -L "$runs/phase9/best/discriminators.safetensors" "$out/best_disc.safetensors"
         cp -L "$runs/phase9/last/generator_ema.safetensors" "$out/last_gen.safetensors"
+        cp -L "$runs/phase9/last/discriminators.safetensors" "$out/last_disc.safetensors"
     else
         echo "no checkpoint before the deadline: only logs.tgz comes back"
     fi

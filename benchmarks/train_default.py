@@ -28,21 +28,27 @@
    0.15-0.6 showed them at 0.8-3.3x). Phase 7 fine-tunes phase 6's best for ``--phase7-steps`` (400); phase 8
    restarts the schedule from phase 7's last EMA weights for ``--phase8-steps`` (600; the shipped run's best
    validation score was at step 300).
-9. Phase 9 (v6, the shipped weights; meant for a GPU): ``configs/default_v3.yaml`` with ``losses.ssim=3.0``,
+9. Phase 9 (v6; meant for a GPU): ``configs/default_v3.yaml`` with ``losses.ssim=3.0``,
    fine-tuning from phase 8's best at 256x256 on crops of 0.8-1.0 of the short side — the whole context the
    network sees at inference, half-side boxes at their evaluation size — batch 16, cosine from 3e-4 over
    ``--phase9-steps`` (4 550), validation every 575 steps. The shipped run (an H200 lent for 15 minutes, the photos
    sent as JPEG q90 at short side 576 to fit the device's 64 MiB transfer) was stopped by its deadline at step
-   2 875, its best validation score. It is data-bound: with 6 loader workers, beside a second run on the same
-   GPU, it made ~6 steps/s; alone with 14 workers a 256x256 run made ~8 steps/s. ``--phase9-from WEIGHTS`` runs
-   it alone (from the bundle, say); ``benchmarks/device_default.sh`` packs it for the ``device`` tool's lent GPU
-   (64 MiB per call, a deadline).
-10. ``--install``: copy the last phase's best EMA generator, its discriminator (for fine-tuning with ``train.init_from``)
-   and its config into ``inpaintkit/weights/default/`` and export
-   ``model.onnx`` next to them (the runtime ``onnx`` of ``default`` uses it).
+   2 875, its best validation score. With 6 loader workers, beside a second run on the same GPU, it made ~6
+   steps/s; alone with 14 workers a 256x256 run made ~8 steps/s.
+10. Phase 10 (v7, the shipped weights; a GPU): phase 9's recipe from phase 9's best with twice the perceptual
+   weight (``losses.perceptual=2.0``) and generator lr 2e-4, cosine over ``--phase10-steps`` (2 800), validation
+   every 350 steps. The shipped run (a second lent H200, beside a variant with ``losses.adv=0.05``) was stopped by
+   its deadline after step 2 450; the shipped weights are its **last** checkpoint, step 2 450 (``--install`` takes
+   phase 10's ``last``): the run's best by the in-training score was step 2 100, and the full val evaluation
+   (``benchmarks/eval_default.py --split val``) preferred 2 450. ``--phase9-from WEIGHTS`` runs phase 10's recipe
+   alone from those weights (the bundle, say), into OUT/phase9; ``benchmarks/device_default.sh`` packs it for the
+   ``device`` tool's lent GPU (64 MiB per call, a deadline).
+11. ``--install``: copy the last phase's EMA generator, its discriminator (for fine-tuning with
+   ``train.init_from``) and its config into ``inpaintkit/weights/default/`` and export ``model.onnx`` next to them
+   (the runtime ``onnx`` of ``default`` uses it).
 
 On the 2-core CPU of the development machine the shipped run took about 25 + 33 + 18 + 130 + 70 + 80 + 21 + 23
-minutes (see the model card), phase 9 about 8 minutes on one H200 (``--phase9-device cuda``; on this CPU, one
+minutes (see the model card), phases 9 and 10 about 8 minutes each on one H200 (``--phase9-device cuda``; on this CPU, one
 thread, a phase 9 step took ~30 s — 6 steps in 185 s, start-up and a validation included — so ~20 hours for the
 shipped 2 875); on a GPU set ``--device cuda`` for every phase.
 """
@@ -79,13 +85,14 @@ def main() -> None:
     ap.add_argument("--phase8-steps", type=int, default=600)
     ap.add_argument("--phase9-steps", type=int, default=4550)
     ap.add_argument("--phase9-device", default="cuda", help="phase 9 is a GPU recipe (256x256, batch 16)")
-    ap.add_argument("--phase9-workers", type=int, default=8, help="data-loader workers of phase 9 (it is data-bound)")
+    ap.add_argument("--phase9-workers", type=int, default=8, help="data-loader workers of phases 9 and 10")
+    ap.add_argument("--phase10-steps", type=int, default=2800)
     ap.add_argument(
         "--phase9-from",
         default=None,
-        help="run phase 9 alone, from these generator weights (their folder's discriminators too)",
+        help="run phase 10's recipe alone, from these generator weights (their folder's discriminators too)",
     )
-    ap.add_argument("--phase9-set", nargs="*", default=[], help="more KEY=VALUE settings for phase 9 (they win)")
+    ap.add_argument("--phase9-set", nargs="*", default=[], help="more KEY=VALUE settings for phases 9, 10 (they win)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--install", action="store_true", help="copy the result into inpaintkit/weights/default")
@@ -99,7 +106,7 @@ def main() -> None:
         f"train.device={args.device}",
         f"train.threads={args.threads}",
     ]
-    p1, p2, p3, p4, p5, p6, p7, p8, p9 = (out / f"phase{i}" for i in range(1, 10))
+    p1, p2, p3, p4, p5, p6, p7, p8, p9, p10 = (out / f"phase{i}" for i in range(1, 11))
     if args.phase9_from is None:  # phases 1-8
         if not (p1 / "last").exists():
             run(
@@ -227,11 +234,12 @@ def main() -> None:
                     ]
                 )
         init9 = (p8 / "best").resolve() / "generator_ema.safetensors"
-    else:
-        init9 = Path(args.phase9_from).resolve()
-    every9 = max(25, (args.phase9_steps // 8 + 24) // 25 * 25)  # ~8 validations: 575 for the shipped 4 550 steps
 
-    if not (p9 / "last").exists():
+    def gpu_phase(folder: Path, init: Path, steps: int, *extra: str) -> None:
+        """Phases 9 and 10: 256x256 crops of 0.8-1.0 of the short side, batch 16, ~8 validations."""
+        every = max(25, (steps // 8 + 24) // 25 * 25)  # 575 for phase 9's 4 550 steps, 350 for phase 10's 2 800
+        if (folder / "last").exists():
+            return
         run(
             [
                 *CLI,
@@ -242,22 +250,32 @@ def main() -> None:
                 *common,
                 f"train.device={args.phase9_device}",
                 f"data.num_workers={args.phase9_workers}",
-                f"run.dir={p9}",
-                f"train.init_from={init9}",
-                f"train.steps={args.phase9_steps}",
+                f"run.dir={folder}",
+                f"train.init_from={init}",
+                f"train.steps={steps}",
                 "losses.ssim=3.0",
                 "data.size=256",
                 "data.min_scale=0.8",
                 "data.max_scale=1.0",
                 "train.batch_size=16",
                 "optim.warmup_steps=20",
-                f"train.val_every={every9}",
-                f"train.ckpt_every={every9}",
+                f"train.val_every={every}",
+                f"train.ckpt_every={every}",
+                *extra,
                 *args.phase9_set,
             ]
         )
+
+    v7 = ("losses.perceptual=2.0", "optim.generator.lr=0.0002")  # phase 10's changes to phase 9
+    if args.phase9_from is None:
+        gpu_phase(p9, init9, args.phase9_steps)
+        gpu_phase(p10, (p9 / "best").resolve() / "generator_ema.safetensors", args.phase10_steps, *v7)
+        last = p10
+    else:  # phase 10's recipe alone, from the given weights
+        gpu_phase(p9, Path(args.phase9_from).resolve(), args.phase10_steps, *v7)
+        last = p9
     if args.install:
-        best = (p9 / "best").resolve()
+        best = (last / "last").resolve()
         BUNDLE.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best / "generator_ema.safetensors", BUNDLE / "generator.safetensors")
         shutil.copyfile(best / "discriminators.safetensors", BUNDLE / "discriminators.safetensors")  # fine-tuning

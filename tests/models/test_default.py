@@ -154,7 +154,11 @@ def test_degrid_and_grain_change_only_the_hole_and_grain_adds_the_photos_noise(m
         x = x.astype(np.float32)
         return (x - cv2.GaussianBlur(x, (0, 0), 1.0))[40:90, 60:120][4:-4, 4:-4]  # the box hole, inside
 
-    assert detail(full).std() > 1.1 * detail(degrid).std()
+    # the grain is fine detail of its own (not a shift of the fill) that adds to the fill's: variances add up (the
+    # fill's own detail depends on the weights, so no ratio to it: v7's network paints more detail than v6's)
+    grain = detail(full.astype(np.float32) - degrid)
+    assert grain.std() > 0.4
+    assert detail(full).var() > detail(degrid).var() + 0.5 * grain.var()
     inside = np.abs(full.astype(int) - degrid)[40:90, 60:120][4:-4, 4:-4]
     assert inside.mean() > 0.3
     assert np.array_equal(full, model.inpaint(img, mask))  # seeded: the same call, the same grain
