@@ -7,7 +7,8 @@ when it is left out). From a data folder whose ``default`` fills are plain (``be
 --steps data,add`` before this round), this script refills every val and test ``default`` record with today's ``default``
 (same crop, same mask; each crop found among the untouched records by its known pixels) into WORK/default_now and
 writes WORK/all_now/index.jsonl (train as it was, val with both kinds, test grained) and its
-``index.pre_tdanet.jsonl``. Then::
+``index.pre_tdanet.jsonl``. With ``--plain`` the plain fills are refilled too, with today's weights at ``degrid=off
+grain=0`` (train, and val's second kind, into WORK/default_now/SPLIT_plain): the data of a refit for new weights. Then::
 
     .venv/bin/python benchmarks/forensics_regrain.py --work WORK
     inpaintkit forensics fit-detector --data WORK/all_now --out WORK/fused --cnn default --cnn-jpeg default
@@ -29,6 +30,11 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, required=True, help="the folder with all/index.jsonl (plain default fills)")
+    ap.add_argument(
+        "--plain",
+        action="store_true",
+        help="refill the plain fills (train, and val's second kind) with today's weights too (degrid=off grain=0)",
+    )
     args = ap.parse_args()
     recs = [json.loads(line) for line in (args.work / "all" / "index.jsonl").read_text().splitlines() if line]
     real: dict[tuple, list[str]] = {}
@@ -36,24 +42,33 @@ def main() -> None:
         if r["label"] == 0:
             real.setdefault((r["source_id"], r["crop"], r["split"]), []).append(r["path"])
     model = create_inpainter("default", threads=1)
+    plain = create_inpainter("default", threads=1, degrid="off", grain=0) if args.plain else None
     out_root, t0 = args.work / "default_now", time.time()
-    now: dict[int, dict] = {}
-    for i, r in enumerate(recs):
-        if r["inpainter"] != "default" or r["split"] == "train":  # train keeps the plain fills
-            continue
+    now: dict[int, dict] = {}  # record number -> today's fill (val, test)
+    flat: dict[int, dict] = {}  # record number -> today's plain fill (train, val; --plain)
+
+    def refill(r: dict, inpainter, folder: str) -> dict:
         old = read_image(r["path"]).rgb
         mask = read_mask(r["mask_path"], shape=old.shape[:2])
         crops = [read_image(p).rgb for p in real.get((r["source_id"], r["crop"], r["split"]), [])]
         crops = [c for c in crops if c.shape == old.shape and (c[~mask] == old[~mask]).all()]
         if len(crops) != 1:
             raise InpaintKitError(f"{r['path']}: {len(crops)} untouched crops match its known pixels (expected 1)")
-        path = out_root / r["split"] / Path(r["path"]).name
+        path = out_root / folder / Path(r["path"]).name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_image(path, model.inpaint(crops[0], mask))
-        now[i] = dict(r, path=str(path))
-    rows = [r for r in recs if r["split"] == "train"]
+        write_image(path, inpainter.inpaint(crops[0], mask))
+        return dict(r, path=str(path))
+
+    for i, r in enumerate(recs):
+        if r["inpainter"] != "default":
+            continue
+        if r["split"] != "train":
+            now[i] = refill(r, model, r["split"])
+        if plain is not None and r["split"] in ("train", "val"):
+            flat[i] = refill(r, plain, f"{r['split']}_plain")
+    rows = [flat.get(i, r) for i, r in enumerate(recs) if r["split"] == "train"]
     rows += [now.get(i, r) for i, r in enumerate(recs) if r["split"] == "val"]
-    rows += [r for r in recs if r["split"] == "val" and r["inpainter"] == "default"]  # the plain ones too
+    rows += [flat.get(i, r) for i, r in enumerate(recs) if r["split"] == "val" and r["inpainter"] == "default"]
     rows += [now.get(i, r) for i, r in enumerate(recs) if r["split"] == "test"]
     dst = args.work / "all_now"
     dst.mkdir(parents=True, exist_ok=True)
@@ -62,7 +77,7 @@ def main() -> None:
         "".join(json.dumps(r) + "\n" for r in rows if r["inpainter"] != "tdanet")
     )
     print(
-        f"{len(now)} default fills refilled in {time.time() - t0:.0f} s; wrote {dst}/index.jsonl ({len(rows)} records)"
+        f"{len(now)} default fills and {len(flat)} plain ones refilled in {time.time() - t0:.0f} s; wrote {dst}/index.jsonl ({len(rows)} records)"
     )
 
 
