@@ -246,6 +246,9 @@ def install_jpeg_half(fit: Path, dst: Path) -> None:
         meta.setdefault(key, {})["jpeg"] = new[key]["jpeg"]
     # the CNN branch's discount for large JPEG inputs belongs to the JPEG half too (fits without it: none)
     meta.setdefault("tile_correction", {})["jpeg"] = new.get("tile_correction", {}).get("jpeg", 0.0)
+    if "tile_correction_fit" in new:  # and the flagged shares it was chosen on, or the folder would show stale ones
+        shares = meta.setdefault("tile_correction_fit", dict(new["tile_correction_fit"]))
+        shares.setdefault("flagged", {})["jpeg"] = new["tile_correction_fit"]["flagged"]["jpeg"]
     # the duplication branch's shift vote for JPEG inputs belongs to the JPEG half (folders before it: none)
     meta.setdefault("duplication", {})["jpeg_vote"] = new.get("duplication", {}).get("jpeg_vote", {})
     meta["cnn_jpeg"] = True
