@@ -63,7 +63,7 @@ run)
     # shellcheck disable=SC2086
     timeout "$deadline" "$py" benchmarks/train_default.py --photos .gpu/photos --out "$runs" \
         --phase9-from inpaintkit/weights/default/generator.safetensors --phase9-device "${DEVICE:-cuda}" \
-        --phase9-steps "$steps" --phase9-workers "$workers" --phase9-set run.tensorboard=false ${EXTRA:-} \
+        --phase10-steps "$steps" --phase9-workers "$workers" --phase9-set run.tensorboard=false ${EXTRA:-} \
         > "$runs.log" 2>&1 || rc=$?
     grep -E "val PSNR|trained|rror" "$runs.log" | tail -12 || true
     echo "train rc $rc (124: stopped at the deadline)"
