@@ -47,25 +47,30 @@ def main() -> None:
     now: dict[int, dict] = {}  # record number -> today's fill (val, test)
     flat: dict[int, dict] = {}  # record number -> today's plain fill (train, val; --plain)
 
-    def refill(r: dict, inpainter, folder: str) -> dict:
+    def source(r: dict):
+        """The untouched crop a fill was made from (found by the fill's known pixels) and its mask."""
         old = read_image(r["path"]).rgb
         mask = read_mask(r["mask_path"], shape=old.shape[:2])
         crops = [read_image(p).rgb for p in real.get((r["source_id"], r["crop"], r["split"]), [])]
         crops = [c for c in crops if c.shape == old.shape and (c[~mask] == old[~mask]).all()]
         if len(crops) != 1:
             raise InpaintKitError(f"{r['path']}: {len(crops)} untouched crops match its known pixels (expected 1)")
+        return crops[0], mask
+
+    def refill(r: dict, crop, mask, inpainter, folder: str) -> dict:
         path = out_root / folder / Path(r["path"]).name
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_image(path, inpainter.inpaint(crops[0], mask))
+        write_image(path, inpainter.inpaint(crop, mask))
         return dict(r, path=str(path))
 
     for i, r in enumerate(recs):
-        if r["inpainter"] != "default":
+        if r["inpainter"] != "default" or (r["split"] == "train" and plain is None):  # train keeps its plain fills
             continue
+        crop, mask = source(r)
         if r["split"] != "train":
-            now[i] = refill(r, model, r["split"])
+            now[i] = refill(r, crop, mask, model, r["split"])
         if plain is not None and r["split"] in ("train", "val"):
-            flat[i] = refill(r, plain, f"{r['split']}_plain")
+            flat[i] = refill(r, crop, mask, plain, f"{r['split']}_plain")
     rows = [flat.get(i, r) for i, r in enumerate(recs) if r["split"] == "train"]
     rows += [now.get(i, r) for i, r in enumerate(recs) if r["split"] == "val"]
     rows += [flat.get(i, r) for i, r in enumerate(recs) if r["split"] == "val" and r["inpainter"] == "default"]

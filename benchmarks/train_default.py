@@ -107,179 +107,89 @@ def main() -> None:
         f"train.threads={args.threads}",
     ]
     p1, p2, p3, p4, p5, p6, p7, p8, p9, p10 = (out / f"phase{i}" for i in range(1, 11))
-    if args.phase9_from is None:  # phases 1-8
-        if not (p1 / "last").exists():
-            run(
-                [
-                    *CLI,
-                    "train",
-                    "--config",
-                    "configs/default.yaml",
-                    "--set",
-                    *common,
-                    f"run.dir={p1}",
-                    f"train.steps={args.phase1_steps}",
-                    "model.prefill=box",
-                ]
-            )
-        if not (p2 / "last").exists():
-            run(
-                [
-                    *CLI,
-                    "train",
-                    "--config",
-                    "configs/default.yaml",
-                    "--set",
-                    *common,
-                    f"run.dir={p2}",
-                    f"train.init_from={p1}",
-                    "data.size=256",
-                    "data.min_scale=0.2",
-                    "data.max_scale=0.8",
-                    "train.batch_size=8",
-                    f"train.steps={args.phase2_steps}",
-                    "model.prefill=binomial",
-                    "train.ema=0.99",
-                    "optim.warmup_steps=0",
-                    "optim.generator.lr=0.001",
-                    "optim.discriminator.lr=0.0001",
-                    "train.val_every=100",
-                    "train.ckpt_every=100",
-                ]
-            )
-        if not (p3 / "last").exists():
-            run(
-                [
-                    *CLI,
-                    "train",
-                    "--config",
-                    "configs/default.yaml",
-                    "--set",
-                    *common,
-                    f"run.dir={p3}",
-                    f"train.init_from={p2}",
-                    "model.prefill=binomial",
-                    f"train.steps={args.phase3_steps}",
-                    "train.val_every=200",
-                    "train.ckpt_every=200",
-                    "optim.warmup_steps=0",
-                    "optim.generator.lr=0.0005",
-                    "optim.discriminator.lr=0.00005",
-                    "losses.adv=0.02",
-                    "losses.feature_matching=0.2",
-                    "train.ema=0.99",
-                ]
-            )
-        if not (p4 / "last").exists():
-            run(
-                [
-                    *CLI,
-                    "train",
-                    "--config",
-                    "configs/default_v2.yaml",
-                    "--set",
-                    *common,
-                    f"run.dir={p4}",
-                    f"train.init_from={p3}",
-                    f"train.steps={args.phase4_steps}",
-                ]
-            )
-        if not (p5 / "last").exists():
-            run(
-                [
-                    *CLI,
-                    "train",
-                    "--config",
-                    "configs/default_v3.yaml",
-                    "--set",
-                    *common,
-                    f"run.dir={p5}",
-                    f"train.init_from={p4}",
-                    f"train.steps={args.phase5_steps}",
-                ]
-            )
-        if not (p6 / "last").exists():
-            run(
-                [
-                    *CLI,
-                    "train",
-                    "--config",
-                    "configs/default_v3.yaml",
-                    "--set",
-                    *common,
-                    f"run.dir={p6}",
-                    f"train.init_from={p5}",
-                    f"train.steps={args.phase6_steps}",
-                    "losses.ssim=3.0",
-                ]
-            )
-        scale_matched = ["losses.ssim=3.0", "data.min_scale=0.4", "data.max_scale=0.75"]
-        for run_dir, init, steps in (
-            (p7, p6, args.phase7_steps),
-            (p8, p7 / "last" / "generator_ema.safetensors", args.phase8_steps),
-        ):
-            if not (run_dir / "last").exists():
-                run(
-                    [
-                        *CLI,
-                        "train",
-                        "--config",
-                        "configs/default_v3.yaml",
-                        "--set",
-                        *common,
-                        f"run.dir={run_dir}",
-                        f"train.init_from={init}",
-                        f"train.steps={steps}",
-                        *scale_matched,
-                    ]
-                )
-        init9 = (p8 / "best").resolve() / "generator_ema.safetensors"
+
+    def phase(folder: Path, config: str, *settings: str) -> None:
+        """``inpaintkit train --config configs/CONFIG`` into ``folder`` with ``settings`` after the common ones
+        (skipped when the folder has a finished run)."""
+        if not (folder / "last").exists():
+            run([*CLI, "train", "--config", f"configs/{config}", "--set", *common, f"run.dir={folder}", *settings])
 
     def gpu_phase(folder: Path, init: Path, steps: int, *extra: str) -> None:
         """Phases 9 and 10: 256x256 crops of 0.8-1.0 of the short side, batch 16, ~8 validations."""
         every = max(25, (steps // 8 + 24) // 25 * 25)  # 575 for phase 9's 4 550 steps, 350 for phase 10's 2 800
-        if (folder / "last").exists():
-            return
-        run(
-            [
-                *CLI,
-                "train",
-                "--config",
-                "configs/default_v3.yaml",
-                "--set",
-                *common,
-                f"train.device={args.phase9_device}",
-                f"data.num_workers={args.phase9_workers}",
-                f"run.dir={folder}",
-                f"train.init_from={init}",
-                f"train.steps={steps}",
-                "losses.ssim=3.0",
-                "data.size=256",
-                "data.min_scale=0.8",
-                "data.max_scale=1.0",
-                "train.batch_size=16",
-                "optim.warmup_steps=20",
-                f"train.val_every={every}",
-                f"train.ckpt_every={every}",
-                *extra,
-                *args.phase9_set,
-            ]
+        phase(
+            folder,
+            "default_v3.yaml",
+            f"train.device={args.phase9_device}",
+            f"data.num_workers={args.phase9_workers}",
+            f"train.init_from={init}",
+            f"train.steps={steps}",
+            "losses.ssim=3.0",
+            "data.size=256",
+            "data.min_scale=0.8",
+            "data.max_scale=1.0",
+            "train.batch_size=16",
+            "optim.warmup_steps=20",
+            f"train.val_every={every}",
+            f"train.ckpt_every={every}",
+            *extra,
+            *args.phase9_set,
         )
 
     v7 = ("losses.perceptual=2.0", "optim.generator.lr=0.0002")  # phase 10's changes to phase 9
-    if args.phase9_from is None:
-        gpu_phase(p9, init9, args.phase9_steps)
-        gpu_phase(p10, (p9 / "best").resolve() / "generator_ema.safetensors", args.phase10_steps, *v7)
-        last = p10
-    else:  # phase 10's recipe alone, from the given weights
+    if args.phase9_from is not None:  # phase 10's recipe alone, from the given weights
         gpu_phase(p9, Path(args.phase9_from).resolve(), args.phase10_steps, *v7)
         last = p9
+    else:
+        phase(p1, "default.yaml", f"train.steps={args.phase1_steps}", "model.prefill=box")
+        phase(
+            p2,
+            "default.yaml",
+            f"train.init_from={p1}",
+            "data.size=256",
+            "data.min_scale=0.2",
+            "data.max_scale=0.8",
+            "train.batch_size=8",
+            f"train.steps={args.phase2_steps}",
+            "model.prefill=binomial",
+            "train.ema=0.99",
+            "optim.warmup_steps=0",
+            "optim.generator.lr=0.001",
+            "optim.discriminator.lr=0.0001",
+            "train.val_every=100",
+            "train.ckpt_every=100",
+        )
+        phase(
+            p3,
+            "default.yaml",
+            f"train.init_from={p2}",
+            "model.prefill=binomial",
+            f"train.steps={args.phase3_steps}",
+            "train.val_every=200",
+            "train.ckpt_every=200",
+            "optim.warmup_steps=0",
+            "optim.generator.lr=0.0005",
+            "optim.discriminator.lr=0.00005",
+            "losses.adv=0.02",
+            "losses.feature_matching=0.2",
+            "train.ema=0.99",
+        )
+        phase(p4, "default_v2.yaml", f"train.init_from={p3}", f"train.steps={args.phase4_steps}")
+        phase(p5, "default_v3.yaml", f"train.init_from={p4}", f"train.steps={args.phase5_steps}")
+        phase(p6, "default_v3.yaml", f"train.init_from={p5}", f"train.steps={args.phase6_steps}", "losses.ssim=3.0")
+        scale_matched = ["losses.ssim=3.0", "data.min_scale=0.4", "data.max_scale=0.75"]
+        phase(p7, "default_v3.yaml", f"train.init_from={p6}", f"train.steps={args.phase7_steps}", *scale_matched)
+        init8 = p7 / "last" / "generator_ema.safetensors"
+        phase(p8, "default_v3.yaml", f"train.init_from={init8}", f"train.steps={args.phase8_steps}", *scale_matched)
+        gpu_phase(p9, (p8 / "best").resolve() / "generator_ema.safetensors", args.phase9_steps)
+        gpu_phase(p10, (p9 / "best").resolve() / "generator_ema.safetensors", args.phase10_steps, *v7)
+        last = p10
     if args.install:
         best = (last / "last").resolve()
         BUNDLE.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(best / "generator_ema.safetensors", BUNDLE / "generator.safetensors")
         shutil.copyfile(best / "discriminators.safetensors", BUNDLE / "discriminators.safetensors")  # fine-tuning
-        shutil.copyfile(p9 / "config.yaml", BUNDLE / "config.yaml")
+        shutil.copyfile(last / "config.yaml", BUNDLE / "config.yaml")
         run([*CLI, "export", "--model", "default", "--output", str(BUNDLE / "model.onnx")])
         print(f"installed {best} into {BUNDLE}")
 
