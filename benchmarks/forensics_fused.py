@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/forensics_fused.py --corpus /work/corpus --work /work/fx \\
         --inpainters telea,ns,biharmonic,patchmatch,default,lama:RUN_DIR --extra-real 12 --add-inpainters tdanet \\
-        --steps data,cnn,cnn-jpeg,add,fit,evaluate,robustness,loo --cnn /work/fx/cnn --cnn-jpeg /work/fx/cnn_jpeg \\
+        --steps data,augment,cnn,cnn-jpeg,add,fit,evaluate,robustness,loo --cnn /work/fx/cnn --cnn-jpeg /work/fx/cnn_jpeg \\
         --install
 
 The photo corpus has train/, val/ and test/ folders of photos (no photo in two). Steps (each CLI step is printed):
@@ -13,8 +13,11 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    branch ever trains on (``shift``: a copy of another region, ``heat``: a heat-equation fill). ``--extra-real N``:
    N more untouched crops per val photo (for the thresholds; their cheap Telea fills are dropped). The indexes are
    merged into WORK/all/index.jsonl with the split taken from the folder.
-2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (train split; the
-   checkpoint with the best val ROC-AUC) into WORK/cnn.
+   ``augment`` (``benchmarks/forensics_augment.py``): two kinds of train fill no inpainter of the data makes —
+   ``grained`` (Telea, NS, biharmonic and lama-run fills finished with the photo-grain step; appended to WORK/all)
+   and ``manipulated`` (resampled, denoised or Poisson-cloned holes; for the CNN only, WORK/all/index.cnn.jsonl).
+2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (its index.cnn.jsonl
+   after ``augment``; train split; the checkpoint with the best val ROC-AUC) into WORK/cnn.
    ``cnn-jpeg``: the CNN branch's network for JPEG inputs: a copy of the ``--cnn`` run folder resumed into
    ``--cnn-jpeg`` to ``--cnn-jpeg-steps`` steps on JPEG-compressed samples only (q40-95; ``inpaintkit forensics
    train --set augment.p_jpeg=1.0 ... data.val_jpeg=75``), exported from its last checkpoint (the resumed run's
@@ -417,17 +420,23 @@ def default_finish() -> dict:
     return {"degrid": DEFAULT_DEGRID, "grain": DEFAULT_GRAIN}
 
 
+def sibling(name: str):
+    """The script ``benchmarks/NAME.py`` as a module: benchmarks/ is not a package, so it is loaded by its path
+    (which works however this one was loaded)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: int = 11) -> int:
     """Small fills in 768x512 crops of the val photos (``forensics_small.make``) into WORK/val_small, their records
     appended to WORK/all/index.jsonl as val samples (once: a second call finds them there). Returns the count."""
-    import importlib.util
-
     from inpaintkit.data.dataset import read_index
 
-    # benchmarks/ is not a package: load the sibling script by its path (works however this one was loaded)
-    spec = importlib.util.spec_from_file_location("forensics_small", Path(__file__).with_name("forensics_small.py"))
-    small = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(small)
+    small = sibling("forensics_small")
 
     index = work / "all" / "index.jsonl"
     out = work / "val_small"
@@ -442,15 +451,17 @@ def add_small_val(photos: Path, work: Path, inpainters: tuple[str, ...], seed: i
 
 
 def train_cnn(index: Path, run_dir: Path, *overrides: str) -> None:
-    """The CNN branch's recipe (``configs/forensics/corpus.yaml``) on the data folder ``index``, into ``run_dir``."""
+    """The CNN branch's recipe (``configs/forensics/corpus.yaml``) on the data folder ``index`` (its
+    ``index.cnn.jsonl`` when the ``augment`` step wrote one, else ``index.jsonl``), into ``run_dir``."""
     config = str(REPO / "configs" / "forensics" / "corpus.yaml")
+    data = index / "index.cnn.jsonl"
     run(
         "forensics",
         "train",
         "--config",
         config,
         "--set",
-        f"data.index={index / 'index.jsonl'}",
+        f"data.index={data if data.is_file() else index / 'index.jsonl'}",
         f"run.dir={run_dir}",
         *overrides,
     )
@@ -496,7 +507,7 @@ def main() -> None:
     ap.add_argument(
         "--steps",
         default="data,fit,evaluate,robustness,loo",
-        help="any of data,add,small,cnn,cnn-jpeg,fit,tiles,evaluate,robustness,loo,loo-full",
+        help="any of data,augment,add,small,cnn,cnn-jpeg,fit,tiles,evaluate,robustness,loo,loo-full",
     )
     ap.add_argument(
         "--tiles-dir",
@@ -573,6 +584,8 @@ def main() -> None:
     added = tuple(n for n in args.add_inpainters.split(",") if n)
     if "data" in steps:
         make_data(args.corpus, work, seen, args.extra_real)
+    if "augment" in steps:  # grain-finished fills of other inpainters, generic local manipulations (train split)
+        sibling("forensics_augment").augment(work)
     if "cnn" in steps:  # the CNN branch retrained on the corpus (train split; best checkpoint by val ROC-AUC)
         train_cnn(index, work / "cnn")
     if "cnn-jpeg" in steps and args.cnn_jpeg_init:

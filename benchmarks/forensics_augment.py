@@ -1,0 +1,194 @@
+"""Two kinds of training fill for the detector that no inpainter of the data makes (``forensics_fused.py --steps
+augment``), both from the train split only, so validation, calibration and test stay as they were:
+
+- ``grained``: a train fill of Telea, NS, biharmonic or the lama run (one per untouched train crop, seeded) finished
+  with the photo-grain step any fill can be given (``inpaintkit.models.grain``: the network's grid out for the lama
+  run's fill, then the fine residual of the photo's own quiet tiles copied into the hole at the bundled weight,
+  ``DEFAULT_GRAIN``). A fill whose noise looks like the photo's is what made the bundled ``default`` hard to see for a
+  detector that had not seen it (left out, 0.848); ``default``'s own fills are never used here.
+- ``manipulated``: generic local manipulations (as in ManTra-Net's or TruFor's training pools) of an untouched
+  train crop inside one of its fills' masks, each kind a third of the time: *resample* (the crop shrunk to 25-70 %
+  and enlarged back, half of them with Gaussian noise at 30-100 % of the photo's own level: structure kept, the
+  camera's noise gone), *denoise* (OpenCV's non-local means, strength 4-12) and *heal* (a Poisson clone of another
+  photo's crop, ``cv2.seamlessClone``). For the CNN only (``WORK/all/index.cnn.jsonl``): in the noise trees they
+  cost ``default`` left out 0.819 -> 0.776 (docs/forensics.md).
+
+Writes WORK/aug/{grained,manipulated}/{images,masks} and appends: ``grained`` to WORK/all/index.jsonl (and
+index.pre_tdanet.jsonl when there is one); WORK/all/index.cnn.jsonl = the CNN's index (index.pre_tdanet.jsonl when
+there is one, else index.jsonl, as it stood) + both kinds.
+
+    .venv/bin/python benchmarks/forensics_augment.py --work WORK
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: the inpainters whose train fills get the grain step (``lama*``: any lama run)
+GRAINED_FROM = ("telea", "ns", "biharmonic", "lama")
+GRAINED_SEED = 35
+MANIPULATED_SEED = 34
+MANIPULATIONS = ("resample", "denoise", "heal")
+
+
+def _rgb(path: str) -> np.ndarray:
+    return cv2.imread(path)[..., ::-1].copy()
+
+
+def _write(path: Path, rgb: np.ndarray) -> None:
+    cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
+
+
+def noise_level(rgb: np.ndarray) -> np.ndarray:
+    """Per channel, a robust estimate of the photo's noise (1.4826 x the median |pixel - its 3x3 median|) + 0.3."""
+    med = cv2.medianBlur(rgb, 3).astype(np.float32)
+    return 1.4826 * np.median(np.abs(rgb.astype(np.float32) - med), axis=(0, 1)) + 0.3
+
+
+def grained_fills(recs: list[dict], out: Path, seed: int = GRAINED_SEED) -> list[dict]:
+    """One ``grained`` record per untouched train crop that has fills of ``GRAINED_FROM`` (images into ``out``)."""
+    from inpaintkit.models.default import DEFAULT_GRAIN
+    from inpaintkit.models.grain import add_grain, remove_grid
+
+    rng = np.random.default_rng(seed)
+    pool: dict[tuple, list[dict]] = {}
+    for r in recs:
+        name = r["inpainter"] or ""
+        if r["split"] == "train" and r["label"] == 1 and (name in GRAINED_FROM or name.startswith("lama")):
+            pool.setdefault((r["source_id"], r["crop"]), []).append(r)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for key in sorted(pool):
+        r = pool[key][rng.integers(len(pool[key]))]
+        rgb, mask = _rgb(r["path"]), cv2.imread(r["mask_path"], 0) > 127
+        if r["inpainter"].startswith("lama"):  # a network's fill: its grid out first, as `default` does
+            fill = np.clip(remove_grid(rgb, mask), 0, 255).round().astype(np.uint8)
+            rgb = np.where(mask[..., None], fill, rgb)
+        done = add_grain(rgb, mask, DEFAULT_GRAIN, seed=int(rng.integers(1 << 30)))
+        name = hashlib.sha1(f"grained:{r['path']}:0".encode()).hexdigest()[:16]
+        path = out / "images" / f"{name}.png"
+        _write(path, done)
+        rows.append({**r, "path": str(path), "inpainter": "grained"})
+    return rows
+
+
+def manipulate(rgb: np.ndarray, mask: np.ndarray, kind: str, other: np.ndarray, rng: np.random.Generator):
+    """``rgb`` with the hole ``mask`` replaced by its ``kind`` manipulation (``other``: the crop a heal clones from),
+    feathered over the hole's inner pixel; -> (uint8 image, the kind done: a heal that cannot be placed resamples)."""
+    x = rgb.astype(np.float32)
+    h, w = mask.shape
+    man = None
+    if kind == "heal":
+        m8 = (mask * 255).astype(np.uint8)
+        m8[0, :] = m8[-1, :] = 0
+        m8[:, 0] = m8[:, -1] = 0
+        ys, xs = np.nonzero(m8)
+        if len(ys) >= 64:
+            cy, cx = (ys.min() + ys.max() + 1) // 2, (xs.min() + xs.max() + 1) // 2
+            try:
+                src = np.ascontiguousarray(cv2.resize(other, (w, h))[..., ::-1])
+                man = cv2.seamlessClone(
+                    src, np.ascontiguousarray(rgb[..., ::-1]), m8, (int(cx), int(cy)), cv2.NORMAL_CLONE
+                )
+                man = man[..., ::-1].astype(np.float32)
+            except cv2.error:
+                man = None
+        if man is None:
+            kind = "resample"
+    if kind == "resample":
+        f = float(rng.uniform(0.25, 0.7))
+        small = cv2.resize(rgb, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
+        interp = (cv2.INTER_LINEAR, cv2.INTER_CUBIC)[rng.integers(2)]
+        man = cv2.resize(small, (w, h), interpolation=interp).astype(np.float32)
+        if rng.random() < 0.5:
+            grain = rng.normal(0, 1, man.shape).astype(np.float32)
+            man += grain * noise_level(rgb) * float(rng.uniform(0.3, 1.0))
+    elif kind == "denoise":
+        s = float(rng.uniform(4, 12))
+        man = cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(rgb[..., ::-1]), None, s, s, 5, 15)
+        man = man[..., ::-1].astype(np.float32)
+    a = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0) * mask  # soft just inside the edge, 0 outside
+    a = np.maximum(a, cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32))[..., None]
+    return np.clip(x * (1 - a) + man * a, 0, 255).round().astype(np.uint8), kind
+
+
+def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED) -> list[dict]:
+    """One ``manipulated`` record per untouched train crop that has fills (images and masks into ``out``)."""
+    rng = np.random.default_rng(seed)
+    train = [r for r in recs if r["split"] == "train"]
+    real = [r for r in train if r["label"] == 0]
+    masks: dict[tuple, list[str]] = {}
+    for r in train:
+        if r["label"] == 1 and r["mask_path"]:
+            masks.setdefault((r["source_id"], r["crop"]), []).append(r["mask_path"])
+    for sub in ("images", "masks"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in real:
+        choices = masks.get((r["source_id"], r["crop"]))
+        if not choices:
+            continue
+        rgb = _rgb(r["path"])
+        mask = cv2.imread(choices[rng.integers(len(choices))], 0) > 127
+        kind = MANIPULATIONS[rng.integers(len(MANIPULATIONS))]
+        other = None
+        if kind == "heal":
+            others = [o for o in real if o["source_id"] != r["source_id"]]
+            other = _rgb(others[rng.integers(len(others))]["path"])
+        done, kind = manipulate(rgb, mask, kind, other, rng)
+        name = hashlib.sha1(f"{r['path']}:0".encode()).hexdigest()[:16]
+        img, msk = out / "images" / f"{name}.png", out / "masks" / f"{name}.png"
+        _write(img, done)
+        cv2.imwrite(str(msk), (mask * 255).astype(np.uint8))
+        rows.append(
+            {
+                **r,
+                "path": str(img),
+                "label": 1,
+                "inpainter": "manipulated",
+                "mask_path": str(msk),
+                "mask_kind": kind,
+                "hole_ratio": float(mask.mean()),
+            }
+        )
+    return rows
+
+
+def augment(work: Path) -> Path:
+    """The step: both kinds into WORK/aug, the indexes of WORK/all extended (see the module's text); -> the CNN's
+    index. Refuses a WORK/all that already has them."""
+    folder = work / "all"
+    index = folder / "index.jsonl"
+    recs = [json.loads(line) for line in index.read_text().splitlines() if line]
+    if any(r.get("inpainter") in ("grained", "manipulated") for r in recs):
+        sys.exit(f"{index} already has grained or manipulated fills")
+    grained = grained_fills(recs, work / "aug" / "grained")
+    manipulated = manipulated_fills(recs, work / "aug" / "manipulated")
+    pre = folder / "index.pre_tdanet.jsonl"
+    cnn_base = (pre if pre.is_file() else index).read_text()
+    extra = "".join(json.dumps(r) + "\n" for r in grained)
+    (folder / "index.cnn.jsonl").write_text(cnn_base + extra + "".join(json.dumps(r) + "\n" for r in manipulated))
+    for path in (index, pre):
+        if path.is_file():
+            with path.open("a") as f:
+                f.write(extra)
+    kinds = {k: sum(r["mask_kind"] == k for r in manipulated) for k in MANIPULATIONS}
+    print(f"augment: {len(grained)} grained, {len(manipulated)} manipulated fills {kinds}", flush=True)
+    return folder / "index.cnn.jsonl"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--work", type=Path, required=True, help="the folder with all/index.jsonl (the data step's)")
+    augment(ap.parse_args().work)
+
+
+if __name__ == "__main__":
+    main()

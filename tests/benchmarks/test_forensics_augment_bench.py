@@ -1,0 +1,96 @@
+"""benchmarks/forensics_augment.py: the ``augment`` step of the detector's recipe — grain-finished fills of other
+inpainters and generic local manipulations, train split only, never from ``default``'s fills."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from inpaintkit.io import read_image, read_mask, write_image, write_mask
+
+
+@pytest.fixture(scope="module")
+def aug(load_bench):
+    return load_bench("forensics_augment")
+
+
+def noisy(rng, size=64):
+    base = cv2.GaussianBlur(rng.uniform(40, 210, (size, size, 3)).astype(np.float32), (0, 0), 6)
+    return np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
+
+
+def hole_detail(rgb, mask):
+    y = rgb.astype(np.float32).mean(axis=2)
+    return float(np.abs(cv2.Laplacian(y, cv2.CV_32F))[cv2.erode(mask.astype(np.uint8), np.ones((3, 3))) > 0].mean())
+
+
+@pytest.fixture
+def work(tmp_path, rng):
+    recs = []
+    for split, source, crop in (("train", "a", 0), ("train", "b", 0), ("train", "b", 1), ("val", "a", 0)):
+        img = noisy(rng)
+        real = tmp_path / f"{split}{source}{crop}.png"
+        write_image(real, img)
+        base = {"source_id": source, "crop": crop, "split": split, "mask_kind": "boxes"}
+        recs.append({**base, "path": str(real), "label": 0, "inpainter": None, "mask_path": None, "hole_ratio": 0.0})
+        for k, name in enumerate(("telea", "default", "ns")):
+            mask = np.zeros((64, 64), bool)
+            mask[8 + 12 * k : 24 + 12 * k, 10:40] = True
+            fill = img.copy()
+            fill[mask] = cv2.inpaint(img, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)[mask]  # smooth: no noise
+            stem = tmp_path / f"{split}{source}{crop}{name}"
+            write_image(f"{stem}.png", fill)
+            write_mask(f"{stem}_m.png", mask)
+            recs.append({**base, "path": f"{stem}.png", "label": 1, "inpainter": name, "mask_path": f"{stem}_m.png"})
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return tmp_path, recs
+
+
+def test_augment_adds_grained_fills_of_other_inpainters_and_manipulations_to_train_only(aug, work):
+    path, recs = work
+    cnn_index = aug.augment(path)
+    lines = [json.loads(x) for x in (path / "all" / "index.jsonl").read_text().splitlines()]
+    assert lines[: len(recs)] == recs
+    grained = lines[len(recs) :]
+    assert [r["inpainter"] for r in grained] == ["grained"] * 3  # one per train crop, none for val
+    cnn = [json.loads(x) for x in cnn_index.read_text().splitlines()]
+    assert cnn[: len(recs) + 3] == lines and [r["inpainter"] for r in cnn[len(recs) + 3 :]] == ["manipulated"] * 3
+    for r in grained + cnn[len(recs) + 3 :]:
+        assert r["split"] == "train" and r["label"] == 1
+        key = (r["source_id"], r["crop"])
+        real = next(x for x in recs if not x["label"] and (x["source_id"], x["crop"], x["split"]) == (*key, "train"))
+        mask, out = read_mask(r["mask_path"]), read_image(r["path"]).rgb
+        real_rgb = read_image(real["path"]).rgb
+        own = [x for x in recs if x["label"] and (x["source_id"], x["crop"], x["split"]) == (*key, "train")]
+        assert np.array_equal(out[~mask], real_rgb[~mask])  # only the hole changes
+        if r["inpainter"] == "grained":
+            src = next(x for x in own if x["mask_path"] == r["mask_path"])
+            assert src["inpainter"] != "default"  # never `default`'s own fill
+            fill = read_image(src["path"]).rgb
+            assert hole_detail(out, mask) > 1.2 * hole_detail(fill, mask)  # the photo's noise put back
+        else:
+            assert r["mask_kind"] in aug.MANIPULATIONS
+            assert any(np.array_equal(mask, read_mask(x["mask_path"])) for x in own)
+            assert not np.array_equal(out[mask], real_rgb[mask])
+    with pytest.raises(SystemExit, match="already has"):
+        aug.augment(path)
+
+
+@pytest.mark.parametrize("kind", ["resample", "denoise", "heal"])
+def test_each_manipulation_changes_only_the_hole_and_the_camera_noise_there(aug, rng, kind):
+    img, other = noisy(rng, 96), noisy(rng, 96)
+    mask = np.zeros((96, 96), bool)
+    mask[20:70, 30:80] = True
+    out, done = aug.manipulate(img, mask, kind, other, np.random.default_rng(0))
+    assert done == kind and out.dtype == np.uint8 and out.shape == img.shape
+    assert np.array_equal(out[~mask], img[~mask])
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((9, 9))) > 0
+    if kind == "heal":  # the other crop's texture, its colours matched to the border
+        diff = np.abs(out.astype(np.float32) - img.astype(np.float32))[inner].mean()
+        assert diff > 3
+    else:  # resampled or denoised: the fine noise is gone (or weaker than the photo's)
+        assert hole_detail(out, inner) < 0.8 * hole_detail(img, inner)
