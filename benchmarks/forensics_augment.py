@@ -4,7 +4,8 @@ augment``), both from the train split only, so validation, calibration and test 
 - ``grained``: a train fill of Telea, NS, biharmonic or the lama run (one per untouched train crop, seeded) finished
   with the photo-grain step any fill can be given (``inpaintkit.models.grain``: the network's grid out for the lama
   run's fill, then the fine residual of the photo's own quiet tiles copied into the hole at the bundled weight,
-  ``DEFAULT_GRAIN``). A fill whose noise looks like the photo's is what made the bundled ``default`` hard to see for a
+  ``DEFAULT_GRAIN``; each record names the fill's maker in ``finished_from``, so leaving that inpainter out of
+  training leaves these out too). A fill whose noise looks like the photo's is what made the bundled ``default`` hard to see for a
   detector that had not seen it (left out, 0.848); ``default``'s own fills are never used here.
 - ``manipulated``: generic local manipulations (as in ManTra-Net's or TruFor's training pools) of an untouched
   train crop inside one of its fills' masks, each kind a third of the time: *resample* (the crop shrunk to 25-70 %
@@ -75,7 +76,7 @@ def grained_fills(recs: list[dict], out: Path, seed: int = GRAINED_SEED) -> list
         name = hashlib.sha1(f"grained:{r['path']}:0".encode()).hexdigest()[:16]
         path = out / "images" / f"{name}.png"
         _write(path, done)
-        rows.append({**r, "path": str(path), "inpainter": "grained"})
+        rows.append({**r, "path": str(path), "inpainter": "grained", "finished_from": r["inpainter"]})
     return rows
 
 

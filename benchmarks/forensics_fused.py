@@ -293,7 +293,7 @@ def leave_one_out(
         x, y = training_rows(rgb, mask if r["label"] else None, rng)
         xs.append(x)
         ys.append(y)
-        owner += [r.get("inpainter")] * len(y)
+        owner += [r.get("finished_from") or r.get("inpainter")] * len(y)  # a grained X fill goes with X
     x, y, owner = np.concatenate(xs), np.concatenate(ys), np.asarray(owner, object)
     print(f"loo: train features {len(y)} blocks in {time.time() - t0:.0f} s", flush=True)
     models = {name: NoiseBranch(fit_noise_rows(x[owner != name], y[owner != name], seed=seed)) for name in seen}

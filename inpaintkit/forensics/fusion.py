@@ -905,15 +905,14 @@ def fit_detector(
 
     from ..data.dataset import read_index
     from .noise import fit_noise_branch
-    from .train import jpeg, load_sample, rescale, spread
+    from .train import jpeg, load_sample, rescale, select, spread
 
     out = Path(out)
     if cnn_jpeg is not None and cnn is None:
         raise InpaintKitError("a CNN for JPEG inputs (--cnn-jpeg) needs the CNN branch's own CNN too (--cnn)")
     recs = read_index(index)
     excl = set(exclude)
-    train = [r for r in recs if r["split"] == train_split and r.get("inpainter") not in excl]
-    val = [r for r in recs if r["split"] == val_split and r.get("inpainter") not in excl]
+    train, val = select(recs, train_split, sorted(excl)), select(recs, val_split, sorted(excl))
     if not train or not val:
         raise InpaintKitError(f"{index}: needs samples in both the {train_split!r} and {val_split!r} splits")
     if val_limit is not None:

@@ -195,7 +195,15 @@ def load_sample(rec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def select(records: list[dict[str, Any]], split: str, exclude: list[str] = ()) -> list[dict[str, Any]]:
-    return [r for r in records if r["split"] == split and r.get("inpainter") not in set(exclude)]
+    """The records of ``split`` made by none of the inpainters in ``exclude``: neither their ``inpainter`` nor the
+    ``finished_from`` of a fill finished after another inpainter made it (``benchmarks/forensics_augment.py``'s
+    ``grained`` fills), so that leaving X out also leaves out X's fills given a finish."""
+    excl = set(exclude)
+    return [
+        r
+        for r in records
+        if r["split"] == split and r.get("inpainter") not in excl and r.get("finished_from") not in excl
+    ]
 
 
 def spread(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:

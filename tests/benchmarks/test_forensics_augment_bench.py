@@ -70,6 +70,7 @@ def test_augment_adds_grained_fills_of_other_inpainters_and_manipulations_to_tra
         if r["inpainter"] == "grained":
             src = next(x for x in own if x["mask_path"] == r["mask_path"])
             assert src["inpainter"] != "default"  # never `default`'s own fill
+            assert r["finished_from"] == src["inpainter"]  # so leaving that inpainter out leaves this out too
             fill = read_image(src["path"]).rgb
             assert hole_detail(out, mask) > 1.2 * hole_detail(fill, mask)  # the photo's noise put back
         else:

@@ -14,7 +14,14 @@ from inpaintkit.errors import InpaintKitError
 from inpaintkit.forensics import load_detector
 from inpaintkit.forensics.evaluate import evaluate, leave_one_out
 from inpaintkit.forensics.report import write_report
-from inpaintkit.forensics.train import AugmentConfig, augment, dice_loss, load_train_config, train_detector
+from inpaintkit.forensics.train import (
+    AugmentConfig,
+    augment,
+    dice_loss,
+    load_train_config,
+    select,
+    train_detector,
+)
 
 
 def test_run_folder_and_resume(tiny_run, tmp_path):
@@ -382,3 +389,17 @@ def test_fit_detector_with_photos_fits_the_tile_correction(tiny_dataset, tiny_ru
     assert det.meta["tile_correction"] == meta["tile_correction"]
     code, _, err = cli("forensics", "fit-detector", "--data", tiny_dataset, "--out", out, "--photos", tmp_path / "no")
     assert code != 0 and "--photos" in err and len(err.strip().splitlines()) == 1
+
+
+def test_leaving_an_inpainter_out_also_leaves_out_its_fills_given_a_finish():
+    recs = [
+        {"split": "train", "inpainter": None},
+        {"split": "train", "inpainter": "telea"},
+        {"split": "train", "inpainter": "grained", "finished_from": "telea"},
+        {"split": "train", "inpainter": "grained", "finished_from": "ns"},
+        {"split": "val", "inpainter": "telea"},
+    ]
+    assert select(recs, "train") == recs[:4]
+    assert select(recs, "train", ["telea"]) == [recs[0], recs[3]]
+    assert select(recs, "train", ["grained"]) == recs[:2]
+    assert select(recs, "val", ["ns"]) == [recs[4]]
