@@ -163,7 +163,7 @@ def add_fills(work: Path, spec: str, seed: int = 11) -> int:
         sys.exit(f"{path} already has {spec} fills")
     fills: dict[tuple, list[dict]] = {}
     for r in recs:
-        if r["label"]:
+        if r["label"] and not r.get("finished_from"):  # the augment step's grained fills repeat their makers' masks
             fills.setdefault((r["split"], r["source_id"], r["crop"]), []).append(r)
     model = create_inpainter_from_spec(spec)
     rng = np.random.default_rng(seed)

@@ -53,6 +53,18 @@ def test_add_fills_fills_each_untouched_crop_with_one_of_its_own_masks(bench, tm
                 }
             )
     recs.append({**recs[0], "crop": 9, "split": "val"})  # an untouched crop with no fills gets none
+    odd = np.zeros((32, 32), bool)
+    odd[20:30, 2:30] = True
+    write_mask(tmp_path / "grained_m.png", odd)  # the augment step's grain-finished fills are not masks to take
+    for crop in (0, 1) * 20:  # many, so a draw among them all would take one
+        recs.append(
+            {
+                **recs[1 + 3 * crop],
+                "inpainter": "grained",
+                "finished_from": "telea",
+                "mask_path": str(tmp_path / "grained_m.png"),
+            }
+        )
     (tmp_path / "all").mkdir()
     (tmp_path / "all" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
 
@@ -73,7 +85,7 @@ def test_add_fills_fills_each_untouched_crop_with_one_of_its_own_masks(bench, tm
             read_mask(x["mask_path"]) for x in recs if x["label"] and (x["split"], x["crop"]) == (r["split"], r["crop"])
         ]
         mask, fill = read_mask(r["mask_path"]), read_image(r["path"]).rgb
-        assert any(np.array_equal(mask, m) for m in own)
+        assert any(np.array_equal(mask, m) for m in own) and not np.array_equal(mask, odd)
         assert np.array_equal(fill[~mask], real[~mask]) and not np.array_equal(fill[mask], real[mask])
     with pytest.raises(SystemExit, match="already has biharmonic"):
         bench.add_fills(tmp_path, "biharmonic")
