@@ -32,19 +32,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-#: the inpainters whose train fills get the grain step (``lama*``: any lama run)
+#: the inpainters whose train fills get the grain step, by the name before any ``:`` (``lama``: any ``lama:RUN``)
 GRAINED_FROM = ("telea", "ns", "biharmonic", "lama")
 GRAINED_SEED = 35
 MANIPULATED_SEED = 34
 MANIPULATIONS = ("resample", "denoise", "heal")
-
-
-def _rgb(path: str) -> np.ndarray:
-    return cv2.imread(path)[..., ::-1].copy()
-
-
-def _write(path: Path, rgb: np.ndarray) -> None:
-    cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
 
 
 def noise_level(rgb: np.ndarray) -> np.ndarray:
@@ -55,27 +47,27 @@ def noise_level(rgb: np.ndarray) -> np.ndarray:
 
 def grained_fills(recs: list[dict], out: Path, seed: int = GRAINED_SEED) -> list[dict]:
     """One ``grained`` record per untouched train crop that has fills of ``GRAINED_FROM`` (images into ``out``)."""
+    from inpaintkit.forensics.train import load_sample
+    from inpaintkit.io import write_image
     from inpaintkit.models.default import DEFAULT_GRAIN
     from inpaintkit.models.grain import add_grain, remove_grid
 
     rng = np.random.default_rng(seed)
     pool: dict[tuple, list[dict]] = {}
     for r in recs:
-        name = r["inpainter"] or ""
-        if r["split"] == "train" and r["label"] == 1 and (name in GRAINED_FROM or name.startswith("lama")):
+        if r["split"] == "train" and r["label"] == 1 and (r["inpainter"] or "").split(":")[0] in GRAINED_FROM:
             pool.setdefault((r["source_id"], r["crop"]), []).append(r)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for key in sorted(pool):
         r = pool[key][rng.integers(len(pool[key]))]
-        rgb, mask = _rgb(r["path"]), cv2.imread(r["mask_path"], 0) > 127
-        if r["inpainter"].startswith("lama"):  # a network's fill: its grid out first, as `default` does
+        rgb, mask = load_sample(r)
+        if r["inpainter"].split(":")[0] == "lama":  # a network's fill: its grid out first, as `default` does
             fill = np.clip(remove_grid(rgb, mask), 0, 255).round().astype(np.uint8)
             rgb = np.where(mask[..., None], fill, rgb)
         done = add_grain(rgb, mask, DEFAULT_GRAIN, seed=int(rng.integers(1 << 30)))
         name = hashlib.sha1(f"grained:{r['path']}:0".encode()).hexdigest()[:16]
-        path = out / "images" / f"{name}.png"
-        _write(path, done)
+        path = write_image(out / "images" / f"{name}.png", done)
         rows.append({**r, "path": str(path), "inpainter": "grained", "finished_from": r["inpainter"]})
     return rows
 
@@ -122,6 +114,8 @@ def manipulate(rgb: np.ndarray, mask: np.ndarray, kind: str, other: np.ndarray, 
 
 def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED) -> list[dict]:
     """One ``manipulated`` record per untouched train crop that has fills (images and masks into ``out``)."""
+    from inpaintkit.io import read_image, read_mask, write_image, write_mask
+
     rng = np.random.default_rng(seed)
     train = [r for r in recs if r["split"] == "train"]
     real = [r for r in train if r["label"] == 0]
@@ -136,18 +130,17 @@ def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED)
         choices = masks.get((r["source_id"], r["crop"]))
         if not choices:
             continue
-        rgb = _rgb(r["path"])
-        mask = cv2.imread(choices[rng.integers(len(choices))], 0) > 127
+        rgb = read_image(r["path"]).rgb
+        mask = read_mask(choices[rng.integers(len(choices))], shape=rgb.shape[:2])
         kind = MANIPULATIONS[rng.integers(len(MANIPULATIONS))]
         other = None
         if kind == "heal":
             others = [o for o in real if o["source_id"] != r["source_id"]]
-            other = _rgb(others[rng.integers(len(others))]["path"])
+            other = read_image(others[rng.integers(len(others))]["path"]).rgb
         done, kind = manipulate(rgb, mask, kind, other, rng)
         name = hashlib.sha1(f"{r['path']}:0".encode()).hexdigest()[:16]
-        img, msk = out / "images" / f"{name}.png", out / "masks" / f"{name}.png"
-        _write(img, done)
-        cv2.imwrite(str(msk), (mask * 255).astype(np.uint8))
+        img = write_image(out / "images" / f"{name}.png", done)
+        msk = write_mask(out / "masks" / f"{name}.png", mask)
         rows.append(
             {
                 **r,

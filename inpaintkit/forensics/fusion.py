@@ -912,7 +912,7 @@ def fit_detector(
         raise InpaintKitError("a CNN for JPEG inputs (--cnn-jpeg) needs the CNN branch's own CNN too (--cnn)")
     recs = read_index(index)
     excl = set(exclude)
-    train, val = select(recs, train_split, sorted(excl)), select(recs, val_split, sorted(excl))
+    train, val = select(recs, train_split, exclude), select(recs, val_split, exclude)
     if not train or not val:
         raise InpaintKitError(f"{index}: needs samples in both the {train_split!r} and {val_split!r} splits")
     if val_limit is not None:
