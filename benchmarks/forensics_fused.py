@@ -238,7 +238,7 @@ def install_cnn(src: Path, dst: Path) -> None:
 def install_jpeg_half(fit: Path, dst: Path) -> None:
     """Install the JPEG half of the fused detector in ``fit`` into the bundled one at ``dst``: the JPEG noise trees,
     the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries, the duplication branch's
-    shift vote for JPEG inputs (``jpeg_vote``) and the CNN branch's JPEG ``tile_correction``; the PNG half stays. Each
+    shift vote and dense test for JPEG inputs (``jpeg_vote``, ``jpeg_dense``) and the CNN branch's JPEG ``tile_correction``; the PNG half stays. Each
     input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits combine."""
     from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
 
@@ -252,8 +252,10 @@ def install_jpeg_half(fit: Path, dst: Path) -> None:
     if "tile_correction_fit" in new:  # and the flagged shares it was chosen on, or the folder would show stale ones
         shares = meta.setdefault("tile_correction_fit", dict(new["tile_correction_fit"]))
         shares.setdefault("flagged", {})["jpeg"] = new["tile_correction_fit"]["flagged"]["jpeg"]
-    # the duplication branch's shift vote for JPEG inputs belongs to the JPEG half (folders before it: none)
-    meta.setdefault("duplication", {})["jpeg_vote"] = new.get("duplication", {}).get("jpeg_vote", {})
+    # the duplication branch's shift vote and dense test for JPEG inputs belong to the JPEG half (folders before
+    # them: none)
+    for key in ("jpeg_vote", "jpeg_dense"):
+        meta.setdefault("duplication", {})[key] = new.get("duplication", {}).get(key, {})
     meta["cnn_jpeg"] = True
     (dst / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     shutil.copyfile(fit / "noise_lgbm_jpeg.txt", dst / "noise_lgbm_jpeg.txt")

@@ -137,8 +137,9 @@ class FusedDetector:
         meta = {**json.loads(p.read_text()), "folder": str(folder)}
         use = meta.get("branches", BRANCHES)
         noise = NoiseBranch.load(folder, meta.get("noise_quantile", 0.98)) if "noise" in use else None
-        # a folder fitted before the exact-copy test (or its weakly textured windows) was calibrated without it
-        old = {"exact_win": 0, "flat_win": 0, "jpeg_vote": {}}
+        # a folder fitted before the exact-copy test (its weakly textured windows, the dense JPEG test) was
+        # calibrated without it
+        old = {"exact_win": 0, "flat_win": 0, "jpeg_vote": {}, "jpeg_dense": {}}
         dup = DuplicationBranch(**{**old, **meta.get("duplication", {})}) if "duplication" in use else None
         cnn = load_cnn(folder, threads=threads) if "cnn" in use else None
         jdir = folder / JPEG_CNN_DIR
@@ -986,6 +987,7 @@ def fit_detector(
             "exact_win": det.duplication.exact_win if det.duplication else 0,
             "flat_win": det.duplication.flat_win if det.duplication else 0,
             "jpeg_vote": det.duplication.jpeg_vote if det.duplication else {},
+            "jpeg_dense": det.duplication.jpeg_dense if det.duplication else {},
         },
         "exact_rule": rule,
         "cnn_jpeg": jpeg_det is not None,

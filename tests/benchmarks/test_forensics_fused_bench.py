@@ -132,7 +132,7 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
     meta = json.loads((fit / "fusion.json").read_text())
     meta["stack"]["jpeg"]["threshold"] += 0.25
     meta["stack"]["png"]["threshold"] += 0.5  # the PNG half of the fit must not reach the bundle
-    meta["duplication"].update(jpeg_vote={"min_votes": 21}, flat_win=0)  # flat_win: a PNG setting, stays
+    meta["duplication"].update(jpeg_vote={"min_votes": 21}, jpeg_dense={"alpha": 0.5}, flat_win=0)  # flat_win: PNG
     meta["tile_correction"] = {"png": 0.25, "jpeg": 0.75}
     (fit / "fusion.json").write_text(json.dumps(meta))
     shutil.copyfile(fit / "noise_lgbm.txt", fit / "noise_lgbm_jpeg.txt")
@@ -150,7 +150,11 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
     assert (dst / "noise_lgbm_jpeg.txt").read_text() == (fit / "noise_lgbm.txt").read_text()
     assert (dst / "noise_lgbm.txt").read_bytes() == (bundled / "noise_lgbm.txt").read_bytes()
     assert exported == [dst / "cnn_jpeg"]
-    assert after["duplication"] == {**before["duplication"], "jpeg_vote": {"min_votes": 21}}
+    assert after["duplication"] == {
+        **before["duplication"],
+        "jpeg_vote": {"min_votes": 21},
+        "jpeg_dense": {"alpha": 0.5},
+    }
     assert after["tile_correction"].get("png") == before.get("tile_correction", {}).get("png")
     assert after["tile_correction"]["jpeg"] == 0.75
     assert FusedDetector.load(dst).meta["stack"]["jpeg"]["threshold"] == after["stack"]["jpeg"]["threshold"]

@@ -8,7 +8,13 @@ import pytest
 from inpaintkit.errors import InpaintKitError
 from inpaintkit.forensics.cnn import TiledDetector
 from inpaintkit.forensics.detector import BUNDLED_DIR, Detection
-from inpaintkit.forensics.duplication import EXACT_LEVEL, DuplicationBranch, exact_share, window_dct
+from inpaintkit.forensics.duplication import (
+    DENSE_LEVEL,
+    EXACT_LEVEL,
+    DuplicationBranch,
+    exact_share,
+    window_dct,
+)
 from inpaintkit.forensics.fusion import DEFAULT_SPLIT, FusedDetector, calibrate, fit_platt, looks_jpeg, platt
 from inpaintkit.forensics.noise import (
     ANOMALY_NAMES,
@@ -369,25 +375,33 @@ def test_duplication_votes_for_smaller_copies_in_jpeg_inputs(photo):
         assert d.predict(jpeg(untouched, 75), jpeg=True)[0] == 0.0
 
 
+def patch_fill(img: np.ndarray, piece: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A PatchMatch-style fill of the square from (96, 96) to 96 + 64 rounded up to whole pieces: ``piece``² pieces
+    of the 256² ``img``, each from its own random place outside the square (seed 0); -> (image, the square, the
+    pieces' sources) as bool masks."""
+    fake = img.copy()
+    rng = np.random.default_rng(0)
+    end = 96 + -(-64 // piece) * piece
+    filled, sources = np.zeros(img.shape[:2], bool), np.zeros(img.shape[:2], bool)
+    filled[96:end, 96:end] = True
+    for ty in range(96, end, piece):
+        for tx in range(96, end, piece):
+            sy, sx = rng.integers(0, 256 - piece, 2)
+            while 80 <= sy < end + 4 and 80 <= sx < end + 4:  # the source lies outside the filled square
+                sy, sx = rng.integers(0, 256 - piece, 2)
+            fake[ty : ty + piece, tx : tx + piece] = img[sy : sy + piece, sx : sx + piece]
+            sources[sy : sy + piece, sx : sx + piece] = True
+    return fake, filled, sources
+
+
 def test_duplication_finds_many_small_exact_copies_as_a_patch_fill_leaves_them(photo):
     """PatchMatch-style fill: 12x12 pieces of the known region, each from its own place (too few windows per shift
     for the vote), pixel-exact in a PNG; an untouched photo has no textured 5x5 window twice."""
     img = np.ascontiguousarray(photo[-256:, 200:456])
-    fake = img.copy()
-    rng = np.random.default_rng(0)
-    sources = np.zeros(img.shape[:2], bool)
-    for ty in range(96, 160, 12):
-        for tx in range(96, 160, 12):
-            sy, sx = rng.integers(0, 244, 2)
-            while 80 <= sy < 172 and 80 <= sx < 172:  # the source lies outside the filled square
-                sy, sx = rng.integers(0, 244, 2)
-            fake[ty : ty + 12, tx : tx + 12] = img[sy : sy + 12, sx : sx + 12]
-            sources[sy : sy + 12, sx : sx + 12] = True
+    fake, filled, sources = patch_fill(img, 12)
     d = DuplicationBranch()
     assert d.matches(fake) == []  # no shift has the votes of a copy-move
     exact = d.exact_copies(fake)
-    filled = np.zeros(exact.shape, bool)
-    filled[96:168, 96:168] = True
     assert exact[filled].mean() > 0.8 and exact[sources & ~filled].mean() > 0.8  # the pieces and their sources ...
     assert exact[~filled & ~sources].mean() < 0.01  # ... and nothing else
     score, heat = d.predict(fake)
@@ -410,6 +424,30 @@ def test_duplication_finds_exact_copies_in_weakly_textured_sky(sky_patch_fill):
     assert not d.exact_copies(sky).any()  # the same noise, untouched: no 9x9 window twice
     assert d.predict(fake)[0] > 0.05
     assert d.predict(fake, jpeg=True)[0] == 0.0 and not d.exact_copies(fake, jpeg=True).any()
+
+
+def test_dense_test_finds_the_pieces_of_a_patch_fill_in_a_jpeg_and_no_repeating_pattern(photo):
+    """The 16x16 pieces of a PatchMatch-style fill, re-compressed at q75: no exact twin left, and the shift vote
+    finds some of the pieces only; every piece still matches its source pixel by pixel (``dense_copies``; both
+    sides marked, at ``DENSE_LEVEL``). A repeating pattern, which matches at several shifts, is left alone, as is
+    the untouched photo; folders fitted before the dense test (``jpeg_dense={}``) and lossless inputs skip it."""
+    img = np.ascontiguousarray(photo[-256:, 200:456])
+    fake, filled, sources = patch_fill(img, 16)
+    j = jpeg(fake, 75)
+    d, before = DuplicationBranch(), DuplicationBranch(jpeg_dense={})
+    assert not d.exact_copies(j, jpeg=True).any()
+    dense = d.dense_copies(j)
+    assert dense[filled].mean() > 0.25 and dense[sources & ~filled].mean() > 0.25  # pieces and sources ...
+    assert dense[~filled & ~sources].mean() < 0.01  # ... and almost nothing else
+    score, heat = d.predict(j, jpeg=True)
+    assert score > 1.5 * before.predict(j, jpeg=True)[0]
+    assert DENSE_LEVEL in heat and exact_share(heat) == 0.0  # the exact-copy rule does not see them
+    assert d.predict(j)[0] == before.predict(j)[0]  # lossless inputs: exact twins and the vote only
+    for untouched in (img, photo):
+        assert not d.dense_copies(jpeg(untouched, 75)).any()
+    # a lattice: one 24x24 tile of the photo, repeated; it matches itself at every multiple of the period
+    lattice = jpeg(np.ascontiguousarray(np.tile(img[100:124, 100:124], (8, 8, 1))), 75)
+    assert not d.dense_copies(lattice).any()
 
 
 def test_duplication_on_tiny_and_flat_images():
