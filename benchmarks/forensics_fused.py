@@ -238,8 +238,9 @@ def install_cnn(src: Path, dst: Path) -> None:
 def install_jpeg_half(fit: Path, dst: Path) -> None:
     """Install the JPEG half of the fused detector in ``fit`` into the bundled one at ``dst``: the JPEG noise trees,
     the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries, the duplication branch's
-    shift vote and dense test for JPEG inputs (``jpeg_vote``, ``jpeg_dense``) and the CNN branch's JPEG ``tile_correction``; the PNG half stays. Each
-    input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits combine."""
+    shift vote and dense test for JPEG inputs (``jpeg_vote``, ``jpeg_dense``) and the CNN branch's JPEG
+    ``tile_correction``; the PNG half stays. Each input kind is calibrated on its own (``fusion.calibrate``), so the
+    halves of two fits combine."""
     from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
 
     new, meta = json.loads((fit / FUSION_FILE).read_text()), json.loads((dst / FUSION_FILE).read_text())

@@ -116,6 +116,11 @@ JPEG_DENSE = {
 DENSE_LEVEL = 0.75
 
 
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """The BT.601 luma of RGB (H, W, 3) as float32 (H, W): what every test of the branch compares."""
+    return np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def exact_share(dup_map: np.ndarray) -> float:
     """The share of the image that only the exact-copy test marked (the ``EXACT_LEVEL`` pixels of a full-size
     ``DuplicationBranch.predict`` map; a resized map mixes the levels)."""
@@ -225,7 +230,7 @@ class DuplicationBranch:
             "min_shift": self.min_shift,
             **(self.jpeg_vote if jpeg else {}),
         }
-        y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        y = luma(rgb)
         pa, pb = self._pairs(y, self._blurred(y), v["min_std"], v["tol"], v["min_shift"], self.quant)
         if not len(pa):
             return []
@@ -258,7 +263,7 @@ class DuplicationBranch:
         least ``exact_min_shift`` px away (Chebyshev distance), both twins marked."""
         u = np.asarray(rgb, np.uint64)
         v = (u[..., 0] << np.uint64(16)) | (u[..., 1] << np.uint64(8)) | u[..., 2]  # one integer per pixel
-        y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        y = luma(rgb)
         out = self._twins(v, y, self.exact_win, self.exact_min_std)
         if not jpeg and self.flat_win > 0:
             out |= self._twins(v, y, self.flat_win, self.flat_min_std)
@@ -305,7 +310,7 @@ class DuplicationBranch:
         out = np.zeros((h, w), np.uint8)
         if not c or min(h, w) < 2 * WIN:
             return out.astype(bool)
-        y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        y = luma(rgb)
         yb = self._blurred(y)
         pa, pb = self._pairs(y, yb, c["min_std"], c["tol"], int(c["min_shift"]), c["quant"])
         if not len(pa):
