@@ -235,34 +235,40 @@ def install_cnn(src: Path, dst: Path) -> None:
     export_onnx_detector(dst)
 
 
-def install_jpeg_half(fit: Path, dst: Path) -> None:
-    """Install the JPEG half of the fused detector in ``fit`` into the bundled one at ``dst``: the JPEG noise trees,
-    the JPEG CNN (``cnn_jpeg/`` and its ONNX export), ``fusion.json``'s JPEG entries, the duplication branch's
-    shift vote and dense test for JPEG inputs (``jpeg_vote``, ``jpeg_dense``) and the CNN branch's JPEG
-    ``tile_correction``; the PNG half stays. Each input kind is calibrated on its own (``fusion.calibrate``), so the
-    halves of two fits combine."""
+def install_half(fit: Path, dst: Path, kind: str) -> None:
+    """Install one input kind's half (``kind``: "png" or "jpeg") of the fused detector in ``fit`` into the bundled
+    one at ``dst``; the other half stays. A half is that kind's noise trees (``noise_lgbm.txt`` /
+    ``noise_lgbm_jpeg.txt``), its CNN (the folder's own for PNG, ``cnn_jpeg/`` for JPEG, with its ONNX export),
+    ``fusion.json``'s entries of that kind (``KIND_ENTRIES``), the CNN branch's ``tile_correction`` of that kind
+    and, for JPEG, the duplication branch's shift vote and dense test for JPEG inputs (``jpeg_vote``,
+    ``jpeg_dense``). Each input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits
+    combine."""
     from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
 
     new, meta = json.loads((fit / FUSION_FILE).read_text()), json.loads((dst / FUSION_FILE).read_text())
-    if not new.get("cnn_jpeg"):
+    if kind == "jpeg" and not new.get("cnn_jpeg"):
         sys.exit(f"{fit}: fitted without a JPEG CNN (--cnn-jpeg RUN)")
     for key in KIND_ENTRIES:
-        meta.setdefault(key, {})["jpeg"] = new[key]["jpeg"]
-    # the CNN branch's discount for large JPEG inputs belongs to the JPEG half too (fits without it: none)
-    meta.setdefault("tile_correction", {})["jpeg"] = new.get("tile_correction", {}).get("jpeg", 0.0)
+        meta.setdefault(key, {})[kind] = new[key][kind]
+    # the CNN branch's discount for large inputs belongs to the half too (fits without it: none)
+    meta.setdefault("tile_correction", {})[kind] = new.get("tile_correction", {}).get(kind, 0.0)
     if "tile_correction_fit" in new:  # and the flagged shares it was chosen on, or the folder would show stale ones
         shares = meta.setdefault("tile_correction_fit", dict(new["tile_correction_fit"]))
-        shares.setdefault("flagged", {})["jpeg"] = new["tile_correction_fit"]["flagged"]["jpeg"]
-    # the duplication branch's shift vote and dense test for JPEG inputs belong to the JPEG half (folders before
-    # them: none)
-    for key in ("jpeg_vote", "jpeg_dense"):
-        meta.setdefault("duplication", {})[key] = new.get("duplication", {}).get(key, {})
-    meta["cnn_jpeg"] = True
+        shares.setdefault("flagged", {})[kind] = new["tile_correction_fit"]["flagged"][kind]
+    trees = "noise_lgbm_jpeg.txt" if kind == "jpeg" else "noise_lgbm.txt"
+    if kind == "jpeg":
+        # the duplication branch's shift vote and dense test for JPEG inputs (folders before them: none)
+        for key in ("jpeg_vote", "jpeg_dense"):
+            meta.setdefault("duplication", {})[key] = new.get("duplication", {}).get(key, {})
+        meta["cnn_jpeg"] = True
     (dst / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-    shutil.copyfile(fit / "noise_lgbm_jpeg.txt", dst / "noise_lgbm_jpeg.txt")
-    shutil.rmtree(dst / JPEG_CNN_DIR, ignore_errors=True)
-    install_cnn(fit / JPEG_CNN_DIR, dst / JPEG_CNN_DIR)
-    print(f"installed the JPEG half of {fit} into {dst}")
+    shutil.copyfile(fit / trees, dst / trees)
+    if kind == "jpeg":
+        shutil.rmtree(dst / JPEG_CNN_DIR, ignore_errors=True)
+        install_cnn(fit / JPEG_CNN_DIR, dst / JPEG_CNN_DIR)
+    else:
+        install_cnn(fit, dst)
+    print(f"installed the {kind.upper()} half of {fit} into {dst}")
 
 
 def leave_one_out(
@@ -573,11 +579,10 @@ def main() -> None:
     ap.add_argument("--install", action="store_true")
     ap.add_argument(
         "--install-kinds",
-        choices=("png,jpeg", "jpeg"),
+        choices=("png,jpeg", "png", "jpeg"),
         default="png,jpeg",
-        help="jpeg: install only the fit's JPEG half (JPEG trees, cnn_jpeg/, fusion.json's JPEG entries and JPEG "
-        "shift vote), keeping "
-        "the bundled PNG half (this round: the refit's PNG half lost 0.015 ROC-AUC at resize 0.5)",
+        help="png or jpeg: install only that half of the fit (its noise trees, its CNN, fusion.json's entries of that "
+        "kind; for jpeg also the JPEG shift vote and dense test), keeping the bundled other half (install_half)",
     )
     args = ap.parse_args()
     steps = set(args.steps.split(","))
@@ -687,8 +692,8 @@ def main() -> None:
         leave_one_out(index, work / "report", seen + added)
     if "loo-full" in steps:
         leave_one_out_full(index, work / "loo", [n for n in args.loo_full.split(",") if n], args.loo_cnn_steps)
-    if args.install and args.install_kinds == "jpeg":
-        install_jpeg_half(work / "fused", REPO / "inpaintkit" / "weights" / "detector")
+    if args.install and args.install_kinds in ("png", "jpeg"):
+        install_half(work / "fused", REPO / "inpaintkit" / "weights" / "detector", args.install_kinds)
     elif args.install:
         dst = REPO / "inpaintkit" / "weights" / "detector"
         for f in ("fusion.json", "noise_lgbm.txt", "noise_lgbm_jpeg.txt"):

@@ -120,32 +120,55 @@ def test_small_step_appends_small_fills_in_large_crops_to_val_once(bench, tmp_pa
     assert len((work / "all" / "index.jsonl").read_text().splitlines()) == 7
 
 
-def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png_half(bench, tmp_path, monkeypatch):
+@pytest.fixture
+def two_bundles(tmp_path, monkeypatch):
+    """(bundled, dst, fit, exported): two copies of the bundled detector, the one installed into and a fit, and the
+    folders whose ONNX export was asked for (the export itself stubbed)."""
     import inpaintkit.forensics.detector as detector_mod
-    from inpaintkit.forensics.fusion import FusedDetector
 
     bundled = Path(detector_mod.__file__).parents[1] / "weights" / "detector"
     dst, fit = tmp_path / "bundle", tmp_path / "fit"
     shutil.copytree(bundled, dst)
     shutil.copytree(bundled, fit)
-    # the fit's JPEG half differs from the bundle's: other JPEG trees (the PNG ones), a moved JPEG stack threshold
-    meta = json.loads((fit / "fusion.json").read_text())
-    meta["stack"]["jpeg"]["threshold"] += 0.25
-    meta["stack"]["png"]["threshold"] += 0.5  # the PNG half of the fit must not reach the bundle
-    meta["duplication"].update(jpeg_vote={"min_votes": 21}, jpeg_dense={"alpha": 0.5}, flat_win=0)  # flat_win: PNG
-    meta["tile_correction"] = {"png": 0.25, "jpeg": 0.75}
-    (fit / "fusion.json").write_text(json.dumps(meta))
-    shutil.copyfile(fit / "noise_lgbm.txt", fit / "noise_lgbm_jpeg.txt")
     exported = []
     monkeypatch.setattr(detector_mod, "export_onnx_detector", lambda d: exported.append(Path(d)))
+    return bundled, dst, fit, exported
+
+
+def _moved_fit(fit: Path, **duplication) -> dict:
+    """The fit's ``fusion.json`` made to differ from the bundle's in both halves (stack thresholds PNG +0.5, JPEG
+    +0.25; tile corrections; ``duplication`` settings), written back and returned."""
+    meta = json.loads((fit / "fusion.json").read_text())
+    meta["stack"]["png"]["threshold"] += 0.5
+    meta["stack"]["jpeg"]["threshold"] += 0.25
+    meta["duplication"].update(duplication)
+    meta["tile_correction"] = {"png": 0.25, "jpeg": 0.75}
+    (fit / "fusion.json").write_text(json.dumps(meta))
+    return meta
+
+
+def _installed(bench, fit: Path, dst: Path, kind: str) -> tuple[dict, dict]:
+    """``install_half(fit, dst, kind)``, checking that each of ``fusion.json``'s per-kind entries now holds the fit's
+    ``kind`` and the bundle's other kind; returns the bundle's ``fusion.json`` before and after."""
+    other = "png" if kind == "jpeg" else "jpeg"
     before = json.loads((dst / "fusion.json").read_text())
-
-    bench.install_jpeg_half(fit, dst)
-
-    after = json.loads((dst / "fusion.json").read_text())
+    bench.install_half(fit, dst, kind)
+    after, meta = json.loads((dst / "fusion.json").read_text()), json.loads((fit / "fusion.json").read_text())
     for key in bench.KIND_ENTRIES:
-        assert after[key]["png"] == before[key]["png"]
-        assert after[key]["jpeg"] == meta[key]["jpeg"]
+        assert after[key][other] == before[key][other]
+        assert after[key][kind] == meta[key][kind]
+    return before, after
+
+
+def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png_half(bench, two_bundles):
+    from inpaintkit.forensics.fusion import FusedDetector
+
+    bundled, dst, fit, exported = two_bundles
+    # the fit's JPEG half differs from the bundle's: other JPEG trees (the PNG ones), a moved JPEG stack threshold;
+    # its PNG half (flat_win, the PNG stack) must not reach the bundle
+    meta = _moved_fit(fit, jpeg_vote={"min_votes": 21}, jpeg_dense={"alpha": 0.5}, flat_win=0)
+    shutil.copyfile(fit / "noise_lgbm.txt", fit / "noise_lgbm_jpeg.txt")
+    before, after = _installed(bench, fit, dst, "jpeg")
     assert after["stack"]["jpeg"]["threshold"] == pytest.approx(before["stack"]["jpeg"]["threshold"] + 0.25)
     assert (dst / "noise_lgbm_jpeg.txt").read_text() == (fit / "noise_lgbm.txt").read_text()
     assert (dst / "noise_lgbm.txt").read_bytes() == (bundled / "noise_lgbm.txt").read_bytes()
@@ -162,7 +185,24 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
     meta["cnn_jpeg"] = False
     (fit / "fusion.json").write_text(json.dumps(meta))
     with pytest.raises(SystemExit, match="without a JPEG CNN"):
-        bench.install_jpeg_half(fit, dst)
+        bench.install_half(fit, dst, "jpeg")
+
+
+def test_install_png_half_replaces_the_png_entries_trees_and_cnn_and_keeps_the_jpeg_half(bench, two_bundles):
+    bundled, dst, fit, exported = two_bundles
+    _moved_fit(fit, jpeg_vote={"min_votes": 21})  # the fit's JPEG half must not reach the bundle
+    shutil.copyfile(fit / "noise_lgbm_jpeg.txt", fit / "noise_lgbm.txt")
+    cmeta = json.loads((fit / "detector.json").read_text())
+    (fit / "detector.json").write_text(json.dumps({**cmeta, "checkpoint": "step_0000042"}))
+    jpeg_cnn = (dst / "cnn_jpeg" / "detector.json").read_bytes()
+    before, after = _installed(bench, fit, dst, "png")
+    assert after["duplication"] == before["duplication"]
+    assert after["tile_correction"] == {**before.get("tile_correction", {}), "png": 0.25}
+    assert (dst / "noise_lgbm.txt").read_bytes() == (bundled / "noise_lgbm_jpeg.txt").read_bytes()
+    assert (dst / "noise_lgbm_jpeg.txt").read_bytes() == (bundled / "noise_lgbm_jpeg.txt").read_bytes()
+    assert json.loads((dst / "detector.json").read_text())["checkpoint"] == "step_0000042"
+    assert (dst / "cnn_jpeg" / "detector.json").read_bytes() == jpeg_cnn
+    assert exported == [dst]
 
 
 def test_loo_full_retrains_the_cnn_and_refits_without_each_inpainter_then_one_loo_table(bench, tmp_path, monkeypatch):
