@@ -52,6 +52,7 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
 6. ``--install``: copy fusion.json and the noise trees (noise_lgbm.txt, noise_lgbm_jpeg.txt) into
    inpaintkit/weights/detector; with ``--cnn RUN`` also the CNN's model.safetensors, detector.json and config.yaml,
    and re-export model.onnx from them; with ``--cnn-jpeg RUN`` the same for the JPEG CNN, into its ``cnn_jpeg/``.
+   ``--install-kinds png`` or ``jpeg``: only that input kind's half (``install_half``), the bundled other half kept.
 """
 
 from __future__ import annotations
