@@ -256,7 +256,7 @@ def install_half(fit: Path, dst: Path, kind: str) -> None:
     if "tile_correction_fit" in new:  # and the flagged shares it was chosen on, or the folder would show stale ones
         shares = meta.setdefault("tile_correction_fit", dict(new["tile_correction_fit"]))
         shares.setdefault("flagged", {})[kind] = new["tile_correction_fit"]["flagged"][kind]
-    trees = "noise_lgbm_jpeg.txt" if kind == "jpeg" else "noise_lgbm.txt"
+    trees, cnn = ("noise_lgbm_jpeg.txt", JPEG_CNN_DIR) if kind == "jpeg" else ("noise_lgbm.txt", ".")
     if kind == "jpeg":
         # the duplication branch's shift vote and dense test for JPEG inputs (folders before them: none)
         for key in ("jpeg_vote", "jpeg_dense"):
@@ -264,11 +264,9 @@ def install_half(fit: Path, dst: Path, kind: str) -> None:
         meta["cnn_jpeg"] = True
     (dst / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     shutil.copyfile(fit / trees, dst / trees)
-    if kind == "jpeg":
-        shutil.rmtree(dst / JPEG_CNN_DIR, ignore_errors=True)
-        install_cnn(fit / JPEG_CNN_DIR, dst / JPEG_CNN_DIR)
-    else:
-        install_cnn(fit, dst)
+    if kind == "jpeg":  # its own folder: emptied first (the PNG CNN's files sit among the bundle's others)
+        shutil.rmtree(dst / cnn, ignore_errors=True)
+    install_cnn(fit / cnn, dst / cnn)
     print(f"installed the {kind.upper()} half of {fit} into {dst}")
 
 
