@@ -1,5 +1,6 @@
-"""Two kinds of training fill for the detector that no inpainter of the data makes (``forensics_fused.py --steps
-augment``), both from the train split only, so validation, calibration and test stay as they were:
+"""Three kinds of training fill for the detector that the data step's inpainters, as run there, do not make
+(``forensics_fused.py --steps augment``), all from the train split only, so validation, calibration and test stay as
+they were:
 
 - ``grained``: a train fill of Telea, NS, biharmonic or the lama run (one per untouched train crop, seeded) finished
   with the photo-grain step any fill can be given (``inpaintkit.models.grain``: the network's grid out for the lama
@@ -13,10 +14,15 @@ augment``), both from the train split only, so validation, calibration and test 
   camera's noise gone), *denoise* (OpenCV's non-local means, strength 4-12) and *heal* (a Poisson clone of another
   photo's crop, ``cv2.seamlessClone``). For the CNN only (``WORK/all/index.cnn.jsonl``): in the noise trees they
   cost ``default`` left out 0.819 -> 0.776 (docs/forensics.md).
+- ``radius``: Telea and Navier-Stokes fills at the radii the data step does not use (it fills at OpenCV's 3; here
+  one of ``RADII`` per fill, seeded): one of each per untouched train crop, through one of its own fills' masks,
+  named ``telea`` / ``ns`` (so leaving either out leaves these out too) with the ``radius`` in the record. A CNN
+  that had seen radius 3 only scored radius-1 fills far lower (val, JPEG q75: Telea 0.980 at radius 3, 0.879 at 1;
+  NS 0.975, 0.827) — and the ``shift`` probe falls back to Telea at radius 1 wherever no copy fits. For the CNN only.
 
-Writes WORK/aug/{grained,manipulated}/{images,masks} and appends: ``grained`` to WORK/all/index.jsonl (and
+Writes WORK/aug/{grained,manipulated,radius}/{images,masks} and appends: ``grained`` to WORK/all/index.jsonl (and
 index.pre_tdanet.jsonl when there is one); WORK/all/index.cnn.jsonl = the CNN's index (index.pre_tdanet.jsonl when
-there is one, else index.jsonl, as it stood) + both kinds.
+there is one, else index.jsonl, as it stood) + all three kinds.
 
     .venv/bin/python benchmarks/forensics_augment.py --work WORK
 """
@@ -37,6 +43,11 @@ GRAINED_FROM = ("telea", "ns", "biharmonic", "lama")
 GRAINED_SEED = 35
 MANIPULATED_SEED = 34
 MANIPULATIONS = ("resample", "denoise", "heal")
+RADIUS_SEED = 37
+#: the radii of the ``radius`` fills (the data step's OpenCV fills use 3)
+RADII = (1, 2, 5, 8)
+#: the OpenCV inpainters the ``radius`` fills come from: registry name -> OpenCV flag
+RADIUS_FILLS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
 def noise_level(rgb: np.ndarray) -> np.ndarray:
@@ -155,8 +166,39 @@ def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED)
     return rows
 
 
+def radius_fills(recs: list[dict], out: Path, seed: int = RADIUS_SEED) -> list[dict]:
+    """One Telea and one NS record (``RADIUS_FILLS``) per untouched train crop that has fills, each at one of
+    ``RADII`` through one of the crop's own fills' masks (images into ``out``)."""
+    from inpaintkit.inpainters.opencv import opencv_inpaint
+    from inpaintkit.io import read_image, read_mask, write_image
+
+    rng = np.random.default_rng(seed)
+    train = [r for r in recs if r["split"] == "train"]
+    # a crop is known by its photo, its number and its dataset folder (the parent of images/ and masks/): an index
+    # that merges several make-dataset folders numbers each folder's crops from 0
+    fills: dict[tuple, list[dict]] = {}
+    for r in train:
+        if r["label"] == 1 and r["mask_path"]:
+            fills.setdefault((r["source_id"], r["crop"], Path(r["mask_path"]).parent.parent), []).append(r)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in train:
+        own = fills.get((r["source_id"], r["crop"], Path(r["path"]).parent.parent))
+        if r["label"] or not own:
+            continue
+        rgb = read_image(r["path"]).rgb
+        for name, flag in RADIUS_FILLS.items():
+            src = own[rng.integers(len(own))]
+            radius = int(RADII[rng.integers(len(RADII))])
+            done = opencv_inpaint(rgb, read_mask(src["mask_path"], shape=rgb.shape[:2]), radius, flag)
+            stem = hashlib.sha1(f"radius:{r['path']}:{name}".encode()).hexdigest()[:16]
+            path = write_image(out / "images" / f"{stem}.png", done)
+            rows.append({**src, "path": str(path), "inpainter": name, "radius": radius})
+    return rows
+
+
 def augment(work: Path) -> Path:
-    """The step: both kinds into WORK/aug, the indexes of WORK/all extended (see the module's text); -> the CNN's
+    """The step: the three kinds into WORK/aug, the indexes of WORK/all extended (see the module's text); -> the CNN's
     index. Refuses a WORK/all that already has them."""
     folder = work / "all"
     index = folder / "index.jsonl"
@@ -165,16 +207,21 @@ def augment(work: Path) -> Path:
         sys.exit(f"{index} already has grained or manipulated fills")
     grained = grained_fills(recs, work / "aug" / "grained")
     manipulated = manipulated_fills(recs, work / "aug" / "manipulated")
+    radius = radius_fills(recs, work / "aug" / "radius")
     pre = folder / "index.pre_tdanet.jsonl"
     cnn_base = (pre if pre.is_file() else index).read_text()
     extra = "".join(json.dumps(r) + "\n" for r in grained)
-    (folder / "index.cnn.jsonl").write_text(cnn_base + extra + "".join(json.dumps(r) + "\n" for r in manipulated))
+    cnn_only = "".join(json.dumps(r) + "\n" for r in manipulated + radius)
+    (folder / "index.cnn.jsonl").write_text(cnn_base + extra + cnn_only)
     for path in (index, pre):
         if path.is_file():
             with path.open("a") as f:
                 f.write(extra)
     kinds = {k: sum(r["mask_kind"] == k for r in manipulated) for k in MANIPULATIONS}
-    print(f"augment: {len(grained)} grained, {len(manipulated)} manipulated fills {kinds}", flush=True)
+    print(
+        f"augment: {len(grained)} grained, {len(manipulated)} manipulated fills {kinds}, {len(radius)} at other radii",
+        flush=True,
+    )
     return folder / "index.cnn.jsonl"
 
 

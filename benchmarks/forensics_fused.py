@@ -13,9 +13,10 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    branch ever trains on (``shift``: a copy of another region, ``heat``: a heat-equation fill). ``--extra-real N``:
    N more untouched crops per val photo (for the thresholds; their cheap Telea fills are dropped). The indexes are
    merged into WORK/all/index.jsonl with the split taken from the folder.
-   ``augment`` (``benchmarks/forensics_augment.py``): two kinds of train fill no inpainter of the data makes —
-   ``grained`` (Telea, NS, biharmonic and lama-run fills finished with the photo-grain step; appended to WORK/all)
-   and ``manipulated`` (resampled, denoised or Poisson-cloned holes; for the CNN only, WORK/all/index.cnn.jsonl).
+   ``augment`` (``benchmarks/forensics_augment.py``): three kinds of train fill the data step does not make —
+   ``grained`` (Telea, NS, biharmonic and lama-run fills finished with the photo-grain step; appended to WORK/all),
+   ``manipulated`` (resampled, denoised or Poisson-cloned holes) and Telea/NS fills at radii other than 3 (these
+   two for the CNN only, WORK/all/index.cnn.jsonl).
 2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (its index.cnn.jsonl
    after ``augment``; train split; the checkpoint with the best val ROC-AUC) into WORK/cnn.
    ``cnn-jpeg``: the CNN branch's network for JPEG inputs: a copy of the ``--cnn`` run folder resumed into
@@ -591,7 +592,7 @@ def main() -> None:
     added = tuple(n for n in args.add_inpainters.split(",") if n)
     if "data" in steps:
         make_data(args.corpus, work, seen, args.extra_real)
-    if "augment" in steps:  # grain-finished fills of other inpainters, generic local manipulations (train split)
+    if "augment" in steps:  # grain-finished fills, local manipulations, other radii (train split)
         sibling("forensics_augment").augment(work)
     if "cnn" in steps:  # the CNN branch retrained on the corpus (train split; best checkpoint by val ROC-AUC)
         train_cnn(index, work / "cnn")

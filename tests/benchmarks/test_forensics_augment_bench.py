@@ -1,5 +1,6 @@
 """benchmarks/forensics_augment.py: the ``augment`` step of the detector's recipe — grain-finished fills of other
-inpainters and generic local manipulations, train split only, never from ``default``'s fills."""
+inpainters, generic local manipulations and OpenCV fills at other radii, train split only, never from ``default``'s
+fills."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def work(tmp_path, rng):
     return tmp_path, recs
 
 
-def test_augment_adds_grained_fills_of_other_inpainters_and_manipulations_to_train_only(aug, work):
+def test_augment_adds_grained_fills_manipulations_and_other_radii_to_train_only(aug, work):
     path, recs = work
     cnn_index = aug.augment(path)
     lines = [json.loads(x) for x in (path / "all" / "index.jsonl").read_text().splitlines()]
@@ -58,8 +59,11 @@ def test_augment_adds_grained_fills_of_other_inpainters_and_manipulations_to_tra
     grained = lines[len(recs) :]
     assert [r["inpainter"] for r in grained] == ["grained"] * 3  # one per train crop, none for val
     cnn = [json.loads(x) for x in cnn_index.read_text().splitlines()]
-    assert cnn[: len(recs) + 3] == lines and [r["inpainter"] for r in cnn[len(recs) + 3 :]] == ["manipulated"] * 3
-    for r in grained + cnn[len(recs) + 3 :]:
+    assert cnn[: len(recs) + 3] == lines
+    manipulated, radius = cnn[len(recs) + 3 : len(recs) + 6], cnn[len(recs) + 6 :]
+    assert [r["inpainter"] for r in manipulated] == ["manipulated"] * 3
+    assert [r["inpainter"] for r in radius] == ["telea", "ns"] * 3  # one of each per train crop, CNN only
+    for r in grained + manipulated + radius:
         assert r["split"] == "train" and r["label"] == 1
         key = (r["source_id"], r["crop"])
         real = next(x for x in recs if not x["label"] and (x["source_id"], x["crop"], x["split"]) == (*key, "train"))
@@ -73,6 +77,11 @@ def test_augment_adds_grained_fills_of_other_inpainters_and_manipulations_to_tra
             assert r["finished_from"] == src["inpainter"]  # so leaving that inpainter out leaves this out too
             fill = read_image(src["path"]).rgb
             assert hole_detail(out, mask) > 1.2 * hole_detail(fill, mask)  # the photo's noise put back
+        elif r in radius:  # the named OpenCV fill at another radius than the data step's 3, through an own mask
+            assert r["radius"] in aug.RADII and r["radius"] != 3
+            assert any(r["mask_path"] == x["mask_path"] for x in own)
+            flag = cv2.INPAINT_TELEA if r["inpainter"] == "telea" else cv2.INPAINT_NS
+            assert np.array_equal(out, cv2.inpaint(real_rgb, mask.astype(np.uint8), r["radius"], flag))
         else:
             assert r["mask_kind"] in aug.MANIPULATIONS
             assert any(np.array_equal(mask, read_mask(x["mask_path"])) for x in own)
@@ -95,3 +104,26 @@ def test_each_manipulation_changes_only_the_hole_and_the_camera_noise_there(aug,
         assert diff > 3
     else:  # resampled or denoised: the fine noise is gone (or weaker than the photo's)
         assert hole_detail(out, inner) < 0.8 * hole_detail(img, inner)
+
+
+def test_radius_fills_take_masks_from_the_crops_own_folder_when_an_index_merges_several(aug, tmp_path, rng):
+    recs = []
+    for folder, top in (("first", 4), ("second", 40)):  # the same photo and crop number in two dataset folders
+        (tmp_path / folder / "images").mkdir(parents=True)
+        (tmp_path / folder / "masks").mkdir()
+        img = noisy(rng)
+        real = write_image(tmp_path / folder / "images" / "real.png", img)
+        base = {"source_id": "a", "crop": 0, "split": "train", "mask_kind": "boxes", "hole_ratio": 0.1}
+        recs.append({**base, "path": str(real), "label": 0, "inpainter": None, "mask_path": None})
+        mask = np.zeros((64, 64), bool)
+        mask[top : top + 12, 10:40] = True
+        m = write_mask(tmp_path / folder / "masks" / "m.png", mask)
+        recs.append({**base, "path": str(real), "label": 1, "inpainter": "telea", "mask_path": str(m)})
+    rows = aug.radius_fills(recs, tmp_path / "out")
+    assert len(rows) == 4
+    for r in rows:
+        folder = "first" if "first" in r["mask_path"] else "second"
+        real = read_image(tmp_path / folder / "images" / "real.png").rgb
+        out, mask = read_image(r["path"]).rgb, read_mask(r["mask_path"])
+        assert np.array_equal(out[~mask], real[~mask]) and not np.array_equal(out[mask], real[mask])
+    assert sorted("first" in r["mask_path"] for r in rows) == [False, False, True, True]
