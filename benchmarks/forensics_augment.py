@@ -123,6 +123,23 @@ def manipulate(rgb: np.ndarray, mask: np.ndarray, kind: str, other: np.ndarray, 
     return np.clip(x * (1 - a) + man * a, 0, 255).round().astype(np.uint8), kind
 
 
+def crop_key(rec: dict) -> tuple:
+    """The crop a record belongs to: its photo, its crop number and its dataset folder (the parent of images/ and
+    masks/; a fill's by its mask, which stays in its folder when the fill is redone elsewhere). An index that merges
+    several make-dataset folders numbers each folder's crops from 0."""
+    folder = Path(rec["mask_path"] if rec["label"] else rec["path"]).parent.parent
+    return rec["source_id"], rec["crop"], folder
+
+
+def own_fills(train: list[dict]) -> dict[tuple, list[dict]]:
+    """``crop_key`` -> the fill records (with a mask) of that crop, in index order."""
+    fills: dict[tuple, list[dict]] = {}
+    for r in train:
+        if r["label"] == 1 and r["mask_path"]:
+            fills.setdefault(crop_key(r), []).append(r)
+    return fills
+
+
 def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED) -> list[dict]:
     """One ``manipulated`` record per untouched train crop that has fills (images and masks into ``out``)."""
     from inpaintkit.io import read_image, read_mask, write_image, write_mask
@@ -130,19 +147,16 @@ def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED)
     rng = np.random.default_rng(seed)
     train = [r for r in recs if r["split"] == "train"]
     real = [r for r in train if r["label"] == 0]
-    masks: dict[tuple, list[str]] = {}
-    for r in train:
-        if r["label"] == 1 and r["mask_path"]:
-            masks.setdefault((r["source_id"], r["crop"]), []).append(r["mask_path"])
+    fills = own_fills(train)
     for sub in ("images", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     rows = []
     for r in real:
-        choices = masks.get((r["source_id"], r["crop"]))
+        choices = fills.get(crop_key(r))
         if not choices:
             continue
         rgb = read_image(r["path"]).rgb
-        mask = read_mask(choices[rng.integers(len(choices))], shape=rgb.shape[:2])
+        mask = read_mask(choices[rng.integers(len(choices))]["mask_path"], shape=rgb.shape[:2])
         kind = MANIPULATIONS[rng.integers(len(MANIPULATIONS))]
         other = None
         if kind == "heal":
@@ -174,16 +188,11 @@ def radius_fills(recs: list[dict], out: Path, seed: int = RADIUS_SEED) -> list[d
 
     rng = np.random.default_rng(seed)
     train = [r for r in recs if r["split"] == "train"]
-    # a crop is known by its photo, its number and its dataset folder (the parent of images/ and masks/): an index
-    # that merges several make-dataset folders numbers each folder's crops from 0
-    fills: dict[tuple, list[dict]] = {}
-    for r in train:
-        if r["label"] == 1 and r["mask_path"]:
-            fills.setdefault((r["source_id"], r["crop"], Path(r["mask_path"]).parent.parent), []).append(r)
+    fills = own_fills(train)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
     for r in train:
-        own = fills.get((r["source_id"], r["crop"], Path(r["path"]).parent.parent))
+        own = fills.get(crop_key(r))
         if r["label"] or not own:
             continue
         rgb = read_image(r["path"]).rgb
