@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -788,9 +789,11 @@ def fit_tile_correction(
 ) -> dict[str, Any]:
     """Per input kind, the smallest ``alpha`` of ``TILE_ALPHAS`` (``FusedDetector.tile_corrected``) with which at
     most ``fpr_budget`` of the untouched ``large_crops`` of ``photos`` are flagged — PNG inputs as stored, JPEG
-    inputs at each of ``TILE_QUALITIES`` — or the one that flags fewest. ``photos``: untouched photos nobody
-    trained on (the corpus's val split). Returns ``{"alpha": {kind: alpha}, "flagged": {kind: {alpha: share}}}``
-    (the share at the worst JPEG quality); ``det.meta["tile_correction"]`` is left as it was."""
+    inputs at each of ``TILE_QUALITIES`` — in ``CONFIDENCE`` of ``BOOTSTRAP`` resamples of the photos (as the
+    thresholds: a few flagged crops of one photo are a warning, not a share to spend), or the one that flags fewest.
+    ``photos``: untouched photos nobody trained on (the corpus's val split). Returns ``{"alpha": {kind: alpha},
+    "flagged": {kind: {alpha: share}}, "flagged_at_confidence": ...}`` (the shares at the worst JPEG quality);
+    ``det.meta["tile_correction"]`` is left as it was."""
     import sys
 
     from tqdm import tqdm
@@ -816,16 +819,26 @@ def fit_tile_correction(
             det.meta.pop("tile_correction", None)
         else:
             det.meta["tile_correction"] = before
+    # the photo of each crop (its name less the crop's size and number), for resamples by photo
+    photo = np.array([re.sub(r"_\d+x\d+_\d+$", "", name) for name, _ in crops])
+    resamples = _photo_resamples(photo, np.random.default_rng(0))
     alpha: dict[str, float] = {}
     flagged: dict[str, dict[str, float]] = {}
+    at_confidence: dict[str, dict[str, float]] = {}
+
+    def share(hit: np.ndarray) -> float:  # the flagged share in CONFIDENCE of the resamples (all crops: none)
+        if not resamples:
+            return float(hit.mean())
+        return float(np.quantile([hit[i].mean() for i in resamples], CONFIDENCE))
+
     for kind in KINDS:
         # the share at the worst of the kind's conditions
-        flagged[kind] = {
-            str(a): max(float(np.mean(hits[c][a])) for c in conditions if c[0] == kind) for a in TILE_ALPHAS
-        }
-        ok = [a for a in TILE_ALPHAS if flagged[kind][str(a)] <= fpr_budget]
-        alpha[kind] = ok[0] if ok else min(TILE_ALPHAS, key=lambda a: (flagged[kind][str(a)], a))
-    return {"alpha": alpha, "flagged": flagged, "n_images": len(crops)}
+        cs = [c for c in conditions if c[0] == kind]
+        flagged[kind] = {str(a): max(float(np.mean(hits[c][a])) for c in cs) for a in TILE_ALPHAS}
+        at_confidence[kind] = {str(a): max(share(np.asarray(hits[c][a])) for c in cs) for a in TILE_ALPHAS}
+        ok = [a for a in TILE_ALPHAS if at_confidence[kind][str(a)] <= fpr_budget]
+        alpha[kind] = ok[0] if ok else min(TILE_ALPHAS, key=lambda a: (at_confidence[kind][str(a)], a))
+    return {"alpha": alpha, "flagged": flagged, "flagged_at_confidence": at_confidence, "n_images": len(crops)}
 
 
 def set_tile_correction(folder: str | Path, photos: str | Path, *, progress: bool = True) -> dict[str, Any]:
@@ -836,7 +849,12 @@ def set_tile_correction(folder: str | Path, photos: str | Path, *, progress: boo
     fit = fit_tile_correction(det, photos, fpr_budget=det.meta.get("fpr_budget", FPR_BUDGET), progress=progress)
     meta = json.loads((folder / FUSION_FILE).read_text())
     meta["tile_correction"] = fit["alpha"]
-    meta["tile_correction_fit"] = {"flagged": fit["flagged"], "n_images": fit["n_images"], "photos": str(photos)}
+    meta["tile_correction_fit"] = {
+        "flagged": fit["flagged"],
+        "flagged_at_confidence": fit["flagged_at_confidence"],
+        "n_images": fit["n_images"],
+        "photos": str(photos),
+    }
     (folder / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     return fit
 

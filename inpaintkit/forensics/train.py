@@ -8,7 +8,9 @@ checkpoints and the exact resume every ``inpaintkit train`` run has. When traini
 
 Loss: BCE on the image logit + BCE and Dice on the pixel map (config keys = TensorBoard keys: ``train/loss_image``,
 ``train/loss_map_bce``, ``train/loss_map_dice``). Augmentations the real world applies to images, so the detector
-survives them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at quality 30-100, flips.
+survives them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at quality 30-100, flips; and,
+with ``augment.p_finish``, a finish in an inpainted sample's hole (grain, noise, sharpening, blur: ``finish``), so the
+detector does not rest on one inpainter's finish (the bundled PNG CNN: docs/forensics.md).
 
 The run folder is the shared one (``inpaintkit.train.checkpoint``); the family name in the checkpoints is
 ``detector``.
@@ -34,6 +36,7 @@ from ..data.dataset import read_index
 from ..errors import InpaintKitError
 from ..io import read_image, read_mask
 from ..models.base import StrictConfig
+from ..models.grain import add_grain
 from ..train.loop import Task, Validation, fit
 from .detector import Detector, DetectorConfig, ForgeryNet, save_detector_run
 
@@ -67,6 +70,10 @@ class AugmentConfig(StrictConfig):
     jpeg_quality: tuple[int, int] = (30, 100)
     p_jpeg: float = Field(0.5, ge=0, le=1)
     flip: bool = True
+    #: the share of inpainted samples whose hole gets a finish (``finish``: grain, noise, sharpening or smoothing)
+    p_finish: float = Field(0.0, ge=0, le=1)
+    #: the finishes' strength is drawn in this range (``finish``)
+    finish_gain: tuple[float, float] = (0.5, 1.5)
 
 
 class LossConfig(StrictConfig):
@@ -163,10 +170,50 @@ def rescale(rgb: np.ndarray, mask: np.ndarray, factor: float) -> tuple[np.ndarra
     return cv2.resize(rgb, size, interpolation=interp), m
 
 
+#: the post-processing ``finish`` applies to a hole, one drawn per sample
+FINISHES = ("grain", "noise", "sharpen", "smooth")
+
+
+def noise_sigma(rgb: np.ndarray, known: np.ndarray) -> float:
+    """The camera noise's standard deviation (grey levels) over the ``known`` pixels: 1.4826 x the median absolute
+    median-filter residual (robust to edges), at least 0.5."""
+    res = rgb.astype(np.float32) - cv2.medianBlur(np.ascontiguousarray(rgb), 3).astype(np.float32)
+    r = np.abs(res[known]) if known.any() else np.abs(res).reshape(-1, 3)
+    return max(0.5, 1.4826 * float(np.median(r)))
+
+
+def finish(rgb: np.ndarray, mask: np.ndarray, kind: str, gain: float, seed: int) -> np.ndarray:
+    """``rgb`` (uint8 (H, W, 3), a fill) with its hole ``mask`` (bool (H, W)) post-processed the way a careful
+    forger or a newer inpainter finishes a fill, so that the detector cannot rest on one inpainter's finish
+    (``default`` adds photo grain, ``models.grain``): ``grain`` (``add_grain`` at ``gain``), ``noise`` (Gaussian,
+    ``gain`` x the photo's own noise level), ``sharpen`` (unsharp mask, amount ``gain`` / 2, sigma 1 px), ``smooth``
+    (Gaussian blur, sigma ``gain`` / 2 px). Known pixels are unchanged; the change fades in over 1 px."""
+    if not mask.any():
+        return rgb
+    if kind == "grain":
+        return add_grain(rgb, mask, gain, seed=seed)
+    x = rgb.astype(np.float32)
+    if kind == "noise":
+        y = x + np.random.default_rng(seed).normal(0.0, gain * noise_sigma(rgb, ~mask), x.shape).astype(np.float32)
+    elif kind == "sharpen":
+        y = x + 0.5 * gain * (x - cv2.GaussianBlur(x, (0, 0), 1.0))
+    elif kind == "smooth":
+        y = cv2.GaussianBlur(x, (0, 0), 0.5 * gain)
+    else:
+        raise InpaintKitError(f"unknown finish {kind!r}; choose one of {', '.join(FINISHES)}")
+    a = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.7) * mask  # 0 outside the hole, ~1 inside
+    out = x + (y - x) * np.maximum(a, cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)))[..., None]
+    return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
 def augment(
     rgb: np.ndarray, mask: np.ndarray, cfg: AugmentConfig, crop: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Random resize, crop of ``crop``², blur, JPEG, flip. rgb uint8 (H, W, 3), mask bool (H, W)."""
+    """Random finish of the hole (``p_finish``), resize, crop of ``crop``², blur, JPEG, flip. rgb uint8 (H, W, 3),
+    mask bool (H, W)."""
+    if cfg.p_finish > 0 and mask.any() and rng.random() < cfg.p_finish:
+        kind = FINISHES[int(rng.integers(len(FINISHES)))]
+        rgb = finish(rgb, mask, kind, float(rng.uniform(*cfg.finish_gain)), int(rng.integers(1 << 30)))
     if rng.random() < cfg.p_resize:
         lo = max(cfg.resize[0], crop / min(rgb.shape[:2]))  # never smaller than the crop
         if cfg.resize[1] > lo:

@@ -675,6 +675,34 @@ def test_fit_tile_correction_takes_the_smallest_discount_that_keeps_the_budget(t
     assert "tile_correction" not in det.meta  # measured, not set
 
 
+class _BrightCNN(_TileCNN):
+    """Tiles brighter than mid-grey get the logit 1.0, the others -1.0 (batch: (N, 3, H, W) in [0, 1])."""
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logit = np.where(batch.mean(axis=(1, 2, 3)) > 0.5, 1.0, -1.0).astype(np.float32)
+        return logit, np.zeros((len(batch), *batch.shape[2:]), np.float32)
+
+
+def test_fit_tile_correction_keeps_the_budget_on_new_photos(tmp_path):
+    """One photo in 40 flagged (2.5 %, inside the 3 % budget on these photos) is not a share to spend: in 95 % of
+    resamples of the photos it is more, so the discount that clears it is taken; an all-dark folder keeps none."""
+    from inpaintkit.forensics.fusion import fit_tile_correction
+    from inpaintkit.io import write_image
+
+    for i in range(40):
+        write_image(tmp_path / f"p{i:02d}_a.png", np.full((300, 300, 3), 200 if i == 7 else 60, np.uint8))
+    cal = {"cnn": {"platt": [1.0, 0.0], "threshold": 0.5}}
+    det = FusedDetector({"calibration": {"png": cal, "jpeg": cal}}, cnn=_BrightCNN(0.0), cnn_jpeg=_BrightCNN(0.0))
+    fit = fit_tile_correction(det, tmp_path, progress=False)
+    assert fit["flagged"]["png"]["0.0"] == pytest.approx(1 / 40)  # within the budget on these photos
+    assert fit["flagged_at_confidence"]["png"]["0.0"] >= 2 / 40
+    # a 300² image has 4 tiles: alpha * log 4 must exceed the bright tile's logit 1.0
+    assert fit["alpha"]["png"] == 0.75 and fit["flagged"]["png"]["0.75"] == 0.0
+    for f in tmp_path.glob("p07_a.png"):
+        f.unlink()
+    assert fit_tile_correction(det, tmp_path, progress=False)["alpha"]["png"] == 0.0
+
+
 def test_a_folders_jpeg_cnn_loads_on_first_use(tmp_path):
     import shutil
 

@@ -15,9 +15,11 @@ from inpaintkit.forensics import load_detector
 from inpaintkit.forensics.evaluate import evaluate, leave_one_out
 from inpaintkit.forensics.report import write_report
 from inpaintkit.forensics.train import (
+    FINISHES,
     AugmentConfig,
     augment,
     dice_loss,
+    finish,
     load_train_config,
     select,
     train_detector,
@@ -258,6 +260,39 @@ def test_augment_keeps_mask_aligned():
         assert a.shape == (48, 48, 3) and m.shape == (48, 48)
         if m.sum() > 20:
             assert a[m].mean() > 200 and (a[~m].mean() if (~m).any() else 0) < 60
+
+
+def test_finish_changes_only_the_hole():
+    rng = np.random.default_rng(1)
+    rgb = np.clip(rng.normal(120, 6, (64, 64, 3)), 0, 255).astype(np.uint8)  # a noisy photo
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 16:48] = True
+    rgb[mask] = 120  # a flat fill, as a PDE leaves it
+    for kind in FINISHES:
+        out = finish(rgb, mask, kind, 1.0, seed=3)
+        assert out.dtype == np.uint8 and out.shape == rgb.shape
+        assert np.array_equal(out[~mask], rgb[~mask]), kind  # known pixels untouched
+    inner = (slice(20, 44), slice(20, 44))
+    noisy = finish(rgb, mask, "noise", 1.0, seed=3)[inner].astype(np.float32)
+    assert 3.0 < noisy.std() < 9.0  # about the photo's own noise (6), not more
+    grained = finish(rgb, mask, "grain", 1.0, seed=3)[inner].astype(np.float32)
+    assert grained.std() > 2.0  # the photo's grain copied in
+    edge = rgb.copy()
+    edge[mask & (np.arange(64)[None, :] >= 32)] = 180  # a step inside the hole
+    sharp = finish(edge, mask, "sharpen", 1.0, seed=0)[..., 0].astype(np.int32)
+    smooth = finish(edge, mask, "smooth", 1.5, seed=0)[..., 0].astype(np.int32)
+    assert sharp[32, 32] > 180 and sharp[32, 31] < 120  # overshoot on both sides of the step
+    assert 120 < smooth[32, 31] < smooth[32, 32] < 180
+    assert np.array_equal(finish(rgb, np.zeros_like(mask), "noise", 1.0, 0), rgb)
+    with pytest.raises(InpaintKitError, match="unknown finish"):
+        finish(rgb, mask, "emboss", 1.0, 0)
+    # p_finish 0 draws nothing from the generator: configs without it train as before
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    augment(rgb, mask, AugmentConfig(), 48, a)
+    augment(rgb, mask, AugmentConfig(p_finish=0.0), 48, b)
+    assert a.random() == b.random()
+    out, m = augment(rgb, mask, AugmentConfig(p_finish=1.0, p_resize=0, p_blur=0, p_jpeg=0, flip=False), 64, a)
+    assert np.array_equal(m, mask) and not np.array_equal(out, rgb) and np.array_equal(out[~mask], rgb[~mask])
 
 
 def test_dice_loss_bounds():
