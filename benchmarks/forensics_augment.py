@@ -50,12 +50,6 @@ RADII = (1, 2, 5, 8)
 RADIUS_FILLS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
-def noise_level(rgb: np.ndarray) -> np.ndarray:
-    """Per channel, a robust estimate of the photo's noise (1.4826 x the median |pixel - its 3x3 median|) + 0.3."""
-    med = cv2.medianBlur(rgb, 3).astype(np.float32)
-    return 1.4826 * np.median(np.abs(rgb.astype(np.float32) - med), axis=(0, 1)) + 0.3
-
-
 def grained_fills(recs: list[dict], out: Path, seed: int = GRAINED_SEED) -> list[dict]:
     """One ``grained`` record per untouched train crop that has fills of ``GRAINED_FROM`` (images into ``out``)."""
     from inpaintkit.forensics.train import load_sample
@@ -86,6 +80,8 @@ def grained_fills(recs: list[dict], out: Path, seed: int = GRAINED_SEED) -> list
 def manipulate(rgb: np.ndarray, mask: np.ndarray, kind: str, other: np.ndarray, rng: np.random.Generator):
     """``rgb`` with the hole ``mask`` replaced by its ``kind`` manipulation (``other``: the crop a heal clones from),
     feathered over the hole's inner pixel; -> (uint8 image, the kind done: a heal that cannot be placed resamples)."""
+    from inpaintkit.forensics.train import noise_sigma
+
     x = rgb.astype(np.float32)
     h, w = mask.shape
     man = None
@@ -113,7 +109,7 @@ def manipulate(rgb: np.ndarray, mask: np.ndarray, kind: str, other: np.ndarray, 
         man = cv2.resize(small, (w, h), interpolation=interp).astype(np.float32)
         if rng.random() < 0.5:
             grain = rng.normal(0, 1, man.shape).astype(np.float32)
-            man += grain * noise_level(rgb) * float(rng.uniform(0.3, 1.0))
+            man += grain * (noise_sigma(rgb, per_channel=True) + 0.3) * float(rng.uniform(0.3, 1.0))
     elif kind == "denoise":
         s = float(rng.uniform(4, 12))
         man = cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(rgb[..., ::-1]), None, s, s, 5, 15)

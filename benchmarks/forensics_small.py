@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -114,11 +113,9 @@ def untouched(photos: Path, model: str, quality: int | None = None) -> None:
 
     det = load_detector(model, threads=1)
     flagged: dict[str, list[bool]] = defaultdict(list)
-    for name, rgb in large_crops(photos):
+    for _, size, rgb in large_crops(photos):
         x = rgb if quality is None else jpeg(rgb, quality)
         s = det.score(det.raw(x, jpeg=quality is not None), jpeg=quality is not None)
-        crop = re.fullmatch(r".+_(\d+x\d+)_\d+", name)  # large_crops names crops STEM_HxW_I, whole photos STEM
-        size = crop.group(1) if crop else "whole"
         flagged[size].append(s >= det.threshold)
         flagged["all"].append(s >= det.threshold)
     kind = f", JPEG q{quality}" if quality is not None else ""

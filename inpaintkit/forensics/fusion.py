@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -757,16 +756,17 @@ TILE_CROPS = 6
 TILE_QUALITIES = (90, 75)
 
 
-def large_crops(photos: str | Path, seed: int = 26) -> list[tuple[str, np.ndarray]]:
-    """(name, RGB) of the photos of a folder, each whole and as ``TILE_CROPS`` seeded crops of the ``TILE_SIZES``:
-    images larger than the CNN's tile, which the 256² validation crops do not show the detector."""
+def large_crops(photos: str | Path, seed: int = 26) -> list[tuple[str, str, np.ndarray]]:
+    """(photo, size, RGB) of the photos of a folder, each whole (size ``"whole"``) and as ``TILE_CROPS`` seeded crops
+    of the ``TILE_SIZES`` (size ``"HxW"``): images larger than the CNN's tile, which the 256² validation crops do not
+    show the detector. ``photo`` is the file's stem."""
     from ..io import list_images, read_image
 
     rng = np.random.default_rng(seed)
     out = []
     for p in list_images(photos):
         im = read_image(p).rgb
-        out.append((p.stem, im))
+        out.append((p.stem, "whole", im))
         for i in range(TILE_CROPS):
             h, w = TILE_SIZES[i % len(TILE_SIZES)]
             if im.shape[0] < h or im.shape[1] < w:
@@ -774,7 +774,7 @@ def large_crops(photos: str | Path, seed: int = 26) -> list[tuple[str, np.ndarra
                 if im.shape[0] < h or im.shape[1] < w:
                     continue
             y0, x0 = int(rng.integers(0, im.shape[0] - h + 1)), int(rng.integers(0, im.shape[1] - w + 1))
-            out.append((f"{p.stem}_{h}x{w}_{i}", np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w])))
+            out.append((p.stem, f"{h}x{w}", np.ascontiguousarray(im[y0 : y0 + h, x0 : x0 + w])))
     if not out:
         raise InpaintKitError(f"{photos}: no images to fit the tile correction on")
     return out
@@ -808,7 +808,7 @@ def fit_tile_correction(
     hits: dict[tuple[str, int | None], dict[float, list[bool]]] = {c: {a: [] for a in TILE_ALPHAS} for c in conditions}
     before = det.meta.get("tile_correction")
     try:
-        for _, rgb in tqdm(crops, desc="tile correction", disable=not progress, file=sys.stderr, leave=False):
+        for _, _, rgb in tqdm(crops, desc="tile correction", disable=not progress, file=sys.stderr, leave=False):
             for kind, q in conditions:
                 raw = det.raw(rgb if q is None else to_jpeg(rgb, q), jpeg=kind == "jpeg")
                 for a in TILE_ALPHAS:
@@ -819,9 +819,7 @@ def fit_tile_correction(
             det.meta.pop("tile_correction", None)
         else:
             det.meta["tile_correction"] = before
-    # the photo of each crop (its name less the crop's size and number), for resamples by photo
-    photo = np.array([re.sub(r"_\d+x\d+_\d+$", "", name) for name, _ in crops])
-    resamples = _photo_resamples(photo, np.random.default_rng(0))
+    resamples = _photo_resamples(np.array([photo for photo, _, _ in crops]), np.random.default_rng(0))
     alpha: dict[str, float] = {}
     flagged: dict[str, dict[str, float]] = {}
     at_confidence: dict[str, dict[str, float]] = {}

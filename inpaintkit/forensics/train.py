@@ -174,12 +174,13 @@ def rescale(rgb: np.ndarray, mask: np.ndarray, factor: float) -> tuple[np.ndarra
 FINISHES = ("grain", "noise", "sharpen", "smooth")
 
 
-def noise_sigma(rgb: np.ndarray, known: np.ndarray) -> float:
-    """The camera noise's standard deviation (grey levels) over the ``known`` pixels: 1.4826 x the median absolute
-    median-filter residual (robust to edges), at least 0.5."""
-    res = rgb.astype(np.float32) - cv2.medianBlur(np.ascontiguousarray(rgb), 3).astype(np.float32)
-    r = np.abs(res[known]) if known.any() else np.abs(res).reshape(-1, 3)
-    return max(0.5, 1.4826 * float(np.median(r)))
+def noise_sigma(rgb: np.ndarray, known: np.ndarray | None = None, per_channel: bool = False) -> np.ndarray:
+    """The camera noise's standard deviation (grey levels): 1.4826 x the median |pixel - its 3x3 median| (robust to
+    edges), over the ``known`` pixels (all of them without, or when none is known); one value for all channels, or
+    one per channel with ``per_channel``."""
+    res = np.abs(rgb.astype(np.float32) - cv2.medianBlur(np.ascontiguousarray(rgb), 3).astype(np.float32))
+    r = res[known] if known is not None and known.any() else res.reshape(-1, res.shape[-1])
+    return 1.4826 * np.median(r, axis=0 if per_channel else None)
 
 
 def finish(rgb: np.ndarray, mask: np.ndarray, kind: str, gain: float, seed: int) -> np.ndarray:
@@ -194,7 +195,9 @@ def finish(rgb: np.ndarray, mask: np.ndarray, kind: str, gain: float, seed: int)
         return add_grain(rgb, mask, gain, seed=seed)
     x = rgb.astype(np.float32)
     if kind == "noise":
-        y = x + np.random.default_rng(seed).normal(0.0, gain * noise_sigma(rgb, ~mask), x.shape).astype(np.float32)
+        y = x + np.random.default_rng(seed).normal(
+            0.0, gain * max(0.5, float(noise_sigma(rgb, ~mask))), x.shape
+        ).astype(np.float32)
     elif kind == "sharpen":
         y = x + 0.5 * gain * (x - cv2.GaussianBlur(x, (0, 0), 1.0))
     elif kind == "smooth":

@@ -658,7 +658,8 @@ def test_fit_tile_correction_takes_the_smallest_discount_that_keeps_the_budget(t
     for i in range(2):
         write_image(tmp_path / f"p{i}.png", noisy_scene(10 + i, 640)[:600])
     crops = large_crops(tmp_path)
-    assert len(crops) == 2 * 5 and {c.shape[:2] for _, c in crops} == {(600, 640), (384, 384), (512, 512)}
+    assert len(crops) == 2 * 5 and {c.shape[:2] for *_, c in crops} == {(600, 640), (384, 384), (512, 512)}
+    assert {(photo, size) for photo, size, _ in crops} >= {("p0", "whole"), ("p1", "whole"), ("p0", "384x384")}
     cal = {"cnn": {"platt": [1.0, 0.0], "threshold": 0.5}}
     # every tile scores 1.0 (JPEG) or -1.0 (PNG); 4 tiles (384²) are the fewest: alpha * log 4 must exceed 1.0
     det = FusedDetector({"calibration": {"png": cal, "jpeg": cal}}, cnn=_TileCNN(-1.0), cnn_jpeg=_TileCNN(1.0))

@@ -286,10 +286,11 @@ def test_finish_changes_only_the_hole():
     assert np.array_equal(finish(rgb, np.zeros_like(mask), "noise", 1.0, 0), rgb)
     with pytest.raises(InpaintKitError, match="unknown finish"):
         finish(rgb, mask, "emboss", 1.0, 0)
-    # p_finish 0 draws nothing from the generator: configs without it train as before
+    # p_finish 0 draws nothing from the generator: configs without it train as before. Without resize, blur, JPEG
+    # or flip, augment draws exactly: resize?, crop top, crop left, blur?, JPEG?
     a, b = np.random.default_rng(5), np.random.default_rng(5)
-    augment(rgb, mask, AugmentConfig(), 48, a)
-    augment(rgb, mask, AugmentConfig(p_finish=0.0), 48, b)
+    augment(rgb, mask, AugmentConfig(p_resize=0, p_blur=0, p_jpeg=0, flip=False), 48, a)
+    b.random(), b.integers(0, 64 - 48 + 1), b.integers(0, 64 - 48 + 1), b.random(), b.random()
     assert a.random() == b.random()
     out, m = augment(rgb, mask, AugmentConfig(p_finish=1.0, p_resize=0, p_blur=0, p_jpeg=0, flip=False), 64, a)
     assert np.array_equal(m, mask) and not np.array_equal(out, rgb) and np.array_equal(out[~mask], rgb[~mask])
