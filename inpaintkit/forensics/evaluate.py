@@ -238,7 +238,8 @@ def evaluate(
     limit_per_source: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """``{condition: summarize(...)}`` plus the clean run's raw scores (for curves and examples)."""
+    """``{condition: summarize(...)}`` plus the first condition's raw scores (for curves and examples), with its
+    name (``"condition"``)."""
     unknown = [c for c in conditions if c not in CONDITIONS]
     if unknown:
         raise InpaintKitError(f"unknown condition(s) {', '.join(unknown)}; choose from: {', '.join(CONDITIONS)}")
@@ -249,7 +250,7 @@ def evaluate(
         scored = score_split(det, recs, CONDITIONS[c], progress, desc=c, jpeg=c.startswith("jpeg"))
         results["conditions"][c] = summarize(scored, det.threshold)
         if raw is None:
-            raw = scored
+            raw = {**scored, "condition": c}
     results["_raw"] = raw
     return results
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..reports import Block, render_html, render_markdown, table_block
-from .evaluate import _fmt, jsonable, roc_curve
+from .evaluate import CONDITIONS, _fmt, jsonable, roc_curve
 
 _IMAGE_COLS = ("roc_auc", "ap", "accuracy", "precision", "recall", "f1", "fpr", "pixel_f1", "pixel_iou", "pixel_auc")
 
@@ -47,7 +47,7 @@ def _plot_roc(results: dict[str, Any], path: Path) -> None:
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
-    ax.set_title("ROC, clean test images")
+    ax.set_title(f"ROC, {raw.get('condition', 'clean')} test images")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
@@ -66,9 +66,12 @@ def _examples(results: dict[str, Any], folder: Path, per_inpainter: int = 2) -> 
         idx = [i for i, n in enumerate(raw["inpainters"]) if (n or "(real)") == name]
         picks += idx[:per_inpainter]
     out = []
+    transform = CONDITIONS[raw.get("condition", "clean")]
     for i in picks:
         rec = raw["records"][i]
         rgb, mask = load_sample(rec)
+        if transform is not None:  # the image as the detector saw it (a resize changes its size)
+            rgb, mask = transform(rgb, mask)
         heat = raw["heats"][i]
         strip = np.concatenate(
             [

@@ -335,6 +335,22 @@ def test_evaluate_report_and_leave_one_out(tiny_dataset, tiny_run, tmp_path):
     assert "|---|--:|" in text and "Split `test`" in text
 
 
+def test_report_of_a_resize_condition_alone(tiny_dataset, tiny_run, tmp_path):
+    """The report's examples and ROC come from the first condition; a resize as the first one gives heatmaps at
+    the resized size, so the examples show the image as the detector saw it (it crashed at the report, after all
+    the scoring, when they paired the stored image with the smaller heatmap)."""
+    import cv2
+
+    det = load_detector(str(tiny_run))
+    res = evaluate(det, tiny_dataset, split="test", conditions=["resize0.5"], progress=False)
+    assert res["_raw"]["condition"] == "resize0.5"
+    write_report(res, tmp_path / "rep")
+    ex = sorted((tmp_path / "rep" / "examples").glob("*.png"))
+    assert ex
+    h, w = cv2.imread(str(ex[0])).shape[:2]
+    assert w == 4 * h  # image, mask, heatmap, overlay side by side, each at the resized size
+
+
 def test_cli_make_dataset_and_evaluate(cli, source_dir, tiny_run, tmp_path):
     code, out, err = cli(
         "forensics",
