@@ -208,7 +208,8 @@ class FusedDetector:
         if stack is not None and all(b in margin for b in stack["branches"]):
             x = np.array([[margin[b] for b in stack["branches"]]])
             if stack.get("map_features"):
-                x = np.hstack([x, map_features({b: raw[b][1] for b in stack["branches"]}, stack["branches"])[None]])
+                use = stack.get("map_branches", stack["branches"])  # folders fitted before it: every branch's maps
+                x = np.hstack([x, map_features({b: raw[b][1] for b in use}, use)[None]])
             z = float(self.stackers[kind].decision_function(x)[0]) - stack["threshold"]
         else:  # folders fitted without a stack, or a branch missing: flagged when any branch passes
             z = max(margin.values())
@@ -325,6 +326,13 @@ MAP_GRID = tuple(float(t) for t in np.round(np.arange(0.3, 0.951, 0.05), 2))
 #: docs/forensics.md, "map statistics in the stacked score")
 MAP_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 STACK_C = 0.3
+#: per input kind, the branches whose map statistics the stacked score takes (``map_features`` over these alone; the
+#: margins are every branch's). Chosen on the validation split, out of fold by photo (docs/forensics-history.md,
+#: 2026-12-05: the PNG stack on the noise map's statistics): for PNG inputs the noise branch's alone ranked val best
+#: (0.9959 against 0.9940 with every branch's; test 0.9965 / 0.9962, `default` 0.9937 / 0.9918) — the CNN's map
+#: statistics learn the maps of the fills it was trained on; for JPEG inputs it ranked val as well (0.9739 / 0.9731)
+#: but flagged three times the untouched test crops at q90 (6 of 220 against 2), so JPEG keeps every branch's.
+STACK_MAP_BRANCHES = {"png": ("noise",), "jpeg": BRANCHES}
 
 
 def _quantiles(srt: np.ndarray, qs: tuple[float, ...]) -> list[float]:
@@ -335,20 +343,14 @@ def _quantiles(srt: np.ndarray, qs: tuple[float, ...]) -> list[float]:
     return (srt[lo] + (srt[hi] - srt[lo]) * (pos - lo)).tolist()
 
 
-def map_features(maps: dict[str, np.ndarray], branches: list[str] | tuple[str, ...]) -> np.ndarray:
-    """(F,) statistics of the branches' raw maps (values in [0, 1], any size; shrunk to ``MAP_SIDE``²), for the
-    stacked score: the image score is one quantile of a map, and these say more about where and how the evidence
-    lies — per branch the quantiles ``MAP_QUANTILES``, the mean, the share of cells above 0.3 / 0.5 / 0.7, the mean
-    of the top 64 cells and the largest connected area above 0.5; where the noise and CNN branches are both present,
-    quantiles (0.9, 0.99, max) and the share above 0.5 of their cell-wise minimum (both branches see the same
-    cells) and their correlation; with the noise and duplication branches, quantiles (0.95, 0.99) of their maximum.
-    On the val split (cross-validated by photo) the stack on margins and these gave ROC-AUC 0.988 against 0.985 on
-    the margins alone, on the test split 0.984 against 0.978 (docs/forensics.md)."""
+def _map_stats(maps: dict[str, np.ndarray], branches: list[str] | tuple[str, ...]) -> tuple[list[str], list[float]]:
+    """(names, values) of ``map_features``: one place for their order."""
     import cv2
 
     side = (MAP_SIDE, MAP_SIDE)
     small = {b: cv2.resize(np.asarray(maps[b], np.float32), side, interpolation=cv2.INTER_AREA) for b in branches}
     n = MAP_SIDE * MAP_SIDE
+    names: list[str] = []
     f: list[float] = []
     for b in branches:
         m = small[b]
@@ -359,6 +361,8 @@ def map_features(maps: dict[str, np.ndarray], branches: list[str] | tuple[str, .
         f.append(float(srt[-64:].mean()))
         count, _, stats, _ = cv2.connectedComponentsWithStats((m > 0.5).astype(np.uint8), connectivity=8)
         f.append(float(stats[1:, cv2.CC_STAT_AREA].max()) / n if count > 1 else 0.0)
+        names += [f"{b}.q{q:g}" for q in MAP_QUANTILES] + [f"{b}.mean"]
+        names += [f"{b}.above{t:g}" for t in (0.3, 0.5, 0.7)] + [f"{b}.top64", f"{b}.largest"]
     if "noise" in small and "cnn" in small:
         a, c = small["noise"].ravel().astype(np.float64), small["cnn"].ravel().astype(np.float64)
         both = np.sort(np.minimum(a, c))
@@ -367,9 +371,30 @@ def map_features(maps: dict[str, np.ndarray], branches: list[str] | tuple[str, .
         a, c = a - a.mean(), c - c.mean()
         sa, sc = math.sqrt(float(a @ a) / n), math.sqrt(float(c @ c) / n)
         f.append(float(a @ c) / (n * sa * sc) if min(sa, sc) > 1e-6 else 0.0)  # their correlation
+        names += ["noise&cnn.min_q0.9", "noise&cnn.min_q0.99", "noise&cnn.min_q1", "noise&cnn.min_above0.5"]
+        names.append("noise&cnn.corr")
     if "noise" in small and "duplication" in small:
         f += _quantiles(np.sort(np.maximum(small["noise"], small["duplication"]).ravel()), (0.95, 0.99))
-    return np.asarray(f, np.float64)
+        names += ["noise|duplication.max_q0.95", "noise|duplication.max_q0.99"]
+    return names, f
+
+
+def map_features(maps: dict[str, np.ndarray], branches: list[str] | tuple[str, ...]) -> np.ndarray:
+    """(F,) statistics of the branches' raw maps (values in [0, 1], any size; shrunk to ``MAP_SIDE``²), for the
+    stacked score: the image score is one quantile of a map, and these say more about where and how the evidence
+    lies — per branch the quantiles ``MAP_QUANTILES``, the mean, the share of cells above 0.3 / 0.5 / 0.7, the mean
+    of the top 64 cells and the largest connected area above 0.5; where the noise and CNN branches are both present,
+    quantiles (0.9, 0.99, max) and the share above 0.5 of their cell-wise minimum (both branches see the same
+    cells) and their correlation; with the noise and duplication branches, quantiles (0.95, 0.99) of their maximum
+    (``map_feature_names``: what each is). On the val split (cross-validated by photo) the stack on margins and
+    these gave ROC-AUC 0.988 against 0.985 on the margins alone, on the test split 0.984 against 0.978
+    (docs/forensics-history.md); the stack now takes the noise branch's alone (``STACK_MAP_BRANCHES``)."""
+    return np.asarray(_map_stats(maps, branches)[1], np.float64)
+
+
+def map_feature_names(branches: list[str] | tuple[str, ...]) -> list[str]:
+    """The names of ``map_features(maps, branches)``, in its order (``"noise.q0.9"``, ``"noise&cnn.corr"``, ...)."""
+    return _map_stats({b: np.zeros((1, 1), np.float32) for b in branches}, branches)[0]
 
 
 def mean_f1(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -615,11 +640,14 @@ def fit_stack(
     groups: dict[str, np.ndarray] | None = None,
     confidence: float = CONFIDENCE,
     features: dict[str, np.ndarray] | None = None,
+    map_branches: dict[str, tuple[str, ...]] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Per input kind, the stacked score: a logistic regression (``stacker.Stacker``, the stacking ensemble's) on
     the branches' calibrated margins (``margins``) and, with ``features`` (kind -> (N, F) ``map_features`` of the
-    same samples, over all calibrated branches), their maps' statistics; and its threshold — the stacked score that
+    same samples over every branch of ``raw_scores``, in its order), the map statistics of the branches
+    ``map_branches`` gives the kind (default ``STACK_MAP_BRANCHES``; recorded as the entry's ``map_branches``); and
+    its threshold — the stacked score that
     at most ``fpr_budget`` of the untouched validation samples pass, in ``confidence`` of bootstrap resamples of
     their photos (as ``calibrate``), on out-of-fold scores when there are photo ``groups`` (``_out_of_fold``).
 
@@ -635,9 +663,12 @@ def fit_stack(
         if len(branches) < 2 or y.min() == y.max():
             continue
         z = margins(cal, {b: by_branch[b] for b in branches})
-        with_maps = features is not None and kind in features
-        if with_maps:
-            z = np.hstack([z, np.asarray(features[kind], np.float64)])
+        use = [b for b in branches if b in (map_branches or STACK_MAP_BRANCHES).get(kind, BRANCHES)]
+        with_maps = features is not None and kind in features and bool(use)
+        if with_maps:  # the columns of ``map_features(maps, use)`` among the rows' (over every branch of raw_scores)
+            names = map_feature_names(list(by_branch))
+            cols = [names.index(n) for n in map_feature_names(use)]
+            z = np.hstack([z, np.asarray(features[kind], np.float64)[:, cols]])
         c = STACK_C if with_maps else 1.0
         st = Stacker.fit("logistic", z, y, seed=seed, C=c)
         photos = None if groups is None else np.asarray(groups[kind])
@@ -647,6 +678,7 @@ def fit_stack(
         out[kind] = {
             "branches": branches,
             "map_features": with_maps,
+            "map_branches": use if with_maps else [],
             "stacker": st.to_json(),
             # just above that score, as in calibrate, so the image at it is not flagged
             "threshold": float(at) + 1e-3 if math.isfinite(at) else float(s.min()) - 1.0,

@@ -143,6 +143,10 @@ def _moved_fit(fit: Path, **duplication) -> dict:
     meta["stack"]["jpeg"]["threshold"] += 0.25
     meta["duplication"].update(duplication)
     meta["tile_correction"] = {"png": 0.25, "jpeg": 0.75}
+    meta["tile_correction_fit"] = {
+        "flagged": {"png": {"0.25": 0.01}, "jpeg": {"0.75": 0.02}},
+        "flagged_at_confidence": {"png": {"0.25": 0.03}, "jpeg": {"0.75": 0.04}},
+    }
     (fit / "fusion.json").write_text(json.dumps(meta))
     return meta
 
@@ -198,6 +202,12 @@ def test_install_png_half_replaces_the_png_entries_trees_and_cnn_and_keeps_the_j
     before, after = _installed(bench, fit, dst, "png")
     assert after["duplication"] == before["duplication"]
     assert after["tile_correction"] == {**before.get("tile_correction", {}), "png": 0.25}
+    shares = after["tile_correction_fit"]  # the shares the PNG alpha was chosen on come with it; JPEG's stay
+    assert shares["flagged"]["png"] == {"0.25": 0.01} and shares["flagged_at_confidence"]["png"] == {"0.25": 0.03}
+    old = before.get("tile_correction_fit", {})
+    for key in ("flagged", "flagged_at_confidence"):
+        if "jpeg" in old.get(key, {}):
+            assert shares[key]["jpeg"] == old[key]["jpeg"]
     assert (dst / "noise_lgbm.txt").read_bytes() == (bundled / "noise_lgbm_jpeg.txt").read_bytes()
     assert (dst / "noise_lgbm_jpeg.txt").read_bytes() == (bundled / "noise_lgbm_jpeg.txt").read_bytes()
     assert json.loads((dst / "detector.json").read_text())["checkpoint"] == "step_0000042"

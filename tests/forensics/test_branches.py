@@ -840,7 +840,7 @@ def test_fit_stack_needs_two_branches():
 def test_map_features_see_where_the_evidence_lies():
     """The statistics follow the maps: a compact hot blob gives a large connected area and high upper quantiles, the
     same number of hot cells scattered gives a small connected area; any map size is shrunk to the same features."""
-    from inpaintkit.forensics.fusion import map_features
+    from inpaintkit.forensics.fusion import map_feature_names, map_features
 
     blob = np.zeros((64, 64), np.float32)
     blob[10:30, 10:30] = 0.9
@@ -862,6 +862,11 @@ def test_map_features_see_where_the_evidence_lies():
         len(map_features({"noise": blob, "duplication": blob, "cnn": blob}, ["noise", "duplication", "cnn"]))
         == 3 * per + 5 + 2
     )
+    for bs in (["noise"], ["noise", "cnn"], ["noise", "duplication", "cnn"], ["duplication", "cnn"]):
+        names = map_feature_names(bs)
+        assert len(names) == len(set(names)) == len(map_features({b: blob for b in bs}, bs))
+    assert map_feature_names(["noise", "cnn"])[largest] == "noise.largest"
+    assert map_feature_names(["noise", "cnn"])[-1] == "noise&cnn.corr"
 
 
 def test_stack_on_map_features_uses_what_the_margins_miss():
@@ -903,6 +908,58 @@ def test_stack_on_map_features_uses_what_the_margins_miss():
     s_plain, s_maps = scores(plain), scores(stack)
     assert roc_auc(y, s_plain) < 0.7 < 0.95 < roc_auc(y, s_maps)
     assert (s_maps[y == 0] >= 0.5).mean() <= 0.05
+    assert stack["map_branches"] == ["noise"]  # STACK_MAP_BRANCHES["png"]: the noise map's statistics only
+
+
+def test_stack_takes_the_map_statistics_of_its_map_branches_only():
+    """The evidence only in the CNN's maps: the default PNG stack (the noise map's statistics,
+    ``STACK_MAP_BRANCHES``) does not see it, one fitted with the CNN's maps does (and a JPEG one by default); ``combine`` computes each entry's own columns, and an entry
+    fitted before ``map_branches`` existed (none recorded) takes every branch's maps, as it was fitted."""
+    from inpaintkit.forensics.evaluate import roc_auc
+    from inpaintkit.forensics.fusion import STACK_MAP_BRANCHES, fit_stack, map_features
+
+    assert STACK_MAP_BRANCHES == {"png": ("noise",), "jpeg": ("noise", "duplication", "cnn")}
+    rng = np.random.default_rng(2)
+    n = 120
+    y = np.r_[np.zeros(n), np.ones(n)].astype(int)
+    raw = {"png": {"noise": rng.uniform(0.3, 0.7, 2 * n), "cnn": rng.normal(0, 1, 2 * n)}}
+    maps = []
+    for label in y:
+        m = rng.uniform(0, 0.6, (32, 32)).astype(np.float32)
+        if label:
+            r, c = rng.integers(0, 20, 2)
+            m[r : r + 12, c : c + 12] = 0.95
+        maps.append({"noise": rng.uniform(0, 1, (32, 32)).astype(np.float32), "cnn": m})
+    feats = {"png": np.stack([map_features(m, ["noise", "cnn"]) for m in maps])}
+    photos = {"png": np.arange(2 * n) % 30}
+    cal = calibrate(raw, {"png": y}, split={"noise": 0.5, "cnn": 0.5}, groups=photos)
+    noise_only = fit_stack(raw, {"png": y}, cal, fpr_budget=0.05, groups=photos, features=feats)["png"]
+    both = fit_stack(
+        raw, {"png": y}, cal, fpr_budget=0.05, groups=photos, features=feats, map_branches={"png": ("noise", "cnn")}
+    )["png"]
+    as_jpeg = fit_stack(  # the same samples as JPEG inputs: every branch's maps by default
+        {"jpeg": raw["png"]},
+        {"jpeg": y},
+        {"jpeg": cal["png"]},
+        fpr_budget=0.05,
+        groups={"jpeg": photos["png"]},
+        features={"jpeg": feats["png"]},
+    )["jpeg"]
+    assert as_jpeg["map_branches"] == ["noise", "cnn"]
+    assert noise_only["map_branches"] == ["noise"] and both["map_branches"] == ["noise", "cnn"]
+
+    def scores(st: dict) -> np.ndarray:
+        det = FusedDetector({"calibration": cal, "stack": {"png": st}})
+        return np.array(
+            [
+                det.combine({b: (raw["png"][b][i], maps[i][b]) for b in ("noise", "cnn")}, jpeg=False).score
+                for i in range(2 * n)
+            ]
+        )
+
+    assert roc_auc(y, scores(noise_only)) < 0.7 < 0.95 < roc_auc(y, scores(both))
+    old = {k: v for k, v in both.items() if k != "map_branches"}  # as a folder fitted before map_branches
+    np.testing.assert_allclose(scores(old), scores(both))
 
 
 def _agreeing_maps(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
