@@ -153,7 +153,9 @@ def make_data(corpus: Path, work: Path, seen: tuple[str, ...] = SEEN, extra_real
 def add_fills(work: Path, spec: str, seed: int = 11) -> int:
     """One more inpainter on the data already made: every untouched crop of WORK/all that has fills (all splits)
     filled by ``spec`` with the mask of one of that crop's fills (seeded), into WORK/add-NAME/, the records
-    appended to WORK/all/index.jsonl (the crops stay the ones every other inpainter filled). Returns the count."""
+    appended to WORK/all/index.jsonl (the crops stay the ones every other inpainter filled); the index as it stood
+    is kept as WORK/all/index.pre_NAME.jsonl (the bundled detector's test figures are on ``index.pre_tdanet.jsonl``:
+    no TDANet fills). Returns the count."""
     from inpaintkit.data.dataset import read_index
     from inpaintkit.forensics.train import load_sample
     from inpaintkit.inpainters import create_inpainter_from_spec
@@ -186,6 +188,9 @@ def add_fills(work: Path, spec: str, seed: int = 11) -> int:
         write_image(img_path, model.inpaint(rgb, mask))
         write_mask(mask_path, mask)
         lines.append(json.dumps({**src, "inpainter": spec, "path": str(img_path), "mask_path": str(mask_path)}))
+    pre = path.with_name(f"index.pre_{spec.split(':')[0]}.jsonl")
+    if not pre.exists():
+        shutil.copyfile(path, pre)
     with path.open("a") as f:
         f.write("\n".join(lines) + "\n")
     print(f"add: {len(lines)} {spec} fills into {out}", flush=True)

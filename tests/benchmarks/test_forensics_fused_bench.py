@@ -71,6 +71,8 @@ def test_add_fills_fills_each_untouched_crop_with_one_of_its_own_masks(bench, tm
     assert bench.add_fills(tmp_path, "biharmonic") == 3
     lines = [json.loads(x) for x in (tmp_path / "all" / "index.jsonl").read_text().splitlines()]
     assert lines[: len(recs)] == recs
+    pre = [json.loads(x) for x in (tmp_path / "all" / "index.pre_biharmonic.jsonl").read_text().splitlines()]
+    assert pre == recs  # the index before the added fills
     added = lines[len(recs) :]
     assert [(r["split"], r["crop"], r["inpainter"], r["label"]) for r in added] == [
         ("train", 0, "biharmonic", 1),
