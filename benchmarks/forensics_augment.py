@@ -13,7 +13,7 @@ they were:
   and enlarged back, half of them with Gaussian noise at 30-100 % of the photo's own level: structure kept, the
   camera's noise gone), *denoise* (OpenCV's non-local means, strength 4-12) and *heal* (a Poisson clone of another
   photo's crop, ``cv2.seamlessClone``). For the CNN only (``WORK/all/index.cnn.jsonl``): in the noise trees they
-  cost ``default`` left out 0.819 -> 0.776 (docs/forensics.md).
+  cost ``default`` left out 0.819 -> 0.776 (docs/forensics-history.md).
 - ``radius``: Telea and Navier-Stokes fills at the radii the data step does not use (it fills at OpenCV's 3; here
   one of ``RADII`` per fill, seeded): one of each per untouched train crop, through one of its own fills' masks,
   named ``telea`` / ``ns`` (so leaving either out leaves these out too) with the ``radius`` in the record. A CNN

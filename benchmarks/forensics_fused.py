@@ -31,7 +31,7 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    ``more_train_crops``; the bundled JPEG CNN: 4, ``--cnn-jpeg-steps 6000``).
    ``add``: ``--add-inpainters`` (the bundled one: ``tdanet``) fill the crops already made, after the CNN steps
    (so the CNN never sees them): each untouched crop that has fills, with the mask of one of its own fills.
-   ``small`` (not in the bundled detector's recipe; measured in docs/forensics.md, "Small fills in large
+   ``small`` (not in the bundled detector's recipe; measured in docs/forensics-history.md, "Small fills in large
    photos"): small fills in large photos for the calibration: 768x512 crops of the val photos at full
    resolution, each untouched and with one elliptic hole of 0.5-3 % filled by each of ``--inpainters``
    (``benchmarks/forensics_small.py``'s ``make``, seed 11), into WORK/val_small, appended to WORK/all as val.
@@ -203,12 +203,12 @@ JPEG_ONLY = ("augment.p_jpeg=1.0", "augment.jpeg_quality=[40,95]", "data.val_jpe
 #: the cnn-jpeg step's fine-tune of an existing JPEG CNN (``--cnn-jpeg-init``): a fresh optimiser at lr 5e-4, on
 #: whole 256² samples (8 a batch, not 128² crops of 16: a 128² crop sees a quarter of a sample, often all fill or
 #: no seam). Val ROC-AUC at JPEG q75 (all 924 val images): the JPEG CNN bundled before, 0.923; fine-tuned 3 000 /
-#: 5 000 steps on 256²: 0.930 / 0.933 (docs/forensics.md, "Last round: the JPEG CNN on whole 256² samples")
+#: 5 000 steps on 256²: 0.930 / 0.933 (docs/forensics-history.md, 2026-12-04, "the JPEG CNN on whole 256² samples")
 JPEG_FINE_TUNE = ("optim.lr=0.0005", "data.crop=256", "data.batch_size=8", "train.seed=1")
 #: ``--cnn-jpeg-more-crops N``: N more 256² crops per train photo (seed 21, each untouched and filled by every
 #: inpainter, as the data step's train crops) join WORK/tv's for the fine-tune, in WORK/tvm; the bundled JPEG CNN:
 #: N = 4 (3x the train samples), 6 000 steps with these settings, its best checkpoint the last. Val ROC-AUC at JPEG q75
-#: (all 924 val images): 0.937, the JPEG CNN bundled before 0.933, 7 000 steps on WORK/tv alone 0.936 (docs/forensics.md)
+#: (all 924 val images): 0.937, the JPEG CNN bundled before 0.933, 7 000 steps on WORK/tv alone 0.936 (docs/forensics-history.md)
 MORE_CROPS_SEED = 21
 MORE_CROPS_FINE_TUNE = ("train.seed=4", "train.val_every=500", "train.ckpt_every=500")
 

@@ -2,7 +2,7 @@
 
 The bundled detector's noise trees learn from the train split's *plain* ``default`` fills (the fill without its
 grid removal and grain, ``degrid=off grain=0``); its calibration and stack learn from val, which holds both kinds;
-test holds today's fills (docs/forensics.md, "This round": trees trained on the grained fills lose Navier-Stokes
+test holds today's fills (docs/forensics-history.md, 2026-12-02, "the detector sees `default`'s photo grain": trees trained on the grained fills lose Navier-Stokes
 when it is left out). From a data folder whose ``default`` fills are plain (``benchmarks/forensics_fused.py
 --steps data,add`` before this round), this script refills every val and test ``default`` record with today's ``default``
 (same crop, same mask; each crop found among the untouched records by its known pixels) into WORK/default_now and

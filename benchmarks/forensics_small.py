@@ -16,7 +16,7 @@ trees, CNN and calibration).
 ``make`` also builds such a set from the val photos for the calibration (``forensics_fused.py --steps small``):
 the same crops and holes, written as ``inpaintkit forensics make-dataset`` records (mask files, photo id, split),
 so that the stacked score learns what a small fill in a large photo looks like. Measured, not in the bundled
-detector's recipe (docs/forensics.md, "Small fills in large photos").
+detector's recipe (docs/forensics-history.md, "Small fills in large photos").
 """
 
 from __future__ import annotations

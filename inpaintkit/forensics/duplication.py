@@ -86,7 +86,7 @@ def textured_windows(y: np.ndarray, k: int, min_std: float) -> np.ndarray:
 
 #: the shift vote's settings for JPEG inputs: smaller copies (12 windows, not 60), among more textured windows, closer
 #: descriptors, a clearer peak and a longer shift. Chosen on val at q75 (396 untouched crops, 132 PatchMatch fills):
-#: untouched crops with a found copy 3.0 % -> 1.5 %, PatchMatch fills 0.64 -> 0.73 (docs/forensics.md)
+#: untouched crops with a found copy 3.0 % -> 1.5 %, PatchMatch fills 0.64 -> 0.73 (docs/forensics-history.md)
 JPEG_VOTE = {"min_votes": 12, "min_std": 8.0, "tol": 4.0, "peak_ratio": 3.0, "min_shift": 32}
 
 #: the value, in the map, of a pixel only the exact-copy test marked: one of two twins, the copy or its source
@@ -98,7 +98,7 @@ EXACT_LEVEL = 0.5
 #: the window's texture (the square root of the smaller eigenvalue of its structure tensor, at least
 #: ``min_texture``: an edge moved along itself matches too, a corner does not), in pieces of ``min_area`` px.
 #: Chosen on val at q75 (396 untouched crops, 132 PatchMatch fills): PatchMatch ROC-AUC of the branch's score
-#: 0.864 -> 0.913 with the dense test, which alone finds a copy in 1.3 % of the untouched crops (docs/forensics.md)
+#: 0.864 -> 0.913 with the dense test, which alone finds a copy in 1.3 % of the untouched crops (docs/forensics-history.md)
 JPEG_DENSE = {
     "offsets": 48,
     "min_votes": 3,

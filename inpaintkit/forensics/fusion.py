@@ -10,7 +10,7 @@ positive when it passes its own threshold. The image score is the **stacked** sc
 T)``: a logistic regression on the margins, fitted on the same validation samples per input kind, with ``T`` set
 on them for the whole budget as above (``fit_stack``) — branches that agree add up, which "flag when any branch
 passes" (``sigmoid(max_b m_b)``, the rule of folders fitted without a stack) cannot do: on the corpus's test split
-ROC-AUC 0.975 against 0.962 with the same branches (docs/forensics.md). 0.5 is the decision point either way, and
+ROC-AUC 0.975 against 0.962 with the same branches (docs/forensics-history.md). 0.5 is the decision point either way, and
 each branch's ``p_b`` is kept for the analyst (``Detection.branches``). The CNN branch's raw score of an image
 larger than its tile is its highest tile's logit minus ``alpha * log(tiles)`` (``tile_correction`` per input kind,
 chosen on untouched val photos, ``fit_tile_correction``): the thresholds are set on one-tile crops. The heatmap is a per-pixel stack of the
@@ -26,7 +26,7 @@ thresholds, settings), ``noise_lgbm.txt`` and ``noise_lgbm_jpeg.txt`` (the noise
 inputs) and, for the CNN branch, the CNN detector's own ``model.safetensors`` + ``detector.json``; optionally
 ``cnn_jpeg/`` (``JPEG_CNN_DIR``), a second CNN detector that the CNN branch runs instead on JPEG inputs — the
 noise branch's JPEG trees, for the learned branch (a copy of the CNN fine-tuned on JPEG-compressed samples only:
-on the corpus's test split at JPEG q75 the fused ROC-AUC rose from 0.907 to 0.919; docs/forensics.md).
+on the corpus's test split at JPEG q75 the fused ROC-AUC rose from 0.907 to 0.919; docs/forensics-history.md).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def exact_rule(z: float, share: float, tau: float) -> float:
     """The stacked logit ``z`` of an image whose exact-copy share (``duplication.exact_share``) is ``share``: at
     least ``log((share + 0.001) / (tau + 0.001))`` when ``share`` exceeds ``tau``, the largest share of any untouched
     validation crop. Training-free, so it holds for exemplar fills no validation sample showed (the stack gives a
-    branch only the weight the validation fills earn it): docs/forensics.md, "exact small copies in the duplication
+    branch only the weight the validation fills earn it): docs/forensics-history.md, "exact small copies in the duplication
     branch"."""
     return max(z, math.log((share + 1e-3) / (tau + 1e-3))) if share > tau else z
 
@@ -323,7 +323,7 @@ MAP_GRID = tuple(float(t) for t in np.round(np.arange(0.3, 0.951, 0.05), 2))
 
 #: the stacked score's map statistics (``map_features``): quantiles of each branch's map, and the inverse L2
 #: strength of its logistic regression on them (chosen by 5-fold cross-validation by photo on the val split:
-#: docs/forensics.md, "map statistics in the stacked score")
+#: docs/forensics-history.md, "map statistics in the stacked score")
 MAP_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99, 1.0)
 STACK_C = 0.3
 #: per input kind, the branches whose map statistics the stacked score takes (``map_features`` over these alone; the
@@ -421,7 +421,7 @@ def image_cells(rgb: np.ndarray) -> np.ndarray:
     cell against them, the |Laplacian| against the image's median and against its 3x3 and 25x25 cell means,
     saturation, log chroma spread, and the edge share over 5x5 cells. On the corpus's test split
     they raised the heatmap's pixel F1 from 0.775 to 0.779 at 64² (stack fitted on val); the bundled refit with them
-    (and a seventh training inpainter) went from 0.774 to 0.782 at full resolution (docs/forensics.md)."""
+    (and a seventh training inpainter) went from 0.774 to 0.782 at full resolution (docs/forensics-history.md)."""
     import cv2
 
     side = (MAP_SIDE, MAP_SIDE)
@@ -495,7 +495,7 @@ def fit_pixel_stack(feats: list[np.ndarray], masks: list[np.ndarray], *, seed: i
     ``pixel_features`` of N inpainted images (``feats``: (``MAP_SIDE``², F) each; ``masks``: their holes at
     ``MAP_SIDE``², bool), fitted on ``PIXEL_SAMPLES`` cells per image, and the probability threshold (from
     ``PIXEL_GRID``) with the best mean per-image F1 on all their cells. On the corpus's test split it raised the
-    heatmap's pixel F1 from 0.750 to 0.774 over the maximum of the branch maps (docs/forensics.md)."""
+    heatmap's pixel F1 from 0.750 to 0.774 over the maximum of the branch maps (docs/forensics-history.md)."""
     rng = np.random.default_rng(seed)
     X, y = [], []
     for f, m in zip(feats, masks):
@@ -652,7 +652,7 @@ def fit_stack(
     their photos (as ``calibrate``), on out-of-fold scores when there are photo ``groups`` (``_out_of_fold``).
 
     Branches that agree add up here, where "any branch passes" only takes the strongest: on the corpus's test split
-    the stack gave ROC-AUC 0.975 against 0.962 (docs/forensics.md). Kinds with fewer than two calibrated branches
+    the stack gave ROC-AUC 0.975 against 0.962 (docs/forensics-history.md). Kinds with fewer than two calibrated branches
     get none (the max rule)."""
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {}
@@ -694,7 +694,7 @@ def _out_of_fold(z: np.ndarray, y: np.ndarray, photos: np.ndarray | None, c: flo
     """Each sample's stacked score from a stack fitted without its photo (``STACK_FOLDS`` folds by photo); with
     fewer photos than folds or no photos, the stack fitted on all. A threshold on in-sample scores is too low for
     new photos — the more features the stack has, the more (with the map statistics the JPEG threshold set in
-    sample flagged 15 % of the test split's untouched JPEG crops; docs/forensics.md)."""
+    sample flagged 15 % of the test split's untouched JPEG crops; docs/forensics-history.md)."""
     if photos is None or len(np.unique(photos)) < STACK_FOLDS:
         return Stacker.fit("logistic", z, y, seed=seed, C=c).decision_function(z)
     from sklearn.model_selection import GroupKFold

@@ -230,7 +230,7 @@ def _add_anomalies(feats: dict[str, np.ndarray]) -> None:
     The other features are one-sided: trees learn the direction the training fills departed in (smoother, less
     correlated across channels), and a fill that departs the other way (OpenCV's Navier-Stokes fill has *more*
     Laplacian energy left at half resolution than a photo; today's ``default`` keeps the channel correlation) went
-    unseen when left out of training. Measured by leaving each inpainter out (docs/forensics.md)."""
+    unseen when left out of training. Measured by leaving each inpainter out (docs/forensics-history.md)."""
     z = _robust_z(np.stack([feats[n] for n in ANOMALY_OF], axis=-1))
     az = np.abs(z)
     for i, n in enumerate(ANOMALY_OF):
@@ -273,7 +273,7 @@ def _add_lags(feats: dict[str, np.ndarray], y: np.ndarray) -> None:
     correlated at one pixel and nearly white beyond; in the corpus's test fills, against untouched blocks, the
     bundled ``default`` is correlated at 4 and 8 pixels (its upsampling grid, +1.9 and +1.6 SD), Navier-Stokes
     at 1 and 2 (+1.4), Telea less at 1 (-1.6). The residual energies measure how much noise a block has, these
-    how it is shaped. Chosen by leaving each inpainter out (docs/forensics.md, the anisotropy included)."""
+    how it is shaped. Chosen by leaving each inpainter out (docs/forensics-history.md, the anisotropy included)."""
     h, w = y.shape
     r = y - cv2.GaussianBlur(y, (0, 0), 1.0)
     rp = cv2.copyMakeBorder(r, 0, _LAG_PAD, _LAG_PAD, _LAG_PAD, cv2.BORDER_CONSTANT, value=0.0)
@@ -358,7 +358,7 @@ def image_score(prob_grid: np.ndarray, q: float = 0.98) -> float:
     crop and in a large photo, where a fixed 98th percentile would need a fill of 2 % of the whole photo. On 38
     untouched 768x512 crops of the test photos and small fills of them (0.5-3 % of the crop), the noise branch's
     ROC-AUC rose from 0.81-0.85 to 0.98-0.99 for Telea, NS and ``default`` fills, with no untouched crop flagged
-    (``benchmarks/forensics_small.py``; docs/forensics.md, "Small fills in large photos"); 256² and smaller images
+    (``benchmarks/forensics_small.py``; docs/forensics-history.md, "Small fills in large photos"); 256² and smaller images
     score exactly as before."""
     qq = 1.0 - (1.0 - q) * min(1.0, REFERENCE_BLOCKS / max(prob_grid.size, 1))
     return float(np.quantile(_box(prob_grid, 3), qq))
@@ -498,7 +498,7 @@ LEARNING_RATE = 0.15
 
 #: The block features the JPEG trees take: the base features and the lag correlations, without the two-sided
 #: anomalies (on the test split's JPEG copies, 264 images, the fused ROC-AUC was 0.002-0.004 higher without them at
-#: each of q90/75/50: q75 0.920 against 0.916; docs/forensics.md)
+#: each of q90/75/50: q75 0.920 against 0.916; docs/forensics-history.md)
 JPEG_FEATURES: list[str] = _names(False, True)
 
 

@@ -10,7 +10,7 @@ Loss: BCE on the image logit + BCE and Dice on the pixel map (config keys = Tens
 ``train/loss_map_bce``, ``train/loss_map_dice``). Augmentations the real world applies to images, so the detector
 survives them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at quality 30-100, flips; and,
 with ``augment.p_finish``, a finish in an inpainted sample's hole (grain, noise, sharpening, blur: ``finish``), so the
-detector does not rest on one inpainter's finish (the bundled PNG CNN: docs/forensics.md).
+detector does not rest on one inpainter's finish (the bundled PNG CNN: docs/forensics-history.md).
 
 The run folder is the shared one (``inpaintkit.train.checkpoint``); the family name in the checkpoints is
 ``detector``.

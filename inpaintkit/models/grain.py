@@ -2,7 +2,7 @@
 
 A photo's hole filled by a network is smooth where the photo has camera noise, and the network's 1/8-resolution
 stage leaves a faint grid in it (in ``default``'s fills at 256², 26 % of the fine detail's energy, against 0.6 % in
-the photos: the mean per position modulo 8). A forensic detector sees both (docs/forensics.md: the residual's
+the photos: the mean per position modulo 8). A forensic detector sees both (docs/forensics-history.md: the residual's
 correlation at 4 and 8 px, the missing noise). Two finishing steps for the fill, both confined to the hole:
 
 - ``remove_grid``: the fill's fine detail (the fill minus its Gaussian blur) is averaged per position modulo the

@@ -47,7 +47,7 @@ def test_bundled_detector_was_fitted_on_todays_bundled_inpainters():
     """The detector learns what each inpainter's fills look like; when a bundled inpainter's weights change, the
     detector has not seen the new fills (the v3 default scored 0.965 ROC-AUC that way, against 0.995 on the fills
     of the default before it, and nothing noticed). fills.json records the weights it was fitted on; a change must
-    come with a refit (docs/forensics.md)."""
+    come with a refit (docs/forensics-history.md)."""
     import hashlib
     import json
 
@@ -59,7 +59,7 @@ def test_bundled_detector_was_fitted_on_todays_bundled_inpainters():
             now = hashlib.sha256((weights / name / f).read_bytes()).hexdigest()
             assert now == sha, f"{name}/{f} changed since the detector was fitted: refit it, then update fills.json"
     # the default's grid removal and grain change its fills too: the detector fitted before them scored the test
-    # split's default fills at ROC-AUC 0.989 instead of 0.999 (docs/forensics.md)
+    # split's default fills at ROC-AUC 0.989 instead of 0.999 (docs/forensics-history.md)
     from inpaintkit.models.default import DEFAULT_DEGRID, DEFAULT_GRAIN
 
     assert stamp.get("default_finish") == {"degrid": DEFAULT_DEGRID, "grain": DEFAULT_GRAIN}, (
