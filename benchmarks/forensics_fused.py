@@ -260,11 +260,11 @@ def install_half(fit: Path, dst: Path, kind: str) -> None:
     # the CNN branch's discount for large inputs belongs to the half too (fits without it: none)
     meta.setdefault("tile_correction", {})[kind] = new.get("tile_correction", {}).get(kind, 0.0)
     if "tile_correction_fit" in new:  # and the flagged shares it was chosen on, or the folder would show stale ones
-        shares = meta.setdefault("tile_correction_fit", dict(new["tile_correction_fit"]))
-        shares.setdefault("flagged", {})[kind] = new["tile_correction_fit"]["flagged"][kind]
-        if "flagged_at_confidence" in new["tile_correction_fit"]:
-            conf = new["tile_correction_fit"]["flagged_at_confidence"][kind]
-            shares.setdefault("flagged_at_confidence", {})[kind] = conf
+        fit_shares = new["tile_correction_fit"]
+        shares = meta.setdefault("tile_correction_fit", dict(fit_shares))
+        for key in ("flagged", "flagged_at_confidence"):  # fits before the confidence rule: "flagged" only
+            if key in fit_shares:
+                shares.setdefault(key, {})[kind] = fit_shares[key][kind]
     trees, cnn = ("noise_lgbm_jpeg.txt", JPEG_CNN_DIR) if kind == "jpeg" else ("noise_lgbm.txt", ".")
     if kind == "jpeg":
         # the duplication branch's shift vote and dense test for JPEG inputs (folders before them: none)

@@ -647,9 +647,9 @@ def fit_stack(
     the branches' calibrated margins (``margins``) and, with ``features`` (kind -> (N, F) ``map_features`` of the
     same samples over every branch of ``raw_scores``, in its order), the map statistics of the branches
     ``map_branches`` gives the kind (default ``STACK_MAP_BRANCHES``; recorded as the entry's ``map_branches``); and
-    its threshold — the stacked score that
-    at most ``fpr_budget`` of the untouched validation samples pass, in ``confidence`` of bootstrap resamples of
-    their photos (as ``calibrate``), on out-of-fold scores when there are photo ``groups`` (``_out_of_fold``).
+    its threshold — the stacked score that at most ``fpr_budget`` of the untouched validation samples pass, in
+    ``confidence`` of bootstrap resamples of their photos (as ``calibrate``), on out-of-fold scores when there are
+    photo ``groups`` (``_out_of_fold``).
 
     Branches that agree add up here, where "any branch passes" only takes the strongest: on the corpus's test split
     the stack gave ROC-AUC 0.975 against 0.962 (docs/forensics-history.md). Kinds with fewer than two calibrated branches

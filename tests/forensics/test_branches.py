@@ -869,43 +869,63 @@ def test_map_features_see_where_the_evidence_lies():
     assert map_feature_names(["noise", "cnn"])[-1] == "noise&cnn.corr"
 
 
-def test_stack_on_map_features_uses_what_the_margins_miss():
-    """Image scores that cannot tell untouched from inpainted samples, maps that can (a compact blob in the
-    inpainted ones' noise maps): the stack with ``map_features`` separates them, keeps the budget on the validation
-    samples, and ``combine`` computes the same features from the maps it is given."""
-    from inpaintkit.forensics.evaluate import roc_auc
-    from inpaintkit.forensics.fusion import fit_stack, map_features
+def _blob_samples(seed: int, evidence: str, scatter_untouched: bool) -> dict:
+    """Synthetic validation samples for the stack: 120 untouched and 120 inpainted, image scores that cannot tell
+    them apart, and ``evidence``'s map ("noise" or "cnn") holding a compact hot blob in the inpainted ones (with
+    ``scatter_untouched``, as many hot cells scattered in the untouched ones); the other map is noise. Returns the
+    raw scores, labels, maps, their ``map_features`` over noise and CNN, photo groups and the calibration."""
+    from inpaintkit.forensics.fusion import map_features
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     n = 120
     y = np.r_[np.zeros(n), np.ones(n)].astype(int)
     raw = {"png": {"noise": rng.uniform(0.3, 0.7, 2 * n), "cnn": rng.normal(0, 1, 2 * n)}}
+    other = "cnn" if evidence == "noise" else "noise"
     maps = []
     for label in y:
         m = rng.uniform(0, 0.6, (32, 32)).astype(np.float32)
         if label:
             r, c = rng.integers(0, 20, 2)
             m[r : r + 12, c : c + 12] = 0.95
-        else:
+        elif scatter_untouched:
             m[rng.integers(0, 32, 144), rng.integers(0, 32, 144)] = 0.95
-        maps.append({"noise": m, "cnn": rng.uniform(0, 1, (32, 32)).astype(np.float32)})
-    feats = {"png": np.stack([map_features(m, ["noise", "cnn"]) for m in maps])}
+        maps.append({evidence: m, other: rng.uniform(0, 1, (32, 32)).astype(np.float32)})
     photos = {"png": np.arange(2 * n) % 30}
-    cal = calibrate(raw, {"png": y}, split={"noise": 0.5, "cnn": 0.5}, groups=photos)
+    return {
+        "raw": raw,
+        "y": y,
+        "maps": maps,
+        "feats": {"png": np.stack([map_features(m, ["noise", "cnn"]) for m in maps])},
+        "photos": photos,
+        "cal": calibrate(raw, {"png": y}, split={"noise": 0.5, "cnn": 0.5}, groups=photos),
+    }
+
+
+def _stack_scores(d: dict, stack: dict) -> np.ndarray:
+    """Each sample's fused score under the PNG stack entry ``stack`` (``combine`` on its raw scores and maps)."""
+    det = FusedDetector({"calibration": d["cal"], "stack": {"png": stack}})
+    raw, maps = d["raw"]["png"], d["maps"]
+    return np.array(
+        [
+            det.combine({b: (raw[b][i], maps[i][b]) for b in ("noise", "cnn")}, jpeg=False).score
+            for i in range(len(maps))
+        ]
+    )
+
+
+def test_stack_on_map_features_uses_what_the_margins_miss():
+    """Image scores that cannot tell untouched from inpainted samples, maps that can (a compact blob in the
+    inpainted ones' noise maps): the stack with ``map_features`` separates them, keeps the budget on the validation
+    samples, and ``combine`` computes the same features from the maps it is given."""
+    from inpaintkit.forensics.evaluate import roc_auc
+    from inpaintkit.forensics.fusion import fit_stack
+
+    d = _blob_samples(1, "noise", scatter_untouched=True)
+    raw, y, cal, photos = d["raw"], d["y"], d["cal"], d["photos"]
     plain = fit_stack(raw, {"png": y}, cal, fpr_budget=0.05, groups=photos)["png"]
-    stack = fit_stack(raw, {"png": y}, cal, fpr_budget=0.05, groups=photos, features=feats)["png"]
+    stack = fit_stack(raw, {"png": y}, cal, fpr_budget=0.05, groups=photos, features=d["feats"])["png"]
     assert stack["map_features"] and not plain["map_features"]
-
-    def scores(st: dict) -> np.ndarray:
-        det = FusedDetector({"calibration": cal, "stack": {"png": st}})
-        return np.array(
-            [
-                det.combine({b: (raw["png"][b][i], maps[i][b]) for b in ("noise", "cnn")}, jpeg=False).score
-                for i in range(2 * n)
-            ]
-        )
-
-    s_plain, s_maps = scores(plain), scores(stack)
+    s_plain, s_maps = _stack_scores(d, plain), _stack_scores(d, stack)
     assert roc_auc(y, s_plain) < 0.7 < 0.95 < roc_auc(y, s_maps)
     assert (s_maps[y == 0] >= 0.5).mean() <= 0.05
     assert stack["map_branches"] == ["noise"]  # STACK_MAP_BRANCHES["png"]: the noise map's statistics only
@@ -913,26 +933,15 @@ def test_stack_on_map_features_uses_what_the_margins_miss():
 
 def test_stack_takes_the_map_statistics_of_its_map_branches_only():
     """The evidence only in the CNN's maps: the default PNG stack (the noise map's statistics,
-    ``STACK_MAP_BRANCHES``) does not see it, one fitted with the CNN's maps does (and a JPEG one by default); ``combine`` computes each entry's own columns, and an entry
-    fitted before ``map_branches`` existed (none recorded) takes every branch's maps, as it was fitted."""
+    ``STACK_MAP_BRANCHES``) does not see it, one fitted with the CNN's maps does (and a JPEG one by default);
+    ``combine`` computes each entry's own columns, and an entry fitted before ``map_branches`` existed (none
+    recorded) takes every branch's maps, as it was fitted."""
     from inpaintkit.forensics.evaluate import roc_auc
-    from inpaintkit.forensics.fusion import STACK_MAP_BRANCHES, fit_stack, map_features
+    from inpaintkit.forensics.fusion import STACK_MAP_BRANCHES, fit_stack
 
     assert STACK_MAP_BRANCHES == {"png": ("noise",), "jpeg": ("noise", "duplication", "cnn")}
-    rng = np.random.default_rng(2)
-    n = 120
-    y = np.r_[np.zeros(n), np.ones(n)].astype(int)
-    raw = {"png": {"noise": rng.uniform(0.3, 0.7, 2 * n), "cnn": rng.normal(0, 1, 2 * n)}}
-    maps = []
-    for label in y:
-        m = rng.uniform(0, 0.6, (32, 32)).astype(np.float32)
-        if label:
-            r, c = rng.integers(0, 20, 2)
-            m[r : r + 12, c : c + 12] = 0.95
-        maps.append({"noise": rng.uniform(0, 1, (32, 32)).astype(np.float32), "cnn": m})
-    feats = {"png": np.stack([map_features(m, ["noise", "cnn"]) for m in maps])}
-    photos = {"png": np.arange(2 * n) % 30}
-    cal = calibrate(raw, {"png": y}, split={"noise": 0.5, "cnn": 0.5}, groups=photos)
+    d = _blob_samples(2, "cnn", scatter_untouched=False)
+    raw, y, cal, photos, feats = d["raw"], d["y"], d["cal"], d["photos"], d["feats"]
     noise_only = fit_stack(raw, {"png": y}, cal, fpr_budget=0.05, groups=photos, features=feats)["png"]
     both = fit_stack(
         raw, {"png": y}, cal, fpr_budget=0.05, groups=photos, features=feats, map_branches={"png": ("noise", "cnn")}
@@ -947,19 +956,9 @@ def test_stack_takes_the_map_statistics_of_its_map_branches_only():
     )["jpeg"]
     assert as_jpeg["map_branches"] == ["noise", "cnn"]
     assert noise_only["map_branches"] == ["noise"] and both["map_branches"] == ["noise", "cnn"]
-
-    def scores(st: dict) -> np.ndarray:
-        det = FusedDetector({"calibration": cal, "stack": {"png": st}})
-        return np.array(
-            [
-                det.combine({b: (raw["png"][b][i], maps[i][b]) for b in ("noise", "cnn")}, jpeg=False).score
-                for i in range(2 * n)
-            ]
-        )
-
-    assert roc_auc(y, scores(noise_only)) < 0.7 < 0.95 < roc_auc(y, scores(both))
+    assert roc_auc(y, _stack_scores(d, noise_only)) < 0.7 < 0.95 < roc_auc(y, _stack_scores(d, both))
     old = {k: v for k, v in both.items() if k != "map_branches"}  # as a folder fitted before map_branches
-    np.testing.assert_allclose(scores(old), scores(both))
+    np.testing.assert_allclose(_stack_scores(d, old), _stack_scores(d, both))
 
 
 def _agreeing_maps(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
