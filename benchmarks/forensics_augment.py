@@ -1,4 +1,4 @@
-"""Three kinds of training fill for the detector that the data step's inpainters, as run there, do not make
+"""Four kinds of training fill for the detector that the data step's inpainters, as run there, do not make
 (``forensics_fused.py --steps augment``), all from the train split only, so validation, calibration and test stay as
 they were:
 
@@ -8,6 +8,13 @@ they were:
   ``DEFAULT_GRAIN``; each record names the fill's maker in ``finished_from``, so leaving that inpainter out of
   training leaves these out too). A fill whose noise looks like the photo's is what made the bundled ``default`` hard to see for a
   detector that had not seen it (left out, 0.848); ``default``'s own fills are never used here.
+- ``gridded``: a train fill of Telea, NS, biharmonic or the lama run (one per untouched train crop, seeded) with
+  the grid an upsampling network leaves added to its hole (``inpaintkit.forensics.train.finish``'s ``grid``: a
+  pattern repeating every 4, 8 or 16 px that changes slowly across the hole, 0.5-2.5x the photo's noise level),
+  half of them then finished with the photo-grain step as ``grained``; ``finished_from`` names the fill's maker. The
+  noise trees that had not seen ``default`` learned its grid (its strongest evidence in the trees that had: the
+  lag-8 correlation) from the lama run's fills alone; with these, ``default`` left out 0.886 -> 0.941 on the noise
+  branch alone (docs/forensics-history.md). Appended like ``grained``.
 - ``manipulated``: generic local manipulations (as in ManTra-Net's or TruFor's training pools) of an untouched
   train crop inside one of its fills' masks, each kind a third of the time: *resample* (the crop shrunk to 25-70 %
   and enlarged back, half of them with Gaussian noise at 30-100 % of the photo's own level: structure kept, the
@@ -20,11 +27,12 @@ they were:
   that had seen radius 3 only scored radius-1 fills far lower (val, JPEG q75: Telea 0.980 at radius 3, 0.879 at 1;
   NS 0.975, 0.827) — and the ``shift`` probe falls back to Telea at radius 1 wherever no copy fits. For the CNN only.
 
-Writes WORK/aug/{grained,manipulated,radius}/{images,masks} and appends: ``grained`` to WORK/all/index.jsonl (and
-index.pre_tdanet.jsonl when there is one); WORK/all/index.cnn.jsonl = the CNN's index (index.pre_tdanet.jsonl when
-there is one, else index.jsonl, as it stood) + all three kinds.
+Writes WORK/aug/{grained,gridded,manipulated,radius}/{images,masks} and appends: ``grained`` and ``gridded`` to
+WORK/all/index.jsonl (and index.pre_tdanet.jsonl when there is one); WORK/all/index.cnn.jsonl = the CNN's index
+(index.pre_tdanet.jsonl when there is one, else index.jsonl, as it stood) + all four kinds. ``--kinds`` makes some of
+them only, into a WORK/all that has the others (``gridded`` into a WORK/all augmented before it existed).
 
-    .venv/bin/python benchmarks/forensics_augment.py --work WORK
+    .venv/bin/python benchmarks/forensics_augment.py --work WORK [--kinds gridded]
 """
 
 from __future__ import annotations
@@ -42,6 +50,13 @@ import numpy as np
 GRAINED_FROM = ("telea", "ns", "biharmonic", "lama")
 GRAINED_SEED = 35
 MANIPULATED_SEED = 34
+GRIDDED_SEED = 41
+#: the ``gridded`` fills' grid strength, as ``finish``'s gain (1.5 x gain x the photo's noise level: 0.5-2.5x), and
+#: the share of them then given the photo-grain step
+GRIDDED_GAIN = (1 / 3, 5 / 3)
+GRIDDED_GRAIN = 0.5
+#: the kinds, in the order the step makes them
+KINDS = ("grained", "gridded", "manipulated", "radius")
 MANIPULATIONS = ("resample", "denoise", "heal")
 RADIUS_SEED = 37
 #: the radii of the ``radius`` fills (the data step's OpenCV fills use 3)
@@ -74,6 +89,31 @@ def grained_fills(recs: list[dict], out: Path, seed: int = GRAINED_SEED) -> list
         name = hashlib.sha1(f"grained:{r['path']}:0".encode()).hexdigest()[:16]
         path = write_image(out / "images" / f"{name}.png", done)
         rows.append({**r, "path": str(path), "inpainter": "grained", "finished_from": r["inpainter"]})
+    return rows
+
+
+def gridded_fills(recs: list[dict], out: Path, seed: int = GRIDDED_SEED) -> list[dict]:
+    """One ``gridded`` record per untouched train crop that has fills of ``GRAINED_FROM`` (images into ``out``)."""
+    from inpaintkit.forensics.train import finish, load_sample
+    from inpaintkit.io import write_image
+    from inpaintkit.models.default import DEFAULT_GRAIN
+    from inpaintkit.models.grain import add_grain
+
+    rng = np.random.default_rng(seed)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for _, own in crops_with_fills(recs):
+        pool = [f for f in own if f["inpainter"].split(":")[0] in GRAINED_FROM]
+        if not pool:
+            continue
+        src = pool[rng.integers(len(pool))]
+        rgb, mask = load_sample(src)
+        done = finish(rgb, mask, "grid", float(rng.uniform(*GRIDDED_GAIN)), int(rng.integers(1 << 30)))
+        if rng.random() < GRIDDED_GRAIN:
+            done = add_grain(done, mask, DEFAULT_GRAIN, seed=int(rng.integers(1 << 30)))
+        name = hashlib.sha1(f"gridded:{src['path']}".encode()).hexdigest()[:16]
+        path = write_image(out / "images" / f"{name}.png", done)
+        rows.append({**src, "path": str(path), "inpainter": "gridded", "finished_from": src["inpainter"]})
     return rows
 
 
@@ -127,6 +167,13 @@ def crop_key(rec: dict) -> tuple:
     return rec["source_id"], rec["crop"], folder
 
 
+def crops_with_fills(recs: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """(untouched record, its crop's fill records) for each untouched train crop that has fills, in index order."""
+    train = [r for r in recs if r["split"] == "train"]
+    fills = own_fills(train)
+    return [(r, fills[crop_key(r)]) for r in train if not r["label"] and fills.get(crop_key(r))]
+
+
 def own_fills(train: list[dict]) -> dict[tuple, list[dict]]:
     """``crop_key`` -> the fill records (with a mask) of that crop, in index order."""
     fills: dict[tuple, list[dict]] = {}
@@ -141,16 +188,11 @@ def manipulated_fills(recs: list[dict], out: Path, seed: int = MANIPULATED_SEED)
     from inpaintkit.io import read_image, read_mask, write_image, write_mask
 
     rng = np.random.default_rng(seed)
-    train = [r for r in recs if r["split"] == "train"]
-    real = [r for r in train if r["label"] == 0]
-    fills = own_fills(train)
+    real = [r for r in recs if r["split"] == "train" and r["label"] == 0]  # a heal's other crop: any of these
     for sub in ("images", "masks"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     rows = []
-    for r in real:
-        choices = fills.get(crop_key(r))
-        if not choices:
-            continue
+    for r, choices in crops_with_fills(recs):
         rgb = read_image(r["path"]).rgb
         mask = read_mask(choices[rng.integers(len(choices))]["mask_path"], shape=rgb.shape[:2])
         kind = MANIPULATIONS[rng.integers(len(MANIPULATIONS))]
@@ -183,14 +225,9 @@ def radius_fills(recs: list[dict], out: Path, seed: int = RADIUS_SEED) -> list[d
     from inpaintkit.io import read_image, read_mask, write_image
 
     rng = np.random.default_rng(seed)
-    train = [r for r in recs if r["split"] == "train"]
-    fills = own_fills(train)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
-    for r in train:
-        own = fills.get(crop_key(r))
-        if r["label"] or not own:
-            continue
+    for r, own in crops_with_fills(recs):
         rgb = read_image(r["path"]).rgb
         for name, flag in RADIUS_FILLS.items():
             src = own[rng.integers(len(own))]
@@ -202,38 +239,61 @@ def radius_fills(recs: list[dict], out: Path, seed: int = RADIUS_SEED) -> list[d
     return rows
 
 
-def augment(work: Path) -> Path:
-    """The step: the three kinds into WORK/aug, the indexes of WORK/all extended (see the module's text); -> the CNN's
-    index. Refuses a WORK/all that already has them."""
+def augment(work: Path, kinds: tuple[str, ...] = KINDS) -> Path:
+    """The step: ``kinds`` into WORK/aug, the indexes of WORK/all extended (see the module's text); -> the CNN's
+    index. Refuses a WORK/all that already has one of them (``radius`` fills are not told apart: only with the
+    others), and ``kinds`` without ``radius`` and ``manipulated`` when WORK/all has no CNN index yet."""
     folder = work / "all"
     index = folder / "index.jsonl"
+    cnn_index = folder / "index.cnn.jsonl"
     recs = [json.loads(line) for line in index.read_text().splitlines() if line]
-    if any(r.get("inpainter") in ("grained", "manipulated") for r in recs):
-        sys.exit(f"{index} already has grained or manipulated fills")
-    grained = grained_fills(recs, work / "aug" / "grained")
-    manipulated = manipulated_fills(recs, work / "aug" / "manipulated")
-    radius = radius_fills(recs, work / "aug" / "radius")
+    cnn_recs = [json.loads(line) for line in cnn_index.read_text().splitlines() if line] if cnn_index.is_file() else []
+    have = {r.get("inpainter") for r in recs + cnn_recs} & set(KINDS)
+    if have & set(kinds) or ("radius" in kinds and cnn_recs):
+        sys.exit(f"{index} already has {', '.join(sorted(have & set(kinds)) or ['an augmented CNN index'])} fills")
+    if not cnn_recs and not {"manipulated", "radius"} <= set(kinds):
+        sys.exit(f"{cnn_index}: none yet; make every kind first (--kinds {','.join(KINDS)})")
+    made = {k: [] for k in KINDS}
+    makers = {
+        "grained": grained_fills,
+        "gridded": gridded_fills,
+        "manipulated": manipulated_fills,
+        "radius": radius_fills,
+    }
+    for k in KINDS:
+        if k in kinds:
+            made[k] = makers[k](recs, work / "aug" / k)
     pre = folder / "index.pre_tdanet.jsonl"
-    cnn_base = (pre if pre.is_file() else index).read_text()
-    extra = "".join(json.dumps(r) + "\n" for r in grained)
-    cnn_only = "".join(json.dumps(r) + "\n" for r in manipulated + radius)
-    (folder / "index.cnn.jsonl").write_text(cnn_base + extra + cnn_only)
+    extra = "".join(json.dumps(r) + "\n" for r in made["grained"] + made["gridded"])
+    cnn_only = "".join(json.dumps(r) + "\n" for r in made["manipulated"] + made["radius"])
+    if cnn_recs:  # a CNN index made before: these kinds added to it
+        with cnn_index.open("a") as f:
+            f.write(extra + cnn_only)
+    else:
+        cnn_index.write_text((pre if pre.is_file() else index).read_text() + extra + cnn_only)
     for path in (index, pre):
         if path.is_file():
             with path.open("a") as f:
                 f.write(extra)
-    kinds = {k: sum(r["mask_kind"] == k for r in manipulated) for k in MANIPULATIONS}
+    manip = {k: sum(r["mask_kind"] == k for r in made["manipulated"]) for k in MANIPULATIONS}
     print(
-        f"augment: {len(grained)} grained, {len(manipulated)} manipulated fills {kinds}, {len(radius)} at other radii",
+        f"augment: {len(made['grained'])} grained, {len(made['gridded'])} gridded, {len(made['manipulated'])} "
+        f"manipulated fills {manip}, {len(made['radius'])} at other radii",
         flush=True,
     )
-    return folder / "index.cnn.jsonl"
+    return cnn_index
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, required=True, help="the folder with all/index.jsonl (the data step's)")
-    augment(ap.parse_args().work)
+    ap.add_argument("--kinds", default=",".join(KINDS), help=f"some of {','.join(KINDS)} (default: all)")
+    args = ap.parse_args()
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        ap.error(f"--kinds: unknown kind {unknown[0]!r}" if unknown else "--kinds: name at least one")
+    augment(args.work, kinds)
 
 
 if __name__ == "__main__":

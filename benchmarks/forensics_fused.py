@@ -13,8 +13,9 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    branch ever trains on (``shift``: a copy of another region, ``heat``: a heat-equation fill). ``--extra-real N``:
    N more untouched crops per val photo (for the thresholds; their cheap Telea fills are dropped). The indexes are
    merged into WORK/all/index.jsonl with the split taken from the folder.
-   ``augment`` (``benchmarks/forensics_augment.py``): three kinds of train fill the data step does not make —
-   ``grained`` (Telea, NS, biharmonic and lama-run fills finished with the photo-grain step; appended to WORK/all),
+   ``augment`` (``benchmarks/forensics_augment.py``): four kinds of train fill the data step does not make —
+   ``grained`` (Telea, NS, biharmonic and lama-run fills finished with the photo-grain step) and ``gridded`` (the
+   same fills with an upsampling network's grid added, half of them grained too; both appended to WORK/all),
    ``manipulated`` (resampled, denoised or Poisson-cloned holes) and Telea/NS fills at radii other than 3 (these
    two for the CNN only, WORK/all/index.cnn.jsonl).
 2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (its index.cnn.jsonl

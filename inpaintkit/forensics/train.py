@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from torch import nn
 from tqdm import tqdm
 
@@ -70,10 +70,21 @@ class AugmentConfig(StrictConfig):
     jpeg_quality: tuple[int, int] = (30, 100)
     p_jpeg: float = Field(0.5, ge=0, le=1)
     flip: bool = True
-    #: the share of inpainted samples whose hole gets a finish (``finish``: grain, noise, sharpening or smoothing)
+    #: the share of inpainted samples whose hole gets a finish (``finish``: one of ``finishes``)
     p_finish: float = Field(0.0, ge=0, le=1)
     #: the finishes' strength is drawn in this range (``finish``)
     finish_gain: tuple[float, float] = (0.5, 1.5)
+    #: the finishes drawn from, equally often (``FINISHES``; ``grid`` is not among the default four, the bundled
+    #: CNNs' recipe)
+    finishes: tuple[str, ...] = ("grain", "noise", "sharpen", "smooth")
+
+    @field_validator("finishes")
+    @classmethod
+    def _known_finishes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [k for k in v if k not in FINISHES]
+        if bad or not v:
+            raise ValueError(f"unknown finish {bad[0]!r}" if bad else "needs at least one finish")
+        return v
 
 
 class LossConfig(StrictConfig):
@@ -170,8 +181,31 @@ def rescale(rgb: np.ndarray, mask: np.ndarray, factor: float) -> tuple[np.ndarra
     return cv2.resize(rgb, size, interpolation=interp), m
 
 
-#: the post-processing ``finish`` applies to a hole, one drawn per sample
-FINISHES = ("grain", "noise", "sharpen", "smooth")
+#: the post-processing ``finish`` can apply to a hole: ``augment`` draws one of ``augment.finishes`` per sample
+FINISHES = ("grain", "noise", "sharpen", "smooth", "grid")
+#: the periods (px) of the ``grid`` finish's pattern and how often each is drawn: a network that upsamples twice,
+#: three or four times from its deepest stage leaves a grid of 4, 8 or 16 px
+GRID_FINISH_PERIODS = {4: 0.3, 8: 0.5, 16: 0.2}
+
+
+def grid_pattern(shape: tuple[int, int], rng: np.random.Generator, period: int | None = None) -> np.ndarray:
+    """(H, W) float32, zero mean: a pattern that repeats every ``period`` px (drawn from ``GRID_FINISH_PERIODS``
+    without one) and changes slowly across the image — two random tiles of unit spread (a little blurred, wrapping
+    round) mixed by a smooth random field (spread 0.7-1 where they mix) — as an upsampling network's grid does, whose
+    strength and shape follow the content under it."""
+    h, w = shape
+    if period is None:
+        periods = list(GRID_FINISH_PERIODS)
+        period = periods[int(rng.choice(len(periods), p=list(GRID_FINISH_PERIODS.values())))]
+    p = int(period)
+    tiles = []
+    for _ in range(2):
+        t = rng.normal(0.0, 1.0, (p, p)).astype(np.float32)
+        t = cv2.GaussianBlur(np.tile(t, (3, 3)), (0, 0), float(rng.uniform(0.3, 1.0)))[p : 2 * p, p : 2 * p]
+        t = (t - t.mean()) / (t.std() + 1e-6)
+        tiles.append(np.tile(t, (h // p + 1, w // p + 1))[:h, :w])
+    field = cv2.resize(rng.uniform(0.0, 1.0, (4, 4)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return field * tiles[0] + (1.0 - field) * tiles[1]
 
 
 def noise_sigma(rgb: np.ndarray, known: np.ndarray | None = None, per_channel: bool = False) -> np.ndarray:
@@ -188,7 +222,10 @@ def finish(rgb: np.ndarray, mask: np.ndarray, kind: str, gain: float, seed: int)
     forger or a newer inpainter finishes a fill, so that the detector cannot rest on one inpainter's finish
     (``default`` adds photo grain, ``models.grain``): ``grain`` (``add_grain`` at ``gain``), ``noise`` (Gaussian,
     ``gain`` x the photo's own noise level), ``sharpen`` (unsharp mask, amount ``gain`` / 2, sigma 1 px), ``smooth``
-    (Gaussian blur, sigma ``gain`` / 2 px). Known pixels are unchanged; the change fades in over 1 px."""
+    (Gaussian blur, sigma ``gain`` / 2 px), ``grid`` (``grid_pattern`` times ``gain`` x 1.5 x the photo's own noise level
+    — taken as 1 grey level where lower —, each channel a little stronger or weaker: the grid an upsampling network
+    leaves).
+    Known pixels are unchanged; the change fades in over 1 px."""
     if not mask.any():
         return rgb
     if kind == "grain":
@@ -202,6 +239,10 @@ def finish(rgb: np.ndarray, mask: np.ndarray, kind: str, gain: float, seed: int)
         y = x + 0.5 * gain * (x - cv2.GaussianBlur(x, (0, 0), 1.0))
     elif kind == "smooth":
         y = cv2.GaussianBlur(x, (0, 0), 0.5 * gain)
+    elif kind == "grid":
+        rng = np.random.default_rng(seed)
+        amp = 1.5 * gain * max(1.0, float(noise_sigma(rgb, ~mask)))
+        y = x + amp * grid_pattern(mask.shape, rng)[..., None] * (1 + rng.normal(0, 0.15, 3)).astype(np.float32)
     else:
         raise InpaintKitError(f"unknown finish {kind!r}; choose one of {', '.join(FINISHES)}")
     a = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 0.7) * mask  # 0 outside the hole, ~1 inside
@@ -215,7 +256,7 @@ def augment(
     """Random finish of the hole (``p_finish``), resize, crop of ``crop``², blur, JPEG, flip. rgb uint8 (H, W, 3),
     mask bool (H, W)."""
     if cfg.p_finish > 0 and mask.any() and rng.random() < cfg.p_finish:
-        kind = FINISHES[int(rng.integers(len(FINISHES)))]
+        kind = cfg.finishes[int(rng.integers(len(cfg.finishes)))]
         rgb = finish(rgb, mask, kind, float(rng.uniform(*cfg.finish_gain)), int(rng.integers(1 << 30)))
     if rng.random() < cfg.p_resize:
         lo = max(cfg.resize[0], crop / min(rgb.shape[:2]))  # never smaller than the crop

@@ -1,6 +1,6 @@
-"""benchmarks/forensics_augment.py: the ``augment`` step of the detector's recipe — grain-finished fills of other
-inpainters, generic local manipulations and OpenCV fills at other radii, train split only, never from ``default``'s
-fills."""
+"""benchmarks/forensics_augment.py: the ``augment`` step of the detector's recipe — grain-finished and gridded fills
+of other inpainters, generic local manipulations and OpenCV fills at other radii, train split only, never from
+``default``'s fills."""
 
 from __future__ import annotations
 
@@ -51,16 +51,17 @@ def work(tmp_path, rng):
     return tmp_path, recs
 
 
-def test_augment_adds_grained_fills_manipulations_and_other_radii_to_train_only(aug, work):
+def test_augment_adds_grained_and_gridded_fills_manipulations_and_other_radii_to_train_only(aug, work):
     path, recs = work
     cnn_index = aug.augment(path)
     lines = [json.loads(x) for x in (path / "all" / "index.jsonl").read_text().splitlines()]
     assert lines[: len(recs)] == recs
     grained = lines[len(recs) :]
-    assert [r["inpainter"] for r in grained] == ["grained"] * 3  # one per train crop, none for val
+    # one of each per train crop, none for val
+    assert [r["inpainter"] for r in grained] == ["grained"] * 3 + ["gridded"] * 3
     cnn = [json.loads(x) for x in cnn_index.read_text().splitlines()]
-    assert cnn[: len(recs) + 3] == lines
-    manipulated, radius = cnn[len(recs) + 3 : len(recs) + 6], cnn[len(recs) + 6 :]
+    assert cnn[: len(recs) + 6] == lines
+    manipulated, radius = cnn[len(recs) + 6 : len(recs) + 9], cnn[len(recs) + 9 :]
     assert [r["inpainter"] for r in manipulated] == ["manipulated"] * 3
     assert [r["inpainter"] for r in radius] == ["telea", "ns"] * 3  # one of each per train crop, CNN only
     for r in grained + manipulated + radius:
@@ -71,12 +72,15 @@ def test_augment_adds_grained_fills_manipulations_and_other_radii_to_train_only(
         real_rgb = read_image(real["path"]).rgb
         own = [x for x in recs if x["label"] and (x["source_id"], x["crop"], x["split"]) == (*key, "train")]
         assert np.array_equal(out[~mask], real_rgb[~mask])  # only the hole changes
-        if r["inpainter"] == "grained":
+        if r["inpainter"] in ("grained", "gridded"):
             src = next(x for x in own if x["mask_path"] == r["mask_path"])
             assert src["inpainter"] != "default"  # never `default`'s own fill
             assert r["finished_from"] == src["inpainter"]  # so leaving that inpainter out leaves this out too
             fill = read_image(src["path"]).rgb
-            assert hole_detail(out, mask) > 1.2 * hole_detail(fill, mask)  # the photo's noise put back
+            if r["inpainter"] == "grained":
+                assert hole_detail(out, mask) > 1.2 * hole_detail(fill, mask)  # the photo's noise put back
+            else:  # a grid added to the fill's hole
+                assert np.abs(out.astype(np.float32) - fill)[mask].mean() > 0.5
         elif r in radius:  # the named OpenCV fill at another radius than the data step's 3, through an own mask
             assert r["radius"] in aug.RADII and r["radius"] != 3
             assert any(r["mask_path"] == x["mask_path"] for x in own)
@@ -88,6 +92,29 @@ def test_augment_adds_grained_fills_manipulations_and_other_radii_to_train_only(
             assert not np.array_equal(out[mask], real_rgb[mask])
     with pytest.raises(SystemExit, match="already has"):
         aug.augment(path)
+
+
+def test_augment_adds_one_kind_to_a_folder_augmented_before_it_existed(aug, work):
+    path, recs = work
+    aug.augment(path, ("grained", "manipulated", "radius"))
+    index, cnn_index = path / "all" / "index.jsonl", path / "all" / "index.cnn.jsonl"
+    before, cnn_before = index.read_text(), cnn_index.read_text()
+    assert aug.augment(path, ("gridded",)) == cnn_index
+    added = index.read_text()[len(before) :].splitlines()
+    assert index.read_text().startswith(before) and cnn_index.read_text() == cnn_before + "".join(
+        x + "\n" for x in added
+    )
+    assert [json.loads(x)["inpainter"] for x in added] == ["gridded"] * 3
+    for kinds in (("gridded",), ("radius",), ("grained", "gridded")):
+        with pytest.raises(SystemExit, match="already has"):
+            aug.augment(path, kinds)
+
+
+def test_augment_makes_the_cnn_index_only_with_every_kind_that_is_only_in_it(aug, work):
+    path, _ = work
+    with pytest.raises(SystemExit, match="none yet"):
+        aug.augment(path, ("gridded",))
+    assert not (path / "all" / "index.cnn.jsonl").exists()
 
 
 @pytest.mark.parametrize("kind", ["resample", "denoise", "heal"])

@@ -16,10 +16,12 @@ from inpaintkit.forensics.evaluate import evaluate, leave_one_out
 from inpaintkit.forensics.report import write_report
 from inpaintkit.forensics.train import (
     FINISHES,
+    GRID_FINISH_PERIODS,
     AugmentConfig,
     augment,
     dice_loss,
     finish,
+    grid_pattern,
     load_train_config,
     select,
     train_detector,
@@ -294,6 +296,44 @@ def test_finish_changes_only_the_hole():
     assert a.random() == b.random()
     out, m = augment(rgb, mask, AugmentConfig(p_finish=1.0, p_resize=0, p_blur=0, p_jpeg=0, flip=False), 64, a)
     assert np.array_equal(m, mask) and not np.array_equal(out, rgb) and np.array_equal(out[~mask], rgb[~mask])
+
+
+def test_grid_finish_adds_a_pattern_that_repeats_at_its_period_inside_the_hole_only():
+    rng = np.random.default_rng(2)
+    rgb = np.clip(rng.normal(120, 2, (96, 96, 3)), 0, 255).astype(np.uint8)
+    mask = np.zeros((96, 96), bool)
+    mask[16:80, 16:80] = True
+    rgb[mask] = 120
+    for period in GRID_FINISH_PERIODS:
+        g = grid_pattern((64, 64), np.random.default_rng(period), period)
+        assert g.dtype == np.float32 and abs(float(g.mean())) < 0.1 and 0.65 < float(g.std()) < 1.05
+
+        def corr(a, b):
+            return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+        assert corr(g[:, :-period], g[:, period:]) > 0.65 and corr(g[:-period], g[period:]) > 0.65  # repeats
+        assert corr(g[:, :-1], g[:, 1:]) < 0.8  # but is not smooth: detail at the pixel scale
+    out = finish(rgb, mask, "grid", 1.0, seed=4)
+    assert np.array_equal(out[~mask], rgb[~mask])
+    d = out[24:72, 24:72].astype(np.float32).mean(axis=2) - 120
+    assert 1.0 < d.std() < 6.0  # 1.5 grey levels a unit of the pattern at gain 1 (the photo's noise is under 1)
+    lags = {k: float(np.corrcoef(d[:, :-k].ravel(), d[:, k:].ravel())[0, 1]) for k in (4, 8, 16)}
+    assert max(lags.values()) > 0.5  # one of the periods shows
+
+
+def test_augment_draws_the_finishes_the_config_names():
+    rgb = np.full((64, 64, 3), 120, np.uint8)
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 16:48] = True
+    assert AugmentConfig().finishes == ("grain", "noise", "sharpen", "smooth")  # the bundled CNNs' recipe
+    cfg = AugmentConfig(p_finish=1.0, p_resize=0, p_blur=0, p_jpeg=0, flip=False, finishes=("grid",))
+    out, _ = augment(rgb, mask, cfg, 64, np.random.default_rng(0))
+    d = out[20:44, 20:44].astype(np.float32).mean(axis=2)
+    assert d.std() > 0.5 and np.array_equal(out[~mask], rgb[~mask])  # the flat hole got the grid
+    with pytest.raises(ValueError, match="unknown finish 'emboss'"):
+        AugmentConfig(finishes=("grid", "emboss"))
+    with pytest.raises(ValueError, match="at least one finish"):
+        AugmentConfig(finishes=())
 
 
 def test_dice_loss_bounds():
