@@ -14,7 +14,9 @@ they were:
   half of them then finished with the photo-grain step as ``grained``; ``finished_from`` names the fill's maker. The
   noise trees that had not seen ``default`` learned its grid (its strongest evidence in the trees that had: the
   lag-8 correlation) from the lama run's fills alone; with these, ``default`` left out 0.886 -> 0.941 on the noise
-  branch alone (docs/forensics-history.md). Appended like ``grained``.
+  branch alone (docs/forensics-history.md). For the noise trees and the calibration only (WORK/all/index.jsonl):
+  the bundled CNNs never saw them; a CNN run can draw the same grid as a finish (``augment.finishes``), which on
+  the ``default``-left-out fold's CNN moved it by 0.001.
 - ``manipulated``: generic local manipulations (as in ManTra-Net's or TruFor's training pools) of an untouched
   train crop inside one of its fills' masks, each kind a third of the time: *resample* (the crop shrunk to 25-70 %
   and enlarged back, half of them with Gaussian noise at 30-100 % of the photo's own level: structure kept, the
@@ -29,8 +31,9 @@ they were:
 
 Writes WORK/aug/{grained,gridded,manipulated,radius}/{images,masks} and appends: ``grained`` and ``gridded`` to
 WORK/all/index.jsonl (and index.pre_tdanet.jsonl when there is one); WORK/all/index.cnn.jsonl = the CNN's index
-(index.pre_tdanet.jsonl when there is one, else index.jsonl, as it stood) + all four kinds. ``--kinds`` makes some of
-them only, into a WORK/all that has the others (``gridded`` into a WORK/all augmented before it existed).
+(index.pre_tdanet.jsonl when there is one, else index.jsonl, as it stood) + ``grained``, ``manipulated`` and
+``radius``. ``--kinds`` makes some of them only, into a WORK/all that has the others (``gridded`` into a WORK/all
+augmented before it existed).
 
     .venv/bin/python benchmarks/forensics_augment.py --work WORK [--kinds gridded]
 """
@@ -55,8 +58,9 @@ GRIDDED_SEED = 41
 #: the share of them then given the photo-grain step
 GRIDDED_GAIN = (1 / 3, 5 / 3)
 GRIDDED_GRAIN = 0.5
-#: the kinds, in the order the step makes them
+#: the kinds, in the order the step makes them, and those the CNN's index takes
 KINDS = ("grained", "gridded", "manipulated", "radius")
+CNN_KINDS = ("grained", "manipulated", "radius")
 MANIPULATIONS = ("resample", "denoise", "heal")
 RADIUS_SEED = 37
 #: the radii of the ``radius`` fills (the data step's OpenCV fills use 3)
@@ -239,10 +243,11 @@ def radius_fills(recs: list[dict], out: Path, seed: int = RADIUS_SEED) -> list[d
     return rows
 
 
-def augment(work: Path, kinds: tuple[str, ...] = KINDS) -> Path:
+def augment(work: Path, kinds: tuple[str, ...] = KINDS) -> Path | None:
     """The step: ``kinds`` into WORK/aug, the indexes of WORK/all extended (see the module's text); -> the CNN's
-    index. Refuses a WORK/all that already has one of them (``radius`` fills are not told apart: only with the
-    others), and ``kinds`` without ``radius`` and ``manipulated`` when WORK/all has no CNN index yet."""
+    index (None when there is none: ``kinds`` of the noise trees' only, into a folder without one). Refuses a
+    WORK/all that already has one of them (``radius`` fills are not told apart from the data step's: only into a
+    folder without a CNN index)."""
     folder = work / "all"
     index = folder / "index.jsonl"
     cnn_index = folder / "index.cnn.jsonl"
@@ -251,8 +256,6 @@ def augment(work: Path, kinds: tuple[str, ...] = KINDS) -> Path:
     have = {r.get("inpainter") for r in recs + cnn_recs} & set(KINDS)
     if have & set(kinds) or ("radius" in kinds and cnn_recs):
         sys.exit(f"{index} already has {', '.join(sorted(have & set(kinds)) or ['an augmented CNN index'])} fills")
-    if not cnn_recs and not {"manipulated", "radius"} <= set(kinds):
-        sys.exit(f"{cnn_index}: none yet; make every kind first (--kinds {','.join(KINDS)})")
     made = {k: [] for k in KINDS}
     makers = {
         "grained": grained_fills,
@@ -264,24 +267,24 @@ def augment(work: Path, kinds: tuple[str, ...] = KINDS) -> Path:
         if k in kinds:
             made[k] = makers[k](recs, work / "aug" / k)
     pre = folder / "index.pre_tdanet.jsonl"
-    extra = "".join(json.dumps(r) + "\n" for r in made["grained"] + made["gridded"])
-    cnn_only = "".join(json.dumps(r) + "\n" for r in made["manipulated"] + made["radius"])
+    trees = "".join(json.dumps(r) + "\n" for r in made["grained"] + made["gridded"])
+    cnn = "".join(json.dumps(r) + "\n" for k in CNN_KINDS for r in made[k])
     if cnn_recs:  # a CNN index made before: these kinds added to it
         with cnn_index.open("a") as f:
-            f.write(extra + cnn_only)
-    else:
-        cnn_index.write_text((pre if pre.is_file() else index).read_text() + extra + cnn_only)
+            f.write(cnn)
+    elif cnn:
+        cnn_index.write_text((pre if pre.is_file() else index).read_text() + cnn)
     for path in (index, pre):
         if path.is_file():
             with path.open("a") as f:
-                f.write(extra)
+                f.write(trees)
     manip = {k: sum(r["mask_kind"] == k for r in made["manipulated"]) for k in MANIPULATIONS}
     print(
         f"augment: {len(made['grained'])} grained, {len(made['gridded'])} gridded, {len(made['manipulated'])} "
         f"manipulated fills {manip}, {len(made['radius'])} at other radii",
         flush=True,
     )
-    return cnn_index
+    return cnn_index if cnn_index.is_file() else None
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ The photo corpus has train/, val/ and test/ folders of photos (no photo in two).
    merged into WORK/all/index.jsonl with the split taken from the folder.
    ``augment`` (``benchmarks/forensics_augment.py``): four kinds of train fill the data step does not make —
    ``grained`` (Telea, NS, biharmonic and lama-run fills finished with the photo-grain step) and ``gridded`` (the
-   same fills with an upsampling network's grid added, half of them grained too; both appended to WORK/all),
+   same fills with an upsampling network's grid added, half of them grained too, for the noise trees only; both
+   appended to WORK/all),
    ``manipulated`` (resampled, denoised or Poisson-cloned holes) and Telea/NS fills at radii other than 3 (these
    two for the CNN only, WORK/all/index.cnn.jsonl).
 2. ``cnn``: ``inpaintkit forensics train --config configs/forensics/corpus.yaml`` on WORK/all (its index.cnn.jsonl
