@@ -251,6 +251,8 @@ def augment(work: Path, kinds: tuple[str, ...] = KINDS) -> Path | None:
     folder = work / "all"
     index = folder / "index.jsonl"
     cnn_index = folder / "index.cnn.jsonl"
+    if not index.is_file():
+        sys.exit(f"{index}: not found; run the data step first (benchmarks/forensics_fused.py --steps data)")
     recs = [json.loads(line) for line in index.read_text().splitlines() if line]
     cnn_recs = [json.loads(line) for line in cnn_index.read_text().splitlines() if line] if cnn_index.is_file() else []
     have = {r.get("inpainter") for r in recs + cnn_recs} & set(KINDS)

@@ -110,6 +110,8 @@ def test_augment_adds_one_kind_to_a_folder_augmented_before_it_existed(aug, work
 
 def test_augment_makes_no_cnn_index_for_the_noise_trees_kinds_alone(aug, work):
     path, recs = work
+    with pytest.raises(SystemExit, match="not found; run the data step first"):
+        aug.augment(path / "elsewhere", ("gridded",))
     assert aug.augment(path, ("gridded",)) is None
     assert not (path / "all" / "index.cnn.jsonl").exists()
     lines = [json.loads(x) for x in (path / "all" / "index.jsonl").read_text().splitlines()]
