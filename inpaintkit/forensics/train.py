@@ -9,8 +9,9 @@ checkpoints and the exact resume every ``inpaintkit train`` run has. When traini
 Loss: BCE on the image logit + BCE and Dice on the pixel map (config keys = TensorBoard keys: ``train/loss_image``,
 ``train/loss_map_bce``, ``train/loss_map_dice``). Augmentations the real world applies to images, so the detector
 survives them: resize by 0.5-1.5x, random crop, Gaussian blur, JPEG re-compression at quality 30-100, flips; and,
-with ``augment.p_finish``, a finish in an inpainted sample's hole (grain, noise, sharpening, blur: ``finish``), so the
-detector does not rest on one inpainter's finish (the bundled PNG CNN: docs/forensics-history.md).
+with ``augment.p_finish``, a finish in an inpainted sample's hole (grain, noise, sharpening, blur, or, named in
+``augment.finishes``, an upsampling network's grid: ``finish``), so the detector does not rest on one inpainter's
+finish (the bundled PNG CNN: docs/forensics-history.md).
 
 The run folder is the shared one (``inpaintkit.train.checkpoint``); the family name in the checkpoints is
 ``detector``.
