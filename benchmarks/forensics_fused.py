@@ -215,17 +215,33 @@ MORE_CROPS_SEED = 21
 MORE_CROPS_FINE_TUNE = ("train.seed=4", "train.val_every=500", "train.ckpt_every=500")
 
 
-def more_train_crops(corpus: Path, work: Path, seen: tuple[str, ...], crops: int) -> Path:
-    """WORK/tvm/index.jsonl: WORK/tv's samples and ``crops`` more crops per train photo (made once, into
-    WORK/train_more), for the cnn-jpeg fine-tune."""
+def train_more_records(corpus: Path, work: Path, seen: tuple[str, ...], crops: int) -> list[dict]:
+    """``crops`` more 256² crops per train photo, each untouched and filled by every inpainter of ``seen`` (made
+    once, into WORK/train_more; seed ``MORE_CROPS_SEED``), as records with absolute paths, all in the train split."""
     more = work / "train_more"
     if not (more / "index.jsonl").is_file():
         make_dataset(corpus / "train", ",".join(seen), MASKS, len(seen), crops, MORE_CROPS_SEED, more)
+    return absolute_records(more)
+
+
+def more_train_crops(corpus: Path, work: Path, seen: tuple[str, ...], crops: int) -> Path:
+    """WORK/tvm/index.jsonl: WORK/tv's samples and ``crops`` more crops per train photo (``train_more_records``),
+    for the cnn-jpeg fine-tune."""
     lines = (work / "tv" / "index.jsonl").read_text().splitlines()
-    lines += [json.dumps(r) for r in absolute_records(more)]
+    lines += [json.dumps(r) for r in train_more_records(corpus, work, seen, crops)]
     (work / "tvm").mkdir(parents=True, exist_ok=True)
     (work / "tvm" / "index.jsonl").write_text("\n".join(lines) + "\n")
     return work / "tvm" / "index.jsonl"
+
+
+def trees_index(corpus: Path, work: Path, seen: tuple[str, ...], crops: int) -> Path:
+    """WORK/all/index.more.jsonl: WORK/all/index.jsonl as it stands and ``crops`` more crops per train photo
+    (``train_more_records``, the same ones the cnn-jpeg fine-tune takes), for the fit step's noise trees
+    (``--fit-more-crops``; the bundled PNG half: 4, docs/forensics-history.md, 2026-12-05: gridded training fills)."""
+    out = work / "all" / "index.more.jsonl"
+    more = "".join(json.dumps(r) + "\n" for r in train_more_records(corpus, work, seen, crops))
+    out.write_text((work / "all" / "index.jsonl").read_text() + more)
+    return out
 
 
 #: the entries of ``fusion.json`` kept per input kind ("png", "jpeg")
@@ -580,6 +596,13 @@ def main() -> None:
         "JPEG CNN: 4)",
     )
     ap.add_argument(
+        "--fit-more-crops",
+        type=int,
+        default=0,
+        help="fit: N more crops per train photo in the noise trees' training (WORK/all/index.more.jsonl; the bundled "
+        "PNG half: 4)",
+    )
+    ap.add_argument(
         "--loo-full",
         default="ns,default",
         help="loo-full: the inpainters left out in turn with the CNN retrained as well (the two the noise + "
@@ -655,7 +678,8 @@ def main() -> None:
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
         jp = ["--cnn-jpeg", args.cnn_jpeg] if args.cnn_jpeg else []
-        fit_detector(index, work / "fused", args.cnn, *jp, *lim, "--photos", str(args.corpus / "val"))
+        data = trees_index(args.corpus, work, seen, args.fit_more_crops) if args.fit_more_crops else index
+        fit_detector(data, work / "fused", args.cnn, *jp, *lim, "--photos", str(args.corpus / "val"))
     if "tiles" in steps:
         from inpaintkit.forensics.fusion import set_tile_correction
 

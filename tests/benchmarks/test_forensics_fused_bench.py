@@ -288,3 +288,43 @@ def test_cnn_jpeg_fine_tune_on_more_crops_trains_on_tv_plus_the_new_crops(bench,
     monkeypatch.setattr(sys, "argv", argv)  # without more crops: WORK/tv, the shared settings only
     bench.main()
     assert f"data.index={work / 'tv' / 'index.jsonl'}" in calls[-1] and "train.seed=4" not in calls[-1]
+
+
+def test_fit_on_more_crops_fits_on_the_index_plus_the_same_extra_crops(bench, tmp_path, monkeypatch):
+    """``--steps fit --fit-more-crops N``: WORK/all/index.more.jsonl = WORK/all/index.jsonl as it stands, then the
+    extra crops (made once, the cnn-jpeg fine-tune's: seed 21, every inpainter) with absolute paths; the fit step
+    fits on that file. Without the option it fits on WORK/all."""
+    import sys
+
+    work = tmp_path / "work"
+    (work / "all").mkdir(parents=True)
+    base = [{"path": "/abs/a.png", "label": 0, "split": "train"}, {"path": "/abs/b.png", "label": 0, "split": "val"}]
+    (work / "all" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in base))
+    made, calls = [], []
+
+    def fake_make_dataset(images, inpainters, masks, per_image, crops, seed, out):
+        made.append((images, inpainters, per_image, crops, seed, out))
+        out.mkdir(parents=True)
+        rec = {"path": "images/c.png", "label": 1, "mask_path": "masks/c.png", "split": "train"}
+        (out / "index.jsonl").write_text(json.dumps(rec) + "\n")
+
+    monkeypatch.setattr(bench, "make_dataset", fake_make_dataset)
+    monkeypatch.setattr(bench, "run", lambda *a: calls.append(list(a)))
+    argv = ["forensics_fused.py", "--corpus", str(tmp_path / "corpus"), "--work", str(work), "--steps", "fit"]
+    argv += ["--inpainters", "telea,ns", "--cnn", "default"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--fit-more-crops", "4"])
+    bench.main()
+    bench.main()  # the extra crops are made once
+    assert made == [(tmp_path / "corpus" / "train", "telea,ns", 2, 4, bench.MORE_CROPS_SEED, work / "train_more")]
+    lines = [json.loads(x) for x in (work / "all" / "index.more.jsonl").read_text().splitlines()]
+    more = work / "train_more"
+    assert lines[:2] == base and lines[2:] == [
+        {"path": str(more / "images/c.png"), "label": 1, "mask_path": str(more / "masks/c.png"), "split": "train"}
+    ]
+    fit = calls[0]
+    assert fit[:2] == ["forensics", "fit-detector"] and fit[fit.index("--data") + 1] == str(
+        work / "all" / "index.more.jsonl"
+    )
+    monkeypatch.setattr(sys, "argv", argv)
+    bench.main()
+    assert calls[-1][calls[-1].index("--data") + 1] == str(work / "all")
