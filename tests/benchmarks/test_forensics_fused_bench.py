@@ -243,6 +243,28 @@ def test_loo_full_retrains_the_cnn_and_refits_without_each_inpainter_then_one_lo
         bench.leave_one_out_full(tmp_path / "all", out, [], 600)
 
 
+#: the records a faked ``make_dataset`` writes for the extra train crops (paths relative to its folder)
+EXTRA_CROPS = [
+    {"path": "images/c.png", "label": 0, "mask_path": None, "split": "train"},
+    {"path": "images/d.png", "label": 1, "mask_path": "masks/d.png", "split": "train"},
+]
+
+
+def fake_steps(bench, monkeypatch, recs):
+    """``make_dataset`` faked to write ``recs`` as its index, ``run`` to record its arguments: -> (the make_dataset
+    calls, the run calls)."""
+    made, calls = [], []
+
+    def fake_make_dataset(images, inpainters, masks, per_image, crops, seed, out):
+        made.append((images, inpainters, masks, per_image, crops, seed, out))
+        out.mkdir(parents=True)
+        (out / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+    monkeypatch.setattr(bench, "make_dataset", fake_make_dataset)
+    monkeypatch.setattr(bench, "run", lambda *a: calls.append(list(a)))
+    return made, calls
+
+
 def test_cnn_jpeg_fine_tune_on_more_crops_trains_on_tv_plus_the_new_crops(bench, tmp_path, monkeypatch):
     """``--steps cnn-jpeg --cnn-jpeg-init default --cnn-jpeg-more-crops N``: N more crops per train photo are made
     once (seed 21, every inpainter), WORK/tvm = WORK/tv's lines then theirs with absolute paths, and the fine-tune
@@ -253,19 +275,7 @@ def test_cnn_jpeg_fine_tune_on_more_crops_trains_on_tv_plus_the_new_crops(bench,
     (work / "tv").mkdir(parents=True)
     tv = [{"path": "/abs/a.png", "label": 0, "split": "train"}, {"path": "/abs/b.png", "label": 0, "split": "val"}]
     (work / "tv" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tv))
-    made, calls = [], []
-
-    def fake_make_dataset(images, inpainters, masks, per_image, crops, seed, out):
-        made.append((images, inpainters, masks, per_image, crops, seed, out))
-        out.mkdir(parents=True)
-        recs = [
-            {"path": "images/c.png", "label": 0, "mask_path": None, "split": "train"},
-            {"path": "images/d.png", "label": 1, "mask_path": "masks/d.png", "split": "train"},
-        ]
-        (out / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-
-    monkeypatch.setattr(bench, "make_dataset", fake_make_dataset)
-    monkeypatch.setattr(bench, "run", lambda *a: calls.append(list(a)))
+    made, calls = fake_steps(bench, monkeypatch, EXTRA_CROPS)
     argv = ["forensics_fused.py", "--corpus", str(tmp_path / "corpus"), "--work", str(work), "--steps", "cnn-jpeg"]
     argv += ["--inpainters", "telea,ns", "--cnn-jpeg", str(tmp_path / "run"), "--cnn-jpeg-init", "default"]
     monkeypatch.setattr(sys, "argv", [*argv, "--cnn-jpeg-more-crops", "3", "--cnn-jpeg-steps", "40"])
@@ -300,26 +310,19 @@ def test_fit_on_more_crops_fits_on_the_index_plus_the_same_extra_crops(bench, tm
     (work / "all").mkdir(parents=True)
     base = [{"path": "/abs/a.png", "label": 0, "split": "train"}, {"path": "/abs/b.png", "label": 0, "split": "val"}]
     (work / "all" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in base))
-    made, calls = [], []
-
-    def fake_make_dataset(images, inpainters, masks, per_image, crops, seed, out):
-        made.append((images, inpainters, per_image, crops, seed, out))
-        out.mkdir(parents=True)
-        rec = {"path": "images/c.png", "label": 1, "mask_path": "masks/c.png", "split": "train"}
-        (out / "index.jsonl").write_text(json.dumps(rec) + "\n")
-
-    monkeypatch.setattr(bench, "make_dataset", fake_make_dataset)
-    monkeypatch.setattr(bench, "run", lambda *a: calls.append(list(a)))
+    made, calls = fake_steps(bench, monkeypatch, EXTRA_CROPS[1:])
     argv = ["forensics_fused.py", "--corpus", str(tmp_path / "corpus"), "--work", str(work), "--steps", "fit"]
     argv += ["--inpainters", "telea,ns", "--cnn", "default"]
     monkeypatch.setattr(sys, "argv", [*argv, "--fit-more-crops", "4"])
     bench.main()
     bench.main()  # the extra crops are made once
-    assert made == [(tmp_path / "corpus" / "train", "telea,ns", 2, 4, bench.MORE_CROPS_SEED, work / "train_more")]
+    assert made == [
+        (tmp_path / "corpus" / "train", "telea,ns", bench.MASKS, 2, 4, bench.MORE_CROPS_SEED, work / "train_more")
+    ]
     lines = [json.loads(x) for x in (work / "all" / "index.more.jsonl").read_text().splitlines()]
     more = work / "train_more"
     assert lines[:2] == base and lines[2:] == [
-        {"path": str(more / "images/c.png"), "label": 1, "mask_path": str(more / "masks/c.png"), "split": "train"}
+        {"path": str(more / "images/d.png"), "label": 1, "mask_path": str(more / "masks/d.png"), "split": "train"}
     ]
     fit = calls[0]
     assert fit[:2] == ["forensics", "fit-detector"] and fit[fit.index("--data") + 1] == str(
