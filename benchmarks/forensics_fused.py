@@ -599,8 +599,8 @@ def main() -> None:
         "--fit-more-crops",
         type=int,
         default=0,
-        help="fit: N more crops per train photo in the noise trees' training (WORK/all/index.more.jsonl; the bundled "
-        "PNG half: 4)",
+        help="fit, loo: N more crops per train photo in the noise trees' training (WORK/all/index.more.jsonl; the "
+        "bundled PNG half: 4)",
     )
     ap.add_argument(
         "--loo-full",
@@ -675,11 +675,14 @@ def main() -> None:
             add_fills(work, spec)
     if "small" in steps:
         add_small_val(args.corpus / "val", work, seen)
+    # the noise trees' data, for the fit and the leave-one-out alike: the index, or it and the more crops
+    trees_data = index
+    if args.fit_more_crops and steps & {"fit", "loo"}:
+        trees_data = trees_index(args.corpus, work, seen, args.fit_more_crops)
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
         jp = ["--cnn-jpeg", args.cnn_jpeg] if args.cnn_jpeg else []
-        data = trees_index(args.corpus, work, seen, args.fit_more_crops) if args.fit_more_crops else index
-        fit_detector(data, work / "fused", args.cnn, *jp, *lim, "--photos", str(args.corpus / "val"))
+        fit_detector(trees_data, work / "fused", args.cnn, *jp, *lim, "--photos", str(args.corpus / "val"))
     if "tiles" in steps:
         from inpaintkit.forensics.fusion import set_tile_correction
 
@@ -723,7 +726,7 @@ def main() -> None:
             str(work / "report-robust"),
         )
     if "loo" in steps:
-        leave_one_out(index, work / "report", seen + added)
+        leave_one_out(trees_data, work / "report", seen + added)
     if "loo-full" in steps:
         leave_one_out_full(index, work / "loo", [n for n in args.loo_full.split(",") if n], args.loo_cnn_steps)
     if args.install and args.install_kinds in ("png", "jpeg"):

@@ -303,7 +303,7 @@ def test_cnn_jpeg_fine_tune_on_more_crops_trains_on_tv_plus_the_new_crops(bench,
 def test_fit_on_more_crops_fits_on_the_index_plus_the_same_extra_crops(bench, tmp_path, monkeypatch):
     """``--steps fit --fit-more-crops N``: WORK/all/index.more.jsonl = WORK/all/index.jsonl as it stands, then the
     extra crops (made once, the cnn-jpeg fine-tune's: seed 21, every inpainter) with absolute paths; the fit step
-    fits on that file. Without the option it fits on WORK/all."""
+    and the loo step's trees fit on that file. Without the option both take WORK/all."""
     import sys
 
     work = tmp_path / "work"
@@ -331,3 +331,10 @@ def test_fit_on_more_crops_fits_on_the_index_plus_the_same_extra_crops(bench, tm
     monkeypatch.setattr(sys, "argv", argv)
     bench.main()
     assert calls[-1][calls[-1].index("--data") + 1] == str(work / "all")
+    # the leave-one-out fits its trees on the same data as the fit step
+    loo = []
+    monkeypatch.setattr(bench, "leave_one_out", lambda data, out, seen: loo.append(data))
+    for more in (["--fit-more-crops", "4"], []):
+        monkeypatch.setattr(sys, "argv", [*argv[:6], "loo", *argv[7:], *more])
+        bench.main()
+    assert loo == [work / "all" / "index.more.jsonl", work / "all"] and len(made) == 1
