@@ -507,9 +507,12 @@ def fit_detector(index: Path, out: Path, cnn: str | Path, *extra: str) -> None:
     run("forensics", "fit-detector", "--data", str(index), "--out", str(out), "--cnn", str(cnn), *extra)
 
 
-def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int) -> None:
-    """``loo-full``: per inpainter X, a CNN trained without X, the detector fitted without X around it, then one
-    ``forensics evaluate --loo`` table of every fold (clean test split). Folds already fitted are reused."""
+def leave_one_out_full(
+    index: Path, out: Path, names: list[str], cnn_steps: int, trees_data: Path | None = None
+) -> None:
+    """``loo-full``: per inpainter X, a CNN trained without X (on ``index``), the detector fitted without X around it
+    (its trees on ``trees_data``, default ``index``: the fit step's data), then one ``forensics evaluate --loo``
+    table of every fold (clean test split). Folds already fitted are reused."""
     if not names:
         sys.exit("the loo-full step needs --loo-full NAME[,NAME...] (inpainters of the data to leave out in turn)")
     dets = []
@@ -518,7 +521,7 @@ def leave_one_out_full(index: Path, out: Path, names: list[str], cnn_steps: int)
         cnn, det = out / f"cnn_{tag}", out / f"det_{tag}"
         if not (det / "fusion.json").is_file():
             train_cnn(index, cnn, f"train.steps={cnn_steps}", f"data.exclude_inpainters={json.dumps([name])}")
-            fit_detector(index, det, cnn, "--exclude", name)
+            fit_detector(trees_data or index, det, cnn, "--exclude", name)
         dets += ["--loo", str(det)]
     run(
         "forensics",
@@ -599,8 +602,8 @@ def main() -> None:
         "--fit-more-crops",
         type=int,
         default=0,
-        help="fit, loo: N more crops per train photo in the noise trees' training (WORK/all/index.more.jsonl; the "
-        "bundled PNG half: 4)",
+        help="fit, loo, loo-full: N more crops per train photo in the noise trees' training "
+        "(WORK/all/index.more.jsonl; the bundled PNG half: 4)",
     )
     ap.add_argument(
         "--loo-full",
@@ -677,7 +680,7 @@ def main() -> None:
         add_small_val(args.corpus / "val", work, seen)
     # the noise trees' data, for the fit and the leave-one-out alike: the index, or it and the more crops
     trees_data = index
-    if args.fit_more_crops and steps & {"fit", "loo"}:
+    if args.fit_more_crops and steps & {"fit", "loo", "loo-full"}:
         trees_data = trees_index(args.corpus, work, seen, args.fit_more_crops)
     if "fit" in steps:
         lim = ["--val-limit", str(args.val_limit)] if args.val_limit else []
@@ -728,7 +731,8 @@ def main() -> None:
     if "loo" in steps:
         leave_one_out(trees_data, work / "report", seen + added)
     if "loo-full" in steps:
-        leave_one_out_full(index, work / "loo", [n for n in args.loo_full.split(",") if n], args.loo_cnn_steps)
+        names = [n for n in args.loo_full.split(",") if n]
+        leave_one_out_full(index, work / "loo", names, args.loo_cnn_steps, trees_data)
     if args.install and args.install_kinds in ("png", "jpeg"):
         install_half(work / "fused", REPO / "inpaintkit" / "weights" / "detector", args.install_kinds)
     elif args.install:

@@ -241,6 +241,11 @@ def test_loo_full_retrains_the_cnn_and_refits_without_each_inpainter_then_one_lo
     assert loos == [str(out / f"det_{t}") for t in ("ns", "telea", "lama_runs_v1")]
     with pytest.raises(SystemExit, match="--loo-full"):
         bench.leave_one_out_full(tmp_path / "all", out, [], 600)
+    # the folds' trees on the fit step's data (the index plus more crops), their CNNs on the index
+    more = tmp_path / "all" / "index.more.jsonl"
+    bench.leave_one_out_full(tmp_path / "all", tmp_path / "loo2", ["ns"], 600, more)
+    fit = [c for c in calls if c[:2] == ["forensics", "fit-detector"]][-1]
+    assert fit[fit.index("--data") + 1] == str(more) and f"run.dir={tmp_path / 'loo2' / 'cnn_ns'}" in calls[-3]
 
 
 #: the records a faked ``make_dataset`` writes for the extra train crops (paths relative to its folder)
