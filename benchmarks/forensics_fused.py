@@ -268,11 +268,19 @@ def install_half(fit: Path, dst: Path, kind: str) -> None:
     and, for JPEG, the duplication branch's shift vote and dense test for JPEG inputs (``jpeg_vote``,
     ``jpeg_dense``). Each input kind is calibrated on its own (``fusion.calibrate``), so the halves of two fits
     combine."""
-    from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR
+    from inpaintkit.forensics.cnn import WEIGHTS_FILE, file_digest
+    from inpaintkit.forensics.fusion import FUSION_FILE, JPEG_CNN_DIR, SECOND_CNN
 
     new, meta = json.loads((fit / FUSION_FILE).read_text()), json.loads((dst / FUSION_FILE).read_text())
     if kind == "jpeg" and not new.get("cnn_jpeg"):
         sys.exit(f"{fit}: fitted without a JPEG CNN (--cnn-jpeg RUN)")
+    # the JPEG stack takes the PNG network's logit (SECOND_CNN): the halves combine only with the same PNG network
+    jpeg_stack = (new if kind == "jpeg" else meta).get("stack", {}).get("jpeg", {})
+    if SECOND_CNN in jpeg_stack.get("extra", []) and file_digest(fit / WEIGHTS_FILE) != file_digest(dst / WEIGHTS_FILE):
+        sys.exit(
+            f"{fit}: its PNG CNN is not the bundled one, and the JPEG stack takes the PNG CNN's logit: install both "
+            "halves (--install-kinds png,jpeg) or refit the other half with this CNN"
+        )
     for key in KIND_ENTRIES:
         meta.setdefault(key, {})[kind] = new[key][kind]
     # the CNN branch's discount for large inputs belongs to the half too (fits without it: none)
@@ -284,11 +292,16 @@ def install_half(fit: Path, dst: Path, kind: str) -> None:
             if key in fit_shares:
                 shares.setdefault(key, {})[kind] = fit_shares[key][kind]
     trees, cnn = ("noise_lgbm_jpeg.txt", JPEG_CNN_DIR) if kind == "jpeg" else ("noise_lgbm.txt", ".")
+    # the views each CNN runs in: the JPEG half's are its network's and the PNG network's second opinion
+    views = {k: v for k, v in new.get("cnn_views", {}).items() if (k == "png") == (kind == "png")}
+    meta["cnn_views"] = {**meta.get("cnn_views", {}), **views}
     if kind == "jpeg":
         # the duplication branch's shift vote and dense test for JPEG inputs (folders before them: none)
         for key in ("jpeg_vote", "jpeg_dense"):
             meta.setdefault("duplication", {})[key] = new.get("duplication", {}).get(key, {})
         meta["cnn_jpeg"] = True
+        if "val_jpeg_qualities" in new:  # the JPEG copies its calibration and stack saw of each val sample
+            meta["val_jpeg_qualities"] = new["val_jpeg_qualities"]
     (dst / FUSION_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     shutil.copyfile(fit / trees, dst / trees)
     if kind == "jpeg":  # its own folder: emptied first (the PNG CNN's files sit among the bundle's others)

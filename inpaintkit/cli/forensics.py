@@ -233,7 +233,8 @@ def fit_detector_cmd(
     cnn_jpeg: Optional[Path] = typer.Option(
         None,
         "--cnn-jpeg",
-        help="A CNN detector run folder the learned branch runs on JPEG inputs instead ('default': the bundled one's).",
+        help="A CNN detector run folder the learned branch runs on JPEG inputs instead ('default': the bundled one's); "
+        "the JPEG stack then also takes --cnn's logit on them (a second opinion).",
     ),
     exclude: str = typer.Option(
         "", "--exclude", help="Comma-separated inpainters left out of training and calibration."

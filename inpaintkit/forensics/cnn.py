@@ -35,6 +35,8 @@ ONNX_FILE = "model.onnx"
 ENSEMBLE_FILE = "ensemble.json"
 #: the backbone's total stride: a tile's sides are multiples of it (or the tile size)
 STRIDE = 32
+#: ``TiledDetector.predict(views=)``: 1, each tile as it is; 2, the tile and its left-right mirror image, averaged
+VIEWS = (1, 2)
 
 
 def verdict_for(score: float, threshold: float) -> str:
@@ -90,8 +92,11 @@ class TiledDetector:
         """(B, 3, h, w) float32 in [0, 1] -> image logits (B,), pixel probabilities (B, h, w) float32."""
         raise NotImplementedError
 
-    def predict(self, rgb: np.ndarray) -> tuple[float, np.ndarray]:
-        """Image logit and per-pixel probabilities (H, W) float32, tiled over the image."""
+    def predict(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray]:
+        """Image logit and per-pixel probabilities (H, W) float32, tiled over the image; each tile seen in ``views``
+        views (``VIEWS``)."""
+        if views not in VIEWS:
+            raise InpaintKitError(f"views must be one of {', '.join(map(str, VIEWS))}, got {views}")
         rgb = _check_rgb(rgb)
         h, w = rgb.shape[:2]
         x = (np.asarray(rgb, np.float32) / 255.0).transpose(2, 0, 1)[None]  # (1, 3, H, W) in [0, 1]
@@ -104,13 +109,22 @@ class TiledDetector:
         for i in range(0, len(boxes), self.batch_size):
             chunk = boxes[i : i + self.batch_size]
             batch = np.concatenate([x[..., t : t + th, l : l + tw] for t, l in chunk])  # (B, 3, th, tw)
-            logits, probs = self.forward(batch)
+            logits, probs = self._viewed(batch, views)
             best = max(best, float(logits.max()))
             for (t, l), p in zip(chunk, probs):
                 heat[t : t + th, l : l + tw] += p
                 weight[t : t + th, l : l + tw] += 1
         heat = (heat / np.maximum(weight, 1))[:h, :w]
         return best, heat
+
+    def _viewed(self, batch: np.ndarray, views: int) -> tuple[np.ndarray, np.ndarray]:
+        """``forward`` averaged over the tile and its mirror image (``views`` 2: the mean logit, the mean map
+        mirrored back), in one call; ``forward`` alone for ``views`` 1."""
+        if views == 1:
+            return self.forward(batch)
+        n = len(batch)
+        logits, probs = self.forward(np.concatenate([batch, batch[..., ::-1]]))
+        return (logits[:n] + logits[n:]) / 2, (probs[:n] + probs[n:, :, ::-1]) / 2
 
     def _tiling(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int], list[tuple[int, int]]]:
         """An (h, w) image's padded size (small images up to a multiple of the stride), tile size and tile corners."""

@@ -26,7 +26,8 @@ thresholds, settings), ``noise_lgbm.txt`` and ``noise_lgbm_jpeg.txt`` (the noise
 inputs) and, for the CNN branch, the CNN detector's own ``model.safetensors`` + ``detector.json``; optionally
 ``cnn_jpeg/`` (``JPEG_CNN_DIR``), a second CNN detector that the CNN branch runs instead on JPEG inputs — the
 noise branch's JPEG trees, for the learned branch (a copy of the CNN fine-tuned on JPEG-compressed samples only:
-on the corpus's test split at JPEG q75 the fused ROC-AUC rose from 0.907 to 0.919; docs/forensics-history.md).
+on the corpus's test split at JPEG q75 the fused ROC-AUC rose from 0.907 to 0.919; docs/forensics-history.md). On a
+JPEG input the stack also takes the PNG network's logit (``SECOND_CNN``), not a branch: the second opinion.
 """
 
 from __future__ import annotations
@@ -58,6 +59,20 @@ FUSION_FILE = "fusion.json"
 JPEG_CNN_DIR = "cnn_jpeg"
 BRANCHES = ("noise", "duplication", "cnn")
 KINDS = ("png", "jpeg")
+#: the JPEG stack's extra input: the image logit of the CNN branch's *PNG* network on a JPEG input, beside the
+#: JPEG network's margin and map (``FusedDetector(second_cnn=True)``; ``fit_detector`` adds it whenever there is a
+#: JPEG CNN). The two networks err on different images: on the corpus's test split at JPEG q75 ROC-AUC 0.9668 ->
+#: 0.9703 with it, on every val sample out of fold by photo 0.9745 -> 0.9813 (averaged into the JPEG network's
+#: logit instead, it gave nothing; docs/forensics-history.md, 2026-12-05: the PNG CNN's second opinion)
+SECOND_CNN = "cnn_png"
+#: the views (``cnn.TiledDetector.predict``) each CNN is run with: the PNG network on PNG inputs, the JPEG network
+#: on JPEG inputs, the PNG network as ``SECOND_CNN`` — there the tile and its mirror image (test q75 0.9685 with
+#: one view, 0.9703 with two; val 0.9781 / 0.9813; the JPEG network in two views instead: 0.9694 / 0.9796)
+CNN_VIEWS = {"png": 1, "jpeg": 1, SECOND_CNN: 2}
+#: the JPEG qualities every validation sample is re-compressed at (``validation_scores``): the JPEG calibration and
+#: stack see each sample at all of them (test q75 0.9661 -> 0.9668, val 0.9738 -> 0.9745 against one quality per
+#: sample in turn), the heatmap's fits one copy per sample, the qualities in turn
+VAL_QUALITIES = (50, 75, 90)
 #: how the false-positive budget is shared between the branches' own thresholds (the max rule's decision; under
 #: the stacked score they only shift each margin): the CNN branch was the weakest when this was set
 DEFAULT_SPLIT = {"noise": 0.6, "duplication": 0.3, "cnn": 0.1}
@@ -116,12 +131,17 @@ class FusedDetector:
         duplication: DuplicationBranch | None = None,
         cnn: Any = None,
         cnn_jpeg: Any = None,
+        second_cnn: bool = False,
+        views: dict[str, int] | None = None,
         name: str = "fused",
     ):
         self.meta = meta
         self.stackers = {kind: stacker_of(st) for kind, st in meta.get("stack", {}).items()}
         self.noise, self.duplication, self.cnn = noise, duplication, cnn
         self.cnn_jpeg = cnn_jpeg  # the CNN branch's network for JPEG inputs (None: ``cnn`` for both kinds)
+        # on JPEG inputs, ``cnn``'s logit too (``SECOND_CNN``), for the JPEG stack
+        self.second_cnn = bool(second_cnn and cnn is not None and cnn_jpeg is not None)
+        self.views = {k: 1 for k in CNN_VIEWS} | (views or {})  # each CNN's views (``CNN_VIEWS``)
         self.pixel_stackers = {kind: stacker_of(ps) for kind, ps in meta.get("pixel_stack", {}).items()}
         self.name = name
         self.threshold = 0.5
@@ -144,7 +164,11 @@ class FusedDetector:
         cnn = load_cnn(folder, threads=threads) if "cnn" in use else None
         jdir = folder / JPEG_CNN_DIR
         cnn_jpeg = LazyCNN(jdir, threads) if cnn is not None and (jdir / WEIGHTS_FILE).is_file() else None
-        return cls(meta, noise=noise, duplication=dup, cnn=cnn, cnn_jpeg=cnn_jpeg, name=name)
+        second = SECOND_CNN in meta.get("stack", {}).get("jpeg", {}).get("extra", [])
+        views = meta.get("cnn_views")  # folders fitted before views: one each
+        return cls(
+            meta, noise=noise, duplication=dup, cnn=cnn, cnn_jpeg=cnn_jpeg, second_cnn=second, views=views, name=name
+        )
 
     @property
     def branches(self) -> list[str]:
@@ -152,7 +176,8 @@ class FusedDetector:
 
     def raw(self, rgb: np.ndarray, jpeg: bool | None = None) -> dict[str, tuple[float, np.ndarray]]:  # noqa: D102
         """Each branch's uncalibrated (score, map); ``jpeg`` picks the noise branch's trees and the CNN branch's
-        network (None: ``looks_jpeg``)."""
+        network (None: ``looks_jpeg``). With ``second_cnn``, a JPEG input's also has ``SECOND_CNN``: the PNG
+        network's (logit, map), an input of the JPEG stack, not a branch."""
         rgb = _check_rgb(rgb)
         jpeg = looks_jpeg(rgb) if jpeg is None else jpeg
         out = {}
@@ -161,9 +186,12 @@ class FusedDetector:
         if self.duplication is not None:
             out["duplication"] = self.duplication.predict(rgb, jpeg=jpeg)
         if self.cnn is not None:
-            cnn = self.cnn_jpeg if jpeg and self.cnn_jpeg is not None else self.cnn
-            logit, heat = cnn.predict(rgb)
-            out["cnn"] = (logit, heat)
+            if jpeg and self.cnn_jpeg is not None:
+                out["cnn"] = self.cnn_jpeg.predict(rgb, self.views["jpeg"])
+                if self.second_cnn:
+                    out[SECOND_CNN] = self.cnn.predict(rgb, self.views[SECOND_CNN])
+            else:
+                out["cnn"] = self.cnn.predict(rgb, self.views["png"])
         return out
 
     def combine(self, raw: dict[str, tuple[float, np.ndarray]], jpeg: bool, rgb: np.ndarray | None = None) -> Detection:
@@ -205,11 +233,14 @@ class FusedDetector:
         """The stacked score of the branches' margins and maps (the max rule without a stack), the exact-copy rule
         on top, as a probability (0.5: the decision point)."""
         stack = self.meta.get("stack", {}).get(kind)
-        if stack is not None and all(b in margin for b in stack["branches"]):
+        extra = stack.get("extra", []) if stack is not None else []
+        if stack is not None and all(b in margin for b in stack["branches"]) and all(e in raw for e in extra):
             x = np.array([[margin[b] for b in stack["branches"]]])
             if stack.get("map_features"):
                 use = stack.get("map_branches", stack["branches"])  # folders fitted before it: every branch's maps
                 x = np.hstack([x, map_features({b: raw[b][1] for b in use}, use)[None]])
+            if extra:
+                x = np.hstack([x, [[float(raw[e][0]) for e in extra]]])
             z = float(self.stackers[kind].decision_function(x)[0]) - stack["threshold"]
         else:  # folders fitted without a stack, or a branch missing: flagged when any branch passes
             z = max(margin.values())
@@ -221,18 +252,24 @@ class FusedDetector:
     def tile_corrected(
         self, raw: dict[str, tuple[float, np.ndarray]], kind: str
     ) -> dict[str, tuple[float, np.ndarray]]:
-        """``raw`` with the CNN branch's logit lowered by ``alpha * log(tiles)`` (``alpha``: the folder's
-        ``tile_correction`` for ``kind``, 0 when it has none). The CNN scores an image larger than its tile as the
+        """``raw`` with the CNN branch's logit (and ``SECOND_CNN``'s) lowered by ``alpha * log(tiles)`` (``alpha``:
+        the folder's ``tile_correction`` for ``kind``, 0 when it has none). The CNN scores an image larger than its tile as the
         highest logit of its tiles: an untouched photo of 20 tiles has 20 chances to pass a threshold set on one
         tile each — the odds that one of N tiles passes are at most N times one tile's (``alpha`` = 1); the
         validation photos choose ``alpha`` (``fit_tile_correction``)."""
         alpha = float(self.meta.get("tile_correction", {}).get(kind, 0.0))
         if alpha == 0.0 or "cnn" not in raw:
             return raw
-        logit, heat = raw["cnn"]
-        cnn = self.cnn_jpeg if kind == "jpeg" and self.cnn_jpeg is not None else self.cnn
-        n = cnn.tile_count(*np.shape(heat)[:2])
-        return {**raw, "cnn": (float(logit) - alpha * math.log(n), heat)} if n > 1 else raw
+        nets = {
+            "cnn": self.cnn_jpeg if kind == "jpeg" and self.cnn_jpeg is not None else self.cnn,
+            SECOND_CNN: self.cnn,
+        }
+        out = dict(raw)
+        for k, net in nets.items():
+            if k in raw:
+                n = net.tile_count(*np.shape(raw[k][1])[:2])
+                out[k] = (float(raw[k][0]) - alpha * math.log(n), raw[k][1]) if n > 1 else raw[k]
+        return out
 
     def _pixel_heat(
         self,
@@ -289,8 +326,8 @@ class LazyCNN:
     def __init__(self, folder: Path, threads: int = 0):
         self.folder, self.threads, self._det = Path(folder), threads, None
 
-    def predict(self, rgb: np.ndarray) -> tuple[float, np.ndarray]:  # noqa: D102
-        return self._loaded().predict(rgb)
+    def predict(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray]:  # noqa: D102
+        return self._loaded().predict(rgb, views)
 
     def tile_count(self, h: int, w: int) -> int:  # noqa: D102
         return self._loaded().tile_count(h, w)
@@ -646,8 +683,8 @@ def fit_stack(
     """Per input kind, the stacked score: a logistic regression (``stacker.Stacker``, the stacking ensemble's) on
     the branches' calibrated margins (``margins``) and, with ``features`` (kind -> (N, F) ``map_features`` of the
     same samples over every branch of ``raw_scores``, in its order), the map statistics of the branches
-    ``map_branches`` gives the kind (default ``STACK_MAP_BRANCHES``; recorded as the entry's ``map_branches``); and
-    its threshold — the stacked score that at most ``fpr_budget`` of the untouched validation samples pass, in
+    ``map_branches`` gives the kind (default ``STACK_MAP_BRANCHES``; recorded as the entry's ``map_branches``), and
+    the raw ``SECOND_CNN`` logits where ``raw_scores`` has them (recorded as ``extra``); and its threshold — the stacked score that at most ``fpr_budget`` of the untouched validation samples pass, in
     ``confidence`` of bootstrap resamples of their photos (as ``calibrate``), on out-of-fold scores when there are
     photo ``groups`` (``_out_of_fold``).
 
@@ -666,9 +703,12 @@ def fit_stack(
         use = [b for b in branches if b in (map_branches or STACK_MAP_BRANCHES).get(kind, BRANCHES)]
         with_maps = features is not None and kind in features and bool(use)
         if with_maps:  # the columns of ``map_features(maps, use)`` among the rows' (over every branch of raw_scores)
-            names = map_feature_names(list(by_branch))
+            names = map_feature_names([b for b in by_branch if b in BRANCHES])
             cols = [names.index(n) for n in map_feature_names(use)]
             z = np.hstack([z, np.asarray(features[kind], np.float64)[:, cols]])
+        extra = [SECOND_CNN] if SECOND_CNN in by_branch else []
+        if extra:
+            z = np.hstack([z, np.column_stack([np.asarray(by_branch[e], np.float64) for e in extra])])
         c = STACK_C if with_maps else 1.0
         st = Stacker.fit("logistic", z, y, seed=seed, C=c)
         photos = None if groups is None else np.asarray(groups[kind])
@@ -679,6 +719,7 @@ def fit_stack(
             "branches": branches,
             "map_features": with_maps,
             "map_branches": use if with_maps else [],
+            "extra": extra,
             "stacker": st.to_json(),
             # just above that score, as in calibrate, so the image at it is not flagged
             "threshold": float(at) + 1e-3 if math.isfinite(at) else float(s.min()) - 1.0,
@@ -741,11 +782,15 @@ def validation_scores(
     dict[str, dict[str, list[np.ndarray]]],
     dict[str, list[list[float]]],
     dict[str, list[float]],
+    dict[str, list[int]],
 ]:
-    """Raw branch scores of ``recs`` as stored ('png') and re-compressed as JPEG q50/75/90 in turn ('jpeg'), their
-    labels, the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, kind -> "mask" ->
-    the holes, kind -> "image" -> their ``image_cells``), every sample's ``map_features`` over all branches
-    (kind -> rows) and its exact-copy share (kind -> shares; empty without the duplication branch)."""
+    """Rows of ``recs`` as stored ('png') and re-compressed as JPEG at each of ``VAL_QUALITIES`` ('jpeg': one row
+    per sample and quality): raw branch scores (kind -> branch, and ``SECOND_CNN`` with ``det.second_cnn``), labels,
+    the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, kind -> "mask" -> the holes,
+    kind -> "image" -> their ``image_cells``, kind -> "row" -> their rows; JPEG: of one copy per sample, the
+    qualities in turn), every row's
+    ``map_features`` over all branches, its exact-copy share (kind -> shares; empty without the duplication branch)
+    and the index in ``recs`` of each row's sample (kind -> indices)."""
     import sys
 
     import cv2
@@ -754,35 +799,44 @@ def validation_scores(
     from .train import jpeg, load_sample
 
     raw: dict[str, dict[str, list[float]]] = {k: {b: [] for b in det.branches} for k in KINDS}
+    if det.second_cnn:
+        raw["jpeg"][SECOND_CNN] = []
     labels: dict[str, list[int]] = {k: [] for k in KINDS}
-    maps: dict[str, dict[str, list[np.ndarray]]] = {k: {b: [] for b in [*det.branches, "mask", "image"]} for k in KINDS}
+    rows: dict[str, list[int]] = {k: [] for k in KINDS}
+    maps: dict[str, dict[str, list[Any]]] = {k: {b: [] for b in [*det.branches, "mask", "image", "row"]} for k in KINDS}
     features: dict[str, list[list[float]]] = {k: [] for k in KINDS}
     exact: dict[str, list[float]] = {k: [] for k in KINDS}
-    qualities = (50, 75, 90)
     side = (MAP_SIDE, MAP_SIDE)
     for i, r in enumerate(tqdm(recs, desc="calibrate", disable=not progress, file=sys.stderr, leave=False)):
         rgb, mask = load_sample(r)
-        for kind, img in (("png", rgb), ("jpeg", jpeg(rgb, qualities[i % len(qualities)]))):
+        mapped = VAL_QUALITIES[i % len(VAL_QUALITIES)]  # the JPEG copy whose maps the heatmap's fits see
+        for kind, q in [("png", None)] + [("jpeg", q) for q in VAL_QUALITIES]:
+            img = rgb if q is None else jpeg(rgb, q)
             out = det.raw(img, kind == "jpeg")
+            keep_maps = bool(r["label"]) and q in (None, mapped)
             for b, (score, m) in out.items():
                 raw[kind][b].append(float(score))
-                if r["label"]:
+                if keep_maps and b in det.branches:
                     maps[kind][b].append(cv2.resize(m.astype(np.float32), side, interpolation=cv2.INTER_AREA))
-            features[kind].append(map_features({b: m for b, (_, m) in out.items()}, list(out)).tolist())
+            branches = [b for b in out if b in det.branches]
+            features[kind].append(map_features({b: out[b][1] for b in branches}, branches).tolist())
             if "duplication" in out:
                 exact[kind].append(exact_share(out["duplication"][1]))
-            if r["label"]:
+            if keep_maps:
                 small = cv2.resize(mask.astype(np.float32), side, interpolation=cv2.INTER_AREA) > 0.5
                 maps[kind]["mask"].append(small)
                 maps[kind]["image"].append(image_cells(img))
+                maps[kind]["row"].append(len(labels[kind]))
             labels[kind].append(int(r["label"]))
-    return raw, labels, maps, features, exact
+            rows[kind].append(i)
+    return raw, labels, maps, features, exact, rows
 
 
-#: the tile corrections tried (``fit_tile_correction``), the crop sizes (h, w) of the untouched photos it is fitted
+#: the tile corrections tried (``fit_tile_correction``; above 1.0 since the JPEG stack takes two networks' highest
+#: tiles: 1.5 chosen for it, 2026-12-05), the crop sizes (h, w) of the untouched photos it is fitted
 #: on (each photo also whole; a size the photo cannot hold is tried transposed, then skipped), how many crops per
 #: photo, and the JPEG qualities its JPEG inputs are re-compressed at
-TILE_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+TILE_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 TILE_SIZES = ((384, 384), (512, 512), (512, 768), (768, 1024))
 TILE_CROPS = 6
 TILE_QUALITIES = (90, 75)
@@ -938,8 +992,9 @@ def fit_detector(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train the noise branch on ``train_split``, calibrate every branch on ``val_split`` (PNG as stored, JPEG
-    re-compressed at q50/75/90 in turn), copy the CNN detector ``cnn`` in (and ``cnn_jpeg``, the one the CNN branch
-    runs on JPEG inputs, into ``out/cnn_jpeg``), write ``out``; returns the meta. ``photos``: a folder of untouched
+    re-compressed at each of ``VAL_QUALITIES``), copy the CNN detector ``cnn`` in (and ``cnn_jpeg``, the one the CNN
+    branch runs on JPEG inputs, into ``out/cnn_jpeg``; then the JPEG stack also takes ``cnn``'s logit,
+    ``SECOND_CNN``), write ``out``; returns the meta. ``photos``: a folder of untouched
     photos (the val split's, whole) to fit the CNN branch's ``tile_correction`` on (``set_tile_correction``);
     without it the folder has none (an image larger than a tile is scored as its highest tile).
 
@@ -994,10 +1049,18 @@ def fit_detector(
     if old.is_dir() and (cnn_jpeg is None or Path(cnn_jpeg).resolve() != old.resolve()):
         shutil.rmtree(old)  # a refit into an old folder keeps only this fit's CNNs
     jpeg_det = None if cnn_jpeg is None else copy_cnn(cnn_jpeg, out / JPEG_CNN_DIR)
-    det = FusedDetector({}, noise=noise, duplication=DuplicationBranch(), cnn=cnn_det, cnn_jpeg=jpeg_det)
-    raw, labels, val_maps, feats, exact = validation_scores(det, val, progress=progress)
+    det = FusedDetector(
+        {},
+        noise=noise,
+        duplication=DuplicationBranch(),
+        cnn=cnn_det,
+        cnn_jpeg=jpeg_det,
+        second_cnn=True,
+        views=CNN_VIEWS,
+    )
+    raw, labels, val_maps, feats, exact, rows = validation_scores(det, val, progress=progress)
     photo_of = [r.get("source_id") or r["path"] for r in val]  # each validation sample's photo
-    groups = {k: photo_of for k in raw}
+    groups = {k: [photo_of[i] for i in rows[k]] for k in raw}
     saved = {"raw": raw, "labels": labels, "groups": groups, "map_features": feats, "exact": exact}
     # the exact-copy rule's tau per input kind: the largest share of any untouched validation crop
     rule = {k: {"tau": max((e for e, y in zip(exact[k], labels[k]) if not y), default=0.0)} for k in exact if exact[k]}
@@ -1008,7 +1071,8 @@ def fit_detector(
         m = val_maps[kind]
         if not m["mask"]:
             continue
-        inpainted = np.asarray(labels[kind]) == 1
+        inpainted = np.zeros(len(labels[kind]), bool)  # the rows whose maps were kept (inpainted, one JPEG copy)
+        inpainted[m["row"]] = True
         stacked = {}
         for b, c in by_branch.items():
             p = platt(c["platt"], raw_feature(b, np.asarray(raw[kind][b])[inpainted]))
@@ -1039,6 +1103,8 @@ def fit_detector(
         },
         "exact_rule": rule,
         "cnn_jpeg": jpeg_det is not None,
+        "cnn_views": det.views,
+        "val_jpeg_qualities": list(VAL_QUALITIES),
         "calibration": cal,
         "stack": stack,
         "pixel_stack": pixel_stack,

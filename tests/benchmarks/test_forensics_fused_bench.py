@@ -194,6 +194,27 @@ def test_install_jpeg_half_replaces_the_jpeg_entries_and_files_and_keeps_the_png
         bench.install_half(fit, dst, "jpeg")
 
 
+def test_a_jpeg_half_with_the_second_opinion_needs_the_same_png_cnn(bench, two_bundles):
+    """A JPEG stack that takes the PNG network's logit (``SECOND_CNN``) brings its views along, and is refused (and
+    a PNG half refused under it) when the two halves' PNG networks differ."""
+    from inpaintkit.forensics.fusion import SECOND_CNN
+
+    bundled, dst, fit, exported = two_bundles
+    meta = _moved_fit(fit)
+    meta["stack"]["jpeg"]["extra"] = [SECOND_CNN]
+    meta["cnn_views"] = {"png": 1, "jpeg": 1, SECOND_CNN: 2}
+    (fit / "fusion.json").write_text(json.dumps(meta))
+    _, after = _installed(bench, fit, dst, "jpeg")
+    assert after["cnn_views"][SECOND_CNN] == 2 and after["stack"]["jpeg"]["extra"] == [SECOND_CNN]
+    weights = (fit / "model.safetensors").read_bytes()
+    (fit / "model.safetensors").write_bytes(weights + b" ")  # another PNG network
+    installed = (dst / "fusion.json").read_bytes()
+    for kind in ("jpeg", "png"):
+        with pytest.raises(SystemExit, match="PNG CNN is not the bundled one"):
+            bench.install_half(fit, dst, kind)
+    assert (dst / "fusion.json").read_bytes() == installed  # nothing half-installed
+
+
 def test_install_png_half_replaces_the_png_entries_trees_and_cnn_and_keeps_the_jpeg_half(bench, two_bundles):
     bundled, dst, fit, exported = two_bundles
     _moved_fit(fit, jpeg_vote={"min_votes": 21})  # the fit's JPEG half must not reach the bundle

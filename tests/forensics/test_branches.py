@@ -598,10 +598,11 @@ class _ConstCNN:
     """A CNN branch stand-in whose logit says which network ran."""
 
     def __init__(self, logit: float):
-        self.logit, self.calls = logit, 0
+        self.logit, self.calls, self.views = logit, 0, []
 
-    def predict(self, rgb: np.ndarray) -> tuple[float, np.ndarray]:
+    def predict(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray]:
         self.calls += 1
+        self.views.append(views)
         return self.logit, np.full(rgb.shape[:2], 0.25, np.float32)
 
 
@@ -616,6 +617,59 @@ def test_cnn_branch_runs_the_jpeg_cnn_on_jpeg_inputs_only():
     assert (png_cnn.calls, jpeg_cnn.calls) == (2, 2)
     # without one for JPEG, the one CNN serves both kinds
     assert FusedDetector({}, cnn=png_cnn).raw(scene, jpeg=True)["cnn"][0] == -2.0
+
+
+def test_jpeg_inputs_get_the_png_cnns_second_opinion_in_its_views():
+    """With ``second_cnn`` a JPEG input's raw outputs also hold the PNG network's (``SECOND_CNN``), each network run
+    in its ``views``; a PNG input's do not, and neither does a folder with one CNN for both kinds."""
+    from inpaintkit.forensics.fusion import SECOND_CNN
+
+    scene = noisy_scene(4, 64)
+    png_cnn, jpeg_cnn = _ConstCNN(-2.0), _ConstCNN(3.0)
+    views = {"png": 1, "jpeg": 1, SECOND_CNN: 2}
+    det = FusedDetector({}, cnn=png_cnn, cnn_jpeg=jpeg_cnn, second_cnn=True, views=views)
+    out = det.raw(scene, jpeg=True)
+    assert out["cnn"][0] == 3.0 and out[SECOND_CNN][0] == -2.0 and out[SECOND_CNN][1].shape == scene.shape[:2]
+    assert (png_cnn.views, jpeg_cnn.views) == ([2], [1])
+    assert SECOND_CNN not in det.raw(scene, jpeg=False) and png_cnn.views == [2, 1]
+    assert set(det.branches) == {"cnn"}  # an input of the JPEG stack, not a branch
+    assert not FusedDetector({}, cnn=png_cnn, second_cnn=True).second_cnn
+    assert SECOND_CNN not in FusedDetector({}, cnn=png_cnn, cnn_jpeg=jpeg_cnn).raw(scene, jpeg=True)
+
+
+def test_the_jpeg_stack_takes_the_second_opinion_as_a_column():
+    """``fit_stack`` given ``SECOND_CNN`` scores records it as the entry's ``extra`` and fits on it: a second
+    network whose errors are independent of the first's lifts the stacked ROC-AUC; ``combine`` scores an image as
+    the fit did (the raw logit after the margins), and without the second opinion falls back to the max rule."""
+    from inpaintkit.forensics.evaluate import roc_auc
+    from inpaintkit.forensics.fusion import SECOND_CNN, fit_stack, margins, stacker_of
+
+    rng = np.random.default_rng(3)
+    n = 300
+    y = np.r_[np.zeros(n), np.ones(n)].astype(int)
+    noise = 1 / (1 + np.exp(-(y * 1.2 + rng.normal(0, 1, 2 * n))))
+    raw = {"jpeg": {"noise": noise, "cnn": y * 1.2 + rng.normal(0, 1, 2 * n)}}
+    photos = {"jpeg": np.arange(2 * n) % 30}
+    cal = calibrate(raw, {"jpeg": y}, split={"noise": 0.5, "cnn": 0.5}, groups=photos)
+    plain = fit_stack(raw, {"jpeg": y}, cal, groups=photos)["jpeg"]
+    raw["jpeg"][SECOND_CNN] = y * 1.2 + rng.normal(0, 1, 2 * n)
+    assert set(calibrate(raw, {"jpeg": y}, groups=photos)["jpeg"]) == {"noise", "cnn"}  # not a calibrated branch
+    stack = fit_stack(raw, {"jpeg": y}, cal, groups=photos)["jpeg"]
+    assert plain["extra"] == [] and stack["extra"] == [SECOND_CNN] and stack["branches"] == ["noise", "cnn"]
+    z = margins(cal["jpeg"], {b: raw["jpeg"][b] for b in stack["branches"]})
+    s = stacker_of(stack).decision_function(np.hstack([z, raw["jpeg"][SECOND_CNN][:, None]])) - stack["threshold"]
+    s_plain = stacker_of(plain).decision_function(z)
+    assert roc_auc(y, s) > roc_auc(y, s_plain) + 0.03
+    det = FusedDetector({"calibration": cal, "stack": {"jpeg": stack}})
+    one = np.zeros((2, 2), np.float32)
+    rows = [{k: (raw["jpeg"][k][i], one) for k in ("noise", "cnn", SECOND_CNN)} for i in range(2 * n)]
+    scores = [det.combine(r, jpeg=True).score for r in rows]
+    np.testing.assert_allclose(scores, 1 / (1 + np.exp(-s)), atol=1e-9)
+    res = det.combine(rows[0], jpeg=True)
+    assert set(res.branches) == {"noise", "cnn"} and set(res.maps) == {"noise", "cnn"}
+    without = {k: v for k, v in rows[0].items() if k != SECOND_CNN}
+    max_rule = 1 / (1 + np.exp(-margins(cal["jpeg"], {b: raw["jpeg"][b][:1] for b in ("noise", "cnn")}).max()))
+    assert det.combine(without, jpeg=True).score == pytest.approx(max_rule)
 
 
 class _TileCNN(TiledDetector):
@@ -649,6 +703,45 @@ def test_tile_correction_discounts_the_highest_tile_of_large_images_only():
     assert det.combine({"cnn": (1.0, small)}, jpeg=True).score == pytest.approx(sig(1.0))  # one tile: as before
     assert det.combine({"cnn": (1.0, big)}, jpeg=False).score == pytest.approx(sig(1.0))  # no PNG correction
     assert _fake_fused(cal).combine({"cnn": (1.0, big)}, jpeg=True).score == pytest.approx(sig(1.0))  # old folders
+    # the PNG network's second opinion on a JPEG input is discounted alike
+    from inpaintkit.forensics.fusion import SECOND_CNN
+
+    fixed = det.tile_corrected({"cnn": (1.0, big), SECOND_CNN: (0.5, big)}, "jpeg")
+    assert fixed[SECOND_CNN][0] == pytest.approx(0.5 - np.log(12)) and fixed["cnn"][0] == pytest.approx(
+        1.0 - np.log(12)
+    )
+    assert det.tile_corrected({"cnn": (1.0, small), SECOND_CNN: (0.5, small)}, "jpeg")[SECOND_CNN][0] == 0.5
+
+
+class _MirrorCNN(TiledDetector):
+    """Logit: the left half's mean minus the right half's (a mirror image negates it); map: each column's index
+    over the width, whatever the image (a mirror image reverses it)."""
+
+    def __init__(self):
+        super().__init__(256, 32)
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = batch.shape[-1]
+        logit = batch[..., : w // 2].mean(axis=(1, 2, 3)) - batch[..., w // 2 :].mean(axis=(1, 2, 3))
+        ramp = np.broadcast_to(np.arange(w, dtype=np.float32) / w, batch.shape[:1] + batch.shape[2:])
+        return logit.astype(np.float32), ramp.copy()
+
+
+def test_two_views_average_each_tile_with_its_mirror_image():
+    cnn = _MirrorCNN()
+    img = np.zeros((64, 96, 3), np.uint8)
+    img[:, :30] = 200  # bright on the left
+    one_logit, one_map = cnn.predict(img)
+    two_logit, two_map = cnn.predict(img, views=2)
+    assert one_logit > 0.3 and two_logit == pytest.approx(0.0, abs=1e-6)  # the mirror view's logit is its negative
+    ramp = np.arange(96, dtype=np.float32) / 96
+    np.testing.assert_allclose(one_map[0], ramp, atol=1e-6)
+    np.testing.assert_allclose(two_map[0], (ramp + ramp[::-1]) / 2, atol=1e-6)  # its map mirrored back, averaged
+    for i in range(0, 300, 37):  # several tiles: each tile's views averaged, the tiles as before
+        big = np.random.default_rng(i).integers(0, 255, (300, 420, 3), dtype=np.uint8)
+        assert cnn.predict(big, views=2)[1].shape == (300, 420)
+    with pytest.raises(InpaintKitError, match="views must be one of 1, 2"):
+        cnn.predict(img, views=3)
 
 
 def test_fit_tile_correction_takes_the_smallest_discount_that_keeps_the_budget(tmp_path):

@@ -483,6 +483,47 @@ def test_fit_detector_with_photos_fits_the_tile_correction(tiny_dataset, tiny_ru
     assert code != 0 and "--photos" in err and len(err.strip().splitlines()) == 1
 
 
+def test_fit_detector_with_a_jpeg_cnn_stacks_every_jpeg_copy_and_the_second_opinion(tiny_dataset, tiny_run, tmp_path):
+    """With a CNN for JPEG inputs the fit scores each val sample at every ``VAL_QUALITIES`` (the JPEG rows, their
+    photos and labels three per sample; the heatmap's maps one per sample), the JPEG stack takes the PNG network's
+    logit (``SECOND_CNN``) and the CNNs' views are recorded; the loaded folder runs both networks on a JPEG."""
+    import json
+
+    from inpaintkit.data.dataset import read_index
+    from inpaintkit.forensics.fusion import (
+        CNN_VIEWS,
+        SCORES_FILE,
+        SECOND_CNN,
+        VAL_QUALITIES,
+        FusedDetector,
+        fit_detector,
+    )
+    from inpaintkit.forensics.train import jpeg, load_sample
+
+    out = tmp_path / "fused"
+    meta = fit_detector(tiny_dataset / "index.jsonl", out, cnn=tiny_run, cnn_jpeg=tiny_run, progress=False)
+    n_val = meta["n_val"]
+    saved = json.loads((out / SCORES_FILE).read_text())
+    assert len(saved["labels"]["png"]) == n_val and len(saved["labels"]["jpeg"]) == len(VAL_QUALITIES) * n_val
+    assert saved["labels"]["jpeg"] == [y for y in saved["labels"]["png"] for _ in VAL_QUALITIES]
+    assert saved["groups"]["jpeg"] == [g for g in saved["groups"]["png"] for _ in VAL_QUALITIES]
+    assert (
+        len(saved["raw"]["jpeg"][SECOND_CNN]) == len(saved["raw"]["jpeg"]["cnn"]) == len(saved["map_features"]["jpeg"])
+    )
+    assert SECOND_CNN not in saved["raw"]["png"]
+    assert meta["stack"]["jpeg"]["extra"] == [SECOND_CNN] and meta["stack"]["png"]["extra"] == []
+    assert meta["cnn_views"] == CNN_VIEWS and meta["val_jpeg_qualities"] == list(VAL_QUALITIES)
+    det = FusedDetector.load(out)
+    assert det.second_cnn and det.views == CNN_VIEWS
+    rec = next(r for r in read_index(tiny_dataset / "index.jsonl") if r["split"] == "val" and r["label"])
+    rgb, _ = load_sample(rec)
+    raw = det.raw(jpeg(rgb, 75), jpeg=True)
+    assert set(raw) == {"noise", "duplication", "cnn", SECOND_CNN}
+    assert raw[SECOND_CNN][0] == pytest.approx(det.cnn.predict(jpeg(rgb, 75), CNN_VIEWS[SECOND_CNN])[0], abs=1e-5)
+    res = det.detect(jpeg(rgb, 75), jpeg=True)
+    assert 0.0 <= res.score <= 1.0 and set(res.branches) == {"noise", "duplication", "cnn"}
+
+
 def test_leaving_an_inpainter_out_also_leaves_out_its_fills_given_a_finish():
     recs = [
         {"split": "train", "inpainter": None},
