@@ -95,6 +95,12 @@ class TiledDetector:
     def predict(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray]:
         """Image logit and per-pixel probabilities (H, W) float32, tiled over the image; each tile seen in ``views``
         views (``VIEWS``)."""
+        logit, heat, _ = self.predict_with_box(rgb, views)
+        return logit, heat
+
+    def predict_with_box(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray, tuple[int, int, int, int]]:
+        """``predict``, and the box (top, left, height, width) of the tile whose logit is the image's (clipped to the
+        image)."""
         if views not in VIEWS:
             raise InpaintKitError(f"views must be one of {', '.join(map(str, VIEWS))}, got {views}")
         rgb = _check_rgb(rgb)
@@ -105,17 +111,19 @@ class TiledDetector:
             x = np.pad(x, ((0, 0), (0, 0), (0, ph - h), (0, pw - w)), mode="edge")
         heat = np.zeros((ph, pw), np.float32)
         weight = np.zeros((ph, pw), np.float32)
-        best = -math.inf
+        best, box = -math.inf, boxes[0]
         for i in range(0, len(boxes), self.batch_size):
             chunk = boxes[i : i + self.batch_size]
             batch = np.concatenate([x[..., t : t + th, l : l + tw] for t, l in chunk])  # (B, 3, th, tw)
             logits, probs = self._viewed(batch, views)
-            best = max(best, float(logits.max()))
+            if float(logits.max()) > best:
+                best, box = float(logits.max()), chunk[int(np.argmax(logits))]
             for (t, l), p in zip(chunk, probs):
                 heat[t : t + th, l : l + tw] += p
                 weight[t : t + th, l : l + tw] += 1
         heat = (heat / np.maximum(weight, 1))[:h, :w]
-        return best, heat
+        t, l = box
+        return best, heat, (t, l, min(th, h - t), min(tw, w - l))
 
     def _viewed(self, batch: np.ndarray, views: int) -> tuple[np.ndarray, np.ndarray]:
         """``forward`` averaged over the tile and its mirror image (``views`` 2: the mean logit, the mean map

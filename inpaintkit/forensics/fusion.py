@@ -59,8 +59,8 @@ FUSION_FILE = "fusion.json"
 JPEG_CNN_DIR = "cnn_jpeg"
 BRANCHES = ("noise", "duplication", "cnn")
 KINDS = ("png", "jpeg")
-#: the JPEG stack's extra input: the image logit of the CNN branch's *PNG* network on a JPEG input, beside the
-#: JPEG network's margin and map (``FusedDetector(second_cnn=True)``; ``fit_detector`` adds it whenever there is a
+#: the JPEG stack's extra input: the image logit of the CNN branch's *PNG* network on a JPEG input (on the tile the
+#: JPEG network scored highest: one tile's cost whatever the image's size), beside the JPEG network's margin and map (``FusedDetector(second_cnn=True)``; ``fit_detector`` adds it whenever there is a
 #: JPEG CNN). The two networks err on different images: on the corpus's test split at JPEG q75 ROC-AUC 0.9668 ->
 #: 0.9703 with it, on every val sample out of fold by photo 0.9745 -> 0.9813 (averaged into the JPEG network's
 #: logit instead, it gave nothing; docs/forensics-history.md, 2026-12-05: the PNG CNN's second opinion)
@@ -177,7 +177,8 @@ class FusedDetector:
     def raw(self, rgb: np.ndarray, jpeg: bool | None = None) -> dict[str, tuple[float, np.ndarray]]:  # noqa: D102
         """Each branch's uncalibrated (score, map); ``jpeg`` picks the noise branch's trees and the CNN branch's
         network (None: ``looks_jpeg``). With ``second_cnn``, a JPEG input's also has ``SECOND_CNN``: the PNG
-        network's (logit, map), an input of the JPEG stack, not a branch."""
+        network's (logit, map) on the tile the JPEG network scored highest (a 256² image: the image), an input of the JPEG
+        stack, not a branch."""
         rgb = _check_rgb(rgb)
         jpeg = looks_jpeg(rgb) if jpeg is None else jpeg
         out = {}
@@ -187,9 +188,11 @@ class FusedDetector:
             out["duplication"] = self.duplication.predict(rgb, jpeg=jpeg)
         if self.cnn is not None:
             if jpeg and self.cnn_jpeg is not None:
-                out["cnn"] = self.cnn_jpeg.predict(rgb, self.views["jpeg"])
-                if self.second_cnn:
-                    out[SECOND_CNN] = self.cnn.predict(rgb, self.views[SECOND_CNN])
+                logit, heat, (t, l, th, tw) = self.cnn_jpeg.predict_with_box(rgb, self.views["jpeg"])
+                out["cnn"] = (logit, heat)
+                if self.second_cnn:  # on the tile the JPEG network scored highest: one tile, whatever the size
+                    tile = np.ascontiguousarray(rgb[t : t + th, l : l + tw])
+                    out[SECOND_CNN] = self.cnn.predict(tile, self.views[SECOND_CNN])
             else:
                 out["cnn"] = self.cnn.predict(rgb, self.views["png"])
         return out
@@ -260,16 +263,13 @@ class FusedDetector:
         alpha = float(self.meta.get("tile_correction", {}).get(kind, 0.0))
         if alpha == 0.0 or "cnn" not in raw:
             return raw
-        nets = {
-            "cnn": self.cnn_jpeg if kind == "jpeg" and self.cnn_jpeg is not None else self.cnn,
-            SECOND_CNN: self.cnn,
-        }
-        out = dict(raw)
-        for k, net in nets.items():
-            if k in raw:
-                n = net.tile_count(*np.shape(raw[k][1])[:2])
-                out[k] = (float(raw[k][0]) - alpha * math.log(n), raw[k][1]) if n > 1 else raw[k]
-        return out
+        cnn = self.cnn_jpeg if kind == "jpeg" and self.cnn_jpeg is not None else self.cnn
+        n = cnn.tile_count(*np.shape(raw["cnn"][1])[:2])
+        if n == 1:
+            return raw
+        # the second opinion is on the tile the JPEG network's maximum picked: discounted as that maximum
+        lower = alpha * math.log(n)
+        return {**raw, **{k: (float(raw[k][0]) - lower, raw[k][1]) for k in ("cnn", SECOND_CNN) if k in raw}}
 
     def _pixel_heat(
         self,
@@ -328,6 +328,9 @@ class LazyCNN:
 
     def predict(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray]:  # noqa: D102
         return self._loaded().predict(rgb, views)
+
+    def predict_with_box(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray, tuple[int, int, int, int]]:  # noqa: D102
+        return self._loaded().predict_with_box(rgb, views)
 
     def tile_count(self, h: int, w: int) -> int:  # noqa: D102
         return self._loaded().tile_count(h, w)

@@ -605,6 +605,9 @@ class _ConstCNN:
         self.views.append(views)
         return self.logit, np.full(rgb.shape[:2], 0.25, np.float32)
 
+    def predict_with_box(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray, tuple[int, int, int, int]]:
+        return *self.predict(rgb, views), (0, 0, *rgb.shape[:2])
+
 
 def test_cnn_branch_runs_the_jpeg_cnn_on_jpeg_inputs_only():
     scene = noisy_scene(4, 64)
@@ -795,6 +798,42 @@ def test_fit_tile_correction_keeps_the_budget_on_new_photos(tmp_path):
     for f in tmp_path.glob("p07_a.png"):
         f.unlink()
     assert fit_tile_correction(det, tmp_path, progress=False)["alpha"]["png"] == 0.0
+
+
+class _SeenCNN(_TileCNN):
+    """Logit: the batch's mean brightness; records the shape and mean of every image ``predict`` is given."""
+
+    def __init__(self):
+        super().__init__(0.0)
+        self.seen = []
+
+    def predict_with_box(self, rgb, views=1):  # noqa: D102
+        self.seen.append((rgb.shape[:2], float(rgb.mean())))
+        return super().predict_with_box(rgb, views)
+
+    def forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return batch.mean(axis=(1, 2, 3)).astype(np.float32), np.zeros((len(batch), *batch.shape[2:]), np.float32)
+
+
+def test_the_second_opinion_looks_at_the_jpeg_networks_highest_tile():
+    """On a large JPEG the PNG network sees one tile, the one the JPEG network scored highest (its box from
+    ``predict_with_box``), whatever the image's size; on a 256² one, the image."""
+    from inpaintkit.forensics.fusion import SECOND_CNN
+
+    img = np.full((512, 768, 3), 40, np.uint8)
+    img[300:400, 500:600] = 250  # the brightest tile holds this patch
+    jpeg_cnn, png_cnn = _SeenCNN(), _SeenCNN()
+    det = FusedDetector({}, cnn=png_cnn, cnn_jpeg=jpeg_cnn, second_cnn=True)
+    logit, _, (t, lo, th, tw) = jpeg_cnn.predict_with_box(img)
+    _, _, corners = jpeg_cnn._tiling(512, 768)
+    means = {(y, x): float(img[y : y + 256, x : x + 256].mean()) for y, x in corners}
+    assert len(corners) == 12 and (th, tw) == (256, 256) and (t, lo) == max(means, key=means.get)
+    assert logit == pytest.approx(means[t, lo] / 255, abs=1e-6)
+    assert SECOND_CNN in det.raw(img, jpeg=True)
+    assert png_cnn.seen == [((256, 256), pytest.approx(float(img[t : t + th, lo : lo + tw].mean())))]
+    small = img[:200, :250]
+    det.raw(small, jpeg=True)
+    assert png_cnn.seen[-1][0] == (200, 250)  # one tile: the whole image
 
 
 def test_a_folders_jpeg_cnn_loads_on_first_use(tmp_path):
