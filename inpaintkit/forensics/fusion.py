@@ -60,10 +60,11 @@ JPEG_CNN_DIR = "cnn_jpeg"
 BRANCHES = ("noise", "duplication", "cnn")
 KINDS = ("png", "jpeg")
 #: the JPEG stack's extra input: the image logit of the CNN branch's *PNG* network on a JPEG input (on the tile the
-#: JPEG network scored highest: one tile's cost whatever the image's size), beside the JPEG network's margin and map (``FusedDetector(second_cnn=True)``; ``fit_detector`` adds it whenever there is a
-#: JPEG CNN). The two networks err on different images: on the corpus's test split at JPEG q75 ROC-AUC 0.9668 ->
-#: 0.9703 with it, on every val sample out of fold by photo 0.9745 -> 0.9813 (averaged into the JPEG network's
-#: logit instead, it gave nothing; docs/forensics-history.md, 2026-12-05: the PNG CNN's second opinion)
+#: JPEG network scored highest: one tile's cost whatever the image's size), beside the JPEG network's margin and
+#: map (``FusedDetector(second_cnn=True)``; ``fit_detector`` adds it whenever there is a JPEG CNN). The two
+#: networks err on different images: on the corpus's test split at JPEG q75 ROC-AUC 0.9668 -> 0.9703 with it, on
+#: every val sample out of fold by photo 0.9745 -> 0.9813 (averaged into the JPEG network's logit instead, it gave
+#: nothing; docs/forensics-history.md, 2026-12-05: the PNG CNN's second opinion)
 SECOND_CNN = "cnn_png"
 #: the views (``cnn.TiledDetector.predict``) each CNN is run with: the PNG network on PNG inputs, the JPEG network
 #: on JPEG inputs, the PNG network as ``SECOND_CNN`` — there the tile and its mirror image (test q75 0.9685 with
@@ -177,8 +178,8 @@ class FusedDetector:
     def raw(self, rgb: np.ndarray, jpeg: bool | None = None) -> dict[str, tuple[float, np.ndarray]]:  # noqa: D102
         """Each branch's uncalibrated (score, map); ``jpeg`` picks the noise branch's trees and the CNN branch's
         network (None: ``looks_jpeg``). With ``second_cnn``, a JPEG input's also has ``SECOND_CNN``: the PNG
-        network's (logit, map) on the tile the JPEG network scored highest (a 256² image: the image), an input of the JPEG
-        stack, not a branch."""
+        network's (logit, map) on the tile the JPEG network scored highest (a 256² image: the image), an input of
+        the JPEG stack, not a branch."""
         rgb = _check_rgb(rgb)
         jpeg = looks_jpeg(rgb) if jpeg is None else jpeg
         out = {}
@@ -256,9 +257,9 @@ class FusedDetector:
         self, raw: dict[str, tuple[float, np.ndarray]], kind: str
     ) -> dict[str, tuple[float, np.ndarray]]:
         """``raw`` with the CNN branch's logit (and ``SECOND_CNN``'s) lowered by ``alpha * log(tiles)`` (``alpha``:
-        the folder's ``tile_correction`` for ``kind``, 0 when it has none). The CNN scores an image larger than its tile as the
-        highest logit of its tiles: an untouched photo of 20 tiles has 20 chances to pass a threshold set on one
-        tile each — the odds that one of N tiles passes are at most N times one tile's (``alpha`` = 1); the
+        the folder's ``tile_correction`` for ``kind``, 0 when it has none). The CNN scores an image larger than its
+        tile as the highest logit of its tiles: an untouched photo of 20 tiles has 20 chances to pass a threshold set
+        on one tile each — the odds that one of N tiles passes are at most N times one tile's (``alpha`` = 1); the
         validation photos choose ``alpha`` (``fit_tile_correction``)."""
         alpha = float(self.meta.get("tile_correction", {}).get(kind, 0.0))
         if alpha == 0.0 or "cnn" not in raw:
@@ -329,7 +330,9 @@ class LazyCNN:
     def predict(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray]:  # noqa: D102
         return self._loaded().predict(rgb, views)
 
-    def predict_with_box(self, rgb: np.ndarray, views: int = 1) -> tuple[float, np.ndarray, tuple[int, int, int, int]]:  # noqa: D102
+    def predict_with_box(  # noqa: D102
+        self, rgb: np.ndarray, views: int = 1
+    ) -> tuple[float, np.ndarray, tuple[int, int, int, int]]:
         return self._loaded().predict_with_box(rgb, views)
 
     def tile_count(self, h: int, w: int) -> int:  # noqa: D102
@@ -687,9 +690,10 @@ def fit_stack(
     the branches' calibrated margins (``margins``) and, with ``features`` (kind -> (N, F) ``map_features`` of the
     same samples over every branch of ``raw_scores``, in its order), the map statistics of the branches
     ``map_branches`` gives the kind (default ``STACK_MAP_BRANCHES``; recorded as the entry's ``map_branches``), and
-    the raw ``SECOND_CNN`` logits where ``raw_scores`` has them (recorded as ``extra``); and its threshold — the stacked score that at most ``fpr_budget`` of the untouched validation samples pass, in
-    ``confidence`` of bootstrap resamples of their photos (as ``calibrate``), on out-of-fold scores when there are
-    photo ``groups`` (``_out_of_fold``).
+    the raw ``SECOND_CNN`` logits where ``raw_scores`` has them (recorded as ``extra``); and its threshold — the
+    stacked score that at most ``fpr_budget`` of the untouched validation samples pass, in ``confidence`` of
+    bootstrap resamples of their photos (as ``calibrate``), on out-of-fold scores when there are photo ``groups``
+    (``_out_of_fold``).
 
     Branches that agree add up here, where "any branch passes" only takes the strongest: on the corpus's test split
     the stack gave ROC-AUC 0.975 against 0.962 (docs/forensics-history.md). Kinds with fewer than two calibrated branches
@@ -791,9 +795,8 @@ def validation_scores(
     per sample and quality): raw branch scores (kind -> branch, and ``SECOND_CNN`` with ``det.second_cnn``), labels,
     the raw maps of the inpainted ones shrunk to ``MAP_SIDE``² (kind -> branch -> maps, kind -> "mask" -> the holes,
     kind -> "image" -> their ``image_cells``, kind -> "row" -> their rows; JPEG: of one copy per sample, the
-    qualities in turn), every row's
-    ``map_features`` over all branches, its exact-copy share (kind -> shares; empty without the duplication branch)
-    and the index in ``recs`` of each row's sample (kind -> indices)."""
+    qualities in turn), every row's ``map_features`` over all branches, its exact-copy share (kind -> shares; empty
+    without the duplication branch) and the index in ``recs`` of each row's sample (kind -> indices)."""
     import sys
 
     import cv2
